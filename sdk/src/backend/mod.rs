@@ -1,0 +1,357 @@
+//! The one door to the driver.
+//!
+//! Everything above this module speaks [`Backend`]; only the modules in here
+//! know NVML ([`nvml::NvmlBackend`]) or the built-in simulator
+//! ([`sim::SimBackend`]). A backend answers one question per call, the way
+//! NVML does, so that a caller asking for one field pays for one field, and a
+//! snapshot asks for everything in one pass.
+//!
+//! Values a device does not support come back as
+//! [`BackendError::NotSupported`]; the device layer turns those into `None`
+//! (shown as `N/A`). Real failures (library missing, GPU lost) stay errors.
+
+pub mod nvml;
+pub mod sim;
+
+use std::fmt;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+/// Which device a backend call is about: a physical GPU, or a MIG device
+/// under one.
+///
+/// Physical devices are numbered as NVML numbers them (`0..device_count`).
+/// MIG devices are numbered per parent as NVML's `nvmlDeviceGetMigDeviceHandleByIndex`
+/// numbers them (`0..max_mig_device_count`, only the populated slots).
+///
+/// ```
+/// use nvitop::backend::DeviceRef;
+/// let gpu = DeviceRef::Physical(0);
+/// let mig = DeviceRef::Mig { parent: 0, index: 1 };
+/// assert_eq!(mig.physical_index(), 0);
+/// assert!(!gpu.is_mig());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum DeviceRef {
+    /// A physical GPU, by NVML index.
+    Physical(u32),
+    /// A MIG device: its parent's NVML index and its own MIG index.
+    Mig {
+        /// NVML index of the parent physical GPU.
+        parent: u32,
+        /// Index of the MIG device under its parent.
+        index: u32,
+    },
+}
+
+impl DeviceRef {
+    /// The NVML index of the physical GPU this device lives on.
+    pub fn physical_index(self) -> u32 {
+        match self {
+            Self::Physical(i) | Self::Mig { parent: i, .. } => i,
+        }
+    }
+
+    /// Whether this is a MIG device.
+    pub fn is_mig(self) -> bool {
+        matches!(self, Self::Mig { .. })
+    }
+}
+
+impl fmt::Display for DeviceRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Physical(i) => write!(f, "{i}"),
+            Self::Mig { parent, index } => write!(f, "{parent}:{index}"),
+        }
+    }
+}
+
+/// Framebuffer memory of a device, in bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemoryInfo {
+    /// Total memory (bytes).
+    pub total: u64,
+    /// Memory in use (bytes).
+    pub used: u64,
+    /// Free memory (bytes).
+    pub free: u64,
+}
+
+/// Utilization over the driver's last sample period, in percent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UtilizationRates {
+    /// Percent of time a kernel was running on the GPU.
+    pub gpu: u32,
+    /// Percent of time device memory was being read or written (memory bandwidth).
+    pub memory: u32,
+}
+
+/// Which clock domain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum ClockKind {
+    /// Graphics clock.
+    Graphics,
+    /// Streaming multiprocessor clock.
+    Sm,
+    /// Memory clock.
+    Memory,
+    /// Video encoder/decoder clock.
+    Video,
+}
+
+/// Direction of PCIe traffic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum PcieDirection {
+    /// Host to device... from the device's point of view, received (RX).
+    Rx,
+    /// Device to host: transmitted (TX).
+    Tx,
+}
+
+/// NVML compute mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum ComputeMode {
+    /// Several contexts per device.
+    Default,
+    /// Only one context per device, usable from one thread at a time (deprecated by NVIDIA).
+    ExclusiveThread,
+    /// No CUDA context may be created.
+    Prohibited,
+    /// Only one context per device, usable from many threads at a time.
+    ExclusiveProcess,
+}
+
+impl ComputeMode {
+    /// The short label nvidia-smi and nvitop print (`Default`, `E. Thread`, `Prohibited`, `E. Process`).
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Default => "Default",
+            Self::ExclusiveThread => "E. Thread",
+            Self::Prohibited => "Prohibited",
+            Self::ExclusiveProcess => "E. Process",
+        }
+    }
+}
+
+/// Whether a process runs a compute context, a graphics context or both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum ProcessKind {
+    /// Compute (CUDA) context: `C`.
+    Compute,
+    /// Graphics context: `G`.
+    Graphics,
+    /// Both: `C+G`.
+    ComputeGraphics,
+}
+
+impl ProcessKind {
+    /// The label nvidia-smi prints: `C`, `G` or `C+G`.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Compute => "C",
+            Self::Graphics => "G",
+            Self::ComputeGraphics => "C+G",
+        }
+    }
+
+    /// Merge two observations of the same pid (compute list and graphics list).
+    #[must_use]
+    pub fn merge(self, other: Self) -> Self {
+        if self == other { self } else { Self::ComputeGraphics }
+    }
+}
+
+/// One process as the driver lists it on a device.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RawProcess {
+    /// Host process id.
+    pub pid: u32,
+    /// GPU memory used by the process, bytes; `None` where the driver does not
+    /// say (for example on Windows WDDM or without permission).
+    pub used_gpu_memory: Option<u64>,
+    /// Compute, graphics or both.
+    pub kind: ProcessKind,
+    /// MIG GPU instance id, when MIG is enabled on the device.
+    pub gpu_instance_id: Option<u32>,
+    /// MIG compute instance id, when MIG is enabled on the device.
+    pub compute_instance_id: Option<u32>,
+}
+
+/// One per-process utilization sample from the driver.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProcessUtilization {
+    /// Host process id.
+    pub pid: u32,
+    /// Driver timestamp of the sample (microseconds).
+    pub timestamp: u64,
+    /// SM (kernel) utilization, percent.
+    pub sm: u32,
+    /// Memory bandwidth utilization, percent.
+    pub memory: u32,
+    /// Encoder utilization, percent.
+    pub encoder: u32,
+    /// Decoder utilization, percent.
+    pub decoder: u32,
+}
+
+/// An error from a backend call.
+///
+/// The device layer maps [`BackendError::NotSupported`] to `None`; the other
+/// kinds are reported.
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+pub enum BackendError {
+    /// The device or driver does not support this query (shown as `N/A`).
+    #[error("not supported by this device or driver")]
+    NotSupported,
+    /// The caller lacks the permission the driver requires for this query.
+    #[error("insufficient permissions for this query (try running as root or ask an administrator)")]
+    NoPermission,
+    /// The GPU fell off the bus or is otherwise inaccessible.
+    #[error("GPU {device} is lost (fell off the bus or is inaccessible); reset it or reboot the machine")]
+    GpuLost {
+        /// The device that was lost.
+        device: DeviceRef,
+    },
+    /// No device with this index, UUID or bus id.
+    #[error("no such device: {what}")]
+    NotFound {
+        /// What was looked up.
+        what: String,
+    },
+    /// The NVML library could not be found or loaded.
+    #[error(
+        "NVIDIA driver library not found: could not load '{}' ({reason}). Install the NVIDIA driver, point NVITOP_NVML_LIBRARY at libnvidia-ml.so.1, or use --simulate / NVITOP_SIMULATE=1 to see a simulated machine",
+        path.display()
+    )]
+    LibraryNotFound {
+        /// The path or name that was tried.
+        path: PathBuf,
+        /// What the dynamic loader said.
+        reason: String,
+    },
+    /// A library was loaded but it is not an NVML library.
+    #[error(
+        "'{}' is not an NVML library (missing symbol {symbol}); point NVITOP_NVML_LIBRARY at libnvidia-ml.so.1, or use --simulate / NVITOP_SIMULATE=1",
+        path.display()
+    )]
+    NotAnNvmlLibrary {
+        /// The path that was loaded.
+        path: PathBuf,
+        /// The NVML symbol that was missing.
+        symbol: String,
+    },
+    /// The library loaded but the kernel driver is not running.
+    #[error(
+        "NVIDIA driver is not loaded ({reason}); check `nvidia-smi`, or use --simulate / NVITOP_SIMULATE=1 to see a simulated machine"
+    )]
+    DriverNotLoaded {
+        /// What NVML said.
+        reason: String,
+    },
+    /// The installed driver is too old for this call.
+    #[error("the installed NVIDIA driver does not provide this function; upgrade the driver")]
+    FunctionNotFound,
+    /// Anything else the driver reported.
+    #[error("NVML error: {0}")]
+    Other(String),
+}
+
+impl BackendError {
+    /// Whether this error means "N/A" rather than a failure.
+    pub fn is_not_available(&self) -> bool {
+        matches!(self, Self::NotSupported | Self::FunctionNotFound)
+    }
+}
+
+/// Result of a backend call.
+pub type BackendResult<T> = Result<T, BackendError>;
+
+/// What a GPU driver answers. Implemented by the NVML backend and the
+/// simulator; object-safe so the rest of the SDK holds an
+/// `Arc<dyn Backend>`.
+///
+/// Every method is one driver question. Units follow NVML: bytes, percent,
+/// milliwatts, millijoules, MHz, KB/s, degrees Celsius.
+///
+/// ```
+/// use nvitop::backend::{Backend, DeviceRef, sim::SimBackend};
+/// let backend = SimBackend::default_machine();
+/// assert!(backend.device_count().unwrap() >= 1);
+/// let name = backend.name(DeviceRef::Physical(0)).unwrap();
+/// assert!(name.contains("NVIDIA"));
+/// ```
+pub trait Backend: Send + Sync + fmt::Debug {
+    /// A short name for the backend kind (`"nvml"`, `"simulator"`).
+    fn kind(&self) -> &'static str;
+    /// Whether the GPUs this backend reports are simulated.
+    fn is_simulated(&self) -> bool;
+
+    /// Driver version string, e.g. `"550.54.15"`.
+    fn driver_version(&self) -> BackendResult<String>;
+    /// NVML library version string, e.g. `"12.550.54.15"`.
+    fn nvml_version(&self) -> BackendResult<String>;
+    /// CUDA driver version as NVML encodes it (`1000 * major + 10 * minor`, e.g. `12040`).
+    fn cuda_driver_version(&self) -> BackendResult<i32>;
+
+    /// Number of physical GPUs.
+    fn device_count(&self) -> BackendResult<u32>;
+    /// Index of the physical GPU with this UUID (`GPU-...`), or the MIG device with this UUID (`MIG-...`).
+    fn device_by_uuid(&self, uuid: &str) -> BackendResult<DeviceRef>;
+    /// Index of the physical GPU at this PCI bus id (any case, with or without the 8-digit domain).
+    fn device_by_bus_id(&self, bus_id: &str) -> BackendResult<DeviceRef>;
+    /// MIG devices that exist under a physical GPU (empty when MIG is off).
+    fn mig_devices(&self, device: DeviceRef) -> BackendResult<Vec<DeviceRef>>;
+
+    /// Product name, e.g. `"NVIDIA A100-SXM4-80GB"`.
+    fn name(&self, device: DeviceRef) -> BackendResult<String>;
+    /// UUID, `GPU-...` for physical GPUs, `MIG-...` for MIG devices.
+    fn uuid(&self, device: DeviceRef) -> BackendResult<String>;
+    /// PCI bus id in NVML's form, `00000000:07:00.0`.
+    fn bus_id(&self, device: DeviceRef) -> BackendResult<String>;
+    /// Framebuffer memory.
+    fn memory_info(&self, device: DeviceRef) -> BackendResult<MemoryInfo>;
+    /// BAR1 memory.
+    fn bar1_memory_info(&self, device: DeviceRef) -> BackendResult<MemoryInfo>;
+    /// GPU and memory-bandwidth utilization.
+    fn utilization_rates(&self, device: DeviceRef) -> BackendResult<UtilizationRates>;
+    /// Encoder utilization, percent.
+    fn encoder_utilization(&self, device: DeviceRef) -> BackendResult<u32>;
+    /// Decoder utilization, percent.
+    fn decoder_utilization(&self, device: DeviceRef) -> BackendResult<u32>;
+    /// Fan speed of fan 0, percent of maximum.
+    fn fan_speed(&self, device: DeviceRef) -> BackendResult<u32>;
+    /// GPU core temperature, degrees Celsius.
+    fn temperature(&self, device: DeviceRef) -> BackendResult<u32>;
+    /// Power draw, milliwatts.
+    fn power_usage(&self, device: DeviceRef) -> BackendResult<u32>;
+    /// Enforced power limit, milliwatts.
+    fn power_limit(&self, device: DeviceRef) -> BackendResult<u32>;
+    /// Energy consumed since the driver was loaded, millijoules.
+    fn total_energy_consumption(&self, device: DeviceRef) -> BackendResult<u64>;
+    /// Performance state number (`0` for P0 .. `15` for P15).
+    fn performance_state(&self, device: DeviceRef) -> BackendResult<u32>;
+    /// Whether persistence mode is on.
+    fn persistence_mode(&self, device: DeviceRef) -> BackendResult<bool>;
+    /// Whether a display is initialized on the device.
+    fn display_active(&self, device: DeviceRef) -> BackendResult<bool>;
+    /// Compute mode.
+    fn compute_mode(&self, device: DeviceRef) -> BackendResult<ComputeMode>;
+    /// Volatile uncorrected ECC errors (since the last driver load).
+    fn ecc_errors_volatile_uncorrected(&self, device: DeviceRef) -> BackendResult<u64>;
+    /// Whether MIG mode is currently enabled.
+    fn mig_mode(&self, device: DeviceRef) -> BackendResult<bool>;
+    /// Current clock, MHz.
+    fn clock(&self, device: DeviceRef, clock: ClockKind) -> BackendResult<u32>;
+    /// Maximum clock, MHz.
+    fn max_clock(&self, device: DeviceRef, clock: ClockKind) -> BackendResult<u32>;
+    /// PCIe throughput over the last 20 ms, KB/s.
+    fn pcie_throughput(&self, device: DeviceRef, direction: PcieDirection) -> BackendResult<u32>;
+    /// CUDA compute capability `(major, minor)`.
+    fn cuda_compute_capability(&self, device: DeviceRef) -> BackendResult<(u32, u32)>;
+    /// Processes with a compute or graphics context on the device (one entry per pid, kinds merged).
+    fn processes(&self, device: DeviceRef) -> BackendResult<Vec<RawProcess>>;
+    /// Per-process utilization samples newer than `since` (driver timestamp, microseconds; `0` for all).
+    fn process_utilization(&self, device: DeviceRef, since: u64) -> BackendResult<Vec<ProcessUtilization>>;
+}

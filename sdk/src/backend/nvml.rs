@@ -1,0 +1,1 @@
+//! The NVML backend (being written).
