@@ -1,0 +1,245 @@
+//! `CUDA_VISIBLE_DEVICES`, parsed the way the CUDA runtime parses it.
+//!
+//! - unset: every GPU (a MIG-enabled GPU contributes its first MIG device,
+//!   since CUDA enumerates one MIG device per process);
+//! - empty: no device;
+//! - otherwise comma-separated entries, each an integer index, a `GPU-` UUID
+//!   or a unique prefix of one, or a `MIG-` UUID (or unique prefix);
+//! - parsing stops at the first entry that is invalid (unknown, out of range,
+//!   ambiguous prefix, or a device already listed); the entries before it stay.
+//!
+//! The parser is a pure function of the variable's value and the machine's
+//! identities, so it is tested without a driver.
+
+use crate::backend::DeviceRef;
+
+/// What the parser needs to know about one physical GPU.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GpuIdentity {
+    /// The GPU's NVML index.
+    pub index: u32,
+    /// Its UUID (`GPU-...`), if the driver gave one.
+    pub uuid: Option<String>,
+    /// Its MIG devices and their UUIDs (`MIG-...`), empty when MIG is off.
+    pub mig_devices: Vec<(DeviceRef, Option<String>)>,
+    /// Whether MIG mode is on.
+    pub mig_enabled: bool,
+}
+
+impl GpuIdentity {
+    /// What CUDA enumerates for this GPU when it is selected as a whole:
+    /// the GPU itself, or its first MIG device when MIG is on (`None` when MIG
+    /// is on but no MIG device exists: CUDA sees nothing there).
+    fn cuda_view(&self) -> Option<DeviceRef> {
+        if self.mig_enabled {
+            self.mig_devices.first().map(|(handle, _)| *handle)
+        } else {
+            Some(DeviceRef::Physical(self.index))
+        }
+    }
+}
+
+/// The devices CUDA would see, in CUDA index order.
+///
+/// ```
+/// use nvitop::device::cuda_visible::{parse_cuda_visible_devices, GpuIdentity};
+/// use nvitop::backend::DeviceRef;
+/// let gpus: Vec<GpuIdentity> = (0..4)
+///     .map(|i| GpuIdentity { index: i, uuid: Some(format!("GPU-{i}abc")), mig_devices: vec![], mig_enabled: false })
+///     .collect();
+/// assert_eq!(parse_cuda_visible_devices(Some("3,1"), &gpus), vec![DeviceRef::Physical(3), DeviceRef::Physical(1)]);
+/// assert_eq!(parse_cuda_visible_devices(Some("1,7,2"), &gpus), vec![DeviceRef::Physical(1)]);
+/// assert_eq!(parse_cuda_visible_devices(Some("GPU-2"), &gpus), vec![DeviceRef::Physical(2)]);
+/// assert_eq!(parse_cuda_visible_devices(Some(""), &gpus), vec![]);
+/// assert_eq!(parse_cuda_visible_devices(None, &gpus).len(), 4);
+/// ```
+pub fn parse_cuda_visible_devices(value: Option<&str>, gpus: &[GpuIdentity]) -> Vec<DeviceRef> {
+    let Some(value) = value else {
+        return gpus.iter().filter_map(GpuIdentity::cuda_view).collect();
+    };
+    let mut visible = Vec::new();
+    if value.trim().is_empty() {
+        return visible;
+    }
+    for token in value.split(',') {
+        match resolve_entry(token.trim(), gpus) {
+            Some(handle) if !visible.contains(&handle) => visible.push(handle),
+            _ => break,
+        }
+    }
+    visible
+}
+
+fn resolve_entry(token: &str, gpus: &[GpuIdentity]) -> Option<DeviceRef> {
+    if !token.is_empty() && token.bytes().all(|b| b.is_ascii_digit()) {
+        let index: u32 = token.parse().ok()?;
+        return gpus.iter().find(|g| g.index == index).and_then(GpuIdentity::cuda_view);
+    }
+    if has_prefix_ignore_case(token, "MIG-") {
+        let candidates = gpus
+            .iter()
+            .flat_map(|g| g.mig_devices.iter())
+            .filter_map(|(handle, uuid)| uuid.as_deref().map(|u| (*handle, u)));
+        return unique_prefix_match(token, candidates);
+    }
+    if has_prefix_ignore_case(token, "GPU-") {
+        let candidates = gpus.iter().filter_map(|g| g.uuid.as_deref().map(|u| (g, u)));
+        let gpu = unique_prefix_match(token, candidates)?;
+        return gpu.cuda_view();
+    }
+    None
+}
+
+fn has_prefix_ignore_case(token: &str, prefix: &str) -> bool {
+    token.len() >= prefix.len()
+        && token.is_char_boundary(prefix.len())
+        && token[..prefix.len()].eq_ignore_ascii_case(prefix)
+}
+
+/// The one candidate whose UUID starts with `token` (an exact match wins
+/// over prefixes); `None` when none or several match.
+fn unique_prefix_match<'a, T: Copy>(token: &str, candidates: impl Iterator<Item = (T, &'a str)>) -> Option<T> {
+    let mut found = None;
+    for (item, uuid) in candidates {
+        if uuid.eq_ignore_ascii_case(token) {
+            return Some(item);
+        }
+        if has_prefix_ignore_case(uuid, token) {
+            if found.is_some() {
+                return None;
+            }
+            found = Some(item);
+        }
+    }
+    found
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn machine() -> Vec<GpuIdentity> {
+        vec![
+            GpuIdentity {
+                index: 0,
+                uuid: Some("GPU-aaaa1111".into()),
+                mig_devices: vec![],
+                mig_enabled: false,
+            },
+            GpuIdentity {
+                index: 1,
+                uuid: Some("GPU-aaaa2222".into()),
+                mig_devices: vec![],
+                mig_enabled: false,
+            },
+            GpuIdentity {
+                index: 2,
+                uuid: Some("GPU-bbbb3333".into()),
+                mig_devices: vec![
+                    (DeviceRef::Mig { parent: 2, index: 0 }, Some("MIG-cccc0000".into())),
+                    (DeviceRef::Mig { parent: 2, index: 1 }, Some("MIG-cccc1111".into())),
+                ],
+                mig_enabled: true,
+            },
+            GpuIdentity {
+                index: 3,
+                uuid: Some("GPU-dddd4444".into()),
+                mig_devices: vec![],
+                mig_enabled: false,
+            },
+        ]
+    }
+
+    const P: fn(u32) -> DeviceRef = DeviceRef::Physical;
+
+    #[test]
+    fn unset_means_all_with_first_mig_device() {
+        let m = machine();
+        assert_eq!(
+            parse_cuda_visible_devices(None, &m),
+            vec![P(0), P(1), DeviceRef::Mig { parent: 2, index: 0 }, P(3)]
+        );
+    }
+
+    #[test]
+    fn empty_means_none() {
+        assert!(parse_cuda_visible_devices(Some(""), &machine()).is_empty());
+        assert!(parse_cuda_visible_devices(Some("  "), &machine()).is_empty());
+    }
+
+    #[test]
+    fn stops_at_first_invalid_entry() {
+        let m = machine();
+        assert_eq!(parse_cuda_visible_devices(Some("1,0,9,3"), &m), vec![P(1), P(0)]);
+        assert_eq!(parse_cuda_visible_devices(Some("-1,0"), &m), vec![]);
+        assert_eq!(parse_cuda_visible_devices(Some("0,,1"), &m), vec![P(0)]);
+        assert_eq!(parse_cuda_visible_devices(Some("0,1x,3"), &m), vec![P(0)]);
+        assert_eq!(parse_cuda_visible_devices(Some("3,3,1"), &m), vec![P(3)]);
+        assert_eq!(parse_cuda_visible_devices(Some(" 3 , 1 "), &m), vec![P(3), P(1)]);
+    }
+
+    #[test]
+    fn uuids_and_prefixes() {
+        let m = machine();
+        assert_eq!(parse_cuda_visible_devices(Some("GPU-dddd4444,0"), &m), vec![P(3), P(0)]);
+        assert_eq!(parse_cuda_visible_devices(Some("GPU-d"), &m), vec![P(3)]);
+        // Ambiguous prefix: both GPU 0 and 1 start with GPU-aaaa.
+        assert_eq!(parse_cuda_visible_devices(Some("3,GPU-aaaa,1"), &m), vec![P(3)]);
+        assert_eq!(
+            parse_cuda_visible_devices(Some("MIG-cccc1111"), &m),
+            vec![DeviceRef::Mig { parent: 2, index: 1 }]
+        );
+        assert_eq!(parse_cuda_visible_devices(Some("MIG-cccc"), &m), vec![]);
+        assert_eq!(
+            parse_cuda_visible_devices(Some("gpu-bbbb"), &m),
+            vec![DeviceRef::Mig { parent: 2, index: 0 }]
+        );
+        assert_eq!(parse_cuda_visible_devices(Some("nonsense,0"), &m), vec![]);
+    }
+
+    fn token() -> impl Strategy<Value = String> {
+        prop_oneof![
+            (0u32..8).prop_map(|i| i.to_string()),
+            Just("GPU-aaaa1111".to_owned()),
+            Just("GPU-b".to_owned()),
+            Just("GPU-aaaa".to_owned()),
+            Just("MIG-cccc1".to_owned()),
+            Just(String::new()),
+            "[a-z0-9-]{0,6}",
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn never_duplicates_and_never_panics(tokens in proptest::collection::vec(token(), 0..8)) {
+            let value = tokens.join(",");
+            let got = parse_cuda_visible_devices(Some(&value), &machine());
+            let mut dedup = got.clone();
+            dedup.sort();
+            dedup.dedup();
+            prop_assert_eq!(dedup.len(), got.len());
+            prop_assert!(got.len() <= tokens.len());
+        }
+
+        #[test]
+        fn appending_never_changes_the_prefix(a in proptest::collection::vec(token(), 1..5), b in proptest::collection::vec(token(), 0..5)) {
+            let m = machine();
+            let left = parse_cuda_visible_devices(Some(&a.join(",")), &m);
+            let both = parse_cuda_visible_devices(Some(&[a.join(","), b.join(",")].join(",")), &m);
+            prop_assert!(both.starts_with(&left));
+            // If some entry of `a` was rejected, nothing of `b` may be taken.
+            if left.len() < a.len() {
+                prop_assert_eq!(both, left);
+            }
+        }
+
+        #[test]
+        fn valid_index_lists_are_kept_in_order(perm in Just(vec![0u32, 1, 3]).prop_shuffle()) {
+            let value = perm.iter().map(ToString::to_string).collect::<Vec<_>>().join(",");
+            let got = parse_cuda_visible_devices(Some(&value), &machine());
+            prop_assert_eq!(got, perm.into_iter().map(DeviceRef::Physical).collect::<Vec<_>>());
+        }
+    }
+}

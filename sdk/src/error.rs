@@ -1,0 +1,83 @@
+//! The SDK's error type.
+
+use std::path::PathBuf;
+
+use crate::backend::BackendError;
+use crate::backend::sim::ScenarioError;
+
+/// Everything that can go wrong in the SDK, each with a message that says
+/// what to do about it.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The driver (or simulator) reported an error.
+    #[error(transparent)]
+    Backend(#[from] BackendError),
+    /// A simulator scenario could not be loaded.
+    #[error(transparent)]
+    Scenario(#[from] ScenarioError),
+    /// A device index that does not exist.
+    #[error("no GPU with index {index}: this machine has {count} GPU(s), valid indices are 0..{count}")]
+    InvalidIndex {
+        /// The index asked for.
+        index: u32,
+        /// How many devices there are.
+        count: u32,
+    },
+    /// A CUDA device index that does not exist under the current `CUDA_VISIBLE_DEVICES`.
+    #[error("no CUDA device with index {index}: {count} device(s) are visible to CUDA (check CUDA_VISIBLE_DEVICES)")]
+    InvalidCudaIndex {
+        /// The CUDA index asked for.
+        index: u32,
+        /// How many devices CUDA sees.
+        count: usize,
+    },
+    /// The process does not exist (any more).
+    #[error("no process with pid {pid} (it may have exited)")]
+    NoSuchProcess {
+        /// The pid.
+        pid: u32,
+    },
+    /// The pid now belongs to a different process than the one this handle was made for.
+    #[error(
+        "pid {pid} now belongs to a different process (the original exited and the pid was reused); refusing to touch it"
+    )]
+    PidReused {
+        /// The pid.
+        pid: u32,
+    },
+    /// The operating system refused the operation.
+    #[error("permission denied for {action} on pid {pid}: run as the process owner or root")]
+    PermissionDenied {
+        /// The pid.
+        pid: u32,
+        /// What was attempted.
+        action: String,
+    },
+    /// An operating-system call failed.
+    #[error("{action} on pid {pid} failed: {source}")]
+    Os {
+        /// The pid.
+        pid: u32,
+        /// What was attempted.
+        action: String,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// A file could not be read or written.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The path involved.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// Host information could not be read.
+    #[error("could not read host information: {0}")]
+    Host(String),
+    /// The default backend was already created, so it can no longer be replaced.
+    #[error("the default backend was already set or created; call set_default_backend before any other SDK call")]
+    BackendAlreadySet,
+}
+
+/// Result alias for the SDK.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

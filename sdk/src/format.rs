@@ -1,0 +1,105 @@
+//! Human-readable forms of sizes, durations and percentages, in the style
+//! nvitop and nvidia-smi users read every day (`8862MiB`, `46:13:33`).
+
+use std::time::Duration;
+
+const KIB: u64 = 1 << 10;
+const MIB: u64 = 1 << 20;
+const GIB: u64 = 1 << 30;
+const TIB: u64 = 1 << 40;
+
+/// Formats a byte count the way nvitop does: whole `MiB` up to 100 GiB
+/// (what nvidia-smi prints for GPU memory), then `GiB`/`TiB` with two decimals.
+///
+/// ```
+/// use nvitop::format::bytes2human;
+/// assert_eq!(bytes2human(8862 * 1024 * 1024), "8862MiB");
+/// assert_eq!(bytes2human(512), "512B");
+/// assert_eq!(bytes2human(3 * 1024), "3KiB");
+/// assert_eq!(bytes2human(200 * 1024 * 1024 * 1024), "200.00GiB");
+/// ```
+pub fn bytes2human(bytes: u64) -> String {
+    if bytes < KIB {
+        format!("{bytes}B")
+    } else if bytes < MIB {
+        format!("{}KiB", div_round(bytes, KIB))
+    } else if bytes < 100 * GIB {
+        format!("{}MiB", div_round(bytes, MIB))
+    } else if bytes < 100 * TIB {
+        format!("{:.2}GiB", bytes as f64 / GIB as f64)
+    } else {
+        format!("{:.2}TiB", bytes as f64 / TIB as f64)
+    }
+}
+
+fn div_round(value: u64, unit: u64) -> u64 {
+    (value + unit / 2) / unit
+}
+
+/// Bytes to whole mebibytes, rounded (the unit of `memory.used (MiB)` keys).
+///
+/// ```
+/// assert_eq!(nvitop::format::bytes_to_mib(3 * 1024 * 1024 + 1), 3.0);
+/// ```
+pub fn bytes_to_mib(bytes: u64) -> f64 {
+    (bytes as f64 / MIB as f64).round()
+}
+
+/// Formats an elapsed time as `H:MM:SS` (hours keep counting past a day, as in
+/// `46:13:33`), and as `N days` from 100 hours on, where the seconds stop mattering.
+///
+/// ```
+/// use std::time::Duration;
+/// use nvitop::format::timedelta2human;
+/// assert_eq!(timedelta2human(Duration::from_secs(46 * 3600 + 13 * 60 + 33)), "46:13:33");
+/// assert_eq!(timedelta2human(Duration::from_secs(65)), "0:01:05");
+/// assert_eq!(timedelta2human(Duration::from_secs(5 * 86400)), "5 days");
+/// ```
+pub fn timedelta2human(elapsed: Duration) -> String {
+    let secs = elapsed.as_secs();
+    let hours = secs / 3600;
+    if hours >= 100 {
+        let days = secs / 86400;
+        return format!("{days} days");
+    }
+    format!("{hours}:{:02}:{:02}", (secs / 60) % 60, secs % 60)
+}
+
+/// Formats a percentage with no decimals, or `N/A`.
+///
+/// ```
+/// assert_eq!(nvitop::format::percent(Some(42.4)), "42%");
+/// assert_eq!(nvitop::format::percent(None), "N/A");
+/// ```
+pub fn percent(value: Option<f64>) -> String {
+    value.map_or_else(|| NA.to_owned(), |v| format!("{v:.0}%"))
+}
+
+/// The marker for a value the driver does not provide.
+pub const NA: &str = "N/A";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bytes_boundaries() {
+        assert_eq!(bytes2human(0), "0B");
+        assert_eq!(bytes2human(1023), "1023B");
+        assert_eq!(bytes2human(1024), "1KiB");
+        assert_eq!(bytes2human(MIB), "1MiB");
+        assert_eq!(bytes2human(81920 * MIB), "81920MiB");
+        assert_eq!(bytes2human(100 * GIB), "100.00GiB");
+        assert_eq!(bytes2human(100 * TIB), "100.00TiB");
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(timedelta2human(Duration::ZERO), "0:00:00");
+        assert_eq!(
+            timedelta2human(Duration::from_secs(99 * 3600 + 59 * 60 + 59)),
+            "99:59:59"
+        );
+        assert_eq!(timedelta2human(Duration::from_hours(100)), "4 days");
+    }
+}

@@ -1,0 +1,413 @@
+//! Snapshots: plain, serializable data taken in one pass.
+//!
+//! Everything that renders or logs (the one-shot printer, the TUI, JSON
+//! output, the logger) works from these, never from live handles, so all of
+//! them show one truth and can be tested with fixed data.
+
+use std::collections::HashMap;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+
+use crate::backend::{Backend, BackendError, ClockKind, PcieDirection};
+use crate::device::{Device, cuda_version_string, percent_of, power_status};
+use crate::error::Result;
+use crate::format::bytes2human;
+use crate::host::{self, HostSnapshot};
+use crate::process::{HostProcessInfo, host_process_infos, latest_utilization};
+
+/// One device at one moment. Every measured field is `Option`: `None` is `N/A`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeviceSnapshot {
+    /// NVML index of the physical GPU (the parent's for a MIG device).
+    pub index: u32,
+    /// `3` or `3:1` (GPU 3, MIG device 1).
+    pub display_index: String,
+    /// MIG index under the parent, for a MIG device.
+    pub mig_index: Option<u32>,
+    /// Product name.
+    pub name: Option<String>,
+    /// UUID.
+    pub uuid: Option<String>,
+    /// PCI bus id.
+    pub bus_id: Option<String>,
+    /// Total memory, bytes.
+    pub memory_total: Option<u64>,
+    /// Used memory, bytes.
+    pub memory_used: Option<u64>,
+    /// Free memory, bytes.
+    pub memory_free: Option<u64>,
+    /// Total memory as `81920MiB`.
+    pub memory_total_human: Option<String>,
+    /// Used memory as `8862MiB`.
+    pub memory_used_human: Option<String>,
+    /// Free memory as `73058MiB`.
+    pub memory_free_human: Option<String>,
+    /// Used memory, percent of total.
+    pub memory_percent: Option<f64>,
+    /// `8862MiB / 81920MiB`.
+    pub memory_usage: Option<String>,
+    /// GPU utilization, percent.
+    pub gpu_utilization: Option<u32>,
+    /// Memory-bandwidth utilization, percent.
+    pub memory_utilization: Option<u32>,
+    /// Encoder utilization, percent.
+    pub encoder_utilization: Option<u32>,
+    /// Decoder utilization, percent.
+    pub decoder_utilization: Option<u32>,
+    /// Fan speed, percent.
+    pub fan_speed: Option<u32>,
+    /// Temperature, °C.
+    pub temperature: Option<u32>,
+    /// Power draw, mW.
+    pub power_usage: Option<u32>,
+    /// Enforced power limit, mW.
+    pub power_limit: Option<u32>,
+    /// `245W / 400W`.
+    pub power_status: String,
+    /// Energy since driver load, mJ.
+    pub total_energy_consumption: Option<u64>,
+    /// `P0`..`P15`.
+    pub performance_state: Option<String>,
+    /// Persistence mode.
+    pub persistence_mode: Option<bool>,
+    /// Display active.
+    pub display_active: Option<bool>,
+    /// Compute mode label (`Default`, `E. Process`, ...).
+    pub compute_mode: Option<String>,
+    /// Volatile uncorrected ECC errors.
+    pub total_volatile_uncorrected_ecc_errors: Option<u64>,
+    /// MIG mode enabled.
+    pub mig_mode: Option<bool>,
+    /// SM clock, MHz.
+    pub sm_clock: Option<u32>,
+    /// Memory clock, MHz.
+    pub memory_clock: Option<u32>,
+    /// Graphics clock, MHz.
+    pub graphics_clock: Option<u32>,
+    /// Max SM clock, MHz.
+    pub max_sm_clock: Option<u32>,
+    /// Max memory clock, MHz.
+    pub max_memory_clock: Option<u32>,
+    /// PCIe TX, KB/s.
+    pub pcie_tx_throughput: Option<u32>,
+    /// PCIe RX, KB/s.
+    pub pcie_rx_throughput: Option<u32>,
+    /// CUDA compute capability `(major, minor)`.
+    pub cuda_compute_capability: Option<(u32, u32)>,
+    /// Set when the device failed as a whole (for example "GPU 2 is lost"); then every field is `None`.
+    pub error: Option<String>,
+    /// MIG devices under this GPU.
+    pub mig_devices: Vec<DeviceSnapshot>,
+}
+
+impl Device {
+    /// Reads every field in one pass. A lost GPU gives a snapshot whose
+    /// `error` says so and whose fields are all `None`: it never fails.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use nvitop::{Device, backend::{Backend, sim::SimBackend}};
+    /// let backend: Arc<dyn Backend> = Arc::new(SimBackend::default_machine());
+    /// let snap = Device::new_in(&backend, 0).unwrap().as_snapshot();
+    /// println!("{}", serde_json::to_string_pretty(&snap).unwrap());
+    /// assert!(snap.memory_total.is_some());
+    /// ```
+    pub fn as_snapshot(&self) -> DeviceSnapshot {
+        if let Err(err) = self.status() {
+            return DeviceSnapshot::failed(self, &err);
+        }
+        let memory = self.memory_info();
+        let rates = self.utilization_rates();
+        let (power_usage, power_limit) = (self.power_usage(), self.power_limit());
+        let mig_index = match self.handle() {
+            crate::backend::DeviceRef::Mig { index, .. } => Some(index),
+            crate::backend::DeviceRef::Physical(_) => None,
+        };
+        DeviceSnapshot {
+            index: self.index(),
+            display_index: self.display_index(),
+            mig_index,
+            name: self.name(),
+            uuid: self.uuid(),
+            bus_id: self.bus_id(),
+            memory_total: memory.map(|m| m.total),
+            memory_used: memory.map(|m| m.used),
+            memory_free: memory.map(|m| m.free),
+            memory_total_human: memory.map(|m| bytes2human(m.total)),
+            memory_used_human: memory.map(|m| bytes2human(m.used)),
+            memory_free_human: memory.map(|m| bytes2human(m.free)),
+            memory_percent: memory.and_then(|m| percent_of(m.used, m.total)),
+            memory_usage: memory.map(|m| format!("{} / {}", bytes2human(m.used), bytes2human(m.total))),
+            gpu_utilization: rates.map(|r| r.gpu),
+            memory_utilization: rates.map(|r| r.memory),
+            encoder_utilization: self.encoder_utilization(),
+            decoder_utilization: self.decoder_utilization(),
+            fan_speed: self.fan_speed(),
+            temperature: self.temperature(),
+            power_usage,
+            power_limit,
+            power_status: power_status(power_usage, power_limit),
+            total_energy_consumption: self.total_energy_consumption(),
+            performance_state: self.performance_state(),
+            persistence_mode: self.persistence_mode(),
+            display_active: self.display_active(),
+            compute_mode: self.compute_mode().map(|m| m.label().to_owned()),
+            total_volatile_uncorrected_ecc_errors: self.total_volatile_uncorrected_ecc_errors(),
+            mig_mode: self.mig_mode(),
+            sm_clock: self.clock(ClockKind::Sm),
+            memory_clock: self.clock(ClockKind::Memory),
+            graphics_clock: self.clock(ClockKind::Graphics),
+            max_sm_clock: self.max_clock(ClockKind::Sm),
+            max_memory_clock: self.max_clock(ClockKind::Memory),
+            pcie_tx_throughput: self.opt_pcie(PcieDirection::Tx),
+            pcie_rx_throughput: self.opt_pcie(PcieDirection::Rx),
+            cuda_compute_capability: self.cuda_compute_capability(),
+            error: None,
+            mig_devices: self.mig_devices().iter().map(|m| m.as_snapshot()).collect(),
+        }
+    }
+
+    fn opt_pcie(&self, direction: PcieDirection) -> Option<u32> {
+        match direction {
+            PcieDirection::Tx => self.pcie_tx_throughput(),
+            PcieDirection::Rx => self.pcie_rx_throughput(),
+        }
+    }
+}
+
+impl DeviceSnapshot {
+    fn failed(device: &Device, err: &BackendError) -> Self {
+        let mig_index = match device.handle() {
+            crate::backend::DeviceRef::Mig { index, .. } => Some(index),
+            crate::backend::DeviceRef::Physical(_) => None,
+        };
+        Self {
+            index: device.index(),
+            display_index: device.display_index(),
+            mig_index,
+            name: None,
+            uuid: None,
+            bus_id: None,
+            memory_total: None,
+            memory_used: None,
+            memory_free: None,
+            memory_total_human: None,
+            memory_used_human: None,
+            memory_free_human: None,
+            memory_percent: None,
+            memory_usage: None,
+            gpu_utilization: None,
+            memory_utilization: None,
+            encoder_utilization: None,
+            decoder_utilization: None,
+            fan_speed: None,
+            temperature: None,
+            power_usage: None,
+            power_limit: None,
+            power_status: power_status(None, None),
+            total_energy_consumption: None,
+            performance_state: None,
+            persistence_mode: None,
+            display_active: None,
+            compute_mode: None,
+            total_volatile_uncorrected_ecc_errors: None,
+            mig_mode: None,
+            sm_clock: None,
+            memory_clock: None,
+            graphics_clock: None,
+            max_sm_clock: None,
+            max_memory_clock: None,
+            pcie_tx_throughput: None,
+            pcie_rx_throughput: None,
+            cuda_compute_capability: None,
+            error: Some(err.to_string()),
+            mig_devices: Vec::new(),
+        }
+    }
+
+    /// Whether the device failed as a whole (lost GPU).
+    pub fn is_failed(&self) -> bool {
+        self.error.is_some()
+    }
+}
+
+/// One GPU process at one moment, with its host side.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProcessSnapshot {
+    /// Process id.
+    pub pid: u32,
+    /// Device index as displayed (`3` or `3:1`).
+    pub device_index: String,
+    /// NVML index of the physical GPU.
+    pub physical_index: u32,
+    /// GPU memory, bytes.
+    pub gpu_memory: Option<u64>,
+    /// GPU memory as `1234MiB`.
+    pub gpu_memory_human: Option<String>,
+    /// GPU memory, percent of the device's total.
+    pub gpu_memory_percent: Option<f64>,
+    /// `C`, `G` or `C+G`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// SM utilization of the process, percent.
+    pub gpu_sm_utilization: Option<u32>,
+    /// Memory-bandwidth utilization of the process, percent.
+    pub gpu_memory_utilization: Option<u32>,
+    /// Encoder utilization, percent.
+    pub gpu_encoder_utilization: Option<u32>,
+    /// Decoder utilization, percent.
+    pub gpu_decoder_utilization: Option<u32>,
+    /// MIG GPU instance id.
+    pub gpu_instance_id: Option<u32>,
+    /// MIG compute instance id.
+    pub compute_instance_id: Option<u32>,
+    /// The host side, `None` when the pid is not visible here (another pid
+    /// namespace) or the process exited during the snapshot.
+    pub host: Option<HostProcessInfo>,
+}
+
+/// The whole machine at one moment: driver, devices, processes, host.
+///
+/// ```
+/// # use std::sync::Arc;
+/// # use nvitop::{Device, Snapshot, backend::{Backend, sim::SimBackend}};
+/// let backend: Arc<dyn Backend> = Arc::new(SimBackend::default_machine());
+/// let devices = Device::all_in(&backend).unwrap();
+/// let snap = Snapshot::take(&backend, &devices);
+/// assert_eq!(snap.devices.len(), 4);
+/// assert!(snap.processes.iter().any(|p| p.pid == std::process::id()));
+/// let json = serde_json::to_string(&snap).unwrap();
+/// let back: Snapshot = serde_json::from_str(&json).unwrap();
+/// assert_eq!(back, snap);
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Snapshot {
+    /// When the snapshot was taken, seconds since the Unix epoch.
+    pub timestamp: f64,
+    /// `nvml` or `simulator`.
+    pub backend: String,
+    /// Whether the GPUs are simulated.
+    pub simulated: bool,
+    /// Driver version.
+    pub driver_version: Option<String>,
+    /// NVML version.
+    pub nvml_version: Option<String>,
+    /// CUDA driver version, `12.4`.
+    pub cuda_driver_version: Option<String>,
+    /// The devices asked for, in order.
+    pub devices: Vec<DeviceSnapshot>,
+    /// Processes on those devices (and their MIG devices).
+    pub processes: Vec<ProcessSnapshot>,
+    /// The host.
+    pub host: HostSnapshot,
+    /// Devices whose process list could not be read, with the reason
+    /// (for example missing permission).
+    pub process_errors: Vec<(String, String)>,
+}
+
+impl Snapshot {
+    /// Takes a snapshot of `devices`, their processes and the host. Host
+    /// information is refreshed only for the pids found on the devices.
+    pub fn take(backend: &std::sync::Arc<dyn Backend>, devices: &[Device]) -> Self {
+        let device_snapshots: Vec<DeviceSnapshot> = devices.iter().map(Device::as_snapshot).collect();
+        let (processes, process_errors) = processes_of(devices, &device_snapshots);
+        Self {
+            timestamp: unix_now(),
+            backend: backend.kind().to_owned(),
+            simulated: backend.is_simulated(),
+            driver_version: backend.driver_version().ok(),
+            nvml_version: backend.nvml_version().ok(),
+            cuda_driver_version: backend.cuda_driver_version().ok().map(cuda_version_string),
+            devices: device_snapshots,
+            processes,
+            host: host::snapshot(),
+            process_errors,
+        }
+    }
+
+    /// Takes a snapshot of every device on `backend`.
+    ///
+    /// # Errors
+    /// The device count cannot be read (no driver).
+    pub fn take_all(backend: &std::sync::Arc<dyn Backend>) -> Result<Self> {
+        let devices = Device::all_in(backend)?;
+        Ok(Self::take(backend, &devices))
+    }
+}
+
+/// Seconds since the Unix epoch, as a float.
+pub(crate) fn unix_now() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
+/// Reads the processes of every device (MIG devices included where MIG is
+/// on, so each process is attributed to its MIG device), joining host
+/// information in one refresh.
+fn processes_of(devices: &[Device], snaps: &[DeviceSnapshot]) -> (Vec<ProcessSnapshot>, Vec<(String, String)>) {
+    let mut rows: Vec<(ProcessSnapshot, Option<u32>)> = Vec::new();
+    let mut errors = Vec::new();
+    for (device, snap) in devices.iter().zip(snaps) {
+        if snap.is_failed() {
+            continue;
+        }
+        let targets: Vec<(Device, Option<u64>)> = if snap.mig_devices.is_empty() {
+            vec![(device.clone(), snap.memory_total)]
+        } else {
+            device
+                .mig_devices()
+                .into_iter()
+                .zip(&snap.mig_devices)
+                .map(|(m, s)| (m.into_device(), s.memory_total))
+                .collect()
+        };
+        for (target, total) in targets {
+            let raw = match target.backend().processes(target.handle()) {
+                Ok(raw) => raw,
+                Err(err) if err.is_not_available() => continue,
+                Err(err) => {
+                    errors.push((target.display_index(), err.to_string()));
+                    continue;
+                }
+            };
+            let utilization = latest_utilization(&target);
+            for p in raw {
+                let u = utilization.get(&p.pid);
+                rows.push((
+                    ProcessSnapshot {
+                        pid: p.pid,
+                        device_index: target.display_index(),
+                        physical_index: target.index(),
+                        gpu_memory: p.used_gpu_memory,
+                        gpu_memory_human: p.used_gpu_memory.map(bytes2human),
+                        gpu_memory_percent: p.used_gpu_memory.zip(total).and_then(|(m, t)| percent_of(m, t)),
+                        kind: p.kind.label().to_owned(),
+                        gpu_sm_utilization: u.map(|u| u.sm),
+                        gpu_memory_utilization: u.map(|u| u.memory),
+                        gpu_encoder_utilization: u.map(|u| u.encoder),
+                        gpu_decoder_utilization: u.map(|u| u.decoder),
+                        gpu_instance_id: p.gpu_instance_id,
+                        compute_instance_id: p.compute_instance_id,
+                        host: None,
+                    },
+                    Some(p.pid),
+                ));
+            }
+        }
+    }
+    let pids: Vec<u32> = rows.iter().filter_map(|(_, pid)| *pid).collect();
+    let mut infos: HashMap<u32, HostProcessInfo> = host_process_infos(&pids);
+    let mut processes: Vec<ProcessSnapshot> = rows
+        .into_iter()
+        .map(|(mut row, _)| {
+            row.host = infos.get(&row.pid).cloned();
+            row
+        })
+        .collect();
+    infos.clear();
+    processes
+        .sort_by(|a, b| (a.physical_index, &a.device_index, a.pid).cmp(&(b.physical_index, &b.device_index, b.pid)));
+    (processes, errors)
+}
