@@ -74,6 +74,12 @@ pub enum Error {
     /// Host information could not be read.
     #[error("could not read host information: {0}")]
     Host(String),
+    /// A sampling interval outside the accepted range.
+    #[error("sampling interval {interval:?} is out of range: use 10 ms to 60 s")]
+    InvalidInterval {
+        /// The interval asked for.
+        interval: std::time::Duration,
+    },
     /// The default backend was already created, so it can no longer be replaced.
     #[error("the default backend was already set or created; call set_default_backend before any other SDK call")]
     BackendAlreadySet,

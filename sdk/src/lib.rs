@@ -35,3 +35,7 @@ pub use error::{Error, Result};
 pub use global::{default_backend, set_default_backend};
 pub use process::{GpuProcess, HostProcess, HostProcessInfo};
 pub use snapshot::{DeviceSnapshot, ProcessSnapshot, Snapshot};
+pub mod collector;
+pub mod sampler;
+
+pub use collector::ResourceCollector;

@@ -1,0 +1,126 @@
+//! A tour of the device, process and host API: what nvitop's "More than
+//! Monitoring" section shows, in Rust.
+//!
+//! Run it on any machine with the simulator:
+//!
+//! ```text
+//! NVITOP_SIMULATE=1 cargo run --example devices
+//! ```
+//!
+//! or on a machine with NVIDIA GPUs without the variable.
+
+use std::process::ExitCode;
+
+use nvitop::{Device, Snapshot, host};
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> nvitop::Result<()> {
+    let backend = nvitop::default_backend()?;
+    println!("Driver version:      {}", Device::driver_version()?);
+    println!("CUDA driver version: {}", Device::cuda_driver_version()?);
+    if backend.is_simulated() {
+        println!("(simulated GPUs: NVITOP_SIMULATE is set)");
+    }
+
+    let devices = Device::all()?;
+    println!("\n{} GPU(s):", devices.len());
+    for device in &devices {
+        println!(
+            "  GPU {} {:<28} {:>9} / {:<9} util {:>4} temp {:>4} power {}",
+            device.index(),
+            device.name().unwrap_or_else(|| "N/A".into()),
+            device.memory_used_human().unwrap_or_else(|| "N/A".into()),
+            device.memory_total_human().unwrap_or_else(|| "N/A".into()),
+            device
+                .gpu_utilization()
+                .map_or_else(|| "N/A".into(), |u| format!("{u}%")),
+            device.temperature().map_or_else(|| "N/A".into(), |t| format!("{t}C")),
+            device.power_status(),
+        );
+        for mig in device.mig_devices() {
+            println!(
+                "    MIG {} {:<40} {:>9} / {}",
+                mig.display_index(),
+                mig.name().unwrap_or_default(),
+                mig.memory_used_human().unwrap_or_default(),
+                mig.memory_total_human().unwrap_or_default()
+            );
+        }
+    }
+
+    println!(
+        "\nCUDA-visible devices (CUDA_VISIBLE_DEVICES={:?}):",
+        std::env::var("CUDA_VISIBLE_DEVICES").ok()
+    );
+    for cuda in Device::from_cuda_visible_devices()? {
+        println!("  {cuda}");
+    }
+
+    if let Some(first) = devices.first() {
+        println!("\nSnapshot of GPU {}:", first.index());
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&first.as_snapshot()).unwrap_or_default()
+        );
+    }
+
+    println!("\nProcesses:");
+    for device in &devices {
+        let processes = match device.processes() {
+            Ok(processes) => processes,
+            Err(err) => {
+                println!("  GPU {}: {err}", device.index());
+                continue;
+            }
+        };
+        for process in processes {
+            let host = process.host_info();
+            println!(
+                "  GPU {} pid {:>7} {:<4} {:>9} sm {:>4} user {:<10} cpu {:>6} {}",
+                process.device().display_index(),
+                process.pid(),
+                process.type_label(),
+                process.gpu_memory_human().unwrap_or_else(|| "N/A".into()),
+                process
+                    .gpu_sm_utilization()
+                    .map_or_else(|| "N/A".into(), |u| format!("{u}%")),
+                host.as_ref()
+                    .and_then(|h| h.username.clone())
+                    .unwrap_or_else(|| "N/A".into()),
+                host.as_ref()
+                    .map_or_else(|| "N/A".into(), |h| format!("{:.1}%", h.cpu_percent)),
+                host.as_ref()
+                    .map_or_else(|| "No Such Process".into(), |h| h.command.clone()),
+            );
+        }
+    }
+
+    let host = host::snapshot();
+    println!(
+        "\nHost: {} CPUs at {:.1}%, memory {} ({:.1}%), load {:?}, up {}s",
+        host.cpu_count,
+        host.cpu_percent,
+        host.memory_usage_human,
+        host.memory_percent,
+        host.load_average,
+        host.uptime.unwrap_or_default()
+    );
+
+    let snapshot = Snapshot::take(&backend, &devices);
+    println!(
+        "\nOne-pass snapshot: {} devices, {} processes, {} bytes of JSON",
+        snapshot.devices.len(),
+        snapshot.processes.len(),
+        serde_json::to_string(&snapshot).map(|s| s.len()).unwrap_or_default()
+    );
+    Ok(())
+}

@@ -1,0 +1,1 @@
+//! Examples of the nvitop SDK live in this crate's `[[example]]` targets; see `examples/README.md`.

@@ -1,0 +1,50 @@
+//! Runs the `devices` example as a user would, on the simulator and without a driver.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use std::path::PathBuf;
+use std::process::Command;
+
+/// `cargo test` builds the package's examples next to the test binaries'
+/// `deps/` folder.
+fn example(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let dir = exe.parent().unwrap().parent().unwrap();
+    dir.join("examples").join(name)
+}
+
+#[test]
+fn devices_example_prints_a_simulated_machine() {
+    let out = Command::new(example("devices"))
+        .env("NVITOP_SIMULATE", "1")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("4 GPU(s)"), "{stdout}");
+    assert!(stdout.contains("simulated"), "{stdout}");
+    assert!(stdout.contains("MIG"), "{stdout}");
+    assert!(
+        stdout.contains(&format!("pid {:>7}", std::process::id())) || stdout.contains("pid "),
+        "{stdout}"
+    );
+    assert!(stdout.contains("cuda:0 (gpu:0)"), "{stdout}");
+    assert!(stdout.contains("One-pass snapshot: 4 devices"), "{stdout}");
+}
+
+#[test]
+fn devices_example_without_a_driver_says_so() {
+    let out = Command::new(example("devices"))
+        .env_remove("NVITOP_SIMULATE")
+        .env("NVITOP_NVML_LIBRARY", "/nonexistent/libnvidia-ml.so.1")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("/nonexistent/libnvidia-ml.so.1"), "{stderr}");
+    assert!(stderr.contains("--simulate"), "{stderr}");
+    assert!(stderr.contains("NVITOP_SIMULATE"), "{stderr}");
+}

@@ -1,0 +1,91 @@
+//! Metric names of the resource collector, as nvitop's collector names them.
+
+use crate::sampler::Sample;
+
+const MIB: f64 = 1024.0 * 1024.0;
+const GIB: f64 = 1024.0 * MIB;
+
+/// Turns samples into `(name, value)` pairs, names without tag and statistic
+/// (`cuda:0 (gpu:3)/memory_used (MiB)`).
+#[derive(Debug, Clone)]
+pub struct MetricKeys {
+    scopes: Vec<String>,
+    tracked: bool,
+}
+
+impl MetricKeys {
+    /// Names devices by `scopes` (one per sampled device, in order); adds
+    /// per-process metrics when `tracked`.
+    pub fn new(scopes: Vec<String>, tracked: bool) -> Self {
+        Self { scopes, tracked }
+    }
+
+    /// The named values present in `sample` (missing readings are left out).
+    pub fn values(&self, sample: &Sample) -> Vec<(String, f64)> {
+        let mut out = Vec::with_capacity(16 + 12 * self.scopes.len());
+        let mut push = |name: String, value: Option<f64>| {
+            if let Some(v) = value {
+                out.push((name, v));
+            }
+        };
+        let host = &sample.host;
+        push("host/cpu_percent (%)".into(), Some(host.cpu_percent));
+        push("host/memory_percent (%)".into(), Some(host.memory_percent));
+        push("host/swap_percent (%)".into(), Some(host.swap_percent));
+        push("host/memory_used (GiB)".into(), Some(host.memory_used as f64 / GIB));
+        if let Some((one, five, fifteen)) = host.load_average {
+            push("host/load_average (%) (1 min)".into(), Some(one));
+            push("host/load_average (%) (5 min)".into(), Some(five));
+            push("host/load_average (%) (15 min)".into(), Some(fifteen));
+        }
+        for (scope, d) in self.scopes.iter().zip(&sample.devices) {
+            push(format!("{scope}/memory_used (MiB)"), d.memory_used.map(|b| b / MIB));
+            push(format!("{scope}/memory_free (MiB)"), d.memory_free.map(|b| b / MIB));
+            push(format!("{scope}/memory_total (MiB)"), d.memory_total.map(|b| b / MIB));
+            push(format!("{scope}/memory_percent (%)"), d.memory_percent);
+            push(format!("{scope}/gpu_utilization (%)"), d.gpu_utilization);
+            push(format!("{scope}/memory_utilization (%)"), d.memory_utilization);
+            push(format!("{scope}/fan_speed (%)"), d.fan_speed);
+            push(format!("{scope}/temperature (C)"), d.temperature);
+            push(format!("{scope}/power_usage (W)"), d.power_usage);
+            push(format!("{scope}/power_limit (W)"), d.power_limit);
+        }
+        if self.tracked {
+            for p in &sample.processes {
+                let pid = p.pid;
+                if let Some(h) = &p.host {
+                    push(format!("pid:{pid}/host/cpu_percent (%)"), Some(h.cpu_percent));
+                    push(format!("pid:{pid}/host/host_memory (MiB)"), Some(h.rss as f64 / MIB));
+                    push(
+                        format!("pid:{pid}/host/host_memory_percent (%)"),
+                        Some(h.memory_percent),
+                    );
+                    push(
+                        format!("pid:{pid}/host/running_time (min)"),
+                        Some(h.running_time as f64 / 60.0),
+                    );
+                }
+                for (scope, gpu) in self.scopes.iter().zip(&p.gpu) {
+                    let Some(g) = gpu else { continue };
+                    push(
+                        format!("pid:{pid}/{scope}/gpu_memory (MiB)"),
+                        g.gpu_memory.map(|b| b / MIB),
+                    );
+                    push(
+                        format!("pid:{pid}/{scope}/gpu_memory_percent (%)"),
+                        g.gpu_memory_percent,
+                    );
+                    push(
+                        format!("pid:{pid}/{scope}/gpu_memory_utilization (%)"),
+                        g.gpu_memory_utilization,
+                    );
+                    push(
+                        format!("pid:{pid}/{scope}/gpu_sm_utilization (%)"),
+                        g.gpu_sm_utilization,
+                    );
+                }
+            }
+        }
+        out
+    }
+}

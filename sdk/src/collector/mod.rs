@@ -1,0 +1,360 @@
+//! `ResourceCollector`: mean / min / max / last of every resource metric
+//! between two `collect()` calls, under nested tags — the counterpart of
+//! nvitop's `ResourceMetricCollector`, with the same key names.
+//!
+//! Keys are `<tag>/<scope>/<metric (unit)>/<mean|min|max|last>`, plus
+//! `<tag>/duration (s)` and `<tag>/timestamp`. Scopes: `host`,
+//! `cuda:0 (gpu:3)` (CUDA ordinal and physical index; `gpu:3` alone for a
+//! device chosen by physical index), and `pid:1234/host` /
+//! `pid:1234/cuda:0 (gpu:3)` for the tracked processes. The full table is in
+//! `docs/METRICS.md`.
+
+mod keys;
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+pub use keys::MetricKeys;
+
+use crate::device::{CudaDevice, Device};
+use crate::error::Result;
+use crate::sampler::{Sample, SampleObserver, Sampler, SamplerConfig, Tracked};
+use crate::snapshot::unix_now;
+
+/// Running statistics of one metric.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+struct Stats {
+    count: u64,
+    sum: f64,
+    min: f64,
+    max: f64,
+    last: f64,
+}
+
+impl Stats {
+    fn add(&mut self, value: f64) {
+        if !value.is_finite() {
+            return;
+        }
+        if self.count == 0 {
+            self.min = value;
+            self.max = value;
+        } else {
+            self.min = self.min.min(value);
+            self.max = self.max.max(value);
+        }
+        self.count += 1;
+        self.sum += value;
+        self.last = value;
+    }
+}
+
+struct Context {
+    prefix: String,
+    stats: BTreeMap<String, Stats>,
+    since: Instant,
+}
+
+impl Context {
+    fn new(prefix: String) -> Self {
+        Self {
+            prefix,
+            stats: BTreeMap::new(),
+            since: Instant::now(),
+        }
+    }
+}
+
+struct Accumulator {
+    keys: MetricKeys,
+    stack: Mutex<Vec<Context>>,
+}
+
+impl SampleObserver for Accumulator {
+    fn observe(&self, sample: &Sample) {
+        let values = self.keys.values(sample);
+        let mut stack = self.stack.lock().unwrap_or_else(PoisonError::into_inner);
+        for context in stack.iter_mut() {
+            for (name, value) in &values {
+                context.stats.entry(name.clone()).or_default().add(*value);
+            }
+        }
+    }
+}
+
+/// Collects resource metrics in the background and reports their
+/// statistics on demand.
+///
+/// ```
+/// use std::sync::Arc;
+/// use std::time::Duration;
+/// use nvitop::{Device, ResourceCollector, backend::{Backend, sim::SimBackend}};
+///
+/// let backend: Arc<dyn Backend> = Arc::new(SimBackend::default_machine());
+/// let devices = Device::from_cuda_visible_devices_in(&backend, Some("0")).unwrap();
+/// let collector = ResourceCollector::for_cuda_devices(&devices, Duration::from_millis(20)).unwrap();
+/// {
+///     let _train = collector.context("train");
+///     std::thread::sleep(Duration::from_millis(60));
+///     let metrics = collector.collect();
+///     assert!(metrics.contains_key("train/cuda:0 (gpu:0)/gpu_utilization (%)/mean"));
+///     assert!(metrics.contains_key("train/host/cpu_percent (%)/max"));
+/// }
+/// ```
+pub struct ResourceCollector {
+    sampler: Arc<Sampler>,
+    accumulator: Arc<Accumulator>,
+}
+
+impl std::fmt::Debug for ResourceCollector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ResourceCollector")
+            .field("sampler", &self.sampler)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ResourceCollector {
+    /// A collector over devices chosen by physical index (scope `gpu:N`),
+    /// tracking the calling process and its descendants.
+    ///
+    /// # Errors
+    /// The interval is outside 10 ms – 60 s.
+    pub fn new(devices: &[Device], interval: Duration) -> Result<Self> {
+        let scopes = devices.iter().map(|d| format!("gpu:{}", d.display_index())).collect();
+        Ok(Self::with_scopes(
+            devices.to_vec(),
+            scopes,
+            SamplerConfig::default().interval(interval)?,
+        ))
+    }
+
+    /// A collector over CUDA-visible devices (scope `cuda:0 (gpu:3)`).
+    ///
+    /// # Errors
+    /// The interval is outside 10 ms – 60 s.
+    pub fn for_cuda_devices(devices: &[CudaDevice], interval: Duration) -> Result<Self> {
+        let scopes = devices.iter().map(ToString::to_string).collect();
+        let plain = devices.iter().map(|d| d.device().clone()).collect();
+        Ok(Self::with_scopes(
+            plain,
+            scopes,
+            SamplerConfig::default().interval(interval)?,
+        ))
+    }
+
+    /// A collector with full control of the sampler (tracked processes,
+    /// options); `scopes` names each device in the keys.
+    pub fn with_config(devices: Vec<Device>, scopes: Vec<String>, config: SamplerConfig) -> Self {
+        Self::with_scopes(devices, scopes, config)
+    }
+
+    fn with_scopes(devices: Vec<Device>, scopes: Vec<String>, config: SamplerConfig) -> Self {
+        let tracked = !matches!(config_tracked(&config), Tracked::None);
+        let sampler = Arc::new(Sampler::start(devices, config));
+        let accumulator = Arc::new(Accumulator {
+            keys: MetricKeys::new(scopes, tracked),
+            stack: Mutex::new(Vec::new()),
+        });
+        let observer: Arc<dyn SampleObserver> = accumulator.clone();
+        sampler.observe(&observer);
+        Self { sampler, accumulator }
+    }
+
+    /// The sampler behind this collector.
+    pub fn sampler(&self) -> &Arc<Sampler> {
+        &self.sampler
+    }
+
+    /// Enters a tag: keys are prefixed `<outer>/<tag>`. Pair with [`ResourceCollector::deactivate`].
+    pub fn activate(&self, tag: &str) {
+        let mut stack = self.accumulator.stack.lock().unwrap_or_else(PoisonError::into_inner);
+        let prefix = match stack.last() {
+            Some(outer) => format!("{}/{tag}", outer.prefix),
+            None => tag.to_owned(),
+        };
+        stack.push(Context::new(prefix));
+    }
+
+    /// Leaves the innermost tag (its pending statistics are dropped).
+    pub fn deactivate(&self) {
+        self.accumulator
+            .stack
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .pop();
+    }
+
+    /// Enters a tag for the life of the returned guard.
+    pub fn context(&self, tag: &str) -> ContextGuard<'_> {
+        self.activate(tag);
+        ContextGuard { collector: self }
+    }
+
+    /// Statistics of every metric since the last `collect()` (or since the
+    /// innermost tag was entered), under the innermost tag's prefix; then
+    /// starts a new period. If no sample arrived in the period, one is
+    /// taken now, so the result is never empty. Outside any tag the prefix
+    /// is `resources`.
+    pub fn collect(&self) -> BTreeMap<String, f64> {
+        let empty = {
+            let stack = self.accumulator.stack.lock().unwrap_or_else(PoisonError::into_inner);
+            stack.last().is_none_or(|c| c.stats.is_empty())
+        };
+        if empty {
+            let sample = self.sampler.sample_now();
+            let stack = self.accumulator.stack.lock().unwrap_or_else(PoisonError::into_inner);
+            if stack.is_empty() {
+                drop(stack);
+                return self.collect_once("resources", &sample);
+            }
+        }
+        let mut stack = self.accumulator.stack.lock().unwrap_or_else(PoisonError::into_inner);
+        let Some(context) = stack.last_mut() else {
+            return BTreeMap::new();
+        };
+        let stats = std::mem::take(&mut context.stats);
+        let duration = context.since.elapsed();
+        context.since = Instant::now();
+        report(&context.prefix, &stats, duration)
+    }
+
+    fn collect_once(&self, prefix: &str, sample: &Sample) -> BTreeMap<String, f64> {
+        let mut stats = BTreeMap::new();
+        for (name, value) in self.accumulator.keys.values(sample) {
+            stats.entry(name).or_insert_with(Stats::default).add(value);
+        }
+        report(prefix, &stats, Duration::ZERO)
+    }
+
+    /// Collects every `interval` on a background thread under `tag` and
+    /// hands each result to `on_collect`; stops when `on_collect` returns
+    /// `false` or the returned handle is dropped.
+    ///
+    /// # Errors
+    /// The interval is outside 10 ms – 60 s.
+    pub fn daemonize<F>(&self, tag: &str, interval: Duration, mut on_collect: F) -> Result<Daemon>
+    where
+        F: FnMut(BTreeMap<String, f64>) -> bool + Send + 'static,
+    {
+        SamplerConfig::default().interval(interval)?;
+        let accumulator = Arc::new(Accumulator {
+            keys: self.accumulator.keys.clone(),
+            stack: Mutex::new(vec![Context::new(tag.to_owned())]),
+        });
+        let observer: Arc<dyn SampleObserver> = accumulator.clone();
+        self.sampler.observe(&observer);
+        let stop = Arc::new((Mutex::new(false), std::sync::Condvar::new()));
+        let stop_flag = Arc::clone(&stop);
+        let thread = std::thread::Builder::new()
+            .name("nvitop-collector".into())
+            .spawn(move || {
+                let _keep = observer;
+                loop {
+                    let (lock, wake) = &*stop_flag;
+                    let guard = lock.lock().unwrap_or_else(PoisonError::into_inner);
+                    let (guard, _) = wake
+                        .wait_timeout_while(guard, interval, |s| !*s)
+                        .unwrap_or_else(PoisonError::into_inner);
+                    if *guard {
+                        return;
+                    }
+                    drop(guard);
+                    let metrics = {
+                        let mut stack = accumulator.stack.lock().unwrap_or_else(PoisonError::into_inner);
+                        let Some(context) = stack.last_mut() else { return };
+                        let stats = std::mem::take(&mut context.stats);
+                        let duration = context.since.elapsed();
+                        context.since = Instant::now();
+                        report(&context.prefix, &stats, duration)
+                    };
+                    if !on_collect(metrics) {
+                        return;
+                    }
+                }
+            })
+            .map_err(|err| crate::Error::Host(format!("could not start the collector thread: {err}")))?;
+        Ok(Daemon {
+            stop,
+            thread: Some(thread),
+        })
+    }
+}
+
+fn config_tracked(config: &SamplerConfig) -> Tracked {
+    config.tracked_value().clone()
+}
+
+fn report(prefix: &str, stats: &BTreeMap<String, Stats>, duration: Duration) -> BTreeMap<String, f64> {
+    let mut out = BTreeMap::new();
+    for (name, s) in stats {
+        if s.count == 0 {
+            continue;
+        }
+        out.insert(format!("{prefix}/{name}/mean"), s.sum / s.count as f64);
+        out.insert(format!("{prefix}/{name}/min"), s.min);
+        out.insert(format!("{prefix}/{name}/max"), s.max);
+        out.insert(format!("{prefix}/{name}/last"), s.last);
+    }
+    out.insert(format!("{prefix}/duration (s)"), duration.as_secs_f64());
+    out.insert(format!("{prefix}/timestamp"), unix_now());
+    out
+}
+
+/// Leaves its tag when dropped.
+#[derive(Debug)]
+pub struct ContextGuard<'a> {
+    collector: &'a ResourceCollector,
+}
+
+impl Drop for ContextGuard<'_> {
+    fn drop(&mut self) {
+        self.collector.deactivate();
+    }
+}
+
+/// A background collection started by [`ResourceCollector::daemonize`]; stops when dropped.
+#[derive(Debug)]
+pub struct Daemon {
+    stop: Arc<(Mutex<bool>, std::sync::Condvar)>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Daemon {
+    /// Stops collecting and waits for the thread.
+    pub fn stop(&mut self) {
+        *self.stop.0.lock().unwrap_or_else(PoisonError::into_inner) = true;
+        self.stop.1.notify_all();
+        if let Some(thread) = self.thread.take()
+            && thread.join().is_err()
+        {
+            log::error!("the collector thread panicked");
+        }
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stats_ignore_non_finite_and_track_extremes() {
+        let mut s = Stats::default();
+        for v in [3.0, f64::NAN, 1.0, 5.0, f64::INFINITY] {
+            s.add(v);
+        }
+        assert_eq!((s.count, s.min, s.max, s.last), (3, 1.0, 5.0, 5.0));
+        let out = report("t", &BTreeMap::from([("x (%)".to_owned(), s)]), Duration::from_secs(2));
+        assert_eq!(out["t/x (%)/mean"], 3.0);
+        assert_eq!(out["t/duration (s)"], 2.0);
+        assert!(out.contains_key("t/timestamp"));
+    }
+}

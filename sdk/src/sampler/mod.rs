@@ -1,0 +1,354 @@
+//! The background sampler: one thread that reads the chosen devices, the
+//! host and the tracked processes at its own interval and publishes the
+//! latest sample.
+//!
+//! Readers never wait on the driver. The newest sample's sequence number is
+//! an atomic a hook can read without a lock; the last samples are kept in a
+//! small ring so a consumer (the logger's sink thread) can find the sample a
+//! hook saw. Observers (the resource collector) get each sample as it is
+//! taken, on the sampler thread.
+
+mod sample;
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, PoisonError, Weak};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+pub use sample::{DeviceSample, ProcessGpuSample, ProcessSample, Sample, SampleOptions};
+
+use crate::device::Device;
+use crate::error::{Error, Result};
+use crate::host;
+use crate::process::{HostProcess, host_process_infos};
+use crate::snapshot::unix_now;
+
+/// Shortest accepted sampling interval.
+pub const MIN_INTERVAL: Duration = Duration::from_millis(10);
+/// Longest accepted sampling interval.
+pub const MAX_INTERVAL: Duration = Duration::from_mins(1);
+/// Default sampling interval.
+pub const DEFAULT_INTERVAL: Duration = Duration::from_millis(500);
+/// How many recent samples are kept for lookup by sequence number.
+const RING: usize = 64;
+
+/// Which host processes the sampler follows.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Tracked {
+    /// The calling process and all its descendants (re-read every sample,
+    /// so data-loader workers started later are included).
+    #[default]
+    SelfAndChildren,
+    /// These pids only.
+    Pids(Vec<u32>),
+    /// No process metrics.
+    None,
+}
+
+/// Something that wants every sample as it is taken (runs on the sampler thread).
+pub trait SampleObserver: Send + Sync {
+    /// Called with each new sample; must be quick.
+    fn observe(&self, sample: &Sample);
+}
+
+/// Sampler settings.
+///
+/// ```
+/// use std::time::Duration;
+/// use nvitop::sampler::SamplerConfig;
+/// let config = SamplerConfig::default().interval(Duration::from_millis(100)).unwrap();
+/// assert_eq!(config.interval_value(), Duration::from_millis(100));
+/// assert!(SamplerConfig::default().interval(Duration::from_millis(1)).is_err());
+/// ```
+#[derive(Debug, Clone)]
+pub struct SamplerConfig {
+    interval: Duration,
+    tracked: Tracked,
+    options: SampleOptions,
+}
+
+impl Default for SamplerConfig {
+    fn default() -> Self {
+        Self {
+            interval: DEFAULT_INTERVAL,
+            tracked: Tracked::default(),
+            options: SampleOptions::default(),
+        }
+    }
+}
+
+impl SamplerConfig {
+    /// Sets the interval (10 ms to 60 s).
+    ///
+    /// # Errors
+    /// [`Error::InvalidInterval`] outside that range.
+    pub fn interval(mut self, interval: Duration) -> Result<Self> {
+        if !(MIN_INTERVAL..=MAX_INTERVAL).contains(&interval) {
+            return Err(Error::InvalidInterval { interval });
+        }
+        self.interval = interval;
+        Ok(self)
+    }
+
+    /// The interval.
+    pub fn interval_value(&self) -> Duration {
+        self.interval
+    }
+
+    /// Chooses the tracked processes.
+    #[must_use]
+    pub fn tracked(mut self, tracked: Tracked) -> Self {
+        self.tracked = tracked;
+        self
+    }
+
+    /// The tracked processes.
+    pub fn tracked_value(&self) -> &Tracked {
+        &self.tracked
+    }
+
+    /// Chooses optional readings (clocks, PCIe).
+    #[must_use]
+    pub fn options(mut self, options: SampleOptions) -> Self {
+        self.options = options;
+        self
+    }
+}
+
+struct Shared {
+    devices: Vec<Device>,
+    config: SamplerConfig,
+    latest_seq: AtomicU64,
+    ring: Mutex<VecDeque<Arc<Sample>>>,
+    observers: Mutex<Vec<Weak<dyn SampleObserver>>>,
+    stop: Mutex<bool>,
+    wake: Condvar,
+}
+
+/// The background sampler. Stops its thread when dropped.
+///
+/// ```
+/// use std::sync::Arc;
+/// use nvitop::{Device, backend::{Backend, sim::SimBackend}, sampler::{Sampler, SamplerConfig}};
+/// let backend: Arc<dyn Backend> = Arc::new(SimBackend::default_machine());
+/// let sampler = Sampler::start(Device::all_in(&backend).unwrap(), SamplerConfig::default());
+/// let sample = sampler.latest();
+/// assert_eq!(sample.devices.len(), 4);
+/// ```
+pub struct Sampler {
+    shared: Arc<Shared>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for Sampler {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sampler")
+            .field("devices", &self.shared.devices.len())
+            .field("interval", &self.shared.config.interval)
+            .field("latest_seq", &self.latest_seq())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Sampler {
+    /// Takes a first sample on the calling thread (so [`Sampler::latest`]
+    /// always has one), then starts the sampling thread.
+    pub fn start(devices: Vec<Device>, config: SamplerConfig) -> Self {
+        let shared = Arc::new(Shared {
+            devices,
+            config,
+            latest_seq: AtomicU64::new(0),
+            ring: Mutex::new(VecDeque::with_capacity(RING)),
+            observers: Mutex::new(Vec::new()),
+            stop: Mutex::new(false),
+            wake: Condvar::new(),
+        });
+        take_and_publish(&shared);
+        let worker = Arc::clone(&shared);
+        let thread = std::thread::Builder::new()
+            .name("nvitop-sampler".into())
+            .spawn(move || run(&worker))
+            .map_err(|err| log::error!("could not start the sampler thread: {err}; samples will not refresh"))
+            .ok();
+        Self { shared, thread }
+    }
+
+    /// The devices sampled, in sample order.
+    pub fn devices(&self) -> &[Device] {
+        &self.shared.devices
+    }
+
+    /// The sampling interval.
+    pub fn interval(&self) -> Duration {
+        self.shared.config.interval
+    }
+
+    /// Sequence number of the newest sample: one atomic load, no lock.
+    pub fn latest_seq(&self) -> u64 {
+        self.shared.latest_seq.load(Ordering::Acquire)
+    }
+
+    /// The newest sample.
+    pub fn latest(&self) -> Arc<Sample> {
+        let ring = self.shared.ring.lock().unwrap_or_else(PoisonError::into_inner);
+        ring.back()
+            .cloned()
+            .unwrap_or_else(|| Arc::new(empty_sample(self.shared.devices.len())))
+    }
+
+    /// The sample with this sequence number if still kept, else the closest
+    /// one kept (the oldest for an evicted number, the newest for a future one).
+    pub fn sample(&self, seq: u64) -> Arc<Sample> {
+        let ring = self.shared.ring.lock().unwrap_or_else(PoisonError::into_inner);
+        let found = ring.iter().find(|s| s.seq == seq).or_else(|| {
+            if ring.front().is_some_and(|s| seq < s.seq) {
+                ring.front()
+            } else {
+                ring.back()
+            }
+        });
+        found
+            .cloned()
+            .unwrap_or_else(|| Arc::new(empty_sample(self.shared.devices.len())))
+    }
+
+    /// Registers an observer; it is dropped from the list when its last `Arc` goes.
+    pub fn observe(&self, observer: &Arc<dyn SampleObserver>) {
+        let mut observers = self.shared.observers.lock().unwrap_or_else(PoisonError::into_inner);
+        observers.push(Arc::downgrade(observer));
+    }
+
+    /// Takes a sample now, on the calling thread, and publishes it.
+    pub fn sample_now(&self) -> Arc<Sample> {
+        take_and_publish(&self.shared)
+    }
+
+    /// Stops the thread and waits for it.
+    pub fn stop(&mut self) {
+        *self.shared.stop.lock().unwrap_or_else(PoisonError::into_inner) = true;
+        self.shared.wake.notify_all();
+        if let Some(thread) = self.thread.take()
+            && thread.join().is_err()
+        {
+            log::error!("the sampler thread panicked");
+        }
+    }
+}
+
+impl Drop for Sampler {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn run(shared: &Shared) {
+    loop {
+        {
+            let stop = shared.stop.lock().unwrap_or_else(PoisonError::into_inner);
+            let (stop, _) = shared
+                .wake
+                .wait_timeout_while(stop, shared.config.interval, |stop| !*stop)
+                .unwrap_or_else(PoisonError::into_inner);
+            if *stop {
+                return;
+            }
+        }
+        take_and_publish(shared);
+    }
+}
+
+fn take_and_publish(shared: &Shared) -> Arc<Sample> {
+    let seq = shared.latest_seq.load(Ordering::Acquire) + 1;
+    let sample = Arc::new(take_sample(shared, seq));
+    {
+        let mut ring = shared.ring.lock().unwrap_or_else(PoisonError::into_inner);
+        if ring.len() == RING {
+            ring.pop_front();
+        }
+        ring.push_back(Arc::clone(&sample));
+    }
+    shared.latest_seq.store(seq, Ordering::Release);
+    let observers: Vec<Arc<dyn SampleObserver>> = {
+        let mut list = shared.observers.lock().unwrap_or_else(PoisonError::into_inner);
+        list.retain(|w| w.strong_count() > 0);
+        list.iter().filter_map(Weak::upgrade).collect()
+    };
+    for observer in observers {
+        observer.observe(&sample);
+    }
+    sample
+}
+
+fn tracked_pids(tracked: &Tracked) -> Vec<u32> {
+    match tracked {
+        Tracked::None => Vec::new(),
+        Tracked::Pids(pids) => pids.clone(),
+        Tracked::SelfAndChildren => {
+            let mut pids = Vec::new();
+            let mut stack = vec![HostProcess::current()];
+            while let Some(process) = stack.pop() {
+                pids.push(process.pid());
+                if pids.len() < 4096 {
+                    stack.extend(process.children());
+                }
+            }
+            pids
+        }
+    }
+}
+
+fn take_sample(shared: &Shared, seq: u64) -> Sample {
+    let pids = tracked_pids(&shared.config.tracked);
+    let mut per_device_tracked = Vec::with_capacity(shared.devices.len());
+    let mut devices = Vec::with_capacity(shared.devices.len());
+    for device in &shared.devices {
+        // A lost GPU answers nothing: skip its calls, record all N/A.
+        if device.status().is_err() {
+            per_device_tracked.push(std::collections::HashMap::new());
+            devices.push(DeviceSample::default());
+            continue;
+        }
+        let tracked = if pids.is_empty() {
+            std::collections::HashMap::new()
+        } else {
+            sample::read_tracked(device, &pids)
+        };
+        let totals = sample::TrackedGpu {
+            memory: sum(tracked.values().map(|p| p.gpu_memory)),
+            sm: sum(tracked.values().map(|p| p.gpu_sm_utilization)),
+        };
+        devices.push(sample::read_device(device, shared.config.options, &totals));
+        per_device_tracked.push(tracked);
+    }
+    let infos = host_process_infos(&pids);
+    let processes = pids
+        .iter()
+        .map(|&pid| ProcessSample {
+            pid,
+            host: infos.get(&pid).cloned(),
+            gpu: per_device_tracked.iter().map(|t| t.get(&pid).cloned()).collect(),
+        })
+        .collect();
+    Sample {
+        seq,
+        timestamp: unix_now(),
+        devices,
+        host: host::snapshot(),
+        processes,
+    }
+}
+
+fn sum(values: impl Iterator<Item = Option<f64>>) -> Option<f64> {
+    values.flatten().fold(None, |acc, v| Some(acc.unwrap_or(0.0) + v))
+}
+
+fn empty_sample(devices: usize) -> Sample {
+    Sample {
+        seq: 0,
+        timestamp: unix_now(),
+        devices: vec![DeviceSample::default(); devices],
+        host: crate::host::HostSnapshot::default(),
+        processes: Vec::new(),
+    }
+}
