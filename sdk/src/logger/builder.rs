@@ -1,0 +1,249 @@
+//! Configuring a `GpuStatsLogger`.
+
+use std::path::PathBuf;
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use super::keys::LoggerKeys;
+use super::options::LoggerOptions;
+use super::worker::Worker;
+use super::{Clocks, GpuStatsLogger};
+use crate::backend::Backend;
+use crate::device::Device;
+use crate::error::{Error, Result};
+use crate::sampler::{SampleOptions, Sampler, SamplerConfig, Tracked};
+use crate::sink::{CsvSink, Sink, TensorBoardSink, default_log_parent, default_run_dir};
+
+/// Which devices to log.
+#[derive(Debug, Clone)]
+pub(crate) enum Selection {
+    Physical(Vec<u32>),
+    Cuda(Vec<u32>),
+    Devices(Vec<Device>),
+}
+
+/// Builds a [`GpuStatsLogger`]; every option has nvitop's default.
+///
+/// ```
+/// use std::sync::Arc;
+/// use std::time::Duration;
+/// use nvitop::GpuStatsLogger;
+/// use nvitop::backend::sim::SimBackend;
+///
+/// let dir = tempfile::tempdir().unwrap();
+/// let logger = GpuStatsLogger::builder(&[0, 1])
+///     .backend(Arc::new(SimBackend::default_machine()))
+///     .tensorboard(dir.path().join("tb"))
+///     .csv(dir.path().join("gpu.csv"))
+///     .interval(Duration::from_millis(100))
+///     .intra_step_time(true)
+///     .inter_step_time(true)
+///     .temperature(true)
+///     .power(true)
+///     .build()?;
+/// assert!(logger.keys().iter().any(|k| k == "gpu_id: 1/temperature.gpu (C)"));
+/// # Ok::<(), nvitop::Error>(())
+/// ```
+#[must_use]
+#[derive(Debug)]
+pub struct GpuStatsLoggerBuilder {
+    selection: Selection,
+    backend: Option<Arc<dyn Backend>>,
+    tensorboard: Option<PathBuf>,
+    csv: Option<PathBuf>,
+    sinks: Vec<Box<dyn Sink>>,
+    interval: Duration,
+    options: LoggerOptions,
+    capacity: usize,
+}
+
+impl std::fmt::Debug for dyn Sink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.describe())
+    }
+}
+
+macro_rules! switch {
+    ($($(#[$doc:meta])* $name:ident),* $(,)?) => {
+        $(
+            $(#[$doc])*
+            pub fn $name(mut self, on: bool) -> Self {
+                self.options.$name = on;
+                self
+            }
+        )*
+    };
+}
+
+impl GpuStatsLoggerBuilder {
+    pub(crate) fn new(selection: Selection) -> Self {
+        Self {
+            selection,
+            backend: None,
+            tensorboard: None,
+            csv: None,
+            sinks: Vec::new(),
+            interval: crate::sampler::DEFAULT_INTERVAL,
+            options: LoggerOptions::default(),
+            capacity: 4096,
+        }
+    }
+
+    /// Reads devices through this backend instead of the default one.
+    pub fn backend(mut self, backend: Arc<dyn Backend>) -> Self {
+        self.backend = Some(backend);
+        self
+    }
+
+    /// Writes TensorBoard event files into `run_dir`.
+    pub fn tensorboard(mut self, run_dir: impl Into<PathBuf>) -> Self {
+        self.tensorboard = Some(run_dir.into());
+        self
+    }
+
+    /// Writes a CSV file at `path` (appends when its header matches).
+    pub fn csv(mut self, path: impl Into<PathBuf>) -> Self {
+        self.csv = Some(path.into());
+        self
+    }
+
+    /// Adds a sink of your own (several may be added).
+    pub fn sink(mut self, sink: Box<dyn Sink>) -> Self {
+        self.sinks.push(sink);
+        self
+    }
+
+    /// Sampling interval, 10 ms to 60 s (default 0.5 s).
+    pub fn interval(mut self, interval: Duration) -> Self {
+        self.interval = interval;
+        self
+    }
+
+    /// Sets every metric switch at once.
+    pub fn options(mut self, options: LoggerOptions) -> Self {
+        self.options = options;
+        self
+    }
+
+    /// Capacity of the channel to the sink thread; rows beyond it are dropped and counted.
+    pub fn channel_capacity(mut self, capacity: usize) -> Self {
+        self.capacity = capacity.max(1);
+        self
+    }
+
+    switch! {
+        /// `utilization.memory (%)`, `memory.used (MiB)`, `memory.free (MiB)` (default on).
+        memory_utilization,
+        /// `utilization.gpu (%)` (default on).
+        gpu_utilization,
+        /// `batch_time/intra_step (ms)` (default off).
+        intra_step_time,
+        /// `batch_time/inter_step (ms)` (default off).
+        inter_step_time,
+        /// `fan.speed (%)` (default off).
+        fan_speed,
+        /// `temperature.gpu (C)` (default off).
+        temperature,
+        /// `power.draw (W)` and `power.limit (W)` (default off).
+        power,
+        /// `energy.step (J)` (default off).
+        energy,
+        /// `clocks.sm (MHz)`, `clocks.mem (MHz)` (default off).
+        clocks,
+        /// `pcie.tx (KB/s)`, `pcie.rx (KB/s)` (default off).
+        pcie,
+        /// `process.memory.used (MiB)` per device for this process and its children (default off).
+        process_memory,
+        /// `host/process.cpu (%)`, `host/process.rss (MiB)` (default off).
+        process_host,
+        /// `epoch_time/train (s)`, `epoch_time/validation (s)` (default off).
+        epoch_time,
+    }
+
+    fn devices(&self) -> Result<(Vec<Device>, Vec<String>)> {
+        let backend = match &self.backend {
+            Some(backend) => Arc::clone(backend),
+            None => crate::default_backend()?,
+        };
+        match &self.selection {
+            Selection::Physical(indices) => {
+                let devices = Device::from_indices_in(&backend, indices)?;
+                let prefixes = devices.iter().map(|d| format!("gpu_id: {}", d.display_index())).collect();
+                Ok((devices, prefixes))
+            }
+            Selection::Cuda(indices) => {
+                let value = std::env::var(crate::device::CUDA_VISIBLE_DEVICES).ok();
+                let cuda = Device::from_cuda_indices_in(&backend, value.as_deref(), indices)?;
+                let prefixes = cuda
+                    .iter()
+                    .map(|d| {
+                        let physical = d.display_index();
+                        if physical == d.cuda_index().to_string() {
+                            format!("gpu_id: {}", d.cuda_index())
+                        } else {
+                            format!("gpu_id: {} (physical index: {physical})", d.cuda_index())
+                        }
+                    })
+                    .collect();
+                Ok((cuda.into_iter().map(crate::CudaDevice::into_device).collect(), prefixes))
+            }
+            Selection::Devices(devices) => {
+                let prefixes = devices.iter().map(|d| format!("gpu_id: {}", d.display_index())).collect();
+                Ok((devices.clone(), prefixes))
+            }
+        }
+    }
+
+    /// Starts the sampler and the sink thread.
+    ///
+    /// # Errors
+    /// No driver, a device that does not exist, an interval out of range, or
+    /// a sink that cannot be created (the error names the path).
+    pub fn build(mut self) -> Result<GpuStatsLogger> {
+        let config = SamplerConfig::default()
+            .interval(self.interval)?
+            .tracked(if self.options.process_memory || self.options.process_host {
+                Tracked::SelfAndChildren
+            } else {
+                Tracked::None
+            })
+            .options(SampleOptions { clocks: self.options.clocks, pcie: self.options.pcie });
+        let (devices, prefixes) = self.devices()?;
+        let mut sinks = std::mem::take(&mut self.sinks);
+        if let Some(dir) = &self.tensorboard {
+            sinks.push(Box::new(TensorBoardSink::create(dir)?));
+        }
+        if let Some(path) = &self.csv {
+            sinks.push(Box::new(CsvSink::create(path)?));
+        }
+        if sinks.is_empty() {
+            sinks.push(Box::new(TensorBoardSink::create(default_run_dir(&default_log_parent()))?));
+        }
+        let keys = LoggerKeys::new(&prefixes, &self.options);
+        let sampler = Arc::new(Sampler::start(devices, config));
+        let (sender, receiver) = crossbeam_channel::bounded(self.capacity);
+        let dropped = Arc::new(AtomicU64::new(0));
+        let worker = Worker {
+            sinks,
+            keys: keys.clone(),
+            sampler: Arc::clone(&sampler),
+            receiver,
+            dropped: Arc::clone(&dropped),
+        };
+        let handle = std::thread::Builder::new()
+            .name("nvitop-logger-sink".into())
+            .spawn(move || worker.run())
+            .map_err(|err| Error::Host(format!("could not start the logger's sink thread: {err}")))?;
+        Ok(GpuStatsLogger {
+            sampler,
+            sender: Some(sender),
+            options: self.options,
+            origin: Instant::now(),
+            clocks: Clocks::default(),
+            dropped,
+            worker: Mutex::new(Some(handle)),
+            keys: keys.names().to_vec(),
+        })
+    }
+}

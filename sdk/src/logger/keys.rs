@@ -1,0 +1,186 @@
+//! The logger's scalar keys and how each is computed from a sample.
+//!
+//! Names follow nvitop's training callbacks (`gpu_id: 0/utilization.gpu (%)`,
+//! `batch_time/intra_step (ms)`), so dashboards built on them keep working;
+//! the extra metrics use the same `nvidia-smi --query-gpu` style names.
+
+use super::options::LoggerOptions;
+use super::record::{HookEvent, HookRecord};
+use crate::sampler::Sample;
+
+const MIB: f64 = 1024.0 * 1024.0;
+
+/// What one column is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Column {
+    Device(usize, DeviceField),
+    IntraStep,
+    InterStep,
+    ProcessCpu,
+    ProcessRss,
+    EpochTime,
+    ValidationTime,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum DeviceField {
+    MemoryUtilization,
+    MemoryUsed,
+    MemoryFree,
+    GpuUtilization,
+    FanSpeed,
+    Temperature,
+    PowerDraw,
+    PowerLimit,
+    EnergyStep,
+    SmClock,
+    MemoryClock,
+    PcieTx,
+    PcieRx,
+    ProcessMemory,
+}
+
+impl DeviceField {
+    fn suffix(self) -> &'static str {
+        match self {
+            Self::MemoryUtilization => "utilization.memory (%)",
+            Self::MemoryUsed => "memory.used (MiB)",
+            Self::MemoryFree => "memory.free (MiB)",
+            Self::GpuUtilization => "utilization.gpu (%)",
+            Self::FanSpeed => "fan.speed (%)",
+            Self::Temperature => "temperature.gpu (C)",
+            Self::PowerDraw => "power.draw (W)",
+            Self::PowerLimit => "power.limit (W)",
+            Self::EnergyStep => "energy.step (J)",
+            Self::SmClock => "clocks.sm (MHz)",
+            Self::MemoryClock => "clocks.mem (MHz)",
+            Self::PcieTx => "pcie.tx (KB/s)",
+            Self::PcieRx => "pcie.rx (KB/s)",
+            Self::ProcessMemory => "process.memory.used (MiB)",
+        }
+    }
+}
+
+/// The ordered key list and the recipe of each value.
+#[derive(Debug, Clone)]
+pub(crate) struct LoggerKeys {
+    names: Vec<String>,
+    columns: Vec<Column>,
+}
+
+impl LoggerKeys {
+    /// Keys for devices labelled `prefixes` (e.g. `gpu_id: 0`).
+    pub(crate) fn new(prefixes: &[String], options: &LoggerOptions) -> Self {
+        let mut fields = Vec::new();
+        if options.memory_utilization {
+            fields.extend([DeviceField::MemoryUtilization, DeviceField::MemoryUsed, DeviceField::MemoryFree]);
+        }
+        if options.gpu_utilization {
+            fields.push(DeviceField::GpuUtilization);
+        }
+        if options.fan_speed {
+            fields.push(DeviceField::FanSpeed);
+        }
+        if options.temperature {
+            fields.push(DeviceField::Temperature);
+        }
+        if options.power {
+            fields.extend([DeviceField::PowerDraw, DeviceField::PowerLimit]);
+        }
+        if options.energy {
+            fields.push(DeviceField::EnergyStep);
+        }
+        if options.clocks {
+            fields.extend([DeviceField::SmClock, DeviceField::MemoryClock]);
+        }
+        if options.pcie {
+            fields.extend([DeviceField::PcieTx, DeviceField::PcieRx]);
+        }
+        if options.process_memory {
+            fields.push(DeviceField::ProcessMemory);
+        }
+        let mut names = Vec::new();
+        let mut columns = Vec::new();
+        for (i, prefix) in prefixes.iter().enumerate() {
+            for field in &fields {
+                names.push(format!("{prefix}/{}", field.suffix()));
+                columns.push(Column::Device(i, *field));
+            }
+        }
+        let mut global = |name: &str, column: Column| {
+            names.push(name.to_owned());
+            columns.push(column);
+        };
+        if options.intra_step_time {
+            global("batch_time/intra_step (ms)", Column::IntraStep);
+        }
+        if options.inter_step_time {
+            global("batch_time/inter_step (ms)", Column::InterStep);
+        }
+        if options.process_host {
+            global("host/process.cpu (%)", Column::ProcessCpu);
+            global("host/process.rss (MiB)", Column::ProcessRss);
+        }
+        if options.epoch_time {
+            global("epoch_time/train (s)", Column::EpochTime);
+            global("epoch_time/validation (s)", Column::ValidationTime);
+        }
+        Self { names, columns }
+    }
+
+    /// All keys, in column order.
+    pub(crate) fn names(&self) -> &[String] {
+        &self.names
+    }
+
+    /// Fills `values` (resized to the key count) for one hook record.
+    pub(crate) fn fill(&self, record: &HookRecord, sample: &Sample, values: &mut Vec<Option<f64>>) {
+        values.clear();
+        values.resize(self.names.len(), None);
+        let gpu_row = matches!(record.event, HookEvent::BatchStart | HookEvent::BatchEnd);
+        for (slot, column) in values.iter_mut().zip(&self.columns) {
+            *slot = match *column {
+                Column::Device(i, field) if gpu_row => {
+                    sample.devices.get(i).and_then(|d| device_value(d, field, record))
+                }
+                Column::Device(..) => None,
+                Column::IntraStep => record.intra_step_ms,
+                Column::InterStep => record.inter_step_ms,
+                Column::ProcessCpu if gpu_row => {
+                    sum(sample.processes.iter().map(|p| p.host.as_ref().map(|h| h.cpu_percent)))
+                }
+                Column::ProcessRss if gpu_row => {
+                    sum(sample.processes.iter().map(|p| p.host.as_ref().map(|h| h.rss as f64 / MIB)))
+                }
+                Column::ProcessCpu | Column::ProcessRss => None,
+                Column::EpochTime => record.epoch_seconds,
+                Column::ValidationTime => record.validation_seconds,
+            };
+        }
+    }
+}
+
+fn device_value(d: &crate::sampler::DeviceSample, field: DeviceField, record: &HookRecord) -> Option<f64> {
+    match field {
+        DeviceField::MemoryUtilization => d.memory_utilization,
+        DeviceField::MemoryUsed => d.memory_used.map(|b| b / MIB),
+        DeviceField::MemoryFree => d.memory_free.map(|b| b / MIB),
+        DeviceField::GpuUtilization => d.gpu_utilization,
+        DeviceField::FanSpeed => d.fan_speed,
+        DeviceField::Temperature => d.temperature,
+        DeviceField::PowerDraw => d.power_usage,
+        DeviceField::PowerLimit => d.power_limit,
+        // Energy of one step: the sampled power times the step's duration.
+        // The driver's energy counter moves too coarsely for millisecond steps.
+        DeviceField::EnergyStep => d.power_usage.zip(record.intra_step_ms).map(|(w, ms)| w * ms / 1000.0),
+        DeviceField::SmClock => d.sm_clock,
+        DeviceField::MemoryClock => d.memory_clock,
+        DeviceField::PcieTx => d.pcie_tx,
+        DeviceField::PcieRx => d.pcie_rx,
+        DeviceField::ProcessMemory => d.tracked_gpu_memory.map(|b| b / MIB),
+    }
+}
+
+fn sum(values: impl Iterator<Item = Option<f64>>) -> Option<f64> {
+    values.flatten().fold(None, |acc, v| Some(acc.unwrap_or(0.0) + v))
+}

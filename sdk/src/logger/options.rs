@@ -1,0 +1,54 @@
+//! Which statistics the logger records.
+
+/// The logger's metric switches. The first six are nvitop's callback options
+/// with nvitop's defaults; the rest are extensions, off by default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[allow(clippy::struct_excessive_bools)]
+pub struct LoggerOptions {
+    /// `utilization.memory (%)`, `memory.used (MiB)`, `memory.free (MiB)` (on).
+    pub memory_utilization: bool,
+    /// `utilization.gpu (%)` (on).
+    pub gpu_utilization: bool,
+    /// `batch_time/intra_step (ms)`: from batch start to batch end (off).
+    pub intra_step_time: bool,
+    /// `batch_time/inter_step (ms)`: from one batch end to the next batch start (off).
+    pub inter_step_time: bool,
+    /// `fan.speed (%)` (off).
+    pub fan_speed: bool,
+    /// `temperature.gpu (C)` (off).
+    pub temperature: bool,
+    /// `power.draw (W)`, `power.limit (W)` (off).
+    pub power: bool,
+    /// `energy.step (J)`: power draw times step time (off; needs `intra_step_time` timing, measured regardless).
+    pub energy: bool,
+    /// `clocks.sm (MHz)`, `clocks.mem (MHz)` (off).
+    pub clocks: bool,
+    /// `pcie.tx (KB/s)`, `pcie.rx (KB/s)` (off; each reading costs the sampler 20 ms on a real driver).
+    pub pcie: bool,
+    /// `process.memory.used (MiB)`: GPU memory of this process and its children per device (off).
+    pub process_memory: bool,
+    /// `host/process.cpu (%)`, `host/process.rss (MiB)` of this process and its children (off).
+    pub process_host: bool,
+    /// `epoch_time/train (s)` at epoch end, `epoch_time/validation (s)` at validation end (off).
+    pub epoch_time: bool,
+}
+
+impl Default for LoggerOptions {
+    fn default() -> Self {
+        Self {
+            memory_utilization: true,
+            gpu_utilization: true,
+            intra_step_time: false,
+            inter_step_time: false,
+            fan_speed: false,
+            temperature: false,
+            power: false,
+            energy: false,
+            clocks: false,
+            pcie: false,
+            process_memory: false,
+            process_host: false,
+            epoch_time: false,
+        }
+    }
+}

@@ -1,0 +1,112 @@
+//! The sink thread: turns hook records into rows and hands them to every
+//! sink. All I/O of the logger happens here, never on the training thread.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, RecvTimeoutError};
+
+use super::LogReport;
+use super::keys::LoggerKeys;
+use super::record::{HookEvent, Message};
+use crate::sampler::Sampler;
+use crate::sink::{LogRecord, Sink};
+
+/// Sinks are flushed at least this often, even when no record arrives, so
+/// a process killed with SIGKILL leaves readable files up to here.
+const FLUSH_EVERY: Duration = Duration::from_secs(2);
+/// How many distinct error messages the report keeps (the count is exact).
+const KEEP_ERRORS: usize = 16;
+
+pub(crate) struct Worker {
+    pub sinks: Vec<Box<dyn Sink>>,
+    pub keys: LoggerKeys,
+    pub sampler: Arc<Sampler>,
+    pub receiver: Receiver<Message>,
+    pub dropped: Arc<AtomicU64>,
+}
+
+struct State {
+    report: LogReport,
+    values: Vec<Option<f64>>,
+    last_flush: Instant,
+}
+
+impl State {
+    fn error(&mut self, sink: &dyn Sink, err: &dyn std::fmt::Display) {
+        self.report.error_count += 1;
+        let message = format!("{}: {err}", sink.describe());
+        if self.report.errors.len() < KEEP_ERRORS && !self.report.errors.contains(&message) {
+            log::warn!("GPU stats logger: {message}");
+            self.report.errors.push(message);
+        }
+    }
+}
+
+impl Worker {
+    /// Runs until every sender is gone; returns the final report.
+    pub(crate) fn run(mut self) -> LogReport {
+        let mut state = State { report: LogReport::default(), values: Vec::new(), last_flush: Instant::now() };
+        let keys = self.keys.names().to_vec();
+        for sink in &mut self.sinks {
+            if let Err(err) = sink.start(&keys) {
+                state.error(sink.as_ref(), &err);
+            }
+        }
+        loop {
+            match self.receiver.recv_timeout(FLUSH_EVERY) {
+                Ok(Message::Record(record)) => {
+                    let sample = self.sampler.sample(record.seq);
+                    self.keys.fill(&record, &sample, &mut state.values);
+                    let row = LogRecord {
+                        wall_time: record.wall_time,
+                        step: record.step,
+                        epoch: record.epoch,
+                        keys: &keys,
+                        values: &state.values,
+                    };
+                    let mut ok = true;
+                    for sink in &mut self.sinks {
+                        if let Err(err) = sink.write(&row) {
+                            ok = false;
+                            state.error(sink.as_ref(), &err);
+                        }
+                    }
+                    if ok {
+                        state.report.written += 1;
+                    }
+                    if matches!(record.event, HookEvent::EpochEnd | HookEvent::TrainEnd)
+                        || state.last_flush.elapsed() >= FLUSH_EVERY
+                    {
+                        self.flush(&mut state);
+                    }
+                }
+                Ok(Message::Flush(reply)) => {
+                    self.flush(&mut state);
+                    state.report.dropped = self.dropped.load(Ordering::Relaxed);
+                    // The caller may have given up waiting; nothing to do then.
+                    let _ = reply.send(state.report.clone());
+                }
+                Err(RecvTimeoutError::Timeout) => self.flush(&mut state),
+                Err(RecvTimeoutError::Disconnected) => break,
+            }
+        }
+        for sink in &mut self.sinks {
+            if let Err(err) = sink.close() {
+                state.error(sink.as_ref(), &err);
+            }
+        }
+        state.report.dropped = self.dropped.load(Ordering::Relaxed);
+        state.report
+    }
+
+    fn flush(&mut self, state: &mut State) {
+        for sink in &mut self.sinks {
+            if let Err(err) = sink.flush() {
+                state.error(sink.as_ref(), &err);
+            }
+        }
+        state.last_flush = Instant::now();
+    }
+}
