@@ -15,6 +15,9 @@ pub enum Error {
     /// A simulator scenario could not be loaded.
     #[error(transparent)]
     Scenario(#[from] ScenarioError),
+    /// A logger sink could not be created or written.
+    #[error(transparent)]
+    Sink(#[from] crate::sink::SinkError),
     /// A device index that does not exist.
     #[error("no GPU with index {index}: this machine has {count} GPU(s), valid indices are 0..{count}")]
     InvalidIndex {

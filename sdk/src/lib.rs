@@ -22,20 +22,22 @@
 //! See the README for the tour and `docs/ARCHITECTURE.md` for how data flows.
 
 pub mod backend;
+pub mod collector;
 pub mod device;
 mod error;
 pub mod format;
 pub mod global;
 pub mod host;
+pub mod logger;
 pub mod process;
+pub mod sampler;
+pub mod sink;
 pub mod snapshot;
 
+pub use collector::ResourceCollector;
 pub use device::{CudaDevice, Device, MigDevice};
 pub use error::{Error, Result};
 pub use global::{default_backend, set_default_backend};
+pub use logger::{GpuStatsLogger, LogReport};
 pub use process::{GpuProcess, HostProcess, HostProcessInfo};
 pub use snapshot::{DeviceSnapshot, ProcessSnapshot, Snapshot};
-pub mod collector;
-pub mod sampler;
-
-pub use collector::ResourceCollector;

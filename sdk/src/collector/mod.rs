@@ -342,6 +342,7 @@ impl Drop for Daemon {
 }
 
 #[cfg(test)]
+#[allow(clippy::float_cmp)]
 mod tests {
     use super::*;
 

@@ -169,7 +169,10 @@ impl GpuStatsLoggerBuilder {
         match &self.selection {
             Selection::Physical(indices) => {
                 let devices = Device::from_indices_in(&backend, indices)?;
-                let prefixes = devices.iter().map(|d| format!("gpu_id: {}", d.display_index())).collect();
+                let prefixes = devices
+                    .iter()
+                    .map(|d| format!("gpu_id: {}", d.display_index()))
+                    .collect();
                 Ok((devices, prefixes))
             }
             Selection::Cuda(indices) => {
@@ -189,7 +192,10 @@ impl GpuStatsLoggerBuilder {
                 Ok((cuda.into_iter().map(crate::CudaDevice::into_device).collect(), prefixes))
             }
             Selection::Devices(devices) => {
-                let prefixes = devices.iter().map(|d| format!("gpu_id: {}", d.display_index())).collect();
+                let prefixes = devices
+                    .iter()
+                    .map(|d| format!("gpu_id: {}", d.display_index()))
+                    .collect();
                 Ok((devices.clone(), prefixes))
             }
         }
@@ -208,7 +214,10 @@ impl GpuStatsLoggerBuilder {
             } else {
                 Tracked::None
             })
-            .options(SampleOptions { clocks: self.options.clocks, pcie: self.options.pcie });
+            .options(SampleOptions {
+                clocks: self.options.clocks,
+                pcie: self.options.pcie,
+            });
         let (devices, prefixes) = self.devices()?;
         let mut sinks = std::mem::take(&mut self.sinks);
         if let Some(dir) = &self.tensorboard {
@@ -218,7 +227,9 @@ impl GpuStatsLoggerBuilder {
             sinks.push(Box::new(CsvSink::create(path)?));
         }
         if sinks.is_empty() {
-            sinks.push(Box::new(TensorBoardSink::create(default_run_dir(&default_log_parent()))?));
+            sinks.push(Box::new(TensorBoardSink::create(default_run_dir(
+                &default_log_parent(),
+            ))?));
         }
         let keys = LoggerKeys::new(&prefixes, &self.options);
         let sampler = Arc::new(Sampler::start(devices, config));

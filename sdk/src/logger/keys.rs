@@ -73,7 +73,11 @@ impl LoggerKeys {
     pub(crate) fn new(prefixes: &[String], options: &LoggerOptions) -> Self {
         let mut fields = Vec::new();
         if options.memory_utilization {
-            fields.extend([DeviceField::MemoryUtilization, DeviceField::MemoryUsed, DeviceField::MemoryFree]);
+            fields.extend([
+                DeviceField::MemoryUtilization,
+                DeviceField::MemoryUsed,
+                DeviceField::MemoryFree,
+            ]);
         }
         if options.gpu_utilization {
             fields.push(DeviceField::GpuUtilization);
@@ -143,16 +147,16 @@ impl LoggerKeys {
                 Column::Device(i, field) if gpu_row => {
                     sample.devices.get(i).and_then(|d| device_value(d, field, record))
                 }
-                Column::Device(..) => None,
                 Column::IntraStep => record.intra_step_ms,
                 Column::InterStep => record.inter_step_ms,
                 Column::ProcessCpu if gpu_row => {
                     sum(sample.processes.iter().map(|p| p.host.as_ref().map(|h| h.cpu_percent)))
                 }
-                Column::ProcessRss if gpu_row => {
-                    sum(sample.processes.iter().map(|p| p.host.as_ref().map(|h| h.rss as f64 / MIB)))
-                }
-                Column::ProcessCpu | Column::ProcessRss => None,
+                Column::ProcessRss if gpu_row => sum(sample
+                    .processes
+                    .iter()
+                    .map(|p| p.host.as_ref().map(|h| h.rss as f64 / MIB))),
+                Column::Device(..) | Column::ProcessCpu | Column::ProcessRss => None,
                 Column::EpochTime => record.epoch_seconds,
                 Column::ValidationTime => record.validation_seconds,
             };

@@ -149,7 +149,7 @@ impl GpuStatsLogger {
         self.origin.elapsed().as_nanos() as u64 + 1
     }
 
-    fn since_ms(&self, then: u64, now: u64) -> Option<f64> {
+    fn since_ms(then: u64, now: u64) -> Option<f64> {
         (then != NONE && now >= then).then(|| (now - then) as f64 / 1e6)
     }
 
@@ -166,7 +166,9 @@ impl GpuStatsLogger {
             event,
             step,
             epoch: self.epoch(),
-            wall_time: SystemTime::now().duration_since(UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64()),
+            wall_time: SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0.0, |d| d.as_secs_f64()),
             seq: self.sampler.latest_seq(),
             intra_step_ms: times.0,
             inter_step_ms: times.1,
@@ -203,7 +205,7 @@ impl GpuStatsLogger {
         self.clocks.step.store(step, Ordering::Relaxed);
         self.clocks.batch_start.store(now, Ordering::Relaxed);
         let inter = if self.options.inter_step_time {
-            self.since_ms(self.clocks.batch_end.load(Ordering::Relaxed), now)
+            Self::since_ms(self.clocks.batch_end.load(Ordering::Relaxed), now)
         } else {
             None
         };
@@ -215,7 +217,7 @@ impl GpuStatsLogger {
         let now = self.now_ns();
         self.clocks.batch_end.store(now, Ordering::Relaxed);
         let intra = if self.options.intra_step_time || self.options.energy {
-            self.since_ms(self.clocks.batch_start.load(Ordering::Relaxed), now)
+            Self::since_ms(self.clocks.batch_start.load(Ordering::Relaxed), now)
         } else {
             None
         };
@@ -227,8 +229,12 @@ impl GpuStatsLogger {
     pub fn on_train_epoch_end(&self, epoch: u64) {
         self.clocks.epoch.store(epoch + 1, Ordering::Relaxed);
         let now = self.now_ns();
-        let seconds = self.since_ms(self.clocks.epoch_start.load(Ordering::Relaxed), now).map(|ms| ms / 1000.0);
-        self.send(HookEvent::EpochEnd, self.clocks.step.load(Ordering::Relaxed), (None, None, seconds, None));
+        let seconds = Self::since_ms(self.clocks.epoch_start.load(Ordering::Relaxed), now).map(|ms| ms / 1000.0);
+        self.send(
+            HookEvent::EpochEnd,
+            self.clocks.step.load(Ordering::Relaxed),
+            (None, None, seconds, None),
+        );
     }
 
     /// Call when validation starts: the pause is not counted as an inter-step time.
@@ -240,16 +246,24 @@ impl GpuStatsLogger {
     /// Call when validation ends: logs the validation time (if enabled).
     pub fn on_validation_end(&self) {
         let now = self.now_ns();
-        let seconds = self.since_ms(self.clocks.validation_start.load(Ordering::Relaxed), now).map(|ms| ms / 1000.0);
+        let seconds = Self::since_ms(self.clocks.validation_start.load(Ordering::Relaxed), now).map(|ms| ms / 1000.0);
         self.clocks.validation_start.store(NONE, Ordering::Relaxed);
         if self.options.epoch_time {
-            self.send(HookEvent::ValidationEnd, self.clocks.step.load(Ordering::Relaxed), (None, None, None, seconds));
+            self.send(
+                HookEvent::ValidationEnd,
+                self.clocks.step.load(Ordering::Relaxed),
+                (None, None, None, seconds),
+            );
         }
     }
 
     /// Call after training: flushes the sinks on the sink thread.
     pub fn on_train_end(&self) {
-        self.send(HookEvent::TrainEnd, self.clocks.step.load(Ordering::Relaxed), (None, None, None, None));
+        self.send(
+            HookEvent::TrainEnd,
+            self.clocks.step.load(Ordering::Relaxed),
+            (None, None, None, None),
+        );
     }
 
     /// `on_train_batch_start(step)` now and `on_train_batch_end(step)` when
@@ -262,19 +276,26 @@ impl GpuStatsLogger {
     /// Waits until everything sent so far is written and flushed; returns the report so far.
     /// Not for the hot path: it waits for the sink thread.
     pub fn flush(&self) -> LogReport {
-        let Some(sender) = &self.sender else { return self.finished_report() };
+        let Some(sender) = &self.sender else {
+            return self.finished_report();
+        };
         let (reply, answer) = crossbeam_channel::bounded(1);
         if sender.send(Message::Flush(reply)).is_err() {
             return self.finished_report();
         }
-        answer.recv_timeout(Duration::from_secs(60)).unwrap_or_else(|_| LogReport {
-            dropped: self.dropped.load(Ordering::Relaxed),
-            ..LogReport::default()
-        })
+        answer
+            .recv_timeout(Duration::from_mins(1))
+            .unwrap_or_else(|_| LogReport {
+                dropped: self.dropped.load(Ordering::Relaxed),
+                ..LogReport::default()
+            })
     }
 
     fn finished_report(&self) -> LogReport {
-        LogReport { dropped: self.dropped.load(Ordering::Relaxed), ..LogReport::default() }
+        LogReport {
+            dropped: self.dropped.load(Ordering::Relaxed),
+            ..LogReport::default()
+        }
     }
 
     /// Writes what is pending, closes the sinks and stops the threads; returns the final report.
@@ -306,7 +327,11 @@ impl Drop for GpuStatsLogger {
                 report.written,
                 report.dropped,
                 report.error_count,
-                report.errors.first().map(|e| format!(" (first: {e})")).unwrap_or_default()
+                report
+                    .errors
+                    .first()
+                    .map(|e| format!(" (first: {e})"))
+                    .unwrap_or_default()
             );
         }
     }

@@ -47,7 +47,11 @@ impl State {
 impl Worker {
     /// Runs until every sender is gone; returns the final report.
     pub(crate) fn run(mut self) -> LogReport {
-        let mut state = State { report: LogReport::default(), values: Vec::new(), last_flush: Instant::now() };
+        let mut state = State {
+            report: LogReport::default(),
+            values: Vec::new(),
+            last_flush: Instant::now(),
+        };
         let keys = self.keys.names().to_vec();
         for sink in &mut self.sinks {
             if let Err(err) = sink.start(&keys) {
@@ -66,12 +70,15 @@ impl Worker {
                         keys: &keys,
                         values: &state.values,
                     };
-                    let mut ok = true;
-                    for sink in &mut self.sinks {
+                    let mut failures = Vec::new();
+                    for (i, sink) in self.sinks.iter_mut().enumerate() {
                         if let Err(err) = sink.write(&row) {
-                            ok = false;
-                            state.error(sink.as_ref(), &err);
+                            failures.push((i, err));
                         }
+                    }
+                    let ok = failures.is_empty();
+                    for (i, err) in failures {
+                        state.error(self.sinks[i].as_ref(), &err);
                     }
                     if ok {
                         state.report.written += 1;

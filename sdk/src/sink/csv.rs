@@ -1,0 +1,308 @@
+//! A CSV file with one row per record, in the shape PyTorch Lightning's
+//! `CSVLogger` writes: a fixed header, empty cells for missing values.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::fs::{self, File, OpenOptions};
+use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+use super::{LogRecord, Sink, SinkError, sane_wall_time};
+
+/// The columns every file starts with, before the scalar keys.
+const FIXED_COLUMNS: [&str; 3] = ["wall_time", "step", "epoch"];
+
+/// Room for a few hundred rows between writes to the OS.
+const BUFFER_BYTES: usize = 64 * 1024;
+
+/// A [`Sink`] writing `wall_time,step,epoch,<keys...>` rows to a CSV file.
+///
+/// A value that was not measured, and a missing epoch, is an empty cell.
+/// Appending to an existing file is safe when its header is exactly this
+/// run's header (no second header is written); a file with a different
+/// header is refused with [`SinkError::HeaderMismatch`] rather than silently
+/// producing misaligned columns.
+///
+/// ```
+/// use nvitop::sink::{CsvSink, LogRecord, Sink};
+///
+/// let dir = tempfile::tempdir()?;
+/// let path = dir.path().join("logs/gpu.csv");
+/// let keys = vec!["gpu0/utilization".to_owned(), "gpu0/power".to_owned()];
+/// let mut sink = CsvSink::create(&path)?;
+/// sink.start(&keys)?;
+/// sink.write(&LogRecord { wall_time: 1.5, step: 1, epoch: None, keys: &keys, values: &[Some(40.0), None] })?;
+/// sink.close()?;
+/// assert_eq!(
+///     std::fs::read_to_string(&path)?,
+///     "wall_time,step,epoch,gpu0/utilization,gpu0/power\n1.5,1,,40.0,\n"
+/// );
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug)]
+pub struct CsvSink {
+    path: PathBuf,
+    state: State,
+}
+
+#[derive(Debug)]
+enum State {
+    /// Opened, header not yet checked or written.
+    Open(File),
+    /// Header in place; rows go through the buffer.
+    Started(Started),
+    Closed,
+}
+
+#[derive(Debug)]
+struct Started {
+    out: BufWriter<File>,
+    keys: Vec<String>,
+    /// Column of each key, for records whose key list differs from the
+    /// header's.
+    column: HashMap<String, usize>,
+    /// Reused row buffer, to avoid an allocation per row.
+    row: String,
+    warned_unknown_key: bool,
+}
+
+impl CsvSink {
+    /// Opens `path` for appending, creating it and its parent directories
+    /// as needed. The header is checked or written by [`Sink::start`].
+    pub fn create(path: impl AsRef<Path>) -> Result<Self, SinkError> {
+        let path = path.as_ref().to_path_buf();
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            fs::create_dir_all(parent).map_err(|e| SinkError::io("create directory", parent, e))?;
+        }
+        let file = OpenOptions::new()
+            .read(true)
+            .append(true)
+            .create(true)
+            .open(&path)
+            .or_else(|_| {
+                // A write-only file (mode 0200, a FIFO without reader
+                // rights) can still be logged to; only the header check
+                // needs reading.
+                OpenOptions::new().append(true).create(true).open(&path)
+            })
+            .map_err(|e| SinkError::io("open", &path, e))?;
+        Ok(Self {
+            path,
+            state: State::Open(file),
+        })
+    }
+
+    /// The CSV file this sink writes.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+/// Reads the existing header (if any) and decides what must be written
+/// before the first row.
+fn prepare(path: &Path, file: &mut File, header: &[String]) -> Result<String, SinkError> {
+    let meta = file.metadata().map_err(|e| SinkError::io("inspect", path, e))?;
+    // Only regular files can be read back; a device such as /dev/full
+    // would read forever, so it is treated as new.
+    if !meta.is_file() || meta.len() == 0 {
+        return Ok(encode_header(header));
+    }
+    let head = read_head(file).map_err(|e| SinkError::io("read", path, e))?;
+    let found = parse_header(&head);
+    if found != header {
+        return Err(SinkError::HeaderMismatch {
+            path: path.to_path_buf(),
+            expected: header.to_vec(),
+            found,
+        });
+    }
+    // A process killed mid-row leaves a partial last line; starting on a
+    // fresh line keeps every later row aligned with the header.
+    let mut last = [0_u8; 1];
+    file.seek(SeekFrom::End(-1))
+        .and_then(|_| file.read_exact(&mut last))
+        .map_err(|e| SinkError::io("read", path, e))?;
+    Ok(if last[0] == b'\n' {
+        String::new()
+    } else {
+        "\n".to_owned()
+    })
+}
+
+/// Reads the start of `file`, up to and including its first line break
+/// (bounded, so a huge file without one is not read whole).
+fn read_head(file: &mut File) -> std::io::Result<Vec<u8>> {
+    const MAX_HEADER_BYTES: u64 = 1 << 20;
+    file.seek(SeekFrom::Start(0))?;
+    let mut head = Vec::new();
+    let mut chunk = [0_u8; 8192];
+    let mut limited = (&*file).take(MAX_HEADER_BYTES);
+    loop {
+        let n = limited.read(&mut chunk)?;
+        if n == 0 {
+            return Ok(head);
+        }
+        head.extend_from_slice(&chunk[..n]);
+        if chunk[..n].contains(&b'\n') {
+            return Ok(head);
+        }
+    }
+}
+
+impl Sink for CsvSink {
+    fn start(&mut self, keys: &[String]) -> Result<(), SinkError> {
+        let State::Open(file) = &mut self.state else {
+            return match self.state {
+                State::Closed => Err(SinkError::Closed),
+                _ => Ok(()), // already started: the header is fixed
+            };
+        };
+        let header: Vec<String> = FIXED_COLUMNS
+            .iter()
+            .map(|c| (*c).to_owned())
+            .chain(keys.iter().cloned())
+            .collect();
+        let prefix = prepare(&self.path, file, &header)?;
+        let State::Open(file) = std::mem::replace(&mut self.state, State::Closed) else {
+            return Err(SinkError::Closed);
+        };
+        let mut out = BufWriter::with_capacity(BUFFER_BYTES, file);
+        let written = out.write_all(prefix.as_bytes());
+        self.state = State::Started(Started {
+            out,
+            keys: keys.to_vec(),
+            column: keys.iter().enumerate().map(|(i, k)| (k.clone(), i)).collect(),
+            row: String::new(),
+            warned_unknown_key: false,
+        });
+        written.map_err(|e| SinkError::io("write", &self.path, e))
+    }
+
+    fn write(&mut self, record: &LogRecord<'_>) -> Result<(), SinkError> {
+        if matches!(self.state, State::Open(_)) {
+            // Tolerate a caller that skipped `start`: the first record's keys
+            // become the header.
+            self.start(record.keys)?;
+        }
+        let State::Started(started) = &mut self.state else {
+            return Err(SinkError::Closed);
+        };
+        started.encode_row(record, &self.path);
+        started
+            .out
+            .write_all(started.row.as_bytes())
+            .map_err(|e| SinkError::io("write", &self.path, e))
+    }
+
+    fn flush(&mut self) -> Result<(), SinkError> {
+        match &mut self.state {
+            State::Started(started) => started.out.flush().map_err(|e| SinkError::io("write", &self.path, e)),
+            State::Open(_) | State::Closed => Ok(()),
+        }
+    }
+
+    fn close(&mut self) -> Result<(), SinkError> {
+        self.flush()?;
+        self.state = State::Closed;
+        Ok(())
+    }
+
+    fn describe(&self) -> String {
+        format!("csv:{}", self.path.display())
+    }
+}
+
+impl Started {
+    /// Renders `record` as one CSV line into `self.row`.
+    fn encode_row(&mut self, record: &LogRecord<'_>, path: &Path) {
+        let row = &mut self.row;
+        row.clear();
+        push_float(row, sane_wall_time(record.wall_time));
+        let _ = write!(row, ",{},", record.step);
+        if let Some(epoch) = record.epoch {
+            let _ = write!(row, "{epoch}");
+        }
+        if record.keys == self.keys.as_slice() {
+            for value in record.values.iter().take(self.keys.len()) {
+                row.push(',');
+                if let Some(v) = value {
+                    push_float(row, *v);
+                }
+            }
+            // Fewer values than keys: the remaining cells stay empty.
+            for _ in record.values.len()..self.keys.len() {
+                row.push(',');
+            }
+        } else {
+            let mut cells = vec![None; self.keys.len()];
+            for (key, value) in record.present() {
+                match self.column.get(key) {
+                    Some(&i) => cells[i] = Some(value),
+                    None if !self.warned_unknown_key => {
+                        self.warned_unknown_key = true;
+                        log::warn!(
+                            "{}: key '{key}' was not announced at start and has no column; dropping it",
+                            path.display()
+                        );
+                    }
+                    None => {}
+                }
+            }
+            for cell in cells {
+                row.push(',');
+                if let Some(v) = cell {
+                    push_float(row, v);
+                }
+            }
+        }
+        row.push('\n');
+    }
+}
+
+/// Writes `v` the way Python's `repr(float)` would for ordinary numbers
+/// (`1.0`, `1e-07`), and `nan`/`inf`/`-inf` as Python's `csv` module does, so
+/// pandas and `float()` read every cell back.
+fn push_float(row: &mut String, v: f64) {
+    if v.is_nan() {
+        row.push_str("nan");
+    } else if v.is_infinite() {
+        row.push_str(if v > 0.0 { "inf" } else { "-inf" });
+    } else {
+        // `Debug` is the shortest round-trip form and switches to exponent
+        // notation for very large or small numbers, unlike `Display`.
+        let _ = write!(row, "{v:?}");
+    }
+}
+
+/// Renders the header line, quoting names that need it (RFC 4180).
+fn encode_header(header: &[String]) -> String {
+    let mut line = header
+        .iter()
+        .map(|name| {
+            if name.contains([',', '"', '\n', '\r']) {
+                format!("\"{}\"", name.replace('"', "\"\""))
+            } else {
+                name.clone()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(",");
+    line.push('\n');
+    line
+}
+
+/// Parses the first CSV record of `data` (an empty list if there is none).
+fn parse_header(data: &[u8]) -> Vec<String> {
+    let mut reader = ::csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(data);
+    let mut record = ::csv::StringRecord::new();
+    match reader.read_record(&mut record) {
+        Ok(true) => record.iter().map(str::to_owned).collect(),
+        // Undecodable bytes cannot equal our header; reporting them as a
+        // one-cell header still gives a useful mismatch message.
+        Ok(false) => Vec::new(),
+        Err(e) => vec![format!("<unreadable header: {e}>")],
+    }
+}

@@ -1,0 +1,225 @@
+//! Where logged GPU statistics end up.
+//!
+//! A [`Sink`] receives [`LogRecord`]s — one row of scalars at a training
+//! step — and persists them: [`CsvSink`] writes a CSV file,
+//! [`TensorBoardSink`] writes a TensorBoard event file, and [`MemorySink`]
+//! keeps them in memory for tests and embedding.
+//!
+//! Sinks run on a dedicated sink thread, never on the training thread, so they
+//! may block on I/O. They never panic on I/O failure: every failure comes
+//! back as a [`SinkError`] naming the path, and a later call may try again
+//! (a full disk can be cleaned up while training goes on).
+//!
+//! The call order is: [`Sink::start`] once with every key that may ever
+//! appear, then any number of [`Sink::write`] and [`Sink::flush`], then
+//! [`Sink::close`].
+//!
+//! ```
+//! use nvitop::sink::{LogRecord, MemorySink, Sink};
+//!
+//! let mut sink = MemorySink::new();
+//! let records = sink.handle();
+//! let keys = vec!["gpu0/utilization".to_owned(), "gpu0/memory_used".to_owned()];
+//! sink.start(&keys)?;
+//! sink.write(&LogRecord {
+//!     wall_time: 1_700_000_000.0,
+//!     step: 10,
+//!     epoch: Some(1),
+//!     keys: &keys,
+//!     values: &[Some(87.0), None],
+//! })?;
+//! sink.close()?;
+//! assert_eq!(records.records()[0].get("gpu0/utilization"), Some(87.0));
+//! # Ok::<(), nvitop::sink::SinkError>(())
+//! ```
+
+// The docs here keep naming TensorBoard and PyTorch, proper nouns that
+// `doc_markdown` mistakes for code.
+#![allow(clippy::doc_markdown)]
+
+use std::io;
+use std::path::PathBuf;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+mod csv;
+mod memory;
+pub mod tensorboard;
+
+pub use self::csv::CsvSink;
+pub use self::memory::{MemoryRecords, MemorySink, OwnedRecord};
+pub use self::tensorboard::{TensorBoardSink, default_log_parent, default_run_dir};
+
+/// A destination for logged scalars.
+///
+/// Implementations are driven from one thread at a time (the sink thread),
+/// hence `Send` but not `Sync`.
+pub trait Sink: Send {
+    /// Prepares the sink; called once, before any [`write`](Sink::write),
+    /// with every scalar key that may ever appear, in column order.
+    ///
+    /// Tabular sinks use this to fix their header: a key that is not listed
+    /// here cannot get a column later.
+    fn start(&mut self, keys: &[String]) -> Result<(), SinkError>;
+
+    /// Persists one record. May buffer; see [`flush`](Sink::flush).
+    fn write(&mut self, record: &LogRecord<'_>) -> Result<(), SinkError>;
+
+    /// Hands everything buffered so far to the operating system, so another
+    /// process (TensorBoard, `tail -f`) sees it and a killed training process
+    /// loses nothing written before.
+    fn flush(&mut self) -> Result<(), SinkError>;
+
+    /// Flushes and releases the sink. Later writes fail with
+    /// [`SinkError::Closed`]; closing twice is harmless.
+    fn close(&mut self) -> Result<(), SinkError> {
+        self.flush()
+    }
+
+    /// A short human-readable name for messages, such as
+    /// `tensorboard:runs/Nov24_23-59-01_myhost`.
+    fn describe(&self) -> String;
+}
+
+// Lets the logger hold a `Vec<Box<dyn Sink>>` and still pass each one where a
+// `Sink` is expected.
+impl<S: Sink + ?Sized> Sink for Box<S> {
+    fn start(&mut self, keys: &[String]) -> Result<(), SinkError> {
+        (**self).start(keys)
+    }
+    fn write(&mut self, record: &LogRecord<'_>) -> Result<(), SinkError> {
+        (**self).write(record)
+    }
+    fn flush(&mut self) -> Result<(), SinkError> {
+        (**self).flush()
+    }
+    fn close(&mut self) -> Result<(), SinkError> {
+        (**self).close()
+    }
+    fn describe(&self) -> String {
+        (**self).describe()
+    }
+}
+
+/// One row of scalars, borrowed from the logger's buffers.
+///
+/// `values` is aligned with `keys`: `values[i]` belongs to `keys[i]`, and
+/// `None` means "not measured this time" (a metric the device does not
+/// support, or one sampled less often).
+///
+/// ```
+/// use nvitop::sink::LogRecord;
+///
+/// let keys = vec!["a".to_owned(), "b".to_owned()];
+/// let record = LogRecord {
+///     wall_time: 1_700_000_000.5,
+///     step: 3,
+///     epoch: None,
+///     keys: &keys,
+///     values: &[None, Some(2.5)],
+/// };
+/// assert_eq!(record.present().collect::<Vec<_>>(), [("b", 2.5)]);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LogRecord<'a> {
+    /// When the values were taken, in seconds since the Unix epoch.
+    pub wall_time: f64,
+    /// The training step (global batch index) the values belong to.
+    pub step: u64,
+    /// The epoch, if the training loop reports epochs.
+    pub epoch: Option<u64>,
+    /// The scalar names, in column order.
+    pub keys: &'a [String],
+    /// The scalar values, aligned with `keys`; `None` = not measured.
+    pub values: &'a [Option<f64>],
+}
+
+impl<'a> LogRecord<'a> {
+    /// The `(key, value)` pairs that were measured, in key order.
+    ///
+    /// If `keys` and `values` differ in length the extra entries of the
+    /// longer one are ignored.
+    pub fn present(&self) -> impl Iterator<Item = (&'a str, f64)> + 'a {
+        self.keys
+            .iter()
+            .zip(self.values)
+            .filter_map(|(key, value)| value.map(|v| (key.as_str(), v)))
+    }
+}
+
+/// Returns `wall_time` if it is finite, else the current time.
+///
+/// Why: a NaN or infinite wall time makes TensorBoard's data server stop
+/// reading the file at that event, and makes CSV rows unsortable.
+pub(crate) fn sane_wall_time(wall_time: f64) -> f64 {
+    if wall_time.is_finite() { wall_time } else { now_unix() }
+}
+
+/// The current time in seconds since the Unix epoch (0 if the clock is set
+/// before 1970, which is not worth failing a training run over).
+pub(crate) fn now_unix() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
+/// Why a sink could not do what was asked.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SinkError {
+    /// Reading, writing or creating a file or directory failed.
+    #[error(
+        "could not {op} '{}': {source} (check that the directory exists, is writable and the disk is not full)",
+        path.display()
+    )]
+    Io {
+        /// What was being done, e.g. "write" or "create directory".
+        op: &'static str,
+        /// The file or directory concerned.
+        path: PathBuf,
+        /// What the operating system said.
+        #[source]
+        source: io::Error,
+    },
+    /// A CSV file to append to has a different header than this run's keys.
+    #[error(
+        "'{}' already has a different CSV header: expected '{}', found '{}'; log to a new file or remove the old one",
+        path.display(),
+        expected.join(","),
+        found.join(",")
+    )]
+    HeaderMismatch {
+        /// The existing file.
+        path: PathBuf,
+        /// The header this run would write.
+        expected: Vec<String>,
+        /// The header found in the file.
+        found: Vec<String>,
+    },
+    /// A record file is damaged (bad checksum or cut short).
+    #[error(
+        "'{}' is corrupt at byte offset {offset}: {reason}",
+        path.display()
+    )]
+    Corrupt {
+        /// The damaged file.
+        path: PathBuf,
+        /// Byte offset of the first bad record.
+        offset: u64,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The sink was closed; it accepts no more records.
+    #[error("the sink is closed and accepts no more records; create a new sink")]
+    Closed,
+}
+
+impl SinkError {
+    /// Shorthand for [`SinkError::Io`].
+    pub(crate) fn io(op: &'static str, path: impl Into<PathBuf>, source: io::Error) -> Self {
+        Self::Io {
+            op,
+            path: path.into(),
+            source,
+        }
+    }
+}

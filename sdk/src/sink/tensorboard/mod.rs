@@ -1,0 +1,236 @@
+//! TensorBoard event files.
+//!
+//! [`TensorBoardSink`] writes one event file per sink into a run directory,
+//! named like PyTorch's `SummaryWriter` names its files, so TensorBoard (and
+//! tools that glob `events.out.tfevents.*`) pick it up unchanged.
+
+pub mod proto;
+pub mod record;
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use prost::Message as _;
+
+use self::proto::{Event, FILE_VERSION, Summary, SummaryValue, Value, What};
+use super::{LogRecord, Sink, SinkError, now_unix, sane_wall_time};
+
+/// How long buffered events may wait before a `write` hands them to the OS.
+pub const DEFAULT_FLUSH_INTERVAL: Duration = Duration::from_secs(2);
+
+/// Room for many records between writes to the OS; also large enough that a
+/// record of a few hundred scalars never bypasses the buffer in pieces.
+const BUFFER_BYTES: usize = 64 * 1024;
+
+/// Distinguishes event files created by this process in the same second.
+static FILE_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// A [`Sink`] writing scalars to a TensorBoard event file.
+///
+/// Each record becomes one `Event` at its step, carrying every measured value
+/// as a `simple_value` under its key as tag. Events are buffered and handed
+/// to the OS on [`Sink::flush`], and also by a [`Sink::write`] once
+/// [`DEFAULT_FLUSH_INTERVAL`] has passed since the last flush, so a training
+/// process killed with `SIGKILL` leaves a file TensorBoard reads up to the
+/// last flushed event.
+///
+/// ```
+/// use nvitop::sink::{LogRecord, Sink, TensorBoardSink};
+/// use nvitop::sink::tensorboard::record::read_records;
+///
+/// let dir = tempfile::tempdir()?;
+/// let mut sink = TensorBoardSink::create(dir.path().join("run1"))?;
+/// let keys = vec!["gpu0/utilization".to_owned()];
+/// sink.start(&keys)?;
+/// sink.write(&LogRecord { wall_time: 1.0e9, step: 5, epoch: None, keys: &keys, values: &[Some(93.0)] })?;
+/// sink.close()?;
+/// assert!(sink.path().to_string_lossy().contains("events.out.tfevents."));
+/// assert_eq!(read_records(sink.path())?.len(), 2); // version header + one event
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug)]
+pub struct TensorBoardSink {
+    run_dir: PathBuf,
+    path: PathBuf,
+    out: Option<BufWriter<File>>,
+    flush_interval: Duration,
+    last_flush: Instant,
+    /// Reused encoding buffers, to avoid allocations per record.
+    frame: Vec<u8>,
+    values: Vec<SummaryValue>,
+}
+
+impl TensorBoardSink {
+    /// Creates `run_dir` (and its parents) and a new event file in it, and
+    /// writes the file-version header event, already flushed to the OS.
+    ///
+    /// The file is `events.out.tfevents.<unix secs>.<hostname>.<pid>.<n>`,
+    /// `n` counting sinks created by this process, so two sinks never share
+    /// a file even when created in the same second.
+    pub fn create(run_dir: impl AsRef<Path>) -> Result<Self, SinkError> {
+        let run_dir = run_dir.as_ref().to_path_buf();
+        fs::create_dir_all(&run_dir).map_err(|e| SinkError::io("create directory", &run_dir, e))?;
+        let (path, file) = create_event_file(&run_dir)?;
+        let mut sink = Self {
+            run_dir,
+            path,
+            out: Some(BufWriter::with_capacity(BUFFER_BYTES, file)),
+            flush_interval: DEFAULT_FLUSH_INTERVAL,
+            last_flush: Instant::now(),
+            frame: Vec::new(),
+            values: Vec::new(),
+        };
+        let header = Event {
+            wall_time: now_unix(),
+            step: 0,
+            what: Some(What::FileVersion(FILE_VERSION.to_owned())),
+        };
+        sink.append(&header)?;
+        sink.flush()?;
+        Ok(sink)
+    }
+
+    /// Changes how long a `write` lets events sit in the buffer before
+    /// flushing them ([`DEFAULT_FLUSH_INTERVAL`] unless set);
+    /// `Duration::ZERO` flushes at every write.
+    #[must_use]
+    pub fn with_flush_interval(mut self, interval: Duration) -> Self {
+        self.flush_interval = interval;
+        self
+    }
+
+    /// The event file this sink writes.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The run directory holding the event file.
+    pub fn run_dir(&self) -> &Path {
+        &self.run_dir
+    }
+
+    /// Frames and buffers one event.
+    fn append(&mut self, event: &Event) -> Result<(), SinkError> {
+        let out = self.out.as_mut().ok_or(SinkError::Closed)?;
+        self.frame.clear();
+        record::frame_record(&event.encode_to_vec(), &mut self.frame);
+        out.write_all(&self.frame)
+            .map_err(|e| SinkError::io("write", &self.path, e))
+    }
+}
+
+impl Sink for TensorBoardSink {
+    fn start(&mut self, _keys: &[String]) -> Result<(), SinkError> {
+        // Event files name each value by its tag; nothing to declare upfront.
+        if self.out.is_none() {
+            return Err(SinkError::Closed);
+        }
+        Ok(())
+    }
+
+    fn write(&mut self, record: &LogRecord<'_>) -> Result<(), SinkError> {
+        let mut values = std::mem::take(&mut self.values);
+        values.clear();
+        values.extend(record.present().map(|(tag, v)| SummaryValue {
+            tag: tag.to_owned(),
+            value: Some(Value::SimpleValue(v as f32)),
+        }));
+        let mut event = Event {
+            wall_time: sane_wall_time(record.wall_time),
+            // Steps beyond i64::MAX cannot occur in practice; saturate rather
+            // than wrap to a negative step.
+            step: i64::try_from(record.step).unwrap_or(i64::MAX),
+            what: Some(What::Summary(Summary { value: values })),
+        };
+        let result = self.append(&event);
+        if let Some(What::Summary(summary)) = event.what.take() {
+            self.values = summary.value;
+        }
+        result?;
+        if self.last_flush.elapsed() >= self.flush_interval {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<(), SinkError> {
+        let Some(out) = self.out.as_mut() else {
+            return Ok(());
+        };
+        out.flush().map_err(|e| SinkError::io("write", &self.path, e))?;
+        self.last_flush = Instant::now();
+        Ok(())
+    }
+
+    fn close(&mut self) -> Result<(), SinkError> {
+        self.flush()?;
+        self.out = None;
+        Ok(())
+    }
+
+    fn describe(&self) -> String {
+        format!("tensorboard:{}", self.run_dir.display())
+    }
+}
+
+/// Creates a fresh event file in `run_dir`, never overwriting one.
+fn create_event_file(run_dir: &Path) -> Result<(PathBuf, File), SinkError> {
+    let secs = now_unix() as u64;
+    let host = file_safe(&hostname());
+    let pid = std::process::id();
+    loop {
+        let n = FILE_COUNTER.fetch_add(1, Ordering::Relaxed);
+        let path = run_dir.join(format!("events.out.tfevents.{secs}.{host}.{pid}.{n}"));
+        match OpenOptions::new().write(true).create_new(true).open(&path) {
+            Ok(file) => return Ok((path, file)),
+            // Another process with our pid (a container sharing the
+            // directory) got there first: take the next number.
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(SinkError::io("create", path, e)),
+        }
+    }
+}
+
+/// The machine's host name: `/proc/sys/kernel/hostname`, else `$HOSTNAME`,
+/// else `localhost`.
+pub fn hostname() -> String {
+    fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty())
+        .or_else(|| {
+            std::env::var("HOSTNAME")
+                .ok()
+                .map(|s| s.trim().to_owned())
+                .filter(|s| !s.is_empty())
+        })
+        .unwrap_or_else(|| "localhost".to_owned())
+}
+
+/// Keeps a name usable as one path component.
+fn file_safe(name: &str) -> String {
+    name.replace(['/', '\\'], "_")
+}
+
+/// A new run directory under `parent`, named like PyTorch's `SummaryWriter`
+/// default: `<Mon><DD>_<HH>-<MM>-<SS>_<hostname>` in local time, e.g.
+/// `runs/Nov24_23-59-01_myhost`.
+///
+/// ```
+/// let dir = nvitop::sink::default_run_dir(std::path::Path::new("runs"));
+/// assert!(dir.starts_with("runs"));
+/// ```
+pub fn default_run_dir(parent: &Path) -> PathBuf {
+    let stamp = chrono::Local::now().format("%b%d_%H-%M-%S");
+    parent.join(format!("{stamp}_{}", file_safe(&hostname())))
+}
+
+/// The directory runs go under: `$NVITOP_LOGDIR` if set, else `runs`.
+pub fn default_log_parent() -> PathBuf {
+    std::env::var_os("NVITOP_LOGDIR")
+        .filter(|v| !v.is_empty())
+        .map_or_else(|| PathBuf::from("runs"), PathBuf::from)
+}
