@@ -38,6 +38,6 @@ pub use collector::ResourceCollector;
 pub use device::{CudaDevice, Device, MigDevice};
 pub use error::{Error, Result};
 pub use global::{default_backend, set_default_backend};
-pub use logger::{GpuStatsLogger, LogReport};
+pub use logger::{GpuStatsLogger, LogReport, LoggerOptions};
 pub use process::{GpuProcess, HostProcess, HostProcessInfo};
 pub use snapshot::{DeviceSnapshot, ProcessSnapshot, Snapshot};

@@ -1,0 +1,104 @@
+//! What a training step pays for GPU statistics.
+//!
+//! - `hooks/logger`: `on_train_batch_start` + `on_train_batch_end` of
+//!   `GpuStatsLogger` (reads an atomic, sends a small record);
+//! - `hooks/naive`: the same statistics read synchronously in the hook, as
+//!   a callback that queries the driver at every step does;
+//! - `sampler/sample_8gpu_x_64proc`: CPU time of one sampler pass over 8 GPUs
+//!   with 64 processes each (paid on the sampler thread, not the training thread).
+//!
+//! After criterion's report, the logger's hook pair is timed one call at a
+//! time to print the median and the 99th percentile.
+//! Run with `cargo bench -p nvitop --bench hooks`.
+#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
+
+use std::hint::black_box;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use nvitop::backend::Backend;
+use nvitop::backend::sim::SimBackend;
+use nvitop::sampler::{SamplerConfig, Tracked};
+use nvitop::sink::MemorySink;
+use nvitop::{Device, GpuStatsLogger};
+
+fn backend(preset: &str) -> Arc<dyn Backend> {
+    let sim = SimBackend::from_preset(preset).expect("preset");
+    sim.set_time(30.0);
+    Arc::new(sim)
+}
+
+fn logger(backend: &Arc<dyn Backend>) -> GpuStatsLogger {
+    GpuStatsLogger::builder(&[0, 1])
+        .backend(Arc::clone(backend))
+        .sink(Box::new(MemorySink::new()))
+        .intra_step_time(true)
+        .inter_step_time(true)
+        .temperature(true)
+        .channel_capacity(1 << 16)
+        .build()
+        .unwrap()
+}
+
+/// The naive hook: every statistic read from the driver on the training thread.
+fn naive_stats(devices: &[Device]) -> f64 {
+    let mut acc = 0.0;
+    for d in devices {
+        let mem = d.memory_info().map_or(0.0, |m| m.used as f64 + m.free as f64);
+        let util = d.utilization_rates().map_or(0.0, |u| f64::from(u.gpu + u.memory));
+        acc += mem + util + f64::from(d.temperature().unwrap_or(0));
+    }
+    acc
+}
+
+fn bench(c: &mut Criterion) {
+    let backend = backend("default");
+    let logger = logger(&backend);
+    let devices = Device::from_indices_in(&backend, &[0, 1]).unwrap();
+    let mut step = 0;
+    c.bench_function("hooks/logger", |b| {
+        b.iter(|| {
+            logger.on_train_batch_start(step);
+            logger.on_train_batch_end(step);
+            step += 1;
+        });
+    });
+    c.bench_function("hooks/naive", |b| {
+        b.iter(|| {
+            black_box(naive_stats(&devices));
+            black_box(naive_stats(&devices));
+        });
+    });
+
+    let big = backend("h100x8");
+    let sampler = nvitop::sampler::Sampler::start(
+        Device::all_in(&big).unwrap(),
+        SamplerConfig::default().interval(Duration::from_secs(60)).unwrap().tracked(Tracked::SelfAndChildren),
+    );
+    c.bench_function("sampler/sample_8gpu_x_64proc", |b| b.iter(|| black_box(sampler.sample_now())));
+
+    // Percentiles of single hook pairs; the sink thread drains the channel.
+    let mut times: Vec<Duration> = Vec::with_capacity(50_000);
+    for _ in 0..50_000 {
+        let t = Instant::now();
+        logger.on_train_batch_start(step);
+        logger.on_train_batch_end(step);
+        times.push(t.elapsed());
+        step += 1;
+    }
+    times.sort_unstable();
+    let pct = |p: f64| times[((times.len() as f64 - 1.0) * p) as usize];
+    println!(
+        "hooks/logger single-call: median {:?}, p99 {:?}, p99.9 {:?} (over {} calls)",
+        pct(0.5),
+        pct(0.99),
+        pct(0.999),
+        times.len()
+    );
+    let report = logger.flush();
+    println!("hooks/logger rows written {}, dropped {}", report.written, report.dropped);
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

@@ -1,0 +1,86 @@
+//! The training thread allocates nothing per hook in steady state.
+//!
+//! A counting global allocator counts the allocations made by threads that
+//! opted in; the sampler and sink threads allocate freely and are not counted.
+#![allow(clippy::unwrap_used, missing_docs)]
+// A global allocator is an `unsafe impl`: it only forwards to the system
+// allocator and bumps a counter, which is sound.
+#![allow(unsafe_code)]
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use nvitop::GpuStatsLogger;
+use nvitop::backend::sim::SimBackend;
+use nvitop::sink::MemorySink;
+
+struct Counting;
+
+static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
+
+thread_local! {
+    static COUNTED: Cell<bool> = const { Cell::new(false) };
+}
+
+// SAFETY: every call is forwarded unchanged to `System`; the counter update
+// cannot allocate (a const-initialized thread-local `Cell` and an atomic).
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        if COUNTED.with(Cell::get) {
+            ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        }
+        // SAFETY: same layout contract as the caller's.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: `ptr` was allocated by `System` with this layout.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        if COUNTED.with(Cell::get) {
+            ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        }
+        // SAFETY: `ptr` was allocated by `System` with this layout.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+#[test]
+fn hooks_do_not_allocate() {
+    let sim = SimBackend::default_machine();
+    sim.set_time(2.0);
+    let logger = GpuStatsLogger::builder(&[0, 1])
+        .backend(Arc::new(sim))
+        .sink(Box::new(MemorySink::new()))
+        .intra_step_time(true)
+        .inter_step_time(true)
+        .temperature(true)
+        .channel_capacity(100_000)
+        .build()
+        .unwrap();
+    logger.on_train_start();
+    logger.on_train_epoch_start(0);
+    // Warm up: the first calls may touch lazily initialised state (clocks).
+    for step in 0..10 {
+        logger.on_train_batch_start(step);
+        logger.on_train_batch_end(step);
+    }
+    COUNTED.with(|c| c.set(true));
+    for step in 10..10_010 {
+        logger.on_train_batch_start(step);
+        logger.on_train_batch_end(step);
+        let _guard = logger.step(step);
+    }
+    logger.on_train_epoch_end(0);
+    COUNTED.with(|c| c.set(false));
+    assert_eq!(ALLOCATIONS.load(Ordering::Relaxed), 0);
+    let report = logger.close();
+    assert_eq!(report.dropped, 0, "{report:?}");
+}
