@@ -1,0 +1,41 @@
+//! Helpers shared by the end-to-end and conformance tests.
+//!
+//! Conformance tests run real third-party readers (Python `tensorboard`,
+//! Python `nvitop`, `gpustat`). They run when `NVITOP_CONFORMANCE_PYTHON`
+//! names a Python interpreter that has them (`.ci/conformance` sets it up);
+//! then a missing client is a failure, not a skip. Without the variable they
+//! are skipped, so the README's plain `cargo test` needs no Python.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+/// The Python interpreter for conformance tests, or `None` (skip) when not asked for.
+pub fn conformance_python() -> Option<PathBuf> {
+    std::env::var_os("NVITOP_CONFORMANCE_PYTHON").map(PathBuf::from)
+}
+
+/// A file under `tests/conformance/`.
+pub fn conformance_script(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("conformance").join(name)
+}
+
+/// Runs a Python conformance script; panics with its output when it fails,
+/// since a missing reader must fail the run that asked for it.
+///
+/// # Panics
+/// When the interpreter cannot be started or the script exits non-zero.
+pub fn run_python(python: &PathBuf, script: &str, args: &[&std::ffi::OsStr]) -> Output {
+    let out = Command::new(python)
+        .arg(conformance_script(script))
+        .args(args)
+        .output()
+        .unwrap_or_else(|err| panic!("cannot run {}: {err}", python.display()));
+    assert!(
+        out.status.success(),
+        "{script} failed ({}):\nstdout:\n{}\nstderr:\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
