@@ -47,14 +47,28 @@ fn parse_args() -> Result<Args, String> {
             "--gpus" => {
                 gpus = value()?
                     .split(',')
-                    .map(|g| g.trim().parse::<u32>().map_err(|_| format!("--gpus: '{g}' is not a GPU index")))
+                    .map(|g| {
+                        g.trim()
+                            .parse::<u32>()
+                            .map_err(|_| format!("--gpus: '{g}' is not a GPU index"))
+                    })
                     .collect::<Result<_, _>>()?;
             }
-            other => return Err(format!("unknown option '{other}' (see the comment at the top of train_loop.rs)")),
+            other => {
+                return Err(format!(
+                    "unknown option '{other}' (see the comment at the top of train_loop.rs)"
+                ));
+            }
         }
     }
     let run_dir = name.map_or_else(|| default_run_dir(&logdir), |n| logdir.join(n));
-    Ok(Args { run_dir, epochs, steps, step_ms, gpus })
+    Ok(Args {
+        run_dir,
+        epochs,
+        steps,
+        step_ms,
+        gpus,
+    })
 }
 
 /// y = sin(x) + noise, from a small deterministic generator.
@@ -159,10 +173,19 @@ fn run(args: &Args) -> nvitop::Result<()> {
         .process_host(true)
         .epoch_time(true)
         .build()?;
-    println!("Logging GPU statistics of GPU(s) {:?} to {}", args.gpus, args.run_dir.display());
-    println!("View them with:  tensorboard --logdir {}", args.run_dir.parent().unwrap_or(&args.run_dir).display());
+    println!(
+        "Logging GPU statistics of GPU(s) {:?} to {}",
+        args.gpus,
+        args.run_dir.display()
+    );
+    println!(
+        "View them with:  tensorboard --logdir {}",
+        args.run_dir.parent().unwrap_or(&args.run_dir).display()
+    );
 
-    let mut data = Data { state: 0x9e37_79b9_7f4a_7c15 };
+    let mut data = Data {
+        state: 0x9e37_79b9_7f4a_7c15,
+    };
     let mut model = Mlp::new(32, &mut data);
     let mut global_step = 0;
     logger.on_train_start();
@@ -189,7 +212,10 @@ fn run(args: &Args) -> nvitop::Result<()> {
             .sum::<f64>()
             / validation.len() as f64;
         logger.on_validation_end();
-        println!("epoch {epoch}: train loss {:.4}, validation mse {mse:.4}", epoch_loss / args.steps as f64);
+        println!(
+            "epoch {epoch}: train loss {:.4}, validation mse {mse:.4}",
+            epoch_loss / args.steps as f64
+        );
     }
     logger.on_train_end();
     let report = logger.close();
@@ -198,7 +224,11 @@ fn run(args: &Args) -> nvitop::Result<()> {
         report.written,
         report.dropped,
         report.error_count,
-        report.errors.first().map(|e| format!(" (first: {e})")).unwrap_or_default()
+        report
+            .errors
+            .first()
+            .map(|e| format!(" (first: {e})"))
+            .unwrap_or_default()
     );
     Ok(())
 }

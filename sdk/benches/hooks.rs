@@ -23,7 +23,7 @@ use nvitop::sampler::{SamplerConfig, Tracked};
 use nvitop::sink::MemorySink;
 use nvitop::{Device, GpuStatsLogger};
 
-fn backend(preset: &str) -> Arc<dyn Backend> {
+fn sim_backend(preset: &str) -> Arc<dyn Backend> {
     let sim = SimBackend::from_preset(preset).expect("preset");
     sim.set_time(30.0);
     Arc::new(sim)
@@ -53,7 +53,7 @@ fn naive_stats(devices: &[Device]) -> f64 {
 }
 
 fn bench(c: &mut Criterion) {
-    let backend = backend("default");
+    let backend = sim_backend("default");
     let logger = logger(&backend);
     let devices = Device::from_indices_in(&backend, &[0, 1]).unwrap();
     let mut step = 0;
@@ -71,12 +71,17 @@ fn bench(c: &mut Criterion) {
         });
     });
 
-    let big = backend("h100x8");
+    let big = sim_backend("h100x8");
     let sampler = nvitop::sampler::Sampler::start(
         Device::all_in(&big).unwrap(),
-        SamplerConfig::default().interval(Duration::from_secs(60)).unwrap().tracked(Tracked::SelfAndChildren),
+        SamplerConfig::default()
+            .interval(Duration::from_mins(1))
+            .unwrap()
+            .tracked(Tracked::SelfAndChildren),
     );
-    c.bench_function("sampler/sample_8gpu_x_64proc", |b| b.iter(|| black_box(sampler.sample_now())));
+    c.bench_function("sampler/sample_8gpu_x_64proc", |b| {
+        b.iter(|| black_box(sampler.sample_now()));
+    });
 
     // Percentiles of single hook pairs; the sink thread drains the channel.
     let mut times: Vec<Duration> = Vec::with_capacity(50_000);
@@ -97,7 +102,10 @@ fn bench(c: &mut Criterion) {
         times.len()
     );
     let report = logger.flush();
-    println!("hooks/logger rows written {}, dropped {}", report.written, report.dropped);
+    println!(
+        "hooks/logger rows written {}, dropped {}",
+        report.written, report.dropped
+    );
 }
 
 criterion_group!(benches, bench);

@@ -18,7 +18,11 @@ fn sim(time: f64) -> Arc<dyn Backend> {
 
 #[test]
 fn default_keys_are_nvitops() {
-    let logger = GpuStatsLogger::builder(&[0, 2]).backend(sim(3.0)).sink(Box::new(MemorySink::new())).build().unwrap();
+    let logger = GpuStatsLogger::builder(&[0, 2])
+        .backend(sim(3.0))
+        .sink(Box::new(MemorySink::new()))
+        .build()
+        .unwrap();
     assert_eq!(
         logger.keys(),
         [
@@ -51,8 +55,12 @@ fn every_option_adds_its_keys() {
         process_host: true,
         epoch_time: true,
     };
-    let logger =
-        GpuStatsLogger::builder(&[3]).backend(sim(3.0)).sink(Box::new(MemorySink::new())).options(options).build().unwrap();
+    let logger = GpuStatsLogger::builder(&[3])
+        .backend(sim(3.0))
+        .sink(Box::new(MemorySink::new()))
+        .options(options)
+        .build()
+        .unwrap();
     for key in [
         "gpu_id: 3/fan.speed (%)",
         "gpu_id: 3/temperature.gpu (C)",
@@ -115,12 +123,27 @@ fn hooks_write_rows_with_true_values_and_timings() {
     assert_eq!(rows[1].get("batch_time/inter_step (ms)"), None);
     // The values are the device's, at the simulator's fixed time.
     let mem = device.memory_info().unwrap();
-    assert_eq!(rows[1].get("gpu_id: 0/memory.used (MiB)").unwrap(), mem.used as f64 / 1_048_576.0);
-    assert_eq!(rows[1].get("gpu_id: 0/memory.free (MiB)").unwrap(), mem.free as f64 / 1_048_576.0);
-    assert_eq!(rows[1].get("gpu_id: 0/utilization.gpu (%)"), device.gpu_utilization().map(f64::from));
-    assert_eq!(rows[1].get("gpu_id: 0/utilization.memory (%)"), device.memory_utilization().map(f64::from));
+    assert_eq!(
+        rows[1].get("gpu_id: 0/memory.used (MiB)").unwrap(),
+        mem.used as f64 / 1_048_576.0
+    );
+    assert_eq!(
+        rows[1].get("gpu_id: 0/memory.free (MiB)").unwrap(),
+        mem.free as f64 / 1_048_576.0
+    );
+    assert_eq!(
+        rows[1].get("gpu_id: 0/utilization.gpu (%)"),
+        device.gpu_utilization().map(f64::from)
+    );
+    assert_eq!(
+        rows[1].get("gpu_id: 0/utilization.memory (%)"),
+        device.memory_utilization().map(f64::from)
+    );
     // Temperature is the temperature (nvitop 1.6 logged the fan speed here).
-    assert_eq!(rows[1].get("gpu_id: 0/temperature.gpu (C)"), device.temperature().map(f64::from));
+    assert_eq!(
+        rows[1].get("gpu_id: 0/temperature.gpu (C)"),
+        device.temperature().map(f64::from)
+    );
     // This very process runs on GPU 0 of the default simulated machine.
     assert!(rows[1].get("gpu_id: 0/process.memory.used (MiB)").unwrap() > 0.0);
     assert!(rows.iter().all(|r| r.wall_time.is_finite() && r.wall_time > 1.6e9));
@@ -130,8 +153,12 @@ fn hooks_write_rows_with_true_values_and_timings() {
 fn step_guard_ends_the_step() {
     let sink = MemorySink::new();
     let rows = sink.handle();
-    let logger =
-        GpuStatsLogger::builder(&[1]).backend(sim(1.0)).sink(Box::new(sink)).intra_step_time(true).build().unwrap();
+    let logger = GpuStatsLogger::builder(&[1])
+        .backend(sim(1.0))
+        .sink(Box::new(sink))
+        .intra_step_time(true)
+        .build()
+        .unwrap();
     {
         let _step = logger.step(41);
     }
@@ -160,7 +187,11 @@ fn cuda_devices_are_labelled_like_nvitop() {
 
 #[test]
 fn a_full_disk_never_stops_training_and_is_reported() {
-    let logger = GpuStatsLogger::builder(&[0]).backend(sim(1.0)).csv("/dev/full").build().unwrap();
+    let logger = GpuStatsLogger::builder(&[0])
+        .backend(sim(1.0))
+        .csv("/dev/full")
+        .build()
+        .unwrap();
     for step in 0..50 {
         let _s = logger.step(step);
     }
@@ -173,7 +204,11 @@ fn a_full_disk_never_stops_training_and_is_reported() {
 fn an_impossible_log_directory_is_a_clear_error() {
     let file = tempfile::NamedTempFile::new().unwrap();
     let dir = file.path().join("runs");
-    let err = GpuStatsLogger::builder(&[0]).backend(sim(1.0)).tensorboard(&dir).build().unwrap_err();
+    let err = GpuStatsLogger::builder(&[0])
+        .backend(sim(1.0))
+        .tensorboard(&dir)
+        .build()
+        .unwrap_err();
     assert!(err.to_string().contains(&*dir.to_string_lossy()), "{err}");
 }
 
@@ -182,10 +217,18 @@ fn a_lost_gpu_gives_missing_values_not_a_crash() {
     let sim = SimBackend::from_preset("faults").unwrap();
     sim.set_time(1000.0);
     let backend: Arc<dyn Backend> = Arc::new(sim);
-    let lost = nvitop::Device::all_in(&backend).unwrap().into_iter().find(|d| d.status().is_err()).unwrap();
+    let lost = nvitop::Device::all_in(&backend)
+        .unwrap()
+        .into_iter()
+        .find(|d| d.status().is_err())
+        .unwrap();
     let sink = MemorySink::new();
     let rows = sink.handle();
-    let logger = GpuStatsLogger::builder(&[lost.index()]).backend(backend).sink(Box::new(sink)).build().unwrap();
+    let logger = GpuStatsLogger::builder(&[lost.index()])
+        .backend(backend)
+        .sink(Box::new(sink))
+        .build()
+        .unwrap();
     let _ = logger.step(0);
     drop(logger);
     let rows = rows.records();
@@ -214,8 +257,12 @@ impl Sink for SlowSink {
 
 #[test]
 fn a_slow_sink_drops_rows_instead_of_blocking() {
-    let logger =
-        GpuStatsLogger::builder(&[0]).backend(sim(1.0)).sink(Box::new(SlowSink)).channel_capacity(4).build().unwrap();
+    let logger = GpuStatsLogger::builder(&[0])
+        .backend(sim(1.0))
+        .sink(Box::new(SlowSink))
+        .channel_capacity(4)
+        .build()
+        .unwrap();
     let start = std::time::Instant::now();
     for step in 0..200 {
         let _s = logger.step(step);
@@ -231,7 +278,11 @@ fn a_slow_sink_drops_rows_instead_of_blocking() {
 fn flush_reports_progress() {
     let sink = MemorySink::new();
     let rows = sink.handle();
-    let logger = GpuStatsLogger::builder(&[0]).backend(sim(1.0)).sink(Box::new(sink)).build().unwrap();
+    let logger = GpuStatsLogger::builder(&[0])
+        .backend(sim(1.0))
+        .sink(Box::new(sink))
+        .build()
+        .unwrap();
     let _ = logger.step(0);
     let report = logger.flush();
     assert_eq!(report.written, 2);

@@ -53,7 +53,7 @@ fn host_process_getters_on_self() {
     assert!(!me.name().unwrap().is_empty());
     let cmdline = me.cmdline().unwrap();
     assert!(!cmdline.is_empty());
-    assert!(me.command().unwrap().contains(&*cmdline[0].rsplit('/').next().unwrap()));
+    assert!(me.command().unwrap().contains(cmdline[0].rsplit('/').next().unwrap()));
     assert_eq!(me.cwd().unwrap(), std::env::current_dir().unwrap());
     assert!(me.username().is_some());
     assert!(!me.status().unwrap().is_empty());
@@ -62,7 +62,7 @@ fn host_process_getters_on_self() {
     assert!(mem > 0.0 && mem < 100.0);
     assert!(me.rss().unwrap() > 0);
     assert!(me.create_time().unwrap() > 1_600_000_000);
-    assert!(me.running_time().unwrap() < Duration::from_secs(24 * 3600));
+    assert!(me.running_time().unwrap() < Duration::from_hours(24));
     assert!(me.running_time_human().unwrap().contains(':'));
     assert_eq!(me.ppid(), Some(std::os::unix::process::parent_id()));
     assert_eq!(me.parent().unwrap().pid(), std::os::unix::process::parent_id());

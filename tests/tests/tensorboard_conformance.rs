@@ -22,7 +22,12 @@ fn event_file(dir: &Path) -> PathBuf {
     std::fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().path())
-        .find(|p| p.file_name().unwrap().to_string_lossy().starts_with("events.out.tfevents."))
+        .find(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("events.out.tfevents.")
+        })
         .expect("an event file")
 }
 
@@ -34,10 +39,16 @@ fn decode(path: &Path) -> (Vec<Event>, bool) {
         Ok(records) => (records, false),
         Err(bad) => {
             assert!(bad.reason.starts_with("truncated"), "corrupt record mid-file: {bad:?}");
-            (parse_records(&bytes[..usize::try_from(bad.offset).unwrap()]).unwrap(), true)
+            (
+                parse_records(&bytes[..usize::try_from(bad.offset).unwrap()]).unwrap(),
+                true,
+            )
         }
     };
-    (records.into_iter().map(|r| Event::decode(r).unwrap()).collect(), truncated)
+    (
+        records.into_iter().map(|r| Event::decode(r).unwrap()).collect(),
+        truncated,
+    )
 }
 
 /// tag -> [(step, value)] from decoded events.
@@ -90,7 +101,10 @@ fn logger_files_match_what_was_logged() {
     let mut expected: BTreeMap<String, Vec<(i64, f32)>> = BTreeMap::new();
     for row in rows.records() {
         for (k, v) in &row.values {
-            expected.entry(k.clone()).or_default().push((i64::try_from(row.step).unwrap(), *v as f32));
+            expected
+                .entry(k.clone())
+                .or_default()
+                .push((i64::try_from(row.step).unwrap(), *v as f32));
         }
     }
     let (events, truncated) = decode(&event_file(&dir.path().join("run")));
@@ -111,14 +125,24 @@ fn logger_files_match_what_was_logged() {
         eprintln!("skipped the Python readers: set NVITOP_CONFORMANCE_PYTHON (see .ci/conformance)");
         return;
     };
-    let expect: BTreeMap<&String, Vec<(i64, f64)>> =
-        expected.iter().map(|(k, v)| (k, v.iter().map(|&(s, x)| (s, f64::from(x))).collect())).collect();
+    let expect: BTreeMap<&String, Vec<(i64, f64)>> = expected
+        .iter()
+        .map(|(k, v)| (k, v.iter().map(|&(s, x)| (s, f64::from(x))).collect()))
+        .collect();
     run_python(
         &python,
         "read_tensorboard.py",
-        &[dir.path().as_os_str(), "--expect".as_ref(), serde_json::to_string(&expect).unwrap().as_ref()],
+        &[
+            dir.path().as_os_str(),
+            "--expect".as_ref(),
+            serde_json::to_string(&expect).unwrap().as_ref(),
+        ],
     );
-    let out = run_python(&python, "read_csv.py", &[dir.path().join("run/gpu_stats.csv").as_os_str()]);
+    let out = run_python(
+        &python,
+        "read_csv.py",
+        &[dir.path().join("run/gpu_stats.csv").as_os_str()],
+    );
     let parsed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(parsed["rows"].as_array().unwrap().len(), rows.len());
     assert_eq!(parsed["header"].as_array().unwrap().len(), keys.len() + 3);
@@ -148,7 +172,10 @@ fn files_of_a_killed_trainer_are_readable_up_to_the_last_flush() {
     child.wait().unwrap();
 
     let (events, _truncated) = decode(&event_file(&run));
-    let steps: Vec<i64> = scalars(&events)["batch_time/intra_step (ms)"].iter().map(|&(s, _)| s).collect();
+    let steps: Vec<i64> = scalars(&events)["batch_time/intra_step (ms)"]
+        .iter()
+        .map(|&(s, _)| s)
+        .collect();
     assert!(steps.len() >= 30, "{steps:?}");
     assert_eq!(steps[..30], (0..30).collect::<Vec<_>>()[..]);
     assert!(last_flushed >= 29);

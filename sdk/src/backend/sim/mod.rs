@@ -10,6 +10,16 @@ impl SimBackend {
     pub fn default_machine() -> Self {
         SimBackend
     }
+    pub fn from_preset(_s: &str) -> Result<Self, ScenarioError> {
+        Ok(SimBackend)
+    }
+    pub fn from_env() -> Result<Self, ScenarioError> {
+        Ok(SimBackend)
+    }
+    pub fn set_time(&self, _t: f64) {}
+    pub fn time(&self) -> f64 {
+        0.0
+    }
     pub fn from_spec(_s: &str) -> Result<Self, ScenarioError> {
         Ok(SimBackend)
     }
