@@ -41,3 +41,8 @@ pub use global::{default_backend, set_default_backend};
 pub use logger::{GpuStatsLogger, LogReport, LoggerOptions};
 pub use process::{GpuProcess, HostProcess, HostProcessInfo};
 pub use snapshot::{DeviceSnapshot, ProcessSnapshot, Snapshot};
+
+/// The README's examples, compiled and run as doctests so they cannot rot.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;
