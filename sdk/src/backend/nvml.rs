@@ -316,11 +316,11 @@ impl Backend for NvmlBackend {
 
     fn bus_id(&self, device: DeviceRef) -> BackendResult<String> {
         // A MIG device is a slice of its parent's PCI function and NVML
-        // reports no PCI info for MIG handles, so it shares the parent's id.
+        // reports no PCI info for MIG handles, so it shares the parent's id
+        // (and a failure is the parent's, reported as such).
         self.query(DeviceRef::Physical(device.physical_index()), |d| {
             d.pci_info().map(|pci| pci.bus_id)
         })
-        .map_err(|err| retag_lost(err, device))
     }
 
     fn memory_info(&self, device: DeviceRef) -> BackendResult<MemoryInfo> {
@@ -457,8 +457,8 @@ impl Backend for NvmlBackend {
 
     fn processes(&self, device: DeviceRef) -> BackendResult<Vec<RawProcess>> {
         let handle = self.handle(device)?;
-        let compute = handle.running_compute_processes();
-        let graphics = handle.running_graphics_processes();
+        let compute = retry_list(|| handle.running_compute_processes());
+        let graphics = retry_list(|| handle.running_graphics_processes());
         // A device may support only one of the two lists (graphics is not
         // supported on MIG devices, for example); that is not a failure as
         // long as the other one answers.
@@ -471,7 +471,7 @@ impl Backend for NvmlBackend {
         // MPS clients are compute work too, but NVML lists them separately.
         // Best effort: drivers without MPS support answer an error, which
         // just means there are no MPS clients to add.
-        let mps = handle.mps_running_compute_processes().unwrap_or_default();
+        let mps = retry_list(|| handle.mps_running_compute_processes()).unwrap_or_default();
 
         let mut merged: Vec<RawProcess> = Vec::with_capacity(compute.len() + graphics.len() + mps.len());
         let tagged = compute
@@ -486,7 +486,7 @@ impl Backend for NvmlBackend {
     }
 
     fn process_utilization(&self, device: DeviceRef, since: u64) -> BackendResult<Vec<ProcessUtilization>> {
-        self.query(device, |d| match d.process_utilization_stats(since) {
+        self.query(device, |d| match retry_list(|| d.process_utilization_stats(since)) {
             // NOT_FOUND means "no samples newer than `since`", not a missing device.
             Err(NvmlError::NotFound) => Ok(Vec::new()),
             result => result.map(|samples| {
@@ -651,11 +651,17 @@ fn convert_system(err: NvmlError, what: impl FnOnce() -> String) -> BackendError
     }
 }
 
-/// A lost parent GPU is reported for the device that was asked about.
-fn retag_lost(err: BackendError, device: DeviceRef) -> BackendError {
-    match err {
-        BackendError::GpuLost { .. } => BackendError::GpuLost { device },
-        err => err,
+/// Runs a list query again when it lost a race: `nvml-wrapper` asks NVML
+/// for the count, then for the entries, and processes or samples that
+/// appear in between make the second call fail with `INSUFFICIENT_SIZE`.
+fn retry_list<T>(mut list: impl FnMut() -> Result<Vec<T>, NvmlError>) -> Result<Vec<T>, NvmlError> {
+    const ATTEMPTS: u32 = 4;
+    let mut attempt = 1;
+    loop {
+        match list() {
+            Err(NvmlError::InsufficientSize(_)) if attempt < ATTEMPTS => attempt += 1,
+            result => return result,
+        }
     }
 }
 
@@ -823,5 +829,33 @@ mod tests {
         assert!(matches!(convert(NvmlError::Unknown, gpu), BackendError::Other(m) if m.contains("GPU 3")));
         assert_eq!(pstate_number(PerformanceState::Eight), Some(8));
         assert_eq!(pstate_number(PerformanceState::Unknown), None);
+    }
+
+    #[test]
+    fn list_queries_retry_only_a_lost_race() {
+        let mut calls = 0;
+        let result = retry_list(|| {
+            calls += 1;
+            if calls < 3 {
+                Err(NvmlError::InsufficientSize(None))
+            } else {
+                Ok(vec![calls])
+            }
+        });
+        assert_eq!(result.ok(), Some(vec![3]));
+        let mut calls = 0;
+        let result: Result<Vec<u32>, _> = retry_list(|| {
+            calls += 1;
+            Err(NvmlError::InsufficientSize(None))
+        });
+        assert!(matches!(result, Err(NvmlError::InsufficientSize(_))));
+        assert_eq!(calls, 4);
+        let mut calls = 0;
+        let result: Result<Vec<u32>, _> = retry_list(|| {
+            calls += 1;
+            Err(NvmlError::NotSupported)
+        });
+        assert!(matches!(result, Err(NvmlError::NotSupported)));
+        assert_eq!(calls, 1);
     }
 }
