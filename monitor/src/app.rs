@@ -73,9 +73,21 @@ impl Environment {
         use std::io::IsTerminal as _;
         let stdout_is_tty = std::io::stdout().is_terminal();
         let var = |name: &str| std::env::var(name).ok();
-        let system_users = sysinfo::Users::new_with_refreshed_list()
-            .map(|users| Vec::from(users).iter().map(|u| u.name().to_owned()).collect())
+        let users: Vec<sysinfo::User> = sysinfo::Users::new_with_refreshed_list()
+            .map(Vec::from)
             .unwrap_or_default();
+        // $USER can be unset (cron, containers): fall back to the name of
+        // the real uid, so the monitor still knows whose processes are ours.
+        let uid = rustix::process::getuid()
+            .as_raw()
+            .to_string()
+            .parse::<sysinfo::Uid>()
+            .ok();
+        let own_name = users
+            .iter()
+            .find(|u| Some(u.id()) == uid.as_ref())
+            .map(|u| u.name().to_owned());
+        let system_users = users.iter().map(|u| u.name().to_owned()).collect();
         Self {
             stdout_is_tty,
             terminal_width: stdout_is_tty
@@ -83,7 +95,10 @@ impl Environment {
                 .and_then(Result::ok)
                 .map(|(w, _)| w),
             no_color: var("NO_COLOR"),
-            user: var("USER").or_else(|| var("LOGNAME")).filter(|u| !u.is_empty()),
+            user: var("USER")
+                .or_else(|| var("LOGNAME"))
+                .filter(|u| !u.is_empty())
+                .or(own_name),
             hostname: std::fs::read_to_string("/proc/sys/kernel/hostname")
                 .ok()
                 .map(|h| h.trim().to_owned())
@@ -171,11 +186,9 @@ fn thresholds(pair: Option<&[u8]>, default: Thresholds, flag: &str) -> Result<Th
 fn process_filter(cli: &Cli, env: &Environment) -> Result<ProcessFilter, Failure> {
     let users = match &cli.user {
         None => Vec::new(),
-        Some(names) if names.is_empty() => vec![
-            env.user
-                .clone()
-                .ok_or_else(|| Failure::Usage("--user without a name needs $USER to be set".to_owned()))?,
-        ],
+        Some(names) if names.is_empty() => vec![env.user.clone().ok_or_else(|| {
+            Failure::Usage("--user without a name: cannot tell who you are ($USER is not set)".to_owned())
+        })?],
         Some(names) => names.clone(),
     };
     Ok(ProcessFilter {

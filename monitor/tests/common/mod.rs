@@ -1,6 +1,12 @@
 //! Fixed snapshots for the rendering tests: built in code so that they do
 //! not depend on the host (pids, users, time) or on the simulator.
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::assigning_clones, missing_docs)]
+#![allow(
+    dead_code,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::assigning_clones,
+    missing_docs
+)]
 
 use nvitop::host::HostSnapshot;
 use nvitop::{DeviceSnapshot, HostProcessInfo, ProcessSnapshot, Snapshot};
