@@ -139,6 +139,9 @@ fn json_has_the_documented_fields() {
         assert!(snapshot.get(key).is_some(), "missing {key}");
     }
     assert_eq!(snapshot["backend"], "simulator");
+    // The output is the SDK's Snapshot, so it reads back into one.
+    let back: nvitop::Snapshot = serde_json::from_value(snapshot.clone()).unwrap();
+    assert!(back.simulated && !back.devices.is_empty());
     let device = &snapshot["devices"][0];
     for key in [
         "index",

@@ -133,3 +133,24 @@ fn narrow_terminals_still_get_the_79_column_table() {
     assert!(text.lines().all(|l| l.chars().count() <= 79));
     assert!(text.lines().any(|l| l.chars().count() == 79));
 }
+
+#[test]
+fn simulated_machines_say_so() {
+    let mut snapshot = common::idle_machine();
+    assert!(!common::plain(&snapshot, &common::options(), 79).contains("simulated"));
+    snapshot.simulated = true;
+    let text = common::plain(&snapshot, &common::options(), 79);
+    assert!(text.lines().next().unwrap().ends_with("(simulated GPUs)"));
+}
+
+#[test]
+fn a_lost_gpu_does_not_hide_the_others() {
+    let text = common::plain(&common::faults(), &common::options(), 79);
+    assert!(text.contains("│   2  ERROR: GPU 2 is lost"), "{text}");
+    assert!(text.contains("RTX 3090"), "{text}");
+    assert!(text.contains("Tesla K80"), "{text}");
+    // Unsupported fields print N/A, not zero.
+    let k80_second_row = text.lines().skip_while(|l| !l.contains("Tesla K80")).nth(1).unwrap();
+    assert!(k80_second_row.starts_with("│ N/A"), "{k80_second_row}");
+    assert!(text.contains("process list unavailable: permission denied"), "{text}");
+}
