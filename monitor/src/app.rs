@@ -93,7 +93,9 @@ impl Environment {
             terminal_width: stdout_is_tty
                 .then(crossterm::terminal::size)
                 .and_then(Result::ok)
-                .map(|(w, _)| w),
+                .map(|(w, _)| w)
+                // A pseudo-terminal without a size reports 0 columns.
+                .filter(|&w| w > 0),
             no_color: var("NO_COLOR"),
             user: var("USER")
                 .or_else(|| var("LOGNAME"))
