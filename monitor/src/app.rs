@@ -240,3 +240,58 @@ fn devices(cli: &Cli, env: &Environment, backend: &Arc<dyn Backend>) -> Result<V
 fn pid_exists(pid: u32) -> bool {
     std::path::Path::new(&format!("/proc/{pid}")).exists()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn color_rules() {
+        let tty = Environment {
+            stdout_is_tty: true,
+            ..Environment::default()
+        };
+        let pipe = Environment::default();
+        let plain = Cli::default();
+        let no_color = Cli {
+            no_color: true,
+            ..Cli::default()
+        };
+        let force = Cli {
+            force_color: true,
+            ..Cli::default()
+        };
+        assert!(tty.use_color(&plain));
+        assert!(!pipe.use_color(&plain));
+        assert!(!tty.use_color(&no_color));
+        assert!(pipe.use_color(&force));
+        let no_color_env = Environment {
+            no_color: Some("1".to_owned()),
+            ..tty.clone()
+        };
+        assert!(!no_color_env.use_color(&plain));
+        assert!(no_color_env.use_color(&force));
+        // An empty NO_COLOR does not count, per no-color.org.
+        let empty = Environment {
+            no_color: Some(String::new()),
+            ..tty
+        };
+        assert!(empty.use_color(&plain));
+    }
+
+    #[test]
+    fn threshold_pairs() {
+        assert_eq!(
+            thresholds(None, Thresholds::GPU_DEFAULT, "--x").ok(),
+            Some(Thresholds::GPU_DEFAULT)
+        );
+        assert!(matches!(
+            thresholds(Some(&[75, 10]), Thresholds::GPU_DEFAULT, "--x"),
+            Err(Failure::Usage(_))
+        ));
+        assert_eq!(
+            thresholds(Some(&[20, 30]), Thresholds::GPU_DEFAULT, "--x").ok(),
+            Thresholds::new(20, 30).ok()
+        );
+    }
+}

@@ -306,3 +306,25 @@ fn piped_width_is_79_120_or_160() {
         assert_eq!(bottom.chars().count(), widest, "{preset}");
     }
 }
+
+#[test]
+fn faults_preset_prints_the_healthy_gpus_around_a_lost_one() {
+    // The faults preset loses a GPU at t = 30 s of simulated time.
+    let output = cmd(&["--simulate", "faults", "--ascii"])
+        .env("NVITOP_SIM_TIME", "60")
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    let text = stdout(&output);
+    assert!(text.contains("ERROR:") && text.contains("lost"), "{text}");
+    assert!(text.contains("N/A"), "{text}");
+    assert!(text.contains("process list unavailable"), "{text}");
+    assert!(text.contains("H100"), "{text}");
+}
+
+#[test]
+fn mig_preset_shows_mig_sub_rows() {
+    let text = stdout(&run(&["--simulate", "mig"]));
+    assert!(text.contains("│ 0:0  MIG "), "{text}");
+    assert!(text.contains("Enabled"), "{text}");
+}
