@@ -1,18 +1,23 @@
-//! Host-side process information, read through `sysinfo` for exactly the
-//! pids that are needed.
+//! Host-side process information, read from `/proc` for exactly the pids
+//! that are needed.
 //!
-//! One process-wide `sysinfo::System` is kept so that CPU percentages can be
-//! computed between two readings (a single reading has no time window). A
+//! A process-wide table remembers every process seen, by identity (pid and
+//! start ticks): its command line, working directory and user are read once,
+//! and each later refresh reads only `/proc/<pid>/stat` (state, CPU ticks,
+//! resident pages), which also gives CPU percentages their time window. A
 //! machine with thousands of processes costs nothing extra: only the pids a
-//! snapshot asks for are refreshed.
+//! snapshot asks for are read. (`sysinfo` reads five to six files per
+//! process per refresh, which made a snapshot of 512 processes take 45 ms on
+//! a 2-core VM; see docs/ARCHITECTURE.md.) `sysinfo` still provides user
+//! names and total memory.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Mutex, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
-use sysinfo::{Pid, ProcessRefreshKind, ProcessStatus, ProcessesToUpdate, System, UpdateKind, Users};
+use sysinfo::{System, Users};
 
 use super::proc_stat;
 use crate::format::{bytes2human, timedelta2human};
@@ -54,14 +59,27 @@ pub struct HostProcessInfo {
     pub start_ticks: u64,
 }
 
+/// What is kept of a process between refreshes: the parts that never change
+/// for one identity (read once), and the last CPU reading.
+struct Known {
+    start_ticks: u64,
+    name: String,
+    cmdline: Vec<String>,
+    command: String,
+    cwd: Option<PathBuf>,
+    username: Option<String>,
+    cpu_ticks: u64,
+    read_at: Instant,
+}
+
 struct HostState {
     system: System,
     users: Option<Users>,
-    /// (pid, start ticks) seen at an earlier refresh: their CPU percent has a
-    /// real time window. Processes seen for the first time get their lifetime
-    /// average instead, as `ps` reports, rather than a meaningless zero.
-    seen: HashSet<(u32, u64)>,
-    memory_refreshed: Option<std::time::Instant>,
+    known: HashMap<u32, Known>,
+    memory_refreshed: Option<Instant>,
+    boot_time: u64,
+    ticks_per_second: u64,
+    page_size: u64,
 }
 
 static STATE: Mutex<Option<HostState>> = Mutex::new(None);
@@ -74,8 +92,11 @@ fn with_state<T: Default>(f: impl FnOnce(&mut HostState) -> T) -> T {
                 *guard = Some(HostState {
                     system,
                     users: None,
-                    seen: HashSet::new(),
+                    known: HashMap::new(),
                     memory_refreshed: None,
+                    boot_time: System::boot_time().unwrap_or(0),
+                    ticks_per_second: rustix::param::clock_ticks_per_second().max(1),
+                    page_size: rustix::param::page_size() as u64,
                 });
             }
             Err(err) => {
@@ -102,7 +123,7 @@ pub fn host_process_info(pid: u32) -> Option<HostProcessInfo> {
 }
 
 fn refresh(state: &mut HostState, pids: &[u32]) -> HashMap<u32, HostProcessInfo> {
-    let now = std::time::Instant::now();
+    let now = Instant::now();
     // Total memory changes rarely; re-read it at most once a second.
     if state
         .memory_refreshed
@@ -111,67 +132,57 @@ fn refresh(state: &mut HostState, pids: &[u32]) -> HashMap<u32, HostProcessInfo>
         state.system.refresh_memory();
         state.memory_refreshed = Some(now);
     }
-    let sys_pids: Vec<Pid> = pids.iter().map(|&p| Pid::from_u32(p)).collect();
-    let kind = ProcessRefreshKind::nothing()
-        .with_cpu()
-        .with_memory()
-        .with_cmd(UpdateKind::OnlyIfNotSet)
-        .with_cwd(UpdateKind::OnlyIfNotSet)
-        .with_user(UpdateKind::OnlyIfNotSet);
-    state
-        .system
-        .refresh_processes_specifics(ProcessesToUpdate::Some(&sys_pids), true, kind);
-
     let total_memory = state.system.total_memory();
-    let boot = System::boot_time().unwrap_or(0);
+    let unix_now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
     let mut out = HashMap::with_capacity(pids.len());
     for &pid in pids {
-        let Some(process) = state.system.process(Pid::from_u32(pid)) else {
+        // The one read a known process costs; a process that exited (or
+        // whose pid is gone) drops out here.
+        let Some(stat) = proc_stat::read(pid) else {
+            state.known.remove(&pid);
             continue;
         };
-        // The identity comes from /proc directly: sysinfo's start time is in
-        // whole seconds, too coarse to tell two processes apart.
-        let Some(stat) = proc_stat::read(pid) else { continue };
-        let first_seen = state.seen.insert((pid, stat.start_ticks));
-        let running_time = process.run_time();
-        let cpu_percent = if first_seen {
-            lifetime_cpu_percent(process.accumulated_cpu_time(), running_time)
-        } else {
-            f64::from(process.cpu_usage())
-        };
-        let username = process.user_id().map(|uid| {
-            if state.users.is_none() {
-                state.users = Users::new_with_refreshed_list().ok();
+        let create_time = state.boot_time + stat.start_ticks / state.ticks_per_second;
+        let running_time = unix_now.saturating_sub(create_time);
+        let cpu_percent = match state.known.get_mut(&pid) {
+            Some(known) if known.start_ticks == stat.start_ticks => {
+                let ticks = stat.cpu_ticks.saturating_sub(known.cpu_ticks);
+                let secs = now.duration_since(known.read_at).as_secs_f64();
+                known.cpu_ticks = stat.cpu_ticks;
+                known.read_at = now;
+                if secs > 0.0 {
+                    ticks as f64 / state.ticks_per_second as f64 / secs * 100.0
+                } else {
+                    0.0
+                }
             }
-            let Some(users) = state.users.as_mut() else {
-                return uid.to_string();
-            };
-            if users.get_user_by_id(uid).is_none() {
-                users.refresh();
+            _ => {
+                // First sight of this identity (or a reused pid): read what
+                // never changes, and report the lifetime average as `ps`
+                // does rather than a meaningless zero.
+                let known = first_sight(state, pid, &stat, now);
+                state.known.insert(pid, known);
+                lifetime_cpu_percent(
+                    stat.cpu_ticks * 1000 / state.ticks_per_second,
+                    running_time,
+                )
             }
-            users
-                .get_user_by_id(uid)
-                .map_or_else(|| uid.to_string(), |u| u.name().to_owned())
-        });
-        let cmdline: Vec<String> = process.cmd().iter().map(|a| a.to_string_lossy().into_owned()).collect();
-        let name = process.name().to_string_lossy().into_owned();
-        let create_time = if process.start_time() > 0 {
-            process.start_time()
-        } else {
-            boot
         };
-        let rss = process.memory();
+        let Some(known) = state.known.get(&pid) else { continue };
+        let rss = stat.rss_pages * state.page_size;
         out.insert(
             pid,
             HostProcessInfo {
                 pid,
                 ppid: Some(stat.ppid),
-                command: command_line(&cmdline, &name),
-                name,
-                cmdline,
-                cwd: process.cwd().map(PathBuf::from),
-                username,
-                status: status_letter(process.status()).to_owned(),
+                name: known.name.clone(),
+                cmdline: known.cmdline.clone(),
+                command: known.command.clone(),
+                cwd: known.cwd.clone(),
+                username: known.username.clone(),
+                status: stat.state.to_string(),
                 cpu_percent,
                 memory_percent: if total_memory > 0 {
                     rss as f64 * 100.0 / total_memory as f64
@@ -187,12 +198,68 @@ fn refresh(state: &mut HostState, pids: &[u32]) -> HashMap<u32, HostProcessInfo>
             },
         );
     }
-    // Forget identities not asked about in this pass so the set stays bounded.
-    let asked: HashSet<u32> = pids.iter().copied().collect();
-    if state.seen.len() > 4 * asked.len() + 1024 {
-        state.seen.retain(|(pid, _)| asked.contains(pid));
+    // Forget processes not asked about so the table stays bounded.
+    if state.known.len() > 4 * pids.len() + 1024 {
+        state.known.retain(|pid, _| pids.binary_search(pid).is_ok());
     }
     out
+}
+
+/// Reads the parts of a process that do not change while it lives.
+fn first_sight(state: &mut HostState, pid: u32, stat: &proc_stat::ProcStat, now: Instant) -> Known {
+    let cmdline: Vec<String> = std::fs::read(format!("/proc/{pid}/cmdline"))
+        .map(|raw| {
+            raw.split(|&b| b == 0)
+                .filter(|arg| !arg.is_empty())
+                .map(|arg| String::from_utf8_lossy(arg).into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    let name = full_name(&stat.comm, &cmdline);
+    let uid = rustix::fs::stat(format!("/proc/{pid}").as_str()).ok().map(|st| st.st_uid);
+    let username = uid.map(|uid| user_name(state, uid));
+    Known {
+        start_ticks: stat.start_ticks,
+        command: command_line(&cmdline, &name),
+        name,
+        cmdline,
+        cwd: std::fs::read_link(format!("/proc/{pid}/cwd")).ok(),
+        username,
+        cpu_ticks: stat.cpu_ticks,
+        read_at: now,
+    }
+}
+
+/// The kernel cuts `comm` at 15 bytes; like `ps -o comm` users expect the
+/// whole name, taken from the executable in the command line when it
+/// starts with the cut one.
+fn full_name(comm: &str, cmdline: &[String]) -> String {
+    if comm.len() >= 15
+        && let Some(exe) = cmdline.first().and_then(|c| c.rsplit('/').next())
+        && exe.starts_with(comm)
+    {
+        return exe.to_owned();
+    }
+    comm.to_owned()
+}
+
+fn user_name(state: &mut HostState, uid: u32) -> String {
+    let uid = sysinfo::Uid::try_from(uid as usize).ok();
+    let Some(uid) = uid else {
+        return String::new();
+    };
+    if state.users.is_none() {
+        state.users = Users::new_with_refreshed_list().ok();
+    }
+    let Some(users) = state.users.as_mut() else {
+        return uid.to_string();
+    };
+    if users.get_user_by_id(&uid).is_none() {
+        users.refresh();
+    }
+    users
+        .get_user_by_id(&uid)
+        .map_or_else(|| uid.to_string(), |u| u.name().to_owned())
 }
 
 fn lifetime_cpu_percent(cpu_ms: u64, running_secs: u64) -> f64 {
@@ -214,22 +281,6 @@ pub(crate) fn command_line(cmdline: &[String], name: &str) -> String {
         .map(|arg| shlex::try_quote(arg).map_or_else(|_| arg.replace('\0', ""), std::borrow::Cow::into_owned))
         .collect::<Vec<_>>()
         .join(" ")
-}
-
-fn status_letter(status: ProcessStatus) -> &'static str {
-    match status {
-        ProcessStatus::Run => "R",
-        ProcessStatus::Sleep | ProcessStatus::Idle => "S",
-        ProcessStatus::UninterruptibleDiskSleep => "D",
-        ProcessStatus::Zombie => "Z",
-        ProcessStatus::Stop => "T",
-        ProcessStatus::Tracing => "t",
-        ProcessStatus::Dead => "X",
-        ProcessStatus::Wakekill => "K",
-        ProcessStatus::Waking => "W",
-        ProcessStatus::Parked => "P",
-        _ => "?",
-    }
 }
 
 #[cfg(test)]

@@ -1,36 +1,89 @@
-//! Reading `/proc/<pid>/stat` for process identity.
+//! Reading `/proc/<pid>/stat`: process identity and the figures that change.
 //!
 //! A pid alone does not name a process: pids are reused. The start time in
 //! clock ticks since boot (field 22 of `/proc/<pid>/stat`) is exact, so
 //! `(pid, start ticks)` is the identity every action on a process checks.
+//!
+//! The same line carries state, CPU ticks and resident pages, so refreshing
+//! a process that is already known costs one `open`, one `read` and one
+//! `close` (see `host_info`); on virtual machines, where a system call costs
+//! microseconds, that is what keeps a snapshot of hundreds of processes fast.
 
-use std::fs;
+use std::io::Read;
 
 /// The fields of `/proc/<pid>/stat` the SDK needs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct ProcStat {
+    /// Command name (`comm`, at most 15 bytes).
+    pub comm: String,
+    /// State letter (`R`, `S`, `D`, `Z`, `T`, ...).
+    pub state: char,
     /// Parent pid.
     pub ppid: u32,
+    /// User + system CPU time, clock ticks.
+    pub cpu_ticks: u64,
     /// Start time, clock ticks after boot.
     pub start_ticks: u64,
+    /// Resident set size, pages.
+    pub rss_pages: u64,
 }
 
 /// Reads the stat line of a pid; `None` when the process does not exist.
 pub(crate) fn read(pid: u32) -> Option<ProcStat> {
-    let text = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    parse(&text)
+    // One read into a stack buffer: the line is a few hundred bytes, and
+    // `fs::read_to_string` would add a `statx` for its size hint.
+    let mut file = std::fs::File::open(format!("/proc/{pid}/stat")).ok()?;
+    let mut buf = [0u8; 1024];
+    let mut len = 0;
+    loop {
+        match file.read(&mut buf[len..]) {
+            Ok(0) => break,
+            Ok(n) => {
+                len += n;
+                if len == buf.len() {
+                    return parse(&String::from_utf8_lossy(&buf)).or_else(|| read_slow(pid));
+                }
+                // procfs hands the whole line over in one read.
+                if buf[..len].ends_with(b"\n") {
+                    break;
+                }
+            }
+            Err(err) if err.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => return None,
+        }
+    }
+    parse(&String::from_utf8_lossy(&buf[..len]))
+}
+
+/// The unusual long line (a pathological name): read it whole.
+fn read_slow(pid: u32) -> Option<ProcStat> {
+    parse(&std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?)
 }
 
 /// Parses a stat line. The command name (field 2) is in parentheses and may
 /// itself contain spaces and parentheses, so fields are counted from the
 /// *last* closing parenthesis.
 pub(crate) fn parse(text: &str) -> Option<ProcStat> {
-    let rest = &text[text.rfind(')')? + 1..];
-    let mut fields = rest.split_ascii_whitespace();
-    // After the name: state (3), ppid (4), ... starttime (22).
-    let ppid = fields.nth(1)?.parse().ok()?;
-    let start_ticks = fields.nth(17)?.parse().ok()?;
-    Some(ProcStat { ppid, start_ticks })
+    let open = text.find('(')?;
+    let close = text.rfind(')')?;
+    let comm = text.get(open + 1..close)?.to_owned();
+    let mut fields = text[close + 1..].split_ascii_whitespace();
+    // After the name: state (3), ppid (4), ... utime (14), stime (15), ...
+    // starttime (22), vsize (23), rss (24).
+    let state = fields.next()?.chars().next()?;
+    let ppid = fields.next()?.parse().ok()?;
+    let utime: u64 = fields.nth(9)?.parse().ok()?;
+    let stime: u64 = fields.next()?.parse().ok()?;
+    let start_ticks = fields.nth(6)?.parse().ok()?;
+    let rss_pages = fields.nth(1)?.parse::<i64>().ok()?.max(0) as u64;
+    Some(ProcStat {
+        comm,
+        state,
+        ppid,
+        cpu_ticks: utime + stime,
+        start_ticks,
+        rss_pages,
+    })
 }
 
 #[cfg(test)]
@@ -43,8 +96,12 @@ mod tests {
         assert_eq!(
             parse(line),
             Some(ProcStat {
+                comm: "my (weird) name".into(),
+                state: 'S',
                 ppid: 77,
-                start_ticks: 987_654
+                cpu_ticks: 8,
+                start_ticks: 987_654,
+                rss_pages: 200,
             })
         );
     }
@@ -52,7 +109,7 @@ mod tests {
     #[test]
     fn reads_self() {
         let stat = read(std::process::id());
-        assert!(stat.is_some_and(|s| s.start_ticks > 0));
+        assert!(stat.is_some_and(|s| s.start_ticks > 0 && s.rss_pages > 0 && s.comm.len() <= 15));
     }
 
     #[test]

@@ -14,11 +14,6 @@ const MIB: u64 = 1 << 20;
 /// (so the energy counter starts at a believable value).
 const UPTIME_AT_ZERO_S: f64 = 3.0 * 86_400.0;
 
-/// Driver timestamp (µs since the Unix epoch) of simulated time 0; fixed so
-/// that process samples are identical in every process that simulates the
-/// same scenario.
-pub const EPOCH_US: u64 = 1_767_225_600_000_000; // 2026-01-01T00:00:00Z
-
 /// Memory a MIG device's driver context takes before any process, MiB.
 const MIG_OVERHEAD_MIB: u64 = 13;
 
@@ -345,15 +340,16 @@ impl SimGpu {
     }
 
     /// The driver's process list: all processes, or those of MIG device
-    /// `mig`; one entry per pid (a pid listed twice has its memory summed
-    /// and its kinds merged, as the driver reports one entry per process).
+    /// `mig`; one entry per pid and MIG device (a pid listed twice has its
+    /// memory summed and its kinds merged, as the driver reports one entry
+    /// per process and instance).
     pub fn raw_processes(&self, mig: Option<usize>) -> Vec<RawProcess> {
         let mut out: Vec<RawProcess> = Vec::with_capacity(self.processes.len());
-        let mut index: std::collections::HashMap<u32, usize> =
+        let mut index: std::collections::HashMap<(u32, Option<usize>), usize> =
             std::collections::HashMap::with_capacity(self.processes.len());
         for p in self.processes.iter().filter(|p| mig.is_none() || p.mig == mig) {
             let memory = p.memory_reported.then_some(p.memory);
-            if let Some(&i) = index.get(&p.pid) {
+            if let Some(&i) = index.get(&(p.pid, p.mig)) {
                 let entry = &mut out[i];
                 entry.kind = entry.kind.merge(p.kind);
                 entry.used_gpu_memory = match (entry.used_gpu_memory, memory) {
@@ -362,7 +358,7 @@ impl SimGpu {
                 };
                 continue;
             }
-            index.insert(p.pid, out.len());
+            index.insert((p.pid, p.mig), out.len());
             out.push(RawProcess {
                 pid: p.pid,
                 used_gpu_memory: memory,

@@ -30,7 +30,7 @@ use std::time::Instant;
 
 pub use scenario::{Scenario, ScenarioError};
 
-use self::machine::{EPOCH_US, Machine, SimGpu};
+use self::machine::{Machine, SimGpu};
 use self::pids::PidResolver;
 use self::scenario::FaultField;
 use super::{
@@ -501,9 +501,13 @@ impl Backend for SimBackend {
         if gpu.processes_no_permission {
             return Err(BackendError::NoPermission);
         }
-        // One sample per process per simulated second, like the driver's
-        // sampling buffer; nothing newer than `since` means no samples.
-        let timestamp = EPOCH_US + (t.max(0.0).floor() * 1e6) as u64;
+        // Stamped with the real clock (whole seconds), because clients ask
+        // for samples newer than "a moment ago" in real time; the values
+        // themselves stay a function of simulated time. Nothing newer than
+        // `since` means no samples, as the driver answers.
+        let timestamp = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() * 1_000_000);
         if timestamp <= since {
             return Ok(Vec::new());
         }
