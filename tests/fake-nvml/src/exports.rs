@@ -555,20 +555,14 @@ exports! {
 
     /// Handle of the GPU at an index (legacy entry point).
     fn nvmlDeviceGetHandleByIndex(index: c_uint, device: *mut nvmlDevice_t) {
-        // SAFETY: same contract as the `_v2` function.
-        guard_code(unsafe { nvmlDeviceGetHandleByIndex_v2(index, device) })
+        // SAFETY: `device` is valid for a write (NVML contract).
+        unsafe { handle_by_index(index, device) }
     }
 
     /// Handle of the GPU at an index.
     fn nvmlDeviceGetHandleByIndex_v2(index: c_uint, device: *mut nvmlDevice_t) {
-        let loaded = state::loaded()?;
-        nonnull(device)?;
-        let count = check(loaded.backend.device_count())?;
-        if index >= count {
-            return Err(INVALID_ARGUMENT);
-        }
         // SAFETY: `device` is valid for a write (NVML contract).
-        unsafe { put_handle(&loaded, DeviceRef::Physical(index), device) }
+        unsafe { handle_by_index(index, device) }
     }
 
     /// Handle of the GPU or MIG device with a UUID.
@@ -584,19 +578,14 @@ exports! {
 
     /// Handle of the GPU at a PCI bus id (legacy entry point).
     fn nvmlDeviceGetHandleByPciBusId(pci_bus_id: *const c_char, device: *mut nvmlDevice_t) {
-        // SAFETY: same contract as the `_v2` function.
-        guard_code(unsafe { nvmlDeviceGetHandleByPciBusId_v2(pci_bus_id, device) })
+        // SAFETY: `pci_bus_id` is NUL-terminated, `device` valid for a write (NVML contract).
+        unsafe { handle_by_bus_id(pci_bus_id, device) }
     }
 
     /// Handle of the GPU at a PCI bus id.
     fn nvmlDeviceGetHandleByPciBusId_v2(pci_bus_id: *const c_char, device: *mut nvmlDevice_t) {
-        let loaded = state::loaded()?;
-        // SAFETY: `pci_bus_id` is a NUL-terminated string (NVML contract).
-        let bus_id = unsafe { read_str(pci_bus_id) }?;
-        nonnull(device)?;
-        let dref = loaded.backend.device_by_bus_id(bus_id).map_err(|e| lookup_code(&e))?;
-        // SAFETY: `device` is valid for a write (NVML contract).
-        unsafe { put_handle(&loaded, dref, device) }
+        // SAFETY: `pci_bus_id` is NUL-terminated, `device` valid for a write (NVML contract).
+        unsafe { handle_by_bus_id(pci_bus_id, device) }
     }
 
     /// NVML index of a GPU (the parent's for a MIG device).
@@ -1135,7 +1124,32 @@ exports! {
     }
 }
 
-/// Turns a return code from a delegated export back into a result.
-fn guard_code(code: Code) -> R {
-    if code == SUCCESS { Ok(()) } else { Err(code) }
+/// `nvmlDeviceGetHandleByIndex*`.
+///
+/// # Safety
+/// `device` is null or valid for a write of a handle.
+unsafe fn handle_by_index(index: c_uint, device: *mut nvmlDevice_t) -> R {
+    let loaded = state::loaded()?;
+    nonnull(device)?;
+    let count = check(loaded.backend.device_count())?;
+    if index >= count {
+        return Err(INVALID_ARGUMENT);
+    }
+    // SAFETY: `device` is valid for a write (this function's contract).
+    unsafe { put_handle(&loaded, DeviceRef::Physical(index), device) }
+}
+
+/// `nvmlDeviceGetHandleByPciBusId*`.
+///
+/// # Safety
+/// `pci_bus_id` is null or NUL-terminated; `device` is null or valid for a
+/// write of a handle.
+unsafe fn handle_by_bus_id(pci_bus_id: *const c_char, device: *mut nvmlDevice_t) -> R {
+    let loaded = state::loaded()?;
+    // SAFETY: `pci_bus_id` is null or NUL-terminated (this function's contract).
+    let bus_id = unsafe { read_str(pci_bus_id) }?;
+    nonnull(device)?;
+    let dref = loaded.backend.device_by_bus_id(bus_id).map_err(|e| lookup_code(&e))?;
+    // SAFETY: `device` is valid for a write (this function's contract).
+    unsafe { put_handle(&loaded, dref, device) }
 }

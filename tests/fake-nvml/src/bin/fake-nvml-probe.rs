@@ -1,5 +1,7 @@
 //! Prints one `nvitop::Snapshot` as JSON, through the NVML backend (`nvml`,
-//! the default) or the in-process simulator (`sim`).
+//! the default) or the in-process simulator (`sim`), as
+//! `{"pid": .., "ppid": .., "snapshot": {..}}`: the pids let a comparison
+//! recognise the simulator's `self` and `parent` processes.
 //!
 //! The differential tests run it with `NVITOP_NVML_LIBRARY` pointing at the
 //! fake library, so the NVML backend reads the simulator through the C API.
@@ -41,7 +43,12 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    match serde_json::to_string_pretty(&snapshot) {
+    let output = serde_json::json!({
+        "pid": std::process::id(),
+        "ppid": std::os::unix::process::parent_id(),
+        "snapshot": snapshot,
+    });
+    match serde_json::to_string_pretty(&output) {
         Ok(json) => {
             println!("{json}");
             ExitCode::SUCCESS
