@@ -16,9 +16,11 @@ use std::hint::black_box;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+mod common;
+use common::Sleepers;
 use criterion::{Criterion, criterion_group, criterion_main};
 use nvitop::backend::Backend;
-use nvitop::backend::sim::SimBackend;
+use nvitop::backend::sim::{SimBackend, presets};
 use nvitop::sampler::{SamplerConfig, Tracked};
 use nvitop::sink::MemorySink;
 use nvitop::{Device, GpuStatsLogger};
@@ -71,7 +73,10 @@ fn bench(c: &mut Criterion) {
         });
     });
 
-    let big = sim_backend("h100x8");
+    let sleepers = Sleepers::spawn(8 * 64);
+    let big_sim = SimBackend::with_host_pool(presets::preset("h100x8").unwrap(), sleepers.pids());
+    big_sim.set_time(30.0);
+    let big: Arc<dyn Backend> = Arc::new(big_sim);
     let sampler = nvitop::sampler::Sampler::start(
         Device::all_in(&big).unwrap(),
         SamplerConfig::default()

@@ -6,13 +6,16 @@
 use std::hint::black_box;
 use std::sync::Arc;
 
+mod common;
+use common::Sleepers;
 use criterion::{Criterion, criterion_group, criterion_main};
 use nvitop::backend::Backend;
-use nvitop::backend::sim::SimBackend;
+use nvitop::backend::sim::{SimBackend, presets};
 use nvitop::{Device, Snapshot};
 
 fn bench_snapshot(c: &mut Criterion) {
-    let sim = SimBackend::from_preset("h100x8").expect("preset h100x8");
+    let sleepers = Sleepers::spawn(8 * 64);
+    let sim = SimBackend::with_host_pool(presets::preset("h100x8").expect("preset h100x8"), sleepers.pids());
     sim.set_time(60.0);
     let backend: Arc<dyn Backend> = Arc::new(sim);
     let devices = Device::all_in(&backend).unwrap();
@@ -41,6 +44,7 @@ fn bench_snapshot(c: &mut Criterion) {
         b.iter(|| black_box(nvitop::host::snapshot()));
     });
     group.finish();
+    drop(sleepers);
 }
 
 criterion_group!(benches, bench_snapshot);

@@ -38,7 +38,7 @@ use crate::process::GpuProcess;
 /// use nvitop::backend::sim::SimBackend;
 /// use std::sync::Arc;
 ///
-/// let backend = Arc::new(SimBackend::default_machine());
+/// let backend: Arc<dyn nvitop::backend::Backend> = Arc::new(SimBackend::default_machine());
 /// for device in Device::all_in(&backend).unwrap() {
 ///     println!(
 ///         "{} {} {}/{}",

@@ -162,12 +162,22 @@ impl GpuStatsLoggerBuilder {
     }
 
     fn devices(&self) -> Result<(Vec<Device>, Vec<String>)> {
-        let backend = match &self.backend {
-            Some(backend) => Arc::clone(backend),
-            None => crate::default_backend()?,
+        // Explicit devices carry their own backend: asking for the default
+        // one would fail needlessly on a machine without a driver.
+        let backend = || match &self.backend {
+            Some(backend) => Ok(Arc::clone(backend)),
+            None => crate::default_backend(),
         };
         match &self.selection {
+            Selection::Devices(devices) => {
+                let prefixes = devices
+                    .iter()
+                    .map(|d| format!("gpu_id: {}", d.display_index()))
+                    .collect();
+                Ok((devices.clone(), prefixes))
+            }
             Selection::Physical(indices) => {
+                let backend = backend()?;
                 let devices = Device::from_indices_in(&backend, indices)?;
                 let prefixes = devices
                     .iter()
@@ -176,6 +186,7 @@ impl GpuStatsLoggerBuilder {
                 Ok((devices, prefixes))
             }
             Selection::Cuda(indices) => {
+                let backend = backend()?;
                 let value = std::env::var(crate::device::CUDA_VISIBLE_DEVICES).ok();
                 let cuda = Device::from_cuda_indices_in(&backend, value.as_deref(), indices)?;
                 let prefixes = cuda
@@ -190,13 +201,6 @@ impl GpuStatsLoggerBuilder {
                     })
                     .collect();
                 Ok((cuda.into_iter().map(crate::CudaDevice::into_device).collect(), prefixes))
-            }
-            Selection::Devices(devices) => {
-                let prefixes = devices
-                    .iter()
-                    .map(|d| format!("gpu_id: {}", d.display_index()))
-                    .collect();
-                Ok((devices.clone(), prefixes))
             }
         }
     }

@@ -1,48 +1,652 @@
-//! TEMPORARY STUB (replaced by the simulator branch).
-#![allow(missing_docs, clippy::all, clippy::pedantic)]
-use super::*;
-#[derive(Debug, thiserror::Error)]
-#[error("stub")]
-pub struct ScenarioError;
+//! The built-in GPU simulator: a deterministic model of a GPU machine.
+//!
+//! A [`scenario::Scenario`] describes the machine (GPU models, MIG devices,
+//! processes bound to real host pids, workloads, faults); the simulator
+//! answers every [`Backend`] question from it as a pure function of
+//! simulated time. Simulated time runs with the wall clock from the moment
+//! the simulator is created, unless it is pinned with
+//! [`SimBackend::set_time`] or the `NVITOP_SIM_TIME` environment variable
+//! (seconds), which is how tests, benchmarks and the fake NVML library in
+//! another process see identical values.
+//!
+//! ```
+//! use nvitop::backend::{Backend, DeviceRef, sim::SimBackend};
+//! let sim = SimBackend::from_preset("mig").unwrap();
+//! sim.set_time(10.0);
+//! assert_eq!(sim.device_count().unwrap(), 2);
+//! assert_eq!(sim.mig_devices(DeviceRef::Physical(0)).unwrap().len(), 4);
+//! ```
+
+pub mod machine;
+pub mod models;
+pub mod pids;
+pub mod presets;
+pub mod scenario;
+pub mod workload;
+
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+pub use scenario::{Scenario, ScenarioError};
+
+use self::machine::{EPOCH_US, Machine, SimGpu};
+use self::pids::PidResolver;
+use self::scenario::FaultField;
+use super::{
+    Backend, BackendError, BackendResult, ClockKind, ComputeMode, DeviceRef, MemoryInfo, PcieDirection,
+    ProcessUtilization, RawProcess, UtilizationRates,
+};
+
+/// Environment variable naming the scenario for the simulator (a preset
+/// name or a `.toml`/`.json` path). The fake NVML library reads it too.
+pub const SIM_SCENARIO_ENV: &str = "NVITOP_SIM_SCENARIO";
+
+/// Environment variable pinning simulated time, in seconds.
+pub const SIM_TIME_ENV: &str = "NVITOP_SIM_TIME";
+
+/// Bits of an `f64` that mean "time follows the wall clock".
+const FOLLOW_WALL_CLOCK: u64 = u64::MAX;
+
+/// The simulator backend.
 #[derive(Debug)]
-pub struct SimBackend;
+pub struct SimBackend {
+    scenario: Scenario,
+    machine: Machine,
+    origin: Instant,
+    /// Pinned time as `f64` bits, or [`FOLLOW_WALL_CLOCK`]. Atomic so tests
+    /// can move time while other threads read.
+    pinned: AtomicU64,
+}
+
 impl SimBackend {
+    /// A simulator for `scenario`, binding its pids to this host now.
+    /// Honours `NVITOP_SIM_TIME`.
+    pub fn new(scenario: Scenario) -> Self {
+        Self::with_resolver(scenario, &PidResolver::from_host())
+    }
+
+    /// A simulator whose `host:N` pids are drawn from `pool`, in order (for
+    /// benchmarks and tests that spawn the processes the GPUs should run).
+    ///
+    /// ```
+    /// use nvitop::backend::{Backend, DeviceRef, sim::SimBackend, sim::presets};
+    /// let scenario = presets::preset("a100x4").unwrap();
+    /// let sim = SimBackend::with_host_pool(scenario, vec![4242, 4243, 4244]);
+    /// let pids: Vec<u32> = sim.processes(DeviceRef::Physical(2)).unwrap().iter().map(|p| p.pid).collect();
+    /// assert_eq!(pids, vec![4242]); // rank 2 is `host:21`: pool[21 % 3]
+    /// ```
+    pub fn with_host_pool(scenario: Scenario, pool: Vec<u32>) -> Self {
+        Self::with_resolver(scenario, &PidResolver::with_pool(pool))
+    }
+
+    fn with_resolver(scenario: Scenario, pids: &PidResolver) -> Self {
+        let machine = Machine::build(&scenario, pids);
+        let pinned = std::env::var(SIM_TIME_ENV)
+            .ok()
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .filter(|t| t.is_finite())
+            .map_or(FOLLOW_WALL_CLOCK, f64::to_bits);
+        Self {
+            scenario,
+            machine,
+            origin: Instant::now(),
+            pinned: AtomicU64::new(pinned),
+        }
+    }
+
+    /// The built-in default machine (preset `default`): 4 GPUs, one of them
+    /// split into MIG devices, the calling process running on GPU 0.
+    ///
+    /// ```
+    /// use nvitop::backend::{Backend, sim::SimBackend};
+    /// assert_eq!(SimBackend::default_machine().device_count().unwrap(), 4);
+    /// ```
     pub fn default_machine() -> Self {
-        SimBackend
+        match presets::preset("default") {
+            Ok(scenario) => Self::new(scenario),
+            // The preset is compiled in and checked by the unit tests.
+            Err(err) => unreachable!("the built-in default scenario is invalid: {err}"),
+        }
     }
-    pub fn from_preset(_s: &str) -> Result<Self, ScenarioError> {
-        Ok(SimBackend)
+
+    /// A built-in preset by name (see [`presets::PRESETS`]).
+    ///
+    /// # Errors
+    /// [`ScenarioError::UnknownPreset`], listing the presets.
+    pub fn from_preset(name: &str) -> Result<Self, ScenarioError> {
+        presets::preset(name).map(Self::new)
     }
+
+    /// A scenario file (`.json` is JSON, anything else TOML).
+    ///
+    /// # Errors
+    /// The file cannot be read or is not a valid scenario (the error names
+    /// the file, line and field).
+    pub fn from_file(path: &Path) -> Result<Self, ScenarioError> {
+        Scenario::from_file(path).map(Self::new)
+    }
+
+    /// What `--simulate` / `NVITOP_SIMULATE` accepts: `1` (or empty,
+    /// `true`, `yes`, `on`) for the default machine, a preset name
+    /// (optionally `preset:NAME`), or a scenario file path.
+    ///
+    /// ```
+    /// use nvitop::backend::{Backend, sim::SimBackend};
+    /// assert_eq!(SimBackend::from_spec("1").unwrap().device_count().unwrap(), 4);
+    /// assert_eq!(SimBackend::from_spec("h100x8").unwrap().device_count().unwrap(), 8);
+    /// assert!(SimBackend::from_spec("no-such-preset").is_err());
+    /// ```
+    ///
+    /// # Errors
+    /// An unknown preset, or a bad scenario file.
+    pub fn from_spec(spec: &str) -> Result<Self, ScenarioError> {
+        let spec = spec.trim();
+        if matches!(spec.to_ascii_lowercase().as_str(), "" | "1" | "true" | "yes" | "on") {
+            return Self::from_preset("default");
+        }
+        if let Some(name) = spec.strip_prefix("preset:") {
+            return Self::from_preset(name);
+        }
+        let path = Path::new(spec);
+        let looks_like_path = spec.contains('/')
+            || path
+                .extension()
+                .is_some_and(|e| e.eq_ignore_ascii_case("toml") || e.eq_ignore_ascii_case("json"));
+        if looks_like_path || (path.is_file() && presets::preset(spec).is_err()) {
+            Self::from_file(path)
+        } else {
+            Self::from_preset(spec)
+        }
+    }
+
+    /// The simulator the environment asks for: `NVITOP_SIM_SCENARIO`, else
+    /// `NVITOP_SIMULATE` (when it names a preset or file), else the default
+    /// machine. This is what the fake NVML library uses.
+    ///
+    /// # Errors
+    /// As [`SimBackend::from_spec`].
     pub fn from_env() -> Result<Self, ScenarioError> {
-        Ok(SimBackend)
+        if let Ok(spec) = std::env::var(SIM_SCENARIO_ENV)
+            && !spec.trim().is_empty()
+        {
+            return Self::from_spec(&spec);
+        }
+        let simulate = std::env::var(crate::global::SIMULATE_ENV).ok();
+        match crate::global::simulate_spec(simulate.as_deref()) {
+            Some(spec) => Self::from_spec(spec),
+            None => Self::from_preset("default"),
+        }
     }
-    pub fn set_time(&self, _t: f64) {}
+
+    /// The scenario this simulator runs.
+    pub fn scenario(&self) -> &Scenario {
+        &self.scenario
+    }
+
+    /// Pins simulated time at `seconds`.
+    pub fn set_time(&self, seconds: f64) {
+        self.pinned.store(seconds.to_bits(), Ordering::Relaxed);
+    }
+
+    /// Lets simulated time follow the wall clock again (from where the
+    /// simulator was created).
+    pub fn follow_wall_clock(&self) {
+        self.pinned.store(FOLLOW_WALL_CLOCK, Ordering::Relaxed);
+    }
+
+    /// The current simulated time, seconds.
     pub fn time(&self) -> f64 {
-        0.0
+        match self.pinned.load(Ordering::Relaxed) {
+            FOLLOW_WALL_CLOCK => self.origin.elapsed().as_secs_f64(),
+            bits => f64::from_bits(bits),
+        }
     }
-    pub fn from_spec(_s: &str) -> Result<Self, ScenarioError> {
-        Ok(SimBackend)
+
+    /// The GPU behind `device`, at time `t`, failing when it is lost or the
+    /// index does not exist.
+    fn gpu(&self, device: DeviceRef, t: f64) -> BackendResult<&SimGpu> {
+        let gpu = self
+            .machine
+            .gpus
+            .get(device.physical_index() as usize)
+            .ok_or_else(|| BackendError::NotFound {
+                what: format!("GPU {device}"),
+            })?;
+        if gpu.is_lost(t) {
+            return Err(BackendError::GpuLost { device });
+        }
+        if let DeviceRef::Mig { index, .. } = device
+            && index as usize >= gpu.migs.len()
+        {
+            return Err(BackendError::NotFound {
+                what: format!("MIG device {device}"),
+            });
+        }
+        Ok(gpu)
+    }
+
+    /// A physical GPU that answers `field`: MIG devices do not (N/A), nor
+    /// does a GPU with a "not supported" fault for it.
+    fn physical(&self, device: DeviceRef, field: FaultField) -> BackendResult<(&SimGpu, f64)> {
+        let t = self.time();
+        let gpu = self.gpu(device, t)?;
+        if device.is_mig() || gpu.unsupported(field) {
+            return Err(BackendError::NotSupported);
+        }
+        Ok((gpu, t))
     }
 }
-macro_rules! ns { ($($name:ident ( $($a:ident : $t:ty),* ) -> $r:ty;)*) => { $(fn $name(&self, $($a: $t),*) -> BackendResult<$r> { let _ = ($($a),*); Err(BackendError::NotSupported) })* } }
+
 impl Backend for SimBackend {
     fn kind(&self) -> &'static str {
         "simulator"
     }
+
     fn is_simulated(&self) -> bool {
         true
     }
-    ns! {
-        driver_version() -> String; nvml_version() -> String; cuda_driver_version() -> i32; device_count() -> u32;
-        device_by_uuid(u: &str) -> DeviceRef; device_by_bus_id(u: &str) -> DeviceRef; mig_devices(d: DeviceRef) -> Vec<DeviceRef>;
-        name(d: DeviceRef) -> String; uuid(d: DeviceRef) -> String; bus_id(d: DeviceRef) -> String; memory_info(d: DeviceRef) -> MemoryInfo;
-        bar1_memory_info(d: DeviceRef) -> MemoryInfo; utilization_rates(d: DeviceRef) -> UtilizationRates; encoder_utilization(d: DeviceRef) -> u32;
-        decoder_utilization(d: DeviceRef) -> u32; fan_speed(d: DeviceRef) -> u32; temperature(d: DeviceRef) -> u32; power_usage(d: DeviceRef) -> u32;
-        power_limit(d: DeviceRef) -> u32; total_energy_consumption(d: DeviceRef) -> u64; performance_state(d: DeviceRef) -> u32;
-        persistence_mode(d: DeviceRef) -> bool; display_active(d: DeviceRef) -> bool; compute_mode(d: DeviceRef) -> ComputeMode;
-        ecc_errors_volatile_uncorrected(d: DeviceRef) -> u64; mig_mode(d: DeviceRef) -> bool; clock(d: DeviceRef, c: ClockKind) -> u32;
-        max_clock(d: DeviceRef, c: ClockKind) -> u32; pcie_throughput(d: DeviceRef, p: PcieDirection) -> u32;
-        cuda_compute_capability(d: DeviceRef) -> (u32, u32); processes(d: DeviceRef) -> Vec<RawProcess>;
-        process_utilization(d: DeviceRef, s: u64) -> Vec<ProcessUtilization>;
+
+    fn driver_version(&self) -> BackendResult<String> {
+        Ok(self.machine.driver_version.clone())
+    }
+
+    fn nvml_version(&self) -> BackendResult<String> {
+        let major = self.machine.cuda_driver_version / 1000;
+        Ok(format!("{major}.{}", self.machine.driver_version))
+    }
+
+    fn cuda_driver_version(&self) -> BackendResult<i32> {
+        Ok(self.machine.cuda_driver_version)
+    }
+
+    fn device_count(&self) -> BackendResult<u32> {
+        Ok(self.machine.gpus.len() as u32)
+    }
+
+    fn device_by_uuid(&self, uuid: &str) -> BackendResult<DeviceRef> {
+        let t = self.time();
+        for (i, gpu) in self.machine.gpus.iter().enumerate() {
+            let found = if gpu.uuid.eq_ignore_ascii_case(uuid) {
+                Some(DeviceRef::Physical(i as u32))
+            } else {
+                gpu.migs
+                    .iter()
+                    .position(|m| m.uuid.eq_ignore_ascii_case(uuid))
+                    .map(|m| DeviceRef::Mig {
+                        parent: i as u32,
+                        index: m as u32,
+                    })
+            };
+            if let Some(device) = found {
+                return self.gpu(device, t).map(|_| device);
+            }
+        }
+        Err(BackendError::NotFound {
+            what: format!("UUID {uuid}"),
+        })
+    }
+
+    fn device_by_bus_id(&self, bus_id: &str) -> BackendResult<DeviceRef> {
+        let wanted = normalize_bus_id(bus_id);
+        let t = self.time();
+        let index = self
+            .machine
+            .gpus
+            .iter()
+            .position(|g| wanted.as_deref() == Some(g.bus_id.to_ascii_uppercase().as_str()))
+            .ok_or_else(|| BackendError::NotFound {
+                what: format!("PCI bus id {bus_id}"),
+            })?;
+        let device = DeviceRef::Physical(index as u32);
+        self.gpu(device, t).map(|_| device)
+    }
+
+    fn mig_devices(&self, device: DeviceRef) -> BackendResult<Vec<DeviceRef>> {
+        let t = self.time();
+        let gpu = self.gpu(device, t)?;
+        match device {
+            DeviceRef::Mig { .. } => Ok(Vec::new()),
+            DeviceRef::Physical(parent) => Ok((0..gpu.migs.len() as u32)
+                .map(|index| DeviceRef::Mig { parent, index })
+                .collect()),
+        }
+    }
+
+    fn name(&self, device: DeviceRef) -> BackendResult<String> {
+        let gpu = self.gpu(device, self.time())?;
+        Ok(match device {
+            DeviceRef::Physical(_) => gpu.model.name.to_owned(),
+            DeviceRef::Mig { index, .. } => gpu.migs[index as usize].name.clone(),
+        })
+    }
+
+    fn uuid(&self, device: DeviceRef) -> BackendResult<String> {
+        let gpu = self.gpu(device, self.time())?;
+        Ok(match device {
+            DeviceRef::Physical(_) => gpu.uuid.clone(),
+            DeviceRef::Mig { index, .. } => gpu.migs[index as usize].uuid.clone(),
+        })
+    }
+
+    fn bus_id(&self, device: DeviceRef) -> BackendResult<String> {
+        // A MIG device reports its parent's PCI location.
+        Ok(self.gpu(device, self.time())?.bus_id.clone())
+    }
+
+    fn memory_info(&self, device: DeviceRef) -> BackendResult<MemoryInfo> {
+        let gpu = self.gpu(device, self.time())?;
+        if gpu.unsupported(FaultField::MemoryInfo) {
+            return Err(BackendError::NotSupported);
+        }
+        let (total, used) = match device {
+            DeviceRef::Physical(_) => (gpu.memory_total(), gpu.memory_used()),
+            DeviceRef::Mig { index, .. } => (
+                gpu.mig_memory_total(index as usize),
+                gpu.mig_memory_used(index as usize),
+            ),
+        };
+        Ok(MemoryInfo {
+            total,
+            used,
+            free: total - used,
+        })
+    }
+
+    fn bar1_memory_info(&self, device: DeviceRef) -> BackendResult<MemoryInfo> {
+        let (gpu, _) = self.physical(device, FaultField::Bar1MemoryInfo)?;
+        let (total, used) = gpu.bar1();
+        Ok(MemoryInfo {
+            total,
+            used,
+            free: total - used,
+        })
+    }
+
+    fn utilization_rates(&self, device: DeviceRef) -> BackendResult<UtilizationRates> {
+        let (gpu, t) = self.physical(device, FaultField::UtilizationRates)?;
+        // NVML has no device-level utilization while MIG is on.
+        if gpu.mig_enabled() {
+            return Err(BackendError::NotSupported);
+        }
+        Ok(UtilizationRates {
+            gpu: gpu.gpu_util(t),
+            memory: gpu.memory_util(t),
+        })
+    }
+
+    fn encoder_utilization(&self, device: DeviceRef) -> BackendResult<u32> {
+        let (gpu, t) = self.physical(device, FaultField::EncoderUtilization)?;
+        if gpu.mig_enabled() {
+            return Err(BackendError::NotSupported);
+        }
+        Ok(gpu.encoder(t))
+    }
+
+    fn decoder_utilization(&self, device: DeviceRef) -> BackendResult<u32> {
+        let (gpu, t) = self.physical(device, FaultField::DecoderUtilization)?;
+        if gpu.mig_enabled() {
+            return Err(BackendError::NotSupported);
+        }
+        Ok(gpu.decoder(t))
+    }
+
+    fn fan_speed(&self, device: DeviceRef) -> BackendResult<u32> {
+        let (gpu, t) = self.physical(device, FaultField::FanSpeed)?;
+        if !gpu.model.has_fan {
+            return Err(BackendError::NotSupported);
+        }
+        Ok(gpu.fan_speed(t))
+    }
+
+    fn temperature(&self, device: DeviceRef) -> BackendResult<u32> {
+        let (gpu, t) = self.physical(device, FaultField::Temperature)?;
+        Ok(gpu.temperature(t))
+    }
+
+    fn power_usage(&self, device: DeviceRef) -> BackendResult<u32> {
+        let (gpu, t) = self.physical(device, FaultField::PowerUsage)?;
+        Ok(gpu.power_mw(t))
+    }
+
+    fn power_limit(&self, device: DeviceRef) -> BackendResult<u32> {
+        let (gpu, _) = self.physical(device, FaultField::PowerLimit)?;
+        Ok(gpu.power_limit_mw())
+    }
+
+    fn total_energy_consumption(&self, device: DeviceRef) -> BackendResult<u64> {
+        let (gpu, t) = self.physical(device, FaultField::TotalEnergyConsumption)?;
+        Ok(gpu.energy_mj(t))
+    }
+
+    fn performance_state(&self, device: DeviceRef) -> BackendResult<u32> {
+        let (gpu, _) = self.physical(device, FaultField::PerformanceState)?;
+        Ok(gpu.performance_state())
+    }
+
+    fn persistence_mode(&self, device: DeviceRef) -> BackendResult<bool> {
+        let (gpu, _) = self.physical(device, FaultField::PersistenceMode)?;
+        Ok(gpu.persistence_mode)
+    }
+
+    fn display_active(&self, device: DeviceRef) -> BackendResult<bool> {
+        let (gpu, _) = self.physical(device, FaultField::DisplayActive)?;
+        Ok(gpu.display_active)
+    }
+
+    fn compute_mode(&self, device: DeviceRef) -> BackendResult<ComputeMode> {
+        let (gpu, _) = self.physical(device, FaultField::ComputeMode)?;
+        Ok(gpu.compute_mode)
+    }
+
+    fn ecc_errors_volatile_uncorrected(&self, device: DeviceRef) -> BackendResult<u64> {
+        let (gpu, _) = self.physical(device, FaultField::EccErrors)?;
+        if !gpu.model.has_ecc {
+            return Err(BackendError::NotSupported);
+        }
+        Ok(gpu.ecc_errors)
+    }
+
+    fn mig_mode(&self, device: DeviceRef) -> BackendResult<bool> {
+        let (gpu, _) = self.physical(device, FaultField::MigMode)?;
+        if !gpu.model.mig_capable {
+            return Err(BackendError::NotSupported);
+        }
+        Ok(gpu.mig_enabled())
+    }
+
+    fn clock(&self, device: DeviceRef, clock: ClockKind) -> BackendResult<u32> {
+        let (gpu, t) = self.physical(device, FaultField::Clocks)?;
+        Ok(gpu.clock(clock, t))
+    }
+
+    fn max_clock(&self, device: DeviceRef, clock: ClockKind) -> BackendResult<u32> {
+        let (gpu, _) = self.physical(device, FaultField::MaxClocks)?;
+        Ok(gpu.max_clock(clock))
+    }
+
+    fn pcie_throughput(&self, device: DeviceRef, direction: PcieDirection) -> BackendResult<u32> {
+        let (gpu, t) = self.physical(device, FaultField::PcieThroughput)?;
+        Ok(gpu.pcie(direction == PcieDirection::Rx, t))
+    }
+
+    fn cuda_compute_capability(&self, device: DeviceRef) -> BackendResult<(u32, u32)> {
+        // MIG devices share their parent's architecture.
+        let gpu = self.gpu(device, self.time())?;
+        if gpu.unsupported(FaultField::CudaComputeCapability) {
+            return Err(BackendError::NotSupported);
+        }
+        Ok(gpu.model.compute_capability)
+    }
+
+    fn processes(&self, device: DeviceRef) -> BackendResult<Vec<RawProcess>> {
+        let gpu = self.gpu(device, self.time())?;
+        if gpu.processes_no_permission {
+            return Err(BackendError::NoPermission);
+        }
+        if gpu.unsupported(FaultField::Processes) {
+            return Err(BackendError::NotSupported);
+        }
+        Ok(match device {
+            DeviceRef::Physical(_) => gpu.raw_processes(None),
+            DeviceRef::Mig { index, .. } => gpu.raw_processes(Some(index as usize)),
+        })
+    }
+
+    fn process_utilization(&self, device: DeviceRef, since: u64) -> BackendResult<Vec<ProcessUtilization>> {
+        let (gpu, t) = self.physical(device, FaultField::ProcessUtilization)?;
+        if gpu.mig_enabled() {
+            return Err(BackendError::NotSupported);
+        }
+        if gpu.processes_no_permission {
+            return Err(BackendError::NoPermission);
+        }
+        // One sample per process per simulated second, like the driver's
+        // sampling buffer; nothing newer than `since` means no samples.
+        let timestamp = EPOCH_US + (t.max(0.0).floor() * 1e6) as u64;
+        if timestamp <= since {
+            return Ok(Vec::new());
+        }
+        Ok(gpu
+            .process_shares(t)
+            .into_iter()
+            .map(|(pid, sm, memory, encoder, decoder)| ProcessUtilization {
+                pid,
+                timestamp,
+                sm,
+                memory,
+                encoder,
+                decoder,
+            })
+            .collect())
+    }
+}
+
+/// `07:00.0`, `0000:07:00.0` or `00000000:07:00.0` (any case) in NVML's
+/// 8-digit-domain upper-case form; `None` when it is not a bus id.
+fn normalize_bus_id(bus_id: &str) -> Option<String> {
+    let parts: Vec<&str> = bus_id.trim().split(':').collect();
+    let (domain, bus, rest) = match parts.as_slice() {
+        [bus, rest] => ("0", *bus, *rest),
+        [domain, bus, rest] => (*domain, *bus, *rest),
+        _ => return None,
+    };
+    let (dev, func) = rest.split_once('.')?;
+    let domain = u32::from_str_radix(domain, 16).ok()?;
+    let bus = u8::from_str_radix(bus, 16).ok()?;
+    let dev = u8::from_str_radix(dev, 16).ok()?;
+    let func = u8::from_str_radix(func, 16).ok()?;
+    Some(format!("{domain:08X}:{bus:02X}:{dev:02X}.{func:X}"))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn bus_ids_normalize() {
+        assert_eq!(normalize_bus_id("07:00.0").as_deref(), Some("00000000:07:00.0"));
+        assert_eq!(normalize_bus_id("0000:2a:00.0").as_deref(), Some("00000000:2A:00.0"));
+        assert_eq!(
+            normalize_bus_id("00000000:2A:00.0").as_deref(),
+            Some("00000000:2A:00.0")
+        );
+        assert_eq!(normalize_bus_id("nonsense"), None);
+    }
+
+    #[test]
+    fn time_is_pinned_or_follows_the_clock() {
+        let sim = SimBackend::default_machine();
+        sim.set_time(12.5);
+        assert!((sim.time() - 12.5).abs() < f64::EPSILON);
+        sim.follow_wall_clock();
+        assert!(sim.time() < 60.0);
+    }
+
+    #[test]
+    fn values_at_the_same_time_agree_across_instances() {
+        let a = SimBackend::from_preset("h100x8").unwrap();
+        let b = SimBackend::from_preset("h100x8").unwrap();
+        for t in [0.0, 3.3, 99.9] {
+            a.set_time(t);
+            b.set_time(t);
+            for i in 0..8 {
+                let d = DeviceRef::Physical(i);
+                assert_eq!(a.utilization_rates(d), b.utilization_rates(d));
+                assert_eq!(a.power_usage(d), b.power_usage(d));
+                assert_eq!(a.process_utilization(d, 0), b.process_utilization(d, 0));
+            }
+        }
+    }
+
+    #[test]
+    fn energy_never_decreases_and_power_stays_under_the_limit() {
+        let sim = SimBackend::from_preset("rtx4090").unwrap();
+        let d = DeviceRef::Physical(0);
+        let mut last = 0;
+        for step in 0..500 {
+            sim.set_time(f64::from(step) * 0.7);
+            let energy = sim.total_energy_consumption(d).unwrap();
+            assert!(energy >= last);
+            last = energy;
+            assert!(sim.power_usage(d).unwrap() <= sim.power_limit(d).unwrap());
+            assert!(sim.fan_speed(d).unwrap() <= 100);
+        }
+    }
+
+    #[test]
+    fn mig_parent_lists_every_instance_process() {
+        let sim = SimBackend::from_preset("mig").unwrap();
+        let parent = DeviceRef::Physical(0);
+        let all = sim.processes(parent).unwrap();
+        let per_mig: usize = sim
+            .mig_devices(parent)
+            .unwrap()
+            .into_iter()
+            .map(|m| sim.processes(m).unwrap().len())
+            .sum();
+        assert_eq!(all.len(), per_mig);
+        assert_eq!(sim.utilization_rates(parent), Err(BackendError::NotSupported));
+        let mig = DeviceRef::Mig { parent: 0, index: 0 };
+        let mem = sim.memory_info(mig).unwrap();
+        assert!(mem.used > 0 && mem.total > mem.used);
+        assert_eq!(sim.temperature(mig), Err(BackendError::NotSupported));
+        assert!(matches!(
+            sim.name(DeviceRef::Mig { parent: 0, index: 9 }),
+            Err(BackendError::NotFound { .. })
+        ));
+    }
+
+    #[test]
+    fn a_lost_gpu_is_lost_everywhere_and_only_it() {
+        let sim = SimBackend::from_preset("faults").unwrap();
+        sim.set_time(29.9);
+        assert!(sim.name(DeviceRef::Physical(3)).is_ok());
+        sim.set_time(30.0);
+        let lost = DeviceRef::Physical(3);
+        assert_eq!(sim.name(lost), Err(BackendError::GpuLost { device: lost }));
+        assert_eq!(sim.processes(lost), Err(BackendError::GpuLost { device: lost }));
+        let uuid = SimBackend::from_preset("faults").unwrap().uuid(lost).unwrap();
+        assert!(matches!(sim.device_by_uuid(&uuid), Err(BackendError::GpuLost { .. })));
+        assert!(sim.name(DeviceRef::Physical(0)).is_ok());
+        assert_eq!(sim.processes(DeviceRef::Physical(2)), Err(BackendError::NoPermission));
+        assert_eq!(sim.temperature(DeviceRef::Physical(1)), Err(BackendError::NotSupported));
+        let own = sim.processes(DeviceRef::Physical(0)).unwrap();
+        assert!(own.iter().any(|p| p.used_gpu_memory.is_none()));
+    }
+
+    #[test]
+    fn specs_pick_presets_and_files() {
+        let dir = std::env::temp_dir().join(format!("nvitop-sim-spec-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("one.toml");
+        std::fs::write(&file, "[[gpus]]\nmodel = \"L4\"\n").unwrap();
+        let sim = SimBackend::from_spec(file.to_str().unwrap()).unwrap();
+        assert_eq!(sim.name(DeviceRef::Physical(0)).unwrap(), "NVIDIA L4");
+        assert_eq!(SimBackend::from_spec("preset:mig").unwrap().device_count().unwrap(), 2);
+        let missing = SimBackend::from_spec("/no/such/scenario.toml").unwrap_err();
+        assert!(missing.to_string().contains("/no/such/scenario.toml"), "{missing}");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

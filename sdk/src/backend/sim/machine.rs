@@ -1,0 +1,457 @@
+//! A scenario compiled into a machine: identities resolved (UUIDs, bus ids,
+//! pids), workloads resolved, and the physics that turns load into power,
+//! temperature, fan and clocks.
+
+use super::models::ModelSpec;
+use super::pids::PidResolver;
+use super::scenario::{FaultField, Scenario};
+use super::workload::{Channel, Workload, mix};
+use crate::backend::{ComputeMode, ProcessKind, RawProcess};
+
+const MIB: u64 = 1 << 20;
+
+/// Seconds the simulated driver has been loaded before simulated time 0
+/// (so the energy counter starts at a believable value).
+const UPTIME_AT_ZERO_S: f64 = 3.0 * 86_400.0;
+
+/// Driver timestamp (µs since the Unix epoch) of simulated time 0; fixed so
+/// that process samples are identical in every process that simulates the
+/// same scenario.
+pub const EPOCH_US: u64 = 1_767_225_600_000_000; // 2026-01-01T00:00:00Z
+
+/// Memory a MIG device's driver context takes before any process, MiB.
+const MIG_OVERHEAD_MIB: u64 = 13;
+
+/// The whole simulated machine.
+#[derive(Debug)]
+pub struct Machine {
+    /// Driver version.
+    pub driver_version: String,
+    /// CUDA driver version, NVML-encoded.
+    pub cuda_driver_version: i32,
+    /// Physical GPUs by index.
+    pub gpus: Vec<SimGpu>,
+}
+
+/// One physical GPU.
+#[derive(Debug)]
+pub struct SimGpu {
+    /// The model's fixed figures.
+    pub model: ModelSpec,
+    /// UUID (`GPU-...`).
+    pub uuid: String,
+    /// PCI bus id (`00000000:18:00.0`).
+    pub bus_id: String,
+    /// Persistence mode.
+    pub persistence_mode: bool,
+    /// Display active.
+    pub display_active: bool,
+    /// Compute mode.
+    pub compute_mode: ComputeMode,
+    /// Volatile uncorrected ECC errors.
+    pub ecc_errors: u64,
+    /// Load over time.
+    pub workload: Workload,
+    /// MIG devices (empty: MIG off).
+    pub migs: Vec<SimMig>,
+    /// Processes (on the GPU, or on its MIG devices).
+    pub processes: Vec<SimProcess>,
+    /// Queries answered with "not supported".
+    pub not_supported: Vec<FaultField>,
+    /// Process listing needs a permission the caller lacks.
+    pub processes_no_permission: bool,
+    /// Simulated second the GPU falls off the bus.
+    pub lost_at: Option<f64>,
+}
+
+/// One MIG device.
+#[derive(Debug)]
+pub struct SimMig {
+    /// Name (`NVIDIA A100-SXM4-80GB MIG 3g.40gb`).
+    pub name: String,
+    /// UUID (`MIG-...`).
+    pub uuid: String,
+    /// Memory, MiB.
+    pub memory_mib: u64,
+    /// GPU instance id.
+    pub gpu_instance_id: u32,
+}
+
+/// One process with a context on a GPU.
+#[derive(Debug, Clone)]
+pub struct SimProcess {
+    /// Host pid.
+    pub pid: u32,
+    /// GPU memory, bytes.
+    pub memory: u64,
+    /// Whether the driver reports the memory.
+    pub memory_reported: bool,
+    /// Context kind.
+    pub kind: ProcessKind,
+    /// Share of the GPU's SM load.
+    pub sm_weight: f64,
+    /// Encoder utilization, percent.
+    pub encoder: u32,
+    /// Decoder utilization, percent.
+    pub decoder: u32,
+    /// MIG device index.
+    pub mig: Option<usize>,
+}
+
+impl Machine {
+    /// Compiles `scenario`, binding pids through `pids`.
+    pub fn build(scenario: &Scenario, pids: &PidResolver) -> Self {
+        let gpus = scenario
+            .gpus
+            .iter()
+            .enumerate()
+            .map(|(index, spec)| {
+                let model = spec.model.spec();
+                let gpu_seed = mix(scenario.seed, index as u64 + 1);
+                let migs: Vec<SimMig> = spec
+                    .mig
+                    .iter()
+                    .enumerate()
+                    .map(|(m, mig)| SimMig {
+                        name: format!("{} MIG {}", model.name, mig.profile),
+                        uuid: format!("MIG-{}", uuid_from(mix(gpu_seed, 0x1000 + m as u64))),
+                        // Profiles name decimal-ish gigabytes; the driver
+                        // reports a little less than the name promises.
+                        memory_mib: u64::from(mig.profile.memory_gb) * 1004 / 64 * 64,
+                        gpu_instance_id: m as u32 + 1,
+                    })
+                    .collect();
+                let processes = spec
+                    .processes
+                    .iter()
+                    .flat_map(|p| {
+                        (0..p.count as usize).map(move |copy| SimProcess {
+                            pid: pids.resolve(p.pid, copy),
+                            memory: p.memory_mib * MIB,
+                            memory_reported: !p.memory_unavailable,
+                            kind: p.kind.0,
+                            sm_weight: p.sm_weight,
+                            encoder: p.encoder,
+                            decoder: p.decoder,
+                            mig: p.mig,
+                        })
+                    })
+                    .collect::<Vec<_>>();
+                SimGpu {
+                    uuid: spec
+                        .uuid
+                        .clone()
+                        .unwrap_or_else(|| format!("GPU-{}", uuid_from(gpu_seed))),
+                    bus_id: spec.bus_id.clone().unwrap_or_else(|| default_bus_id(index)),
+                    persistence_mode: spec.persistence_mode.unwrap_or(model.datacenter),
+                    display_active: spec.display_active,
+                    compute_mode: spec.compute_mode.into(),
+                    ecc_errors: spec.ecc_errors,
+                    workload: Workload::resolve(&spec.workload, !processes.is_empty(), gpu_seed),
+                    migs,
+                    processes,
+                    not_supported: spec.faults.not_supported.clone(),
+                    processes_no_permission: spec.faults.processes_no_permission,
+                    lost_at: spec.faults.lost_at,
+                    model,
+                }
+            })
+            .collect();
+        Self {
+            driver_version: scenario.driver_version.clone(),
+            cuda_driver_version: scenario.cuda_driver_version.encoded(),
+            gpus,
+        }
+    }
+}
+
+impl SimGpu {
+    /// Whether the GPU has fallen off the bus at `t`.
+    pub fn is_lost(&self, t: f64) -> bool {
+        self.lost_at.is_some_and(|at| t >= at)
+    }
+
+    /// Whether a fault makes `field` unsupported.
+    pub fn unsupported(&self, field: FaultField) -> bool {
+        self.not_supported.contains(&field)
+    }
+
+    /// Whether MIG mode is on.
+    pub fn mig_enabled(&self) -> bool {
+        !self.migs.is_empty()
+    }
+
+    /// GPU utilization, percent.
+    pub fn gpu_util(&self, t: f64) -> u32 {
+        self.workload.gpu_util(t).round() as u32
+    }
+
+    /// Memory-bandwidth utilization, percent.
+    pub fn memory_util(&self, t: f64) -> u32 {
+        self.workload.memory_util(t).round() as u32
+    }
+
+    /// Encoder utilization: the processes' own encoders when any has one.
+    pub fn encoder(&self, t: f64) -> u32 {
+        let own: u32 = self.processes.iter().map(|p| p.encoder).sum();
+        if own > 0 {
+            own.min(100)
+        } else {
+            self.workload.encoder(t).round() as u32
+        }
+    }
+
+    /// Decoder utilization: the processes' own decoders when any has one.
+    pub fn decoder(&self, t: f64) -> u32 {
+        let own: u32 = self.processes.iter().map(|p| p.decoder).sum();
+        if own > 0 {
+            own.min(100)
+        } else {
+            self.workload.decoder(t).round() as u32
+        }
+    }
+
+    /// Watts drawn at full load.
+    fn dynamic_range_w(&self) -> f64 {
+        self.model.power_limit_w * 0.95 - self.model.idle_power_w
+    }
+
+    /// Power draw, milliwatts.
+    pub fn power_mw(&self, t: f64) -> u32 {
+        let w = self.model.idle_power_w + self.dynamic_range_w() * self.workload.gpu_util(t) / 100.0;
+        (w * 1000.0).round() as u32
+    }
+
+    /// Power limit, milliwatts.
+    pub fn power_limit_mw(&self) -> u32 {
+        (self.model.power_limit_w * 1000.0).round() as u32
+    }
+
+    /// Energy since the driver loaded, millijoules (never decreasing).
+    pub fn energy_mj(&self, t: f64) -> u64 {
+        let t = t.max(0.0);
+        let joules = self.model.idle_power_w * (UPTIME_AT_ZERO_S + t)
+            + self.dynamic_range_w() * self.workload.util_integral(t) / 100.0;
+        (joules * 1000.0) as u64
+    }
+
+    /// Temperature, °C: follows the smooth load with a lag, as a heat sink does.
+    pub fn temperature(&self, t: f64) -> u32 {
+        let load = self.workload.smooth_util(t - 8.0) / 100.0;
+        (self.model.idle_temp_c + self.model.temp_rise_c * load).round() as u32
+    }
+
+    /// Fan speed, percent (boards with a fan only).
+    pub fn fan_speed(&self, t: f64) -> u32 {
+        let temp = f64::from(self.temperature(t));
+        (30.0 + (temp - 35.0) * 1.6).clamp(30.0, 100.0).round() as u32
+    }
+
+    /// Whether a context holds the GPU in its top performance state.
+    fn active(&self) -> bool {
+        !self.processes.is_empty()
+    }
+
+    /// Performance state: P0 with a context, P8 idle.
+    pub fn performance_state(&self) -> u32 {
+        if self.active() { 0 } else { 8 }
+    }
+
+    /// Current clock, MHz.
+    pub fn clock(&self, kind: crate::backend::ClockKind, t: f64) -> u32 {
+        use crate::backend::ClockKind;
+        let m = &self.model;
+        let util = self.workload.gpu_util(t);
+        let sm = if util > 0.0 {
+            let f = 0.9 + 0.1 * util / 100.0;
+            f64::from(m.idle_sm_mhz) + f * f64::from(m.max_sm_mhz - m.idle_sm_mhz)
+        } else if self.active() {
+            f64::from(m.idle_sm_mhz + m.max_sm_mhz) / 2.0
+        } else {
+            f64::from(m.idle_sm_mhz)
+        };
+        // Clocks move in 15 MHz steps on real boards.
+        let sm = ((sm / 15.0).floor() * 15.0) as u32;
+        match kind {
+            ClockKind::Graphics | ClockKind::Sm => sm.min(m.max_sm_mhz),
+            ClockKind::Memory => {
+                if self.active() {
+                    m.max_memory_mhz
+                } else {
+                    m.idle_memory_mhz
+                }
+            }
+            ClockKind::Video => {
+                if self.active() {
+                    m.max_video_mhz * 4 / 5
+                } else {
+                    m.idle_sm_mhz * 2
+                }
+            }
+        }
+    }
+
+    /// Maximum clock, MHz.
+    pub fn max_clock(&self, kind: crate::backend::ClockKind) -> u32 {
+        use crate::backend::ClockKind;
+        match kind {
+            ClockKind::Graphics | ClockKind::Sm => self.model.max_sm_mhz,
+            ClockKind::Memory => self.model.max_memory_mhz,
+            ClockKind::Video => self.model.max_video_mhz,
+        }
+    }
+
+    /// PCIe throughput, KB/s.
+    pub fn pcie(&self, rx: bool, t: f64) -> u32 {
+        self.workload.pcie(rx, t).round() as u32
+    }
+
+    /// Total framebuffer memory, bytes.
+    pub fn memory_total(&self) -> u64 {
+        self.model.memory_mib * MIB
+    }
+
+    /// Used framebuffer memory, bytes.
+    pub fn memory_used(&self) -> u64 {
+        let used = if self.mig_enabled() {
+            (0..self.migs.len()).map(|m| self.mig_memory_used(m)).sum::<u64>() + self.model.reserved_mib * MIB
+        } else {
+            self.model.reserved_mib * MIB + self.processes.iter().map(|p| p.memory).sum::<u64>()
+        };
+        used.min(self.memory_total())
+    }
+
+    /// Total memory of MIG device `m`, bytes.
+    pub fn mig_memory_total(&self, m: usize) -> u64 {
+        self.migs.get(m).map_or(0, |mig| mig.memory_mib * MIB)
+    }
+
+    /// Used memory of MIG device `m`, bytes.
+    pub fn mig_memory_used(&self, m: usize) -> u64 {
+        let on_mig: u64 = self
+            .processes
+            .iter()
+            .filter(|p| p.mig == Some(m))
+            .map(|p| p.memory)
+            .sum();
+        (MIG_OVERHEAD_MIB * MIB + on_mig).min(self.mig_memory_total(m))
+    }
+
+    /// BAR1 (total, used), bytes.
+    pub fn bar1(&self) -> (u64, u64) {
+        let total = self.model.bar1_mib * MIB;
+        let used = (2 + 4 * self.processes.len() as u64) * MIB;
+        (total, used.min(total))
+    }
+
+    /// The driver's process list: all processes, or those of MIG device
+    /// `mig`; one entry per pid (a pid listed twice has its memory summed
+    /// and its kinds merged, as the driver reports one entry per process).
+    pub fn raw_processes(&self, mig: Option<usize>) -> Vec<RawProcess> {
+        let mut out: Vec<RawProcess> = Vec::with_capacity(self.processes.len());
+        let mut index: std::collections::HashMap<u32, usize> =
+            std::collections::HashMap::with_capacity(self.processes.len());
+        for p in self.processes.iter().filter(|p| mig.is_none() || p.mig == mig) {
+            let memory = p.memory_reported.then_some(p.memory);
+            if let Some(&i) = index.get(&p.pid) {
+                let entry = &mut out[i];
+                entry.kind = entry.kind.merge(p.kind);
+                entry.used_gpu_memory = match (entry.used_gpu_memory, memory) {
+                    (Some(a), Some(b)) => Some(a + b),
+                    _ => None,
+                };
+                continue;
+            }
+            index.insert(p.pid, out.len());
+            out.push(RawProcess {
+                pid: p.pid,
+                used_gpu_memory: memory,
+                kind: p.kind,
+                gpu_instance_id: p.mig.and_then(|m| self.migs.get(m)).map(|m| m.gpu_instance_id),
+                compute_instance_id: p.mig.map(|_| 0),
+            });
+        }
+        out
+    }
+
+    /// Per-process (pid, sm %, memory %, encoder %, decoder %) at `t`: the
+    /// GPU's load split by the processes' weights, with a little
+    /// per-process jitter that keeps the sum at the GPU's figure.
+    pub fn process_shares(&self, t: f64) -> Vec<(u32, u32, u32, u32, u32)> {
+        let util = self.workload.gpu_util(t);
+        let mem = self.workload.memory_util(t);
+        let weights: Vec<f64> = self
+            .processes
+            .iter()
+            .enumerate()
+            .map(|(i, p)| {
+                let jitter = 1.0 + 0.2 * noise(self.workload.seed, i as u64, t);
+                p.sm_weight * jitter
+            })
+            .collect();
+        let total: f64 = weights.iter().sum();
+        self.processes
+            .iter()
+            .zip(&weights)
+            .map(|(p, w)| {
+                let share = if total > 0.0 { w / total } else { 0.0 };
+                (
+                    p.pid,
+                    (util * share).floor() as u32,
+                    (mem * share).floor() as u32,
+                    p.encoder,
+                    p.decoder,
+                )
+            })
+            .collect()
+    }
+}
+
+/// Per-process noise in -1..1, constant within each simulated second.
+fn noise(seed: u64, process: u64, t: f64) -> f64 {
+    let h = mix(
+        mix(seed, Channel::Process as u64),
+        mix(process, t.floor() as i64 as u64),
+    );
+    super::workload::unit(h) * 2.0 - 1.0
+}
+
+/// A UUID body (`8-4-4-4-12` hex digits) from a hash.
+fn uuid_from(seed: u64) -> String {
+    let a = mix(seed, 1);
+    let b = mix(seed, 2);
+    format!(
+        "{:08x}-{:04x}-{:04x}-{:04x}-{:012x}",
+        a >> 32,
+        (a >> 16) & 0xffff,
+        a & 0xffff,
+        b >> 48,
+        b & 0xffff_ffff_ffff
+    )
+}
+
+/// Bus ids laid out like an 8-GPU server's.
+fn default_bus_id(index: usize) -> String {
+    const BUSES: [u8; 8] = [0x18, 0x2A, 0x3A, 0x5D, 0x9A, 0xAB, 0xBA, 0xDB];
+    let bus = BUSES.get(index).copied().unwrap_or(((index * 0x10) % 0x100) as u8);
+    format!("00000000:{bus:02X}:00.0")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uuids_look_like_uuids() {
+        let u = uuid_from(3);
+        assert_eq!(u.len(), 36);
+        assert_eq!(u.matches('-').count(), 4);
+        assert_ne!(uuid_from(3), uuid_from(4));
+    }
+
+    #[test]
+    fn bus_ids_are_distinct() {
+        let ids: std::collections::HashSet<_> = (0..16).map(default_bus_id).collect();
+        assert_eq!(ids.len(), 16);
+    }
+}

@@ -1,0 +1,124 @@
+//! Binding simulated GPU processes to real host processes.
+//!
+//! The simulator's processes are real pids so that everything above the
+//! backend (host details, users, signals, the monitor's process panel) runs
+//! its real code on them.
+
+use super::scenario::PidSpec;
+
+/// Environment variable that fixes the pool `host:N` pids are drawn from:
+/// comma-separated pids. Two simulators that must agree (a test and the fake
+/// NVML library in another process) set it so a process starting in between
+/// cannot shift the numbering.
+pub const HOST_PIDS_ENV: &str = "NVITOP_SIM_HOST_PIDS";
+
+/// Resolves pid specs against the host, once per simulator.
+#[derive(Debug)]
+pub struct PidResolver {
+    host: Vec<u32>,
+    own: u32,
+    parent: u32,
+    gone: u32,
+}
+
+impl PidResolver {
+    /// Reads the host's process list (or [`HOST_PIDS_ENV`]).
+    pub fn from_host() -> Self {
+        let pool = std::env::var(HOST_PIDS_ENV).ok().map(|v| parse_pool(&v));
+        Self::with_pool(pool.unwrap_or_default())
+    }
+
+    /// Draws `host:N` pids from `pool` (in its order); an empty pool means
+    /// the host's user-space processes by ascending pid (kernel threads
+    /// only when there is nothing else: a GPU context never belongs to one).
+    pub fn with_pool(pool: Vec<u32>) -> Self {
+        let running = running_pids();
+        let host = if pool.is_empty() {
+            let user: Vec<u32> = running.iter().copied().filter(|&pid| has_cmdline(pid)).collect();
+            if user.is_empty() { running.clone() } else { user }
+        } else {
+            pool
+        };
+        Self {
+            own: std::process::id(),
+            parent: std::os::unix::process::parent_id(),
+            gone: unused_pid(&running),
+            host,
+        }
+    }
+
+    /// The pid for `spec`; `offset` picks the n-th copy of a repeated process.
+    pub fn resolve(&self, spec: PidSpec, offset: usize) -> u32 {
+        match spec {
+            PidSpec::SelfProcess => self.own,
+            PidSpec::Parent => self.parent,
+            PidSpec::Gone => self.gone,
+            PidSpec::Literal(pid) => pid,
+            PidSpec::Host(n) => match self.host.len() {
+                0 => self.own,
+                len => self.host[(n + offset) % len],
+            },
+        }
+    }
+}
+
+fn parse_pool(value: &str) -> Vec<u32> {
+    value.split(',').filter_map(|p| p.trim().parse().ok()).collect()
+}
+
+/// Whether a process has a command line (kernel threads have none).
+fn has_cmdline(pid: u32) -> bool {
+    std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| !c.is_empty())
+}
+
+/// Pids of `/proc`, ascending.
+fn running_pids() -> Vec<u32> {
+    let mut pids: Vec<u32> = std::fs::read_dir("/proc")
+        .map(|dir| dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok()).collect())
+        .unwrap_or_default();
+    pids.sort_unstable();
+    pids
+}
+
+/// A pid no process has: counting down from the kernel's maximum, where new
+/// pids are reached last.
+fn unused_pid(running: &[u32]) -> u32 {
+    let max = std::fs::read_to_string("/proc/sys/kernel/pid_max")
+        .ok()
+        .and_then(|s| s.trim().parse::<u32>().ok())
+        .unwrap_or(32_768);
+    (2..max)
+        .rev()
+        .find(|pid| running.binary_search(pid).is_err())
+        .unwrap_or(max)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn specs_resolve_to_real_pids() {
+        let r = PidResolver::from_host();
+        assert_eq!(r.resolve(PidSpec::SelfProcess, 0), std::process::id());
+        assert_eq!(r.resolve(PidSpec::Literal(7), 0), 7);
+        let host = r.resolve(PidSpec::Host(0), 0);
+        assert!(std::path::Path::new(&format!("/proc/{host}")).exists() || !r.host.is_empty());
+        assert_ne!(r.resolve(PidSpec::Host(0), 0), r.resolve(PidSpec::Host(0), 1));
+        let gone = r.resolve(PidSpec::Gone, 0);
+        assert!(!std::path::Path::new(&format!("/proc/{gone}")).exists());
+    }
+
+    #[test]
+    fn an_explicit_pool_is_used_in_order() {
+        let r = PidResolver::with_pool(vec![30, 10, 20]);
+        assert_eq!(r.resolve(PidSpec::Host(0), 0), 30);
+        assert_eq!(r.resolve(PidSpec::Host(1), 1), 20);
+        assert_eq!(r.resolve(PidSpec::Host(2), 1), 30);
+    }
+
+    #[test]
+    fn pool_parsing_skips_junk() {
+        assert_eq!(parse_pool("1, 2,x,30"), vec![1, 2, 30]);
+    }
+}
