@@ -5,7 +5,7 @@
 //! checked in the driver's order: library initialized, handle valid, output
 //! pointers non-null, then the question is asked.
 
-use std::ffi::{CStr, c_char, c_int, c_uint, c_ulonglong};
+use std::ffi::{CStr, c_char, c_int, c_uint, c_ulonglong, c_void};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::ptr;
 
@@ -16,8 +16,8 @@ use nvitop::backend::{
 use nvml_wrapper_sys::bindings::{
     nvmlBAR1Memory_t, nvmlClockId_t, nvmlClockType_t, nvmlComputeMode_t, nvmlDevice_t, nvmlEccCounterType_t,
     nvmlEnableState_t, nvmlMemory_t, nvmlMemory_v2_t, nvmlMemoryErrorType_t, nvmlPciInfo_t, nvmlPcieUtilCounter_t,
-    nvmlProcessInfo_t, nvmlProcessInfo_v1_t, nvmlProcessInfo_v2_t, nvmlProcessUtilizationSample_t, nvmlPstates_t,
-    nvmlTemperature_v1_t, nvmlTemperatureSensors_t, nvmlUtilization_t,
+    nvmlProcessDetail_v1_t, nvmlProcessDetailList_v1_t, nvmlProcessInfo_t, nvmlProcessInfo_v1_t, nvmlProcessInfo_v2_t,
+    nvmlProcessUtilizationSample_t, nvmlPstates_t, nvmlTemperature_v1_t, nvmlTemperatureSensors_t, nvmlUtilization_t,
 };
 
 use crate::state::{self, Loaded};
@@ -57,6 +57,10 @@ const VALUE_NOT_AVAILABLE_U64: c_ulonglong = c_ulonglong::MAX;
 const NO_INSTANCE_ID: c_uint = c_uint::MAX;
 /// The most MIG devices one GPU can hold (A100, H100).
 const MAX_MIG_DEVICES: u32 = 7;
+/// `nvmlProcessMode_t` values of `nvmlDeviceGetRunningProcessDetailList`.
+const PROCESS_MODE_COMPUTE: c_uint = 0;
+const PROCESS_MODE_GRAPHICS: c_uint = 1;
+const PROCESS_MODE_MPS: c_uint = 2;
 /// Sampling period NVML reports with encoder/decoder utilization, µs.
 const CODEC_SAMPLING_PERIOD_US: c_uint = 167_000;
 
@@ -934,6 +938,28 @@ exports! {
         unsafe { query(device, value, |b, d| b.pcie_throughput(d, direction)) }
     }
 
+    // ------------------------------------------- answered "not supported"
+
+    /// Windows driver model (WDDM/TCC): the real Linux driver exports it and
+    /// answers `NOT_SUPPORTED`, and clients (nvitop) rely on the symbol.
+    fn nvmlDeviceGetDriverModel(device: nvmlDevice_t, current: *mut c_uint, pending: *mut c_uint) {
+        let _ = (dev(device)?, current, pending);
+        Err(NOT_SUPPORTED)
+    }
+
+    /// Windows driver model, v2 entry point: `NOT_SUPPORTED` on Linux.
+    fn nvmlDeviceGetDriverModel_v2(device: nvmlDevice_t, current: *mut c_uint, pending: *mut c_uint) {
+        let _ = (dev(device)?, current, pending);
+        Err(NOT_SUPPORTED)
+    }
+
+    /// Confidential-computing protected memory: the simulated GPUs run
+    /// without confidential computing, so `NOT_SUPPORTED`.
+    fn nvmlDeviceGetConfComputeMemSizeInfo(device: nvmlDevice_t, mem_info: *mut c_void) {
+        let _ = (dev(device)?, mem_info);
+        Err(NOT_SUPPORTED)
+    }
+
     // ----------------------------------------------------------- identity
 
     /// CUDA compute capability.
@@ -1081,6 +1107,57 @@ exports! {
         let _ = (dev(device)?, infos);
         // SAFETY: `info_count` is valid for a write (NVML contract).
         unsafe { put(info_count, 0) }
+    }
+
+    /// Processes of one mode (compute, graphics, MPS) with their
+    /// confidential-computing memory (always 0 here), in a versioned list
+    /// (v1). Same negotiation as the `*RunningProcesses*` calls, through
+    /// `numProcArrayEntries`.
+    fn nvmlDeviceGetRunningProcessDetailList(device: nvmlDevice_t, plist: *mut nvmlProcessDetailList_v1_t) {
+        let dev = dev(device)?;
+        nonnull(plist)?;
+        // SAFETY: `plist` is valid for reads and writes of the list header (NVML contract).
+        let (version, mode, capacity, array) = unsafe {
+            (
+                (&raw const (*plist).version).read(),
+                (&raw const (*plist).mode).read(),
+                (&raw const (*plist).numProcArrayEntries).read(),
+                (&raw const (*plist).procArray).read(),
+            )
+        };
+        if version != struct_version::<nvmlProcessDetailList_v1_t>(1) {
+            return Err(ARGUMENT_VERSION_MISMATCH);
+        }
+        let list: Vec<nvmlProcessDetail_v1_t> = match mode {
+            PROCESS_MODE_COMPUTE | PROCESS_MODE_GRAPHICS => processes_of(&dev, mode == PROCESS_MODE_GRAPHICS)?
+                .iter()
+                .map(|p| {
+                    let v2 = info_v2(p);
+                    nvmlProcessDetail_v1_t {
+                        pid: v2.pid,
+                        usedGpuMemory: v2.usedGpuMemory,
+                        gpuInstanceId: v2.gpuInstanceId,
+                        computeInstanceId: v2.computeInstanceId,
+                        usedGpuCcProtectedMemory: 0,
+                    }
+                })
+                .collect(),
+            PROCESS_MODE_MPS => Vec::new(),
+            _ => return Err(INVALID_ARGUMENT),
+        };
+        let needed = c_uint::try_from(list.len()).map_err(|_| UNKNOWN)?;
+        // SAFETY: as above.
+        unsafe { (&raw mut (*plist).numProcArrayEntries).write(needed) };
+        if needed == 0 {
+            return Ok(());
+        }
+        if array.is_null() || capacity < needed {
+            return Err(INSUFFICIENT_SIZE);
+        }
+        // SAFETY: `procArray` holds `capacity >= needed` elements (NVML
+        // contract) and does not overlap `list`.
+        unsafe { ptr::copy_nonoverlapping(list.as_ptr(), array, list.len()) };
+        Ok(())
     }
 
     /// Per-process utilization samples newer than `last_seen_time_stamp`.
