@@ -127,7 +127,10 @@ pub(crate) fn init() -> Code {
     let backend = match SimBackend::from_env() {
         Ok(backend) => backend,
         Err(err) => {
-            eprintln!("fake-nvml: cannot load the simulator scenario: {err}");
+            eprintln!(
+                "fake-nvml: cannot load the simulator scenario ({}): {err}",
+                scenario_description()
+            );
             return codes::UNKNOWN;
         }
     };

@@ -7,8 +7,9 @@
 //!
 //! The Python interpreter comes from `NVITOP_CONFORMANCE_PYTHON` (a venv
 //! with `nvitop==1.7.2 gpustat==1.1.1 nvidia-ml-py==12.575.51`). Without it
-//! the tests print a note and pass, so a plain `cargo test` needs no Python;
-//! with `NVITOP_CONFORMANCE=1` a missing interpreter or client fails them.
+//! the tests print a note and pass, so a plain `cargo test` needs no Python,
+//! unless `NVITOP_CONFORMANCE=1` is set: then they fail. An interpreter that
+//! is named but lacks the clients always fails them.
 //!
 //! The simulated processes are bound to real child processes (`sleep`),
 //! because both clients look every pid up on the host and drop those they
@@ -95,27 +96,27 @@ fn python() -> Option<PathBuf> {
         eprintln!("note: NVITOP_CONFORMANCE_PYTHON is not set; skipping the third-party NVML client tests");
         return None;
     };
+    // Once an interpreter is named, the clients are required (as in
+    // `.ci/conformance`): a missing one is a failure, not a skip.
     let python = PathBuf::from(python);
-    let check = Command::new(&python)
+    let out = Command::new(&python)
         .args([
             "-c",
             "import nvitop, gpustat, pynvml; print(nvitop.__version__, gpustat.__version__)",
         ])
-        .output();
-    match check {
-        Ok(out) if out.status.success() => Some(python),
-        Ok(out) => {
-            let why = String::from_utf8_lossy(&out.stderr).into_owned();
-            assert!(!required, "{} cannot import the clients: {why}", python.display());
-            eprintln!("note: {} lacks nvitop/gpustat ({why}); skipping", python.display());
-            None
-        }
-        Err(err) => {
-            assert!(!required, "cannot run {}: {err}", python.display());
-            eprintln!("note: cannot run {} ({err}); skipping", python.display());
-            None
-        }
-    }
+        .output()
+        .unwrap_or_else(|err| panic!("cannot run NVITOP_CONFORMANCE_PYTHON={}: {err}", python.display()));
+    assert!(
+        out.status.success(),
+        "NVITOP_CONFORMANCE_PYTHON={} cannot import nvitop/gpustat/pynvml: {}",
+        python.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    eprintln!(
+        "third-party clients: nvitop, gpustat = {}",
+        String::from_utf8_lossy(&out.stdout).trim()
+    );
+    Some(python)
 }
 
 /// The environment every client runs in.
@@ -439,5 +440,85 @@ fn assert_close(shown: &str, bytes: u64, what: &str) {
     assert!(
         (got - bytes as f64).abs() <= tolerance,
         "{what}: nvitop shows {shown:?} ({got} B), the SDK has {bytes} B"
+    );
+}
+
+/// Runs a client with `pynvml`'s symbol look-up traced: every NVML function
+/// it asks for is appended to `trace` (one name a line, `!` in front when
+/// the library lacks it).
+const TRACE_PRELUDE: &str = r#"
+import os, sys, pynvml
+_orig = pynvml._nvmlGetFunctionPointer
+def _traced(name):
+    try:
+        f = _orig(name)
+        missing = False
+        return f
+    except pynvml.NVMLError_FunctionNotFound:
+        missing = True
+        raise
+    finally:
+        with open(os.environ["FAKE_NVML_TRACE"], "a") as out:
+            out.write(("!" if missing else "") + name + "\n")
+pynvml._nvmlGetFunctionPointer = _traced
+"#;
+
+#[test]
+fn clients_find_every_function_they_look_up() {
+    let Some(python) = python() else { return };
+    let setup = Setup::new();
+    let trace = setup.scenario.with_file_name("trace.txt");
+    let runs: [(&str, String); 3] = [
+        (
+            "nvitop --once",
+            "import sys; from nvitop.cli import main; sys.argv = ['nvitop', '--once']; sys.exit(main())".to_owned(),
+        ),
+        ("nvitop API", NVITOP_API_SCRIPT.to_owned()),
+        (
+            "gpustat --json",
+            "import sys; from gpustat import main; sys.argv = ['gpustat', '--json']; sys.exit(main())".to_owned(),
+        ),
+    ];
+    let mut all = std::collections::BTreeSet::new();
+    for (what, script) in runs {
+        let _ = std::fs::remove_file(&trace);
+        let code = format!("{TRACE_PRELUDE}\n{script}");
+        let out = Command::new(&python)
+            .args(["-c", &code])
+            .env("LD_LIBRARY_PATH", setup.lib.dir())
+            .env("NVITOP_SIM_SCENARIO", setup.spec())
+            .env("NVITOP_SIM_TIME", SIM_TIME.to_string())
+            .env("NVITOP_SIM_HOST_PIDS", setup.pool.env_value())
+            .env("FAKE_NVML_TRACE", &trace)
+            .env_remove("NVITOP_SIMULATE")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{what}: {}", String::from_utf8_lossy(&out.stderr));
+        let names = std::fs::read_to_string(&trace).unwrap_or_default();
+        let missing: Vec<&str> = names.lines().filter_map(|l| l.strip_prefix('!')).collect();
+        assert!(
+            missing.is_empty(),
+            "{what} looked up functions the fake library lacks: {missing:?}"
+        );
+        eprintln!(
+            "{what} uses: {}",
+            names
+                .lines()
+                .collect::<std::collections::BTreeSet<_>>()
+                .into_iter()
+                .collect::<Vec<_>>()
+                .join(" ")
+        );
+        all.extend(names.lines().map(str::to_owned));
+    }
+    for name in &all {
+        assert!(
+            nvidia_ml::EXPORTED_SYMBOLS.contains(&name.as_str()),
+            "{name} is used but not listed as exported"
+        );
+    }
+    assert!(
+        all.contains("nvmlDeviceGetComputeRunningProcesses_v3")
+            || all.contains("nvmlDeviceGetRunningProcessDetailList")
     );
 }
