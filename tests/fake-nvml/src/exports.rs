@@ -1230,3 +1230,55 @@ unsafe fn handle_by_bus_id(pci_bus_id: *const c_char, device: *mut nvmlDevice_t)
     // SAFETY: `device` is valid for a write (this function's contract).
     unsafe { put_handle(&loaded, dref, device) }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_panic_becomes_unknown_error() {
+        assert_eq!(guard(|| panic!("boom")), UNKNOWN);
+        assert_eq!(guard(|| Err(NOT_FOUND)), NOT_FOUND);
+        assert_eq!(guard(|| Ok(())), SUCCESS);
+    }
+
+    #[test]
+    fn bus_ids_parse_in_both_forms() {
+        assert_eq!(parse_bus_id("00000000:07:00.0"), Some((0, 7, 0, 0)));
+        assert_eq!(parse_bus_id("0001:AB:1F.3"), Some((1, 0xAB, 0x1F, 3)));
+        assert_eq!(parse_bus_id("07:00"), None);
+    }
+
+    #[test]
+    fn architectures_follow_compute_capability() {
+        use nvml_wrapper_sys::bindings as b;
+        assert_eq!(architecture((9, 0)), b::NVML_DEVICE_ARCH_HOPPER);
+        assert_eq!(architecture((8, 0)), b::NVML_DEVICE_ARCH_AMPERE);
+        assert_eq!(architecture((8, 9)), b::NVML_DEVICE_ARCH_ADA);
+        assert_eq!(architecture((7, 5)), b::NVML_DEVICE_ARCH_TURING);
+        assert_eq!(architecture((1, 0)), b::NVML_DEVICE_ARCH_UNKNOWN);
+    }
+
+    #[test]
+    fn struct_versions_match_the_headers() {
+        assert_eq!(struct_version::<nvmlMemory_v2_t>(2), 0x0200_0028);
+        assert_eq!(struct_version::<nvmlTemperature_v1_t>(1), 0x0100_000C);
+        assert_eq!(struct_version::<nvmlProcessDetailList_v1_t>(1), 0x0100_0018);
+    }
+
+    #[test]
+    fn backend_errors_map_to_driver_codes() {
+        use nvitop::backend::DeviceRef;
+        assert_eq!(code(&BackendError::NotSupported), NOT_SUPPORTED);
+        assert_eq!(code(&BackendError::NoPermission), NO_PERMISSION);
+        assert_eq!(
+            code(&BackendError::GpuLost {
+                device: DeviceRef::Physical(1)
+            }),
+            GPU_IS_LOST
+        );
+        let missing = BackendError::NotFound { what: "x".into() };
+        assert_eq!(code(&missing), INVALID_ARGUMENT);
+        assert_eq!(lookup_code(&missing), NOT_FOUND);
+    }
+}

@@ -183,3 +183,21 @@ fn the_comparison_reports_the_first_differing_path() {
     c["processes"] = serde_json::json!([{"pid": 1}]);
     assert_eq!(first_difference(&a, &c).as_deref(), Some("processes: length 0 != 1"));
 }
+
+#[test]
+fn a_bad_scenario_fails_init_with_a_message() {
+    let lib = FakeLib::new();
+    let output = Command::new(env!("CARGO_BIN_EXE_fake-nvml-probe"))
+        .arg("nvml")
+        .env("NVITOP_NVML_LIBRARY", lib.path())
+        .env("NVITOP_SIM_SCENARIO", "preset:no-such-preset")
+        .env_remove("NVITOP_SIMULATE")
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("fake-nvml: cannot load the simulator scenario"),
+        "{stderr}"
+    );
+}
