@@ -704,7 +704,11 @@ exports! {
         // SAFETY: `bar1_memory` is valid for a write (NVML contract).
         unsafe {
             query(device, bar1_memory, |b, d| {
-                b.bar1_memory_info(d).map(|m| nvmlBAR1Memory_t { bar1Total: m.total, bar1Free: m.free, bar1Used: m.used })
+                b.bar1_memory_info(d).map(|m| nvmlBAR1Memory_t {
+                    bar1Total: m.total,
+                    bar1Free: m.free,
+                    bar1Used: m.used,
+                })
             })
         }
     }
@@ -722,7 +726,11 @@ exports! {
     }
 
     /// Encoder utilization and its sampling period.
-    fn nvmlDeviceGetEncoderUtilization(device: nvmlDevice_t, utilization: *mut c_uint, sampling_period_us: *mut c_uint) {
+    fn nvmlDeviceGetEncoderUtilization(
+        device: nvmlDevice_t,
+        utilization: *mut c_uint,
+        sampling_period_us: *mut c_uint,
+    ) {
         nonnull(sampling_period_us)?;
         // SAFETY: both pointers are valid for writes (NVML contract).
         unsafe {
@@ -732,7 +740,11 @@ exports! {
     }
 
     /// Decoder utilization and its sampling period.
-    fn nvmlDeviceGetDecoderUtilization(device: nvmlDevice_t, utilization: *mut c_uint, sampling_period_us: *mut c_uint) {
+    fn nvmlDeviceGetDecoderUtilization(
+        device: nvmlDevice_t,
+        utilization: *mut c_uint,
+        sampling_period_us: *mut c_uint,
+    ) {
         nonnull(sampling_period_us)?;
         // SAFETY: both pointers are valid for writes (NVML contract).
         unsafe {
@@ -784,7 +796,12 @@ exports! {
         let dev = dev(device)?;
         nonnull(temperature)?;
         // SAFETY: `temperature` is valid for reads and writes of the struct (NVML contract).
-        let (version, sensor) = unsafe { ((&raw const (*temperature).version).read(), (&raw const (*temperature).sensorType).read()) };
+        let (version, sensor) = unsafe {
+            (
+                (&raw const (*temperature).version).read(),
+                (&raw const (*temperature).sensorType).read(),
+            )
+        };
         if version != struct_version::<nvmlTemperature_v1_t>(1) {
             return Err(ARGUMENT_VERSION_MISMATCH);
         }
@@ -887,7 +904,8 @@ exports! {
             return Err(INVALID_ARGUMENT);
         }
         let uncorrected = check(dev.backend().ecc_errors_volatile_uncorrected(dev.dref))?;
-        let value = if error_type == b::nvmlMemoryErrorType_enum_NVML_MEMORY_ERROR_TYPE_UNCORRECTED { uncorrected } else { 0 };
+        let uncorrected_asked = error_type == b::nvmlMemoryErrorType_enum_NVML_MEMORY_ERROR_TYPE_UNCORRECTED;
+        let value = if uncorrected_asked { uncorrected } else { 0 };
         // SAFETY: `ecc_counts` is valid for a write (NVML contract).
         unsafe { put(ecc_counts, value) }
     }
@@ -910,15 +928,23 @@ exports! {
 
     /// A clock by id: current, or customer boost max (the maximum clock);
     /// application clocks are not supported.
-    fn nvmlDeviceGetClock(device: nvmlDevice_t, kind: nvmlClockType_t, clock_id: nvmlClockId_t, clock_mhz: *mut c_uint) {
+    fn nvmlDeviceGetClock(
+        device: nvmlDevice_t,
+        kind: nvmlClockType_t,
+        clock_id: nvmlClockId_t,
+        clock_mhz: *mut c_uint,
+    ) {
         use nvml_wrapper_sys::bindings as b;
         let kind = clock_kind(kind)?;
         // SAFETY: `clock_mhz` is valid for a write (NVML contract).
         unsafe {
             match clock_id {
                 b::nvmlClockId_enum_NVML_CLOCK_ID_CURRENT => query(device, clock_mhz, |be, d| be.clock(d, kind)),
-                b::nvmlClockId_enum_NVML_CLOCK_ID_CUSTOMER_BOOST_MAX => query(device, clock_mhz, |be, d| be.max_clock(d, kind)),
-                b::nvmlClockId_enum_NVML_CLOCK_ID_APP_CLOCK_TARGET | b::nvmlClockId_enum_NVML_CLOCK_ID_APP_CLOCK_DEFAULT => {
+                b::nvmlClockId_enum_NVML_CLOCK_ID_CUSTOMER_BOOST_MAX => {
+                    query(device, clock_mhz, |be, d| be.max_clock(d, kind))
+                }
+                b::nvmlClockId_enum_NVML_CLOCK_ID_APP_CLOCK_TARGET
+                | b::nvmlClockId_enum_NVML_CLOCK_ID_APP_CLOCK_DEFAULT => {
                     query(device, clock_mhz, |_, _| Err(BackendError::NotSupported))
                 }
                 _ => Err(INVALID_ARGUMENT),
@@ -1067,43 +1093,71 @@ exports! {
     // ----------------------------------------------------------- processes
 
     /// Compute processes, v1 struct (pid, memory).
-    fn nvmlDeviceGetComputeRunningProcesses(device: nvmlDevice_t, info_count: *mut c_uint, infos: *mut nvmlProcessInfo_v1_t) {
+    fn nvmlDeviceGetComputeRunningProcesses(
+        device: nvmlDevice_t,
+        info_count: *mut c_uint,
+        infos: *mut nvmlProcessInfo_v1_t,
+    ) {
         // SAFETY: the pointers follow the NVML contract for this function.
         unsafe { running_processes(device, info_count, infos, false, info_v1) }
     }
 
     /// Compute processes, v2 struct.
-    fn nvmlDeviceGetComputeRunningProcesses_v2(device: nvmlDevice_t, info_count: *mut c_uint, infos: *mut nvmlProcessInfo_v2_t) {
+    fn nvmlDeviceGetComputeRunningProcesses_v2(
+        device: nvmlDevice_t,
+        info_count: *mut c_uint,
+        infos: *mut nvmlProcessInfo_v2_t,
+    ) {
         // SAFETY: the pointers follow the NVML contract for this function.
         unsafe { running_processes(device, info_count, infos, false, info_v2) }
     }
 
     /// Compute processes, v3 struct.
-    fn nvmlDeviceGetComputeRunningProcesses_v3(device: nvmlDevice_t, info_count: *mut c_uint, infos: *mut nvmlProcessInfo_t) {
+    fn nvmlDeviceGetComputeRunningProcesses_v3(
+        device: nvmlDevice_t,
+        info_count: *mut c_uint,
+        infos: *mut nvmlProcessInfo_t,
+    ) {
         // SAFETY: the pointers follow the NVML contract for this function.
         unsafe { running_processes(device, info_count, infos, false, info_v3) }
     }
 
     /// Graphics processes, v1 struct (pid, memory).
-    fn nvmlDeviceGetGraphicsRunningProcesses(device: nvmlDevice_t, info_count: *mut c_uint, infos: *mut nvmlProcessInfo_v1_t) {
+    fn nvmlDeviceGetGraphicsRunningProcesses(
+        device: nvmlDevice_t,
+        info_count: *mut c_uint,
+        infos: *mut nvmlProcessInfo_v1_t,
+    ) {
         // SAFETY: the pointers follow the NVML contract for this function.
         unsafe { running_processes(device, info_count, infos, true, info_v1) }
     }
 
     /// Graphics processes, v2 struct.
-    fn nvmlDeviceGetGraphicsRunningProcesses_v2(device: nvmlDevice_t, info_count: *mut c_uint, infos: *mut nvmlProcessInfo_v2_t) {
+    fn nvmlDeviceGetGraphicsRunningProcesses_v2(
+        device: nvmlDevice_t,
+        info_count: *mut c_uint,
+        infos: *mut nvmlProcessInfo_v2_t,
+    ) {
         // SAFETY: the pointers follow the NVML contract for this function.
         unsafe { running_processes(device, info_count, infos, true, info_v2) }
     }
 
     /// Graphics processes, v3 struct.
-    fn nvmlDeviceGetGraphicsRunningProcesses_v3(device: nvmlDevice_t, info_count: *mut c_uint, infos: *mut nvmlProcessInfo_t) {
+    fn nvmlDeviceGetGraphicsRunningProcesses_v3(
+        device: nvmlDevice_t,
+        info_count: *mut c_uint,
+        infos: *mut nvmlProcessInfo_t,
+    ) {
         // SAFETY: the pointers follow the NVML contract for this function.
         unsafe { running_processes(device, info_count, infos, true, info_v3) }
     }
 
     /// MPS compute processes: the simulator runs no MPS server, so none.
-    fn nvmlDeviceGetMPSComputeRunningProcesses_v3(device: nvmlDevice_t, info_count: *mut c_uint, infos: *mut nvmlProcessInfo_t) {
+    fn nvmlDeviceGetMPSComputeRunningProcesses_v3(
+        device: nvmlDevice_t,
+        info_count: *mut c_uint,
+        infos: *mut nvmlProcessInfo_t,
+    ) {
         let _ = (dev(device)?, infos);
         // SAFETY: `info_count` is valid for a write (NVML contract).
         unsafe { put(info_count, 0) }
@@ -1171,7 +1225,8 @@ exports! {
     ) {
         let dev = dev(device)?;
         nonnull(process_samples_count)?;
-        let samples: Vec<nvmlProcessUtilizationSample_t> = check(dev.backend().process_utilization(dev.dref, last_seen_time_stamp))?
+        let samples = check(dev.backend().process_utilization(dev.dref, last_seen_time_stamp))?;
+        let samples: Vec<nvmlProcessUtilizationSample_t> = samples
             .into_iter()
             .filter(|s| s.timestamp > last_seen_time_stamp)
             .map(|s| nvmlProcessUtilizationSample_t {
