@@ -8,6 +8,7 @@
 use std::ffi::{CStr, c_char, c_int, c_uint, c_ulonglong, c_void};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::ptr;
+use std::sync::OnceLock;
 
 use nvitop::backend::sim::SimBackend;
 use nvitop::backend::{
@@ -72,6 +73,26 @@ fn guard(body: impl FnOnce() -> R) -> Code {
         Ok(Err(code)) => code,
         Err(_) => UNKNOWN,
     }
+}
+
+/// Environment variable listing functions (comma-separated) that answer
+/// `NVML_ERROR_FUNCTION_NOT_FOUND`, to play an older driver that lacks them.
+pub const MISSING_ENV: &str = "NVITOP_FAKE_NVML_MISSING";
+
+/// Whether `name` is one of the functions [`MISSING_ENV`] removes.
+fn missing(name: &str) -> bool {
+    static MISSING: OnceLock<Vec<String>> = OnceLock::new();
+    MISSING
+        .get_or_init(|| {
+            std::env::var(MISSING_ENV)
+                .unwrap_or_default()
+                .split(',')
+                .map(|n| n.trim().to_owned())
+                .filter(|n| !n.is_empty())
+                .collect()
+        })
+        .iter()
+        .any(|m| m == name)
 }
 
 /// The NVML code a real driver returns for this backend error.
@@ -454,6 +475,9 @@ macro_rules! exports {
             /// NVML documents for this function; handles are any value.
             #[unsafe(no_mangle)]
             pub unsafe extern "C" fn $name($($arg: $ty),*) -> Code {
+                if missing(stringify!($name)) {
+                    return FUNCTION_NOT_FOUND;
+                }
                 guard(move || $body)
             }
         )*

@@ -29,6 +29,7 @@
 mod exports;
 mod state;
 
+pub use exports::MISSING_ENV;
 pub use state::scenario_description;
 
 /// Every NVML symbol this library exports, in the order they are defined.

@@ -31,9 +31,16 @@ fn host_pool() -> Vec<u32> {
 /// The snapshot through the NVML backend over the fake library, with the
 /// probe's own and parent pids.
 fn through_fake_library(lib: &FakeLib, spec: &str, time: f64) -> (Value, u32, u32) {
+    through_old_fake_library(lib, spec, time, "")
+}
+
+/// As [`through_fake_library`], with the functions in `missing`
+/// (comma-separated) answering `NVML_ERROR_FUNCTION_NOT_FOUND`.
+fn through_old_fake_library(lib: &FakeLib, spec: &str, time: f64, missing: &str) -> (Value, u32, u32) {
     let pool: Vec<String> = host_pool().iter().map(u32::to_string).collect();
     let output = Command::new(env!("CARGO_BIN_EXE_fake-nvml-probe"))
         .arg("nvml")
+        .env(nvidia_ml::MISSING_ENV, missing)
         .env("NVITOP_NVML_LIBRARY", lib.path())
         .env("NVITOP_SIM_SCENARIO", spec)
         .env("NVITOP_SIM_TIME", time.to_string())
@@ -200,4 +207,38 @@ fn a_bad_scenario_fails_init_with_a_message() {
         stderr.contains("fake-nvml: cannot load the simulator scenario"),
         "{stderr}"
     );
+}
+
+#[test]
+fn an_older_driver_without_some_functions_reads_as_not_available() {
+    let lib = FakeLib::new();
+    let missing = "nvmlDeviceGetTemperature,nvmlDeviceGetProcessUtilization,nvmlDeviceGetMPSComputeRunningProcesses_v3";
+    let (fake, pid, ppid) = through_old_fake_library(&lib, "preset:default", 42.0, missing);
+    let fake = normalize(fake, pid, ppid);
+    let mut sim = normalize(
+        in_process("default", 42.0),
+        std::process::id(),
+        std::os::unix::process::parent_id(),
+    );
+    // What the SDK shows without those functions: no temperatures, no
+    // per-process utilization; everything else unchanged.
+    for device in sim["devices"].as_array_mut().unwrap() {
+        device["temperature"] = Value::Null;
+        for mig in device["mig_devices"].as_array_mut().unwrap() {
+            mig["temperature"] = Value::Null;
+        }
+    }
+    for p in sim["processes"].as_array_mut().unwrap() {
+        for key in [
+            "gpu_sm_utilization",
+            "gpu_memory_utilization",
+            "gpu_encoder_utilization",
+            "gpu_decoder_utilization",
+        ] {
+            p[key] = Value::Null;
+        }
+    }
+    if let Some(diff) = first_difference(&fake, &sim) {
+        panic!("older driver: fake NVML (left) and expectation (right) differ at {diff}");
+    }
 }
