@@ -25,5 +25,8 @@ fn the_readme_scenario_parses_and_runs() {
     assert_eq!(sim.mig_devices(DeviceRef::Physical(1)).unwrap().len(), 2);
     assert_eq!(sim.temperature(DeviceRef::Physical(1)), Err(BackendError::NotSupported));
     sim.set_time(120.0);
-    assert!(matches!(sim.name(DeviceRef::Physical(1)), Err(BackendError::GpuLost { .. })));
+    assert!(matches!(
+        sim.name(DeviceRef::Physical(1)),
+        Err(BackendError::GpuLost { .. })
+    ));
 }

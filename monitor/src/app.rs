@@ -1,0 +1,297 @@
+//! The one-shot run: choose the backend and devices from the options, take
+//! one snapshot, filter it and print it as a table or as JSON.
+//!
+//! Everything read from the process environment comes in through
+//! [`Environment`], so tests can run the whole flow with fixed inputs.
+
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use nvitop::backend::Backend;
+use nvitop::global::{SIMULATE_ENV, backend_from_spec, simulate_spec};
+use nvitop::{Device, Snapshot};
+
+use crate::cli::Cli;
+use crate::filter::ProcessFilter;
+use crate::screen::{self, MainScreen};
+use crate::theme::{Glyphs, RenderOptions, Theme, Thresholds};
+
+/// Why a run failed; decides the exit status.
+#[derive(Debug)]
+pub enum Failure {
+    /// Bad input on the command line (exit status 2): a one-line message
+    /// naming the bad value.
+    Usage(String),
+    /// Anything else, such as a missing driver (exit status 1).
+    Runtime(anyhow::Error),
+}
+
+impl Failure {
+    /// The process exit status for this failure.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Self::Usage(_) => 2,
+            Self::Runtime(_) => 1,
+        }
+    }
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Usage(message) => f.write_str(message),
+            Self::Runtime(err) => write!(f, "{err:#}"),
+        }
+    }
+}
+
+/// What the run needs from its surroundings.
+#[derive(Debug, Clone, Default)]
+pub struct Environment {
+    /// Whether stdout is a terminal.
+    pub stdout_is_tty: bool,
+    /// The terminal's width, when stdout is one.
+    pub terminal_width: Option<u16>,
+    /// `NO_COLOR`.
+    pub no_color: Option<String>,
+    /// `USER` (or `LOGNAME`): the default for a bare `--user`, and whose
+    /// processes are not dimmed.
+    pub user: Option<String>,
+    /// The host name, for the process panel title.
+    pub hostname: Option<String>,
+    /// `CUDA_VISIBLE_DEVICES`.
+    pub cuda_visible_devices: Option<String>,
+    /// `NVITOP_SIMULATE`.
+    pub simulate: Option<String>,
+    /// The user names known to the system.
+    pub system_users: Vec<String>,
+}
+
+impl Environment {
+    /// Reads the environment of this process.
+    pub fn from_process() -> Self {
+        use std::io::IsTerminal as _;
+        let stdout_is_tty = std::io::stdout().is_terminal();
+        let var = |name: &str| std::env::var(name).ok();
+        let users: Vec<sysinfo::User> = sysinfo::Users::new_with_refreshed_list()
+            .map(Vec::from)
+            .unwrap_or_default();
+        // $USER can be unset (cron, containers): fall back to the name of
+        // the real uid, so the monitor still knows whose processes are ours.
+        let uid = rustix::process::getuid()
+            .as_raw()
+            .to_string()
+            .parse::<sysinfo::Uid>()
+            .ok();
+        let own_name = users
+            .iter()
+            .find(|u| Some(u.id()) == uid.as_ref())
+            .map(|u| u.name().to_owned());
+        let system_users = users.iter().map(|u| u.name().to_owned()).collect();
+        Self {
+            stdout_is_tty,
+            terminal_width: stdout_is_tty
+                .then(crossterm::terminal::size)
+                .and_then(Result::ok)
+                .map(|(w, _)| w)
+                // A pseudo-terminal without a size reports 0 columns.
+                .filter(|&w| w > 0),
+            no_color: var("NO_COLOR"),
+            user: var("USER")
+                .or_else(|| var("LOGNAME"))
+                .filter(|u| !u.is_empty())
+                .or(own_name),
+            hostname: std::fs::read_to_string("/proc/sys/kernel/hostname")
+                .ok()
+                .map(|h| h.trim().to_owned())
+                .filter(|h| !h.is_empty()),
+            cuda_visible_devices: var("CUDA_VISIBLE_DEVICES"),
+            simulate: var(SIMULATE_ENV),
+            system_users,
+        }
+    }
+
+    /// Whether to print color: `--no-color` and `--force-color` win; else
+    /// only to a terminal and only without a non-empty `NO_COLOR`.
+    pub fn use_color(&self, cli: &Cli) -> bool {
+        if cli.no_color {
+            false
+        } else if cli.force_color {
+            true
+        } else {
+            self.stdout_is_tty && self.no_color.as_deref().is_none_or(str::is_empty)
+        }
+    }
+}
+
+/// Runs the one-shot mode and returns what to print.
+///
+/// # Errors
+/// [`Failure::Usage`] for bad input, [`Failure::Runtime`] otherwise.
+pub fn run(cli: &Cli, env: &Environment) -> Result<String, Failure> {
+    let gpu_thresholds = thresholds(
+        cli.gpu_util_thresh.as_deref(),
+        Thresholds::GPU_DEFAULT,
+        "--gpu-util-thresh",
+    )?;
+    let mem_thresholds = thresholds(
+        cli.mem_util_thresh.as_deref(),
+        Thresholds::MEM_DEFAULT,
+        "--mem-util-thresh",
+    )?;
+    let filter = process_filter(cli, env)?;
+
+    let backend = backend(cli, env)?;
+    let devices = devices(cli, env, &backend)?;
+    let mut snapshot = Snapshot::take(&backend, &devices);
+
+    if let Some(user) = filter.unknown_user(&snapshot, &env.system_users) {
+        return Err(Failure::Usage(format!("unknown user '{user}'")));
+    }
+    if let Some(pid) = filter.unknown_pid(&snapshot, pid_exists) {
+        return Err(Failure::Usage(format!("no process with PID {pid}")));
+    }
+    filter.apply(&mut snapshot);
+
+    if cli.json {
+        let mut json = serde_json::to_string_pretty(&snapshot)
+            .context("could not serialize the snapshot")
+            .map_err(Failure::Runtime)?;
+        json.push('\n');
+        return Ok(json);
+    }
+    let options = RenderOptions {
+        glyphs: if cli.ascii { Glyphs::Ascii } else { Glyphs::Unicode },
+        theme: Theme::new(cli.light),
+        gpu_thresholds,
+        mem_thresholds,
+        colorful: cli.colorful,
+        current_user: env.user.clone(),
+        hostname: env.hostname.clone(),
+        utc_offset: None,
+    };
+    let width = env
+        .terminal_width
+        .unwrap_or_else(|| MainScreen::new(&snapshot, &options).preferred_width());
+    let buffer = screen::render(&snapshot, &options, width);
+    Ok(crate::ansi::to_ansi(&buffer, env.use_color(cli)))
+}
+
+fn thresholds(pair: Option<&[u8]>, default: Thresholds, flag: &str) -> Result<Thresholds, Failure> {
+    match pair {
+        None => Ok(default),
+        Some(&[low, high]) => Thresholds::new(low, high).map_err(|e| Failure::Usage(format!("{flag}: {e}"))),
+        Some(other) => Err(Failure::Usage(format!("{flag}: expected two values, got {other:?}"))),
+    }
+}
+
+fn process_filter(cli: &Cli, env: &Environment) -> Result<ProcessFilter, Failure> {
+    let users = match &cli.user {
+        None => Vec::new(),
+        Some(names) if names.is_empty() => vec![env.user.clone().ok_or_else(|| {
+            Failure::Usage("--user without a name: cannot tell who you are ($USER is not set)".to_owned())
+        })?],
+        Some(names) => names.clone(),
+    };
+    Ok(ProcessFilter {
+        compute: cli.compute,
+        graphics: cli.graphics,
+        users,
+        pids: cli.pid.clone().unwrap_or_default(),
+    })
+}
+
+/// The backend: the simulator when `--simulate` or `NVITOP_SIMULATE` asks
+/// for it, otherwise NVML. A missing driver is an error, never a silent
+/// switch to simulated numbers.
+fn backend(cli: &Cli, env: &Environment) -> Result<Arc<dyn Backend>, Failure> {
+    let spec = cli
+        .simulate
+        .as_deref()
+        .or_else(|| simulate_spec(env.simulate.as_deref()));
+    backend_from_spec(spec).map_err(|err| match err {
+        nvitop::Error::Scenario(_) => Failure::Usage(format!("--simulate {}: {err}", spec.unwrap_or_default())),
+        other => Failure::Runtime(other.into()),
+    })
+}
+
+fn devices(cli: &Cli, env: &Environment, backend: &Arc<dyn Backend>) -> Result<Vec<Device>, Failure> {
+    let runtime = |err: nvitop::Error| Failure::Runtime(err.into());
+    if let Some(indices) = &cli.only {
+        let count = Device::count_in(backend).map_err(runtime)?;
+        if let Some(&index) = indices.iter().find(|&&i| i >= count) {
+            let err = nvitop::Error::InvalidIndex { index, count };
+            return Err(Failure::Usage(format!("--only {index}: {err}")));
+        }
+        return Device::from_indices_in(backend, indices).map_err(runtime);
+    }
+    if cli.only_visible {
+        let visible = Device::from_cuda_visible_devices_in(backend, env.cuda_visible_devices.as_deref());
+        return Ok(visible
+            .map_err(runtime)?
+            .into_iter()
+            .map(nvitop::CudaDevice::into_device)
+            .collect());
+    }
+    Device::all_in(backend).map_err(runtime)
+}
+
+/// Whether a process with this pid exists on this host.
+fn pid_exists(pid: u32) -> bool {
+    std::path::Path::new(&format!("/proc/{pid}")).exists()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn color_rules() {
+        let tty = Environment {
+            stdout_is_tty: true,
+            ..Environment::default()
+        };
+        let pipe = Environment::default();
+        let plain = Cli::default();
+        let no_color = Cli {
+            no_color: true,
+            ..Cli::default()
+        };
+        let force = Cli {
+            force_color: true,
+            ..Cli::default()
+        };
+        assert!(tty.use_color(&plain));
+        assert!(!pipe.use_color(&plain));
+        assert!(!tty.use_color(&no_color));
+        assert!(pipe.use_color(&force));
+        let no_color_env = Environment {
+            no_color: Some("1".to_owned()),
+            ..tty.clone()
+        };
+        assert!(!no_color_env.use_color(&plain));
+        assert!(no_color_env.use_color(&force));
+        // An empty NO_COLOR does not count, per no-color.org.
+        let empty = Environment {
+            no_color: Some(String::new()),
+            ..tty
+        };
+        assert!(empty.use_color(&plain));
+    }
+
+    #[test]
+    fn threshold_pairs() {
+        assert_eq!(
+            thresholds(None, Thresholds::GPU_DEFAULT, "--x").ok(),
+            Some(Thresholds::GPU_DEFAULT)
+        );
+        assert!(matches!(
+            thresholds(Some(&[75, 10]), Thresholds::GPU_DEFAULT, "--x"),
+            Err(Failure::Usage(_))
+        ));
+        assert_eq!(
+            thresholds(Some(&[20, 30]), Thresholds::GPU_DEFAULT, "--x").ok(),
+            Thresholds::new(20, 30).ok()
+        );
+    }
+}

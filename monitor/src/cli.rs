@@ -1,0 +1,163 @@
+//! Command-line options, with nvitop's long and short names.
+
+use std::ffi::OsString;
+
+use clap::Parser;
+
+/// Show the status of NVIDIA GPUs, their processes and the host, once.
+///
+/// Prints the device table, host usage and the GPU processes like
+/// `nvidia-smi`, richer and colored, then exits.
+#[derive(Debug, Clone, Default, Parser)]
+#[command(name = "nvitop-monitor", version, about, long_about = None)]
+pub struct Cli {
+    /// Use ASCII characters only (`+-=|#`), for terminals and logs without Unicode.
+    #[arg(long = "ascii", short = 'U', visible_alias = "no-unicode")]
+    pub ascii: bool,
+
+    /// GPU utilization thresholds for light / moderate / heavy load (1 <= TH1 < TH2 <= 99) [default: 10 75].
+    #[arg(long, num_args = 2, value_names = ["TH1", "TH2"], value_parser = clap::value_parser!(u8).range(1..=99))]
+    pub gpu_util_thresh: Option<Vec<u8>>,
+
+    /// Memory utilization thresholds for light / moderate / heavy load (1 <= TH1 < TH2 <= 99) [default: 10 80].
+    #[arg(long, num_args = 2, value_names = ["TH1", "TH2"], value_parser = clap::value_parser!(u8).range(1..=99))]
+    pub mem_util_thresh: Option<Vec<u8>>,
+
+    /// Show only the GPUs with these indices.
+    #[arg(long, short = 'o', num_args = 1.., value_name = "INDEX")]
+    pub only: Option<Vec<u32>>,
+
+    /// Show only the GPUs visible to CUDA (`CUDA_VISIBLE_DEVICES`); also `-ov`.
+    #[arg(long, conflicts_with = "only")]
+    pub only_visible: bool,
+
+    /// Show only compute (CUDA) processes; with --graphics, both kinds.
+    #[arg(long, short = 'c')]
+    pub compute: bool,
+
+    /// Show only graphics processes; with --compute, both kinds.
+    #[arg(long, short = 'g')]
+    pub graphics: bool,
+
+    /// Show only the processes of these users (no name: yourself, from $USER).
+    #[arg(long, short = 'u', num_args = 0.., value_name = "USERNAME")]
+    pub user: Option<Vec<String>>,
+
+    /// Show only the processes with these PIDs.
+    #[arg(long, short = 'p', num_args = 1.., value_name = "PID")]
+    pub pid: Option<Vec<u32>>,
+
+    /// Show a simulated machine: `1` (the default machine), a preset name
+    /// (default, h100x8, mig, rtx4090, a100x4, faults) or a scenario file.
+    /// Without it, `NVITOP_SIMULATE` is honoured; without both, the real driver.
+    #[arg(long, num_args = 0..=1, default_missing_value = "1", value_name = "PRESET|SCENARIO")]
+    pub simulate: Option<String>,
+
+    /// Print the whole snapshot as JSON instead of the table (see the README for the fields).
+    #[arg(long)]
+    pub json: bool,
+
+    /// Gradient bars: each bar cell colored by its own position.
+    #[arg(long)]
+    pub colorful: bool,
+
+    /// Never print color escape codes.
+    #[arg(long, conflicts_with = "force_color")]
+    pub no_color: bool,
+
+    /// Print color escape codes even to a pipe or with `NO_COLOR` set.
+    #[arg(long)]
+    pub force_color: bool,
+
+    /// Colors for terminals with a light background.
+    #[arg(long)]
+    pub light: bool,
+}
+
+/// Rewrites nvitop's two-letter short flag `-ov`, which clap cannot
+/// express, to `--only-visible`. Arguments after `--` are left alone.
+pub fn rewrite_args<I, T>(args: I) -> Vec<OsString>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString>,
+{
+    let mut after_separator = false;
+    args.into_iter()
+        .map(Into::into)
+        .map(|arg| {
+            if arg == "--" {
+                after_separator = true;
+            }
+            if !after_separator && arg == "-ov" {
+                OsString::from("--only-visible")
+            } else {
+                arg
+            }
+        })
+        .collect()
+}
+
+impl Cli {
+    /// Parses `args` (program name first) after [`rewrite_args`].
+    ///
+    /// # Errors
+    /// Clap's error for bad options (or for `--help` / `--version`).
+    pub fn parse_args<I, T>(args: I) -> Result<Self, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<OsString>,
+    {
+        Self::try_parse_from(rewrite_args(args))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn ov_becomes_only_visible() {
+        let cli = Cli::parse_args(["nvitop-monitor", "-ov"]).unwrap();
+        assert!(cli.only_visible);
+        let args = rewrite_args(["x", "-ov", "--", "-ov"]);
+        assert_eq!(args, ["x", "--only-visible", "--", "-ov"]);
+    }
+
+    #[test]
+    fn options_parse() {
+        let cli = Cli::parse_args([
+            "nvitop-monitor",
+            "-U",
+            "--gpu-util-thresh",
+            "20",
+            "60",
+            "-o",
+            "0",
+            "2",
+            "-c",
+            "-u",
+            "-p",
+            "12",
+            "--simulate",
+        ])
+        .unwrap();
+        assert!(cli.ascii && cli.compute);
+        assert_eq!(cli.gpu_util_thresh, Some(vec![20, 60]));
+        assert_eq!(cli.only, Some(vec![0, 2]));
+        assert_eq!(cli.user, Some(vec![]));
+        assert_eq!(cli.pid, Some(vec![12]));
+        assert_eq!(cli.simulate.as_deref(), Some("1"));
+        let cli = Cli::parse_args(["nvitop-monitor", "--no-unicode", "--simulate", "mig"]).unwrap();
+        assert!(cli.ascii);
+        assert_eq!(cli.simulate.as_deref(), Some("mig"));
+    }
+
+    #[test]
+    fn bad_thresholds_are_rejected_by_the_parser() {
+        assert!(Cli::parse_args(["x", "--gpu-util-thresh", "0", "50"]).is_err());
+        assert!(Cli::parse_args(["x", "--gpu-util-thresh", "50"]).is_err());
+        assert!(Cli::parse_args(["x", "--mem-util-thresh", "a", "50"]).is_err());
+        assert!(Cli::parse_args(["x", "--no-color", "--force-color"]).is_err());
+    }
+}

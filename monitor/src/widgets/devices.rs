@@ -1,0 +1,334 @@
+//! The device panel: the classic nvidia-smi table, one block per GPU, with
+//! MIG devices as sub-rows and, in wide terminals, memory and utilization
+//! bars to the right.
+
+use nvitop::format::NA;
+use nvitop::{DeviceSnapshot, Snapshot};
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::style::Style;
+use ratatui::text::Span;
+use ratatui::widgets::Widget;
+
+use crate::bar::{self, BarStyle};
+use crate::frame::{self, Item, Row, Rule};
+use crate::text::{cut_marked, left, right, width};
+use crate::theme::RenderOptions;
+
+/// The table's own width: the classic 79-column nvidia-smi layout.
+pub const TABLE_WIDTH: u16 = 79;
+/// From this width on, the bar panel is drawn right of the table.
+pub const WIDE_FROM: u16 = 100;
+/// Column boundaries of the table.
+const COLUMNS: [u16; 4] = [0, 32, 55, 78];
+/// Widest percentage text a bar can carry (`100.0%`), reserved so that all
+/// bars share one scale.
+const PERCENT_RESERVE: usize = 6;
+
+/// The device panel widget.
+#[derive(Debug, Clone, Copy)]
+pub struct DevicePanel<'a> {
+    snapshot: &'a Snapshot,
+    options: &'a RenderOptions,
+}
+
+impl<'a> DevicePanel<'a> {
+    /// A panel for the devices of `snapshot`.
+    pub fn new(snapshot: &'a Snapshot, options: &'a RenderOptions) -> Self {
+        Self { snapshot, options }
+    }
+
+    /// Lines the panel takes at `width` columns.
+    pub fn height(&self, width: u16) -> u16 {
+        self.items(width).len() as u16
+    }
+
+    /// Whether the MIG-mode line is shown: only when some device reports a
+    /// MIG mode at all, so machines without MIG-capable GPUs keep the
+    /// familiar two-line rows.
+    fn show_mig_mode(&self) -> bool {
+        self.snapshot.devices.iter().any(|d| d.mig_mode.is_some())
+    }
+
+    fn items(&self, width: u16) -> Vec<Item> {
+        let wide = width >= WIDE_FROM;
+        let device_bounds: Vec<u16> = if wide {
+            COLUMNS.iter().copied().chain([width - 1]).collect()
+        } else {
+            COLUMNS.to_vec()
+        };
+        let right_edge = device_bounds.last().copied().unwrap_or(TABLE_WIDTH - 1);
+        let mut items = vec![
+            Item::Rule(Rule::Double),
+            Item::Row(self.title_row()),
+            Item::Rule(Rule::Single),
+        ];
+        items.extend(self.column_headers().into_iter().map(Item::Row));
+        items.push(Item::Rule(Rule::Double));
+        if self.snapshot.devices.is_empty() {
+            let message = Span::styled(" No devices found", self.options.theme.dim());
+            items.push(Item::Row(Row::new(&[0, right_edge], vec![vec![message]])));
+        }
+        for (i, device) in self.snapshot.devices.iter().enumerate() {
+            if i > 0 {
+                items.push(Item::Rule(Rule::Single));
+            }
+            if device.is_failed() {
+                items.push(Item::Row(self.failed_row(device, right_edge)));
+                continue;
+            }
+            let bars = wide.then(|| usize::from(width - TABLE_WIDTH - 1));
+            items.extend(
+                self.device_rows(device, &device_bounds, bars)
+                    .into_iter()
+                    .map(Item::Row),
+            );
+            for mig in &device.mig_devices {
+                items.push(Item::Rule(Rule::Single));
+                items.push(Item::Row(self.mig_row(mig, &device_bounds, bars)));
+            }
+        }
+        items.push(Item::Rule(Rule::Double));
+        items
+    }
+
+    fn title_row(&self) -> Row {
+        let version = format!("nvitop-monitor {}", env!("CARGO_PKG_VERSION"));
+        let driver = format!(
+            "Driver Version: {}",
+            self.snapshot.driver_version.as_deref().unwrap_or(NA)
+        );
+        let cuda = format!(
+            "CUDA Driver Version: {}",
+            self.snapshot.cuda_driver_version.as_deref().unwrap_or(NA)
+        );
+        let inner = usize::from(TABLE_WIDTH) - 4;
+        let free = inner.saturating_sub(width(&version) + width(&driver) + width(&cuda));
+        let (gap1, gap2) = (free / 2, free - free / 2);
+        let gap = |n: usize| Span::raw(" ".repeat(n.max(2)));
+        let title = self.options.theme.title();
+        Row::new(
+            &[0, TABLE_WIDTH - 1],
+            vec![vec![
+                Span::raw(" "),
+                Span::styled(version, title),
+                gap(gap1),
+                Span::raw(driver),
+                gap(gap2),
+                Span::raw(cuda),
+            ]],
+        )
+    }
+
+    fn column_headers(&self) -> Vec<Row> {
+        let title = self.options.theme.title();
+        let cell = |s: &str| vec![Span::styled(s.to_owned(), title)];
+        let mut rows = vec![
+            Row::new(
+                &COLUMNS,
+                vec![
+                    cell(" GPU  Name        Persistence-M"),
+                    cell(" Bus-Id        Disp.A "),
+                    cell(" Volatile Uncorr. ECC "),
+                ],
+            ),
+            Row::new(
+                &COLUMNS,
+                vec![
+                    cell(" Fan  Temp  Perf  Pwr:Usage/Cap"),
+                    cell("         Memory-Usage "),
+                    cell(" GPU-Util  Compute M. "),
+                ],
+            ),
+        ];
+        if self.show_mig_mode() {
+            rows.push(Row::new(
+                &COLUMNS,
+                vec![vec![], vec![], cell(&format!(" {} ", right("MIG M.", 20)))],
+            ));
+        }
+        rows
+    }
+
+    /// The color of a device's rows: its heavier load of GPU and memory.
+    fn row_style(&self, device: &DeviceSnapshot) -> Style {
+        let gpu = device
+            .gpu_utilization
+            .map(|u| self.options.gpu_thresholds.level(f64::from(u)));
+        let mem = device.memory_percent.map(|p| self.options.mem_thresholds.level(p));
+        match gpu.max(mem) {
+            Some(level) => self.options.theme.load(level),
+            None => Style::default(),
+        }
+    }
+
+    fn device_rows(&self, device: &DeviceSnapshot, bounds: &[u16], bars: Option<usize>) -> Vec<Row> {
+        let style = self.row_style(device);
+        let text = |s: String| vec![Span::styled(s, style)];
+        let on_off = |v: Option<bool>| v.map_or(NA, |on| if on { "On" } else { "Off" });
+        let name = cut_marked(
+            &short_name(device.name.as_deref().unwrap_or(NA), 18),
+            18,
+            self.options.glyphs.ellipsis(),
+        );
+        let row1 = vec![
+            text(format!(
+                " {}  {}{}  ",
+                right(&device.display_index, 3),
+                left(&name, 18),
+                right(on_off(device.persistence_mode), 5)
+            )),
+            text(format!(
+                " {} {} ",
+                left(device.bus_id.as_deref().unwrap_or(NA), 16),
+                right(on_off(device.display_active), 3)
+            )),
+            text(format!(
+                " {} ",
+                right(&opt(device.total_volatile_uncorrected_ecc_errors), 20)
+            )),
+        ];
+        let row2 = vec![
+            text(format!(
+                " {}  {}  {} {}",
+                right(&opt_suffix(device.fan_speed, "%"), 3),
+                right(&opt_suffix(device.temperature, "C"), 4),
+                right(device.performance_state.as_deref().unwrap_or(NA), 4),
+                right(&device.power_status, 14)
+            )),
+            text(format!(" {} ", right(device.memory_usage.as_deref().unwrap_or(NA), 20))),
+            text(format!(
+                " {}  {} ",
+                right(&opt_suffix(device.gpu_utilization, "%"), 8),
+                right(device.compute_mode.as_deref().unwrap_or(NA), 10)
+            )),
+        ];
+        let mut rows = vec![row1, row2];
+        if self.show_mig_mode() {
+            let mig = device.mig_mode.map_or(NA, |on| if on { "Enabled" } else { "Disabled" });
+            rows.push(vec![vec![], vec![], text(format!(" {} ", right(mig, 20)))]);
+        }
+        if let Some(room) = bars {
+            let mem = self.memory_bar(device, room);
+            let util = bar::labeled(
+                "UTL",
+                device.gpu_utilization.map(|u| (f64::from(u), format!("{u}%"))),
+                room.saturating_sub(2),
+                PERCENT_RESERVE,
+                self.bar_style(LoadKind::Gpu),
+            );
+            let pad = |mut spans: Vec<Span<'static>>| {
+                spans.insert(0, Span::raw(" "));
+                spans
+            };
+            rows[0].push(pad(mem));
+            rows[1].push(pad(util));
+            for extra in rows.iter_mut().skip(2) {
+                extra.push(vec![]);
+            }
+        }
+        rows.into_iter().map(|cells| Row::new(bounds, cells)).collect()
+    }
+
+    fn mig_row(&self, mig: &DeviceSnapshot, bounds: &[u16], bars: Option<usize>) -> Row {
+        let style = self.row_style(mig);
+        let text = |s: String| vec![Span::styled(s, style)];
+        if mig.is_failed() {
+            let error = mig.error.as_deref().unwrap_or(NA);
+            let cell = vec![Span::styled(
+                format!(" {}  ERROR: {error}", right(&mig.display_index, 3)),
+                self.options.theme.error(),
+            )];
+            return Row::new(&[bounds[0], bounds[bounds.len() - 1]], vec![cell]);
+        }
+        let name = cut_marked(
+            &short_name(mig.name.as_deref().unwrap_or(NA), 24),
+            24,
+            self.options.glyphs.ellipsis(),
+        );
+        let mut cells = vec![
+            text(format!(" {}  {name}", right(&mig.display_index, 3))),
+            text(format!(" {} ", right(mig.memory_usage.as_deref().unwrap_or(NA), 20))),
+            text(format!(" {}", right(&opt_suffix(mig.gpu_utilization, "%"), 8))),
+        ];
+        if let Some(room) = bars {
+            let mut mem = self.memory_bar(mig, room);
+            mem.insert(0, Span::raw(" "));
+            cells.push(mem);
+        }
+        Row::new(bounds, cells)
+    }
+
+    fn memory_bar(&self, device: &DeviceSnapshot, room: usize) -> Vec<Span<'static>> {
+        bar::labeled(
+            "MEM",
+            device.memory_percent.map(|p| (p, format!("{p:.1}%"))),
+            room.saturating_sub(2),
+            PERCENT_RESERVE,
+            self.bar_style(LoadKind::Memory),
+        )
+    }
+
+    fn failed_row(&self, device: &DeviceSnapshot, right_edge: u16) -> Row {
+        let error = device.error.as_deref().unwrap_or(NA);
+        let cell = vec![Span::styled(
+            format!(" {}  ERROR: {error}", right(&device.display_index, 3)),
+            self.options.theme.error(),
+        )];
+        Row::new(&[0, right_edge], vec![cell])
+    }
+
+    fn bar_style(&self, kind: LoadKind) -> BarStyle {
+        BarStyle {
+            glyphs: self.options.glyphs,
+            theme: self.options.theme,
+            thresholds: match kind {
+                LoadKind::Gpu => self.options.gpu_thresholds,
+                LoadKind::Memory => self.options.mem_thresholds,
+            },
+            colorful: self.options.colorful,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum LoadKind {
+    Gpu,
+    Memory,
+}
+
+impl Widget for &DevicePanel<'_> {
+    fn render(self, area: Rect, buf: &mut Buffer) {
+        frame::draw(&self.items(area.width), area, buf, self.options.glyphs);
+    }
+}
+
+/// A product name that fits `room` columns where possible: vendor words
+/// that every NVIDIA GPU shares go first, and a MIG device keeps only its
+/// profile (`MIG 3g.40gb`), since its parent's row already names the GPU.
+fn short_name(name: &str, room: usize) -> String {
+    if let Some(at) = name.find("MIG ")
+        && width(name) > room
+    {
+        return name[at..].to_owned();
+    }
+    let mut name = name.to_owned();
+    for prefix in ["NVIDIA ", "GeForce "] {
+        if width(&name) > room
+            && let Some(rest) = name.strip_prefix(prefix)
+        {
+            name = rest.to_owned();
+        }
+    }
+    name
+}
+
+/// A value or `N/A`.
+fn opt<T: ToString>(value: Option<T>) -> String {
+    value.map_or_else(|| NA.to_owned(), |v| v.to_string())
+}
+
+/// A value with a unit suffix (`38C`, `30%`) or `N/A`.
+fn opt_suffix<T: std::fmt::Display>(value: Option<T>, suffix: &str) -> String {
+    value.map_or_else(|| NA.to_owned(), |v| format!("{v}{suffix}"))
+}

@@ -1,0 +1,330 @@
+//! The binary end to end: every option's effect and every bad input, run
+//! against the simulator (or, for the driver error, against no driver).
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_nvitop-monitor");
+
+/// The binary with a clean environment: no simulator unless asked, a
+/// pinned simulator clock, no color preferences.
+fn cmd(args: &[&str]) -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.args(args)
+        .env_remove("NVITOP_SIMULATE")
+        .env_remove("NVITOP_SIM_SCENARIO")
+        .env_remove("NO_COLOR")
+        .env_remove("CUDA_VISIBLE_DEVICES")
+        .env("NVITOP_SIM_TIME", "10");
+    cmd
+}
+
+fn run(args: &[&str]) -> Output {
+    cmd(args).output().unwrap()
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8(output.stdout.clone()).unwrap()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8(output.stderr.clone()).unwrap()
+}
+
+/// Runs with `--json` and parses the output.
+fn json(args: &[&str]) -> Value {
+    let mut all = vec!["--json"];
+    all.extend_from_slice(args);
+    let output = run(&all);
+    assert!(output.status.success(), "{}", stderr(&output));
+    serde_json::from_str(&stdout(&output)).unwrap()
+}
+
+fn device_indices(snapshot: &Value) -> Vec<u64> {
+    snapshot["devices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["index"].as_u64().unwrap())
+        .collect()
+}
+
+fn processes(snapshot: &Value) -> &Vec<Value> {
+    snapshot["processes"].as_array().unwrap()
+}
+
+/// Asserts a usage error: exit status 2 and one stderr line naming `bad`.
+fn assert_usage_error(args: &[&str], bad: &str) {
+    let output = run(args);
+    let err = stderr(&output);
+    assert_eq!(output.status.code(), Some(2), "{args:?}: {err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "{args:?}: {err}");
+    assert!(err.contains(bad), "{args:?}: {err}");
+    assert!(output.stdout.is_empty());
+}
+
+#[test]
+fn help_and_version() {
+    let help = run(&["--help"]);
+    assert!(help.status.success());
+    let text = stdout(&help);
+    for flag in [
+        "--ascii",
+        "--no-unicode",
+        "--gpu-util-thresh",
+        "--mem-util-thresh",
+        "--only",
+        "--only-visible",
+        "--compute",
+        "--graphics",
+        "--user",
+        "--pid",
+        "--simulate",
+        "--json",
+        "--colorful",
+        "--no-color",
+        "--force-color",
+        "--light",
+    ] {
+        assert!(text.contains(flag), "--help lacks {flag}");
+    }
+    let version = run(&["-V"]);
+    assert!(version.status.success());
+    assert!(stdout(&version).contains(env!("CARGO_PKG_VERSION")));
+}
+
+#[test]
+fn no_driver_is_an_error_not_a_simulation() {
+    let output = cmd(&[])
+        .env("NVITOP_NVML_LIBRARY", "/nonexistent/libnvidia-ml.so.1")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let err = stderr(&output);
+    assert!(err.contains("driver"), "{err}");
+    assert!(err.contains("/nonexistent/libnvidia-ml.so.1"), "{err}");
+    assert!(err.contains("--simulate"), "{err}");
+    assert!(output.stdout.is_empty());
+}
+
+#[test]
+fn simulate_flag_and_env() {
+    let output = run(&["--simulate"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(stdout(&output).contains("(simulated GPUs)"));
+    let output = cmd(&["--json"]).env("NVITOP_SIMULATE", "mig").output().unwrap();
+    let snapshot: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(snapshot["simulated"], true);
+    assert!(snapshot["devices"][0]["mig_devices"].as_array().unwrap().len() > 1);
+    assert_usage_error(&["--simulate", "no-such-preset"], "no-such-preset");
+}
+
+#[test]
+fn json_has_the_documented_fields() {
+    let snapshot = json(&["--simulate"]);
+    for key in [
+        "timestamp",
+        "backend",
+        "simulated",
+        "driver_version",
+        "nvml_version",
+        "cuda_driver_version",
+        "devices",
+        "processes",
+        "host",
+        "process_errors",
+    ] {
+        assert!(snapshot.get(key).is_some(), "missing {key}");
+    }
+    assert_eq!(snapshot["backend"], "simulator");
+    // The output is the SDK's Snapshot, so it reads back into one.
+    let back: nvitop::Snapshot = serde_json::from_value(snapshot.clone()).unwrap();
+    assert!(back.simulated && !back.devices.is_empty());
+    let device = &snapshot["devices"][0];
+    for key in [
+        "index",
+        "display_index",
+        "name",
+        "bus_id",
+        "memory_used",
+        "memory_total",
+        "memory_percent",
+        "gpu_utilization",
+        "temperature",
+        "power_usage",
+        "power_limit",
+        "mig_mode",
+        "error",
+        "mig_devices",
+    ] {
+        assert!(device.get(key).is_some(), "device lacks {key}");
+    }
+    let process = &processes(&snapshot)[0];
+    for key in [
+        "pid",
+        "device_index",
+        "gpu_memory",
+        "type",
+        "gpu_sm_utilization",
+        "host",
+    ] {
+        assert!(process.get(key).is_some(), "process lacks {key}");
+    }
+    for key in ["cpu_percent", "memory_percent", "swap_percent", "load_average"] {
+        assert!(snapshot["host"].get(key).is_some(), "host lacks {key}");
+    }
+}
+
+#[test]
+fn only_selects_devices() {
+    assert_eq!(device_indices(&json(&["--simulate", "--only", "0", "2"])), [0, 2]);
+    assert_eq!(device_indices(&json(&["--simulate", "-o", "3"])), [3]);
+    let snapshot = json(&["--simulate", "-o", "2"]);
+    assert!(processes(&snapshot).iter().all(|p| p["physical_index"] == 2));
+    assert_usage_error(&["--simulate", "--only", "0", "7"], "7");
+}
+
+#[test]
+fn only_visible_follows_cuda_visible_devices() {
+    for flag in ["-ov", "--only-visible"] {
+        let output = cmd(&["--simulate", "--json", flag])
+            .env("CUDA_VISIBLE_DEVICES", "3,0")
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{}", stderr(&output));
+        let snapshot: Value = serde_json::from_slice(&output.stdout).unwrap();
+        assert_eq!(device_indices(&snapshot), [3, 0], "{flag}");
+    }
+}
+
+#[test]
+fn process_type_filters() {
+    let all = json(&["--simulate"]);
+    let kinds = |s: &Value| -> Vec<String> {
+        processes(s)
+            .iter()
+            .map(|p| p["type"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert!(
+        kinds(&all).iter().any(|k| k == "G"),
+        "the default machine has a graphics process"
+    );
+    let compute = kinds(&json(&["--simulate", "-c"]));
+    assert!(!compute.is_empty() && compute.iter().all(|k| k.contains('C')));
+    let graphics = kinds(&json(&["--simulate", "--graphics"]));
+    assert!(!graphics.is_empty() && graphics.iter().all(|k| k.contains('G')));
+    assert_eq!(kinds(&json(&["--simulate", "-c", "-g"])).len(), kinds(&all).len());
+}
+
+#[test]
+fn pid_and_user_filters() {
+    let all = json(&["--simulate"]);
+    let first = &processes(&all)[0];
+    let pid = first["pid"].as_u64().unwrap().to_string();
+    let only = json(&["--simulate", "--pid", &pid]);
+    assert!(!processes(&only).is_empty());
+    assert!(
+        processes(&only)
+            .iter()
+            .all(|p| p["pid"].as_u64().unwrap().to_string() == pid)
+    );
+
+    let user = processes(&all)
+        .iter()
+        .find_map(|p| p["host"]["username"].as_str())
+        .unwrap()
+        .to_owned();
+    let mine = json(&["--simulate", "--user", &user]);
+    assert!(!processes(&mine).is_empty());
+    assert!(processes(&mine).iter().all(|p| p["host"]["username"] == user.as_str()));
+
+    // A bare --user means $USER.
+    let output = cmd(&["--simulate", "--json", "-u"])
+        .env("USER", &user)
+        .output()
+        .unwrap();
+    let bare: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(processes(&bare).len(), processes(&mine).len());
+}
+
+#[test]
+fn unknown_user_and_pid_are_rejected() {
+    assert_usage_error(&["--simulate", "--user", "no_such_user_xyz"], "no_such_user_xyz");
+    // Above Linux's largest pid_max, so it can never exist.
+    assert_usage_error(&["--simulate", "--pid", "4194305"], "4194305");
+}
+
+#[test]
+fn malformed_thresholds_are_rejected() {
+    assert_usage_error(&["--simulate", "--gpu-util-thresh", "80", "20"], "80 20");
+    assert_usage_error(&["--simulate", "--mem-util-thresh", "50", "50"], "50 50");
+    assert_usage_error(&["--simulate", "--gpu-util-thresh", "0", "50"], "0");
+    assert_usage_error(&["--simulate", "--gpu-util-thresh", "10", "100"], "100");
+    assert_usage_error(&["--simulate", "--mem-util-thresh", "abc", "50"], "abc");
+    assert_usage_error(&["--simulate", "--gpu-util-thresh", "10"], "--gpu-util-thresh");
+}
+
+#[test]
+fn color_follows_flags_tty_and_no_color() {
+    // Test stdout is a pipe: no color by default.
+    assert!(!stdout(&run(&["--simulate"])).contains('\x1b'));
+    assert!(!stdout(&run(&["--simulate", "--no-color"])).contains('\x1b'));
+    assert!(stdout(&run(&["--simulate", "--force-color"])).contains("\x1b["));
+    let forced = cmd(&["--simulate", "--force-color"])
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    assert!(stdout(&forced).contains("\x1b["));
+    let conflicting = run(&["--simulate", "--no-color", "--force-color"]);
+    assert_eq!(conflicting.status.code(), Some(2));
+}
+
+#[test]
+fn ascii_mode_has_no_box_drawing() {
+    let text = stdout(&run(&["--simulate", "--ascii"]));
+    assert!(text.contains("+===") && text.contains("| "));
+    let box_drawing = |t: &str| t.chars().any(|c| ('\u{2500}'..='\u{259f}').contains(&c));
+    assert!(!box_drawing(&text), "{text}");
+    assert!(box_drawing(&stdout(&run(&["--simulate"]))));
+    for flag in ["-U", "--no-unicode"] {
+        assert!(!box_drawing(&stdout(&run(&["--simulate", flag]))), "{flag}");
+    }
+}
+
+#[test]
+fn piped_width_is_79_120_or_160() {
+    for preset in ["default", "mig", "rtx4090", "h100x8", "faults"] {
+        let text = stdout(&run(&["--simulate", preset]));
+        let widths: Vec<usize> = text.lines().map(|l| l.chars().count()).collect();
+        let widest = widths.iter().copied().max().unwrap();
+        assert!([79, 120, 160].contains(&widest), "{preset}: widest line {widest}");
+        // The process panel's frame spans the chosen width.
+        let bottom = text.lines().last().unwrap();
+        assert_eq!(bottom.chars().count(), widest, "{preset}");
+    }
+}
+
+#[test]
+fn faults_preset_prints_the_healthy_gpus_around_a_lost_one() {
+    // The faults preset loses a GPU at t = 30 s of simulated time.
+    let output = cmd(&["--simulate", "faults", "--ascii"])
+        .env("NVITOP_SIM_TIME", "60")
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    let text = stdout(&output);
+    assert!(text.contains("ERROR:") && text.contains("lost"), "{text}");
+    assert!(text.contains("N/A"), "{text}");
+    assert!(text.contains("process list unavailable"), "{text}");
+    assert!(text.contains("H100"), "{text}");
+}
+
+#[test]
+fn mig_preset_shows_mig_sub_rows() {
+    let text = stdout(&run(&["--simulate", "mig"]));
+    assert!(text.contains("│ 0:0  MIG "), "{text}");
+    assert!(text.contains("Enabled"), "{text}");
+}
