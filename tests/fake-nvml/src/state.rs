@@ -1,0 +1,182 @@
+//! Process-global library state: the init reference count, the simulator,
+//! and the table of device handles.
+
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use nvitop::backend::sim::SimBackend;
+use nvitop::backend::{Backend, BackendError, DeviceRef};
+use nvml_wrapper_sys::bindings::{nvmlDevice_st, nvmlDevice_t};
+
+use crate::exports::codes::{self, Code};
+
+/// One device handle. A handle given to C is the address of one of these.
+#[derive(Debug)]
+pub(crate) struct Slot {
+    /// Which device of the simulator this handle answers for.
+    pub dref: DeviceRef,
+    /// Position in the table of the parent GPU, for a MIG device.
+    pub parent: Option<usize>,
+    /// For a physical GPU: its MIG devices as `(MIG index, table position)`.
+    pub migs: Vec<(u32, usize)>,
+}
+
+/// All handles of one loaded scenario. Leaked, so handles stay valid (as
+/// addresses) for the life of the process, even across shutdown.
+#[derive(Debug)]
+pub(crate) struct Table {
+    slots: Vec<Slot>,
+}
+
+impl Table {
+    fn build(backend: &SimBackend) -> Self {
+        let mut slots = Vec::new();
+        let count = backend.device_count().unwrap_or(0);
+        for i in 0..count {
+            let physical = slots.len();
+            slots.push(Slot {
+                dref: DeviceRef::Physical(i),
+                parent: None,
+                migs: Vec::new(),
+            });
+            let migs = backend.mig_devices(DeviceRef::Physical(i)).unwrap_or_default();
+            for dref in migs {
+                let DeviceRef::Mig { index, .. } = dref else { continue };
+                let at = slots.len();
+                slots.push(Slot {
+                    dref,
+                    parent: Some(physical),
+                    migs: Vec::new(),
+                });
+                slots[physical].migs.push((index, at));
+            }
+        }
+        Self { slots }
+    }
+
+    fn same_devices(&self, other: &Self) -> bool {
+        self.slots.len() == other.slots.len() && self.slots.iter().zip(&other.slots).all(|(a, b)| a.dref == b.dref)
+    }
+
+    /// The handle (stable address) of slot `at`.
+    pub fn handle(&self, at: usize) -> nvmlDevice_t {
+        self.slots.get(at).map_or(std::ptr::null_mut(), |slot| {
+            std::ptr::from_ref(slot).cast_mut().cast::<nvmlDevice_st>()
+        })
+    }
+
+    /// The slot a handle points at, found by comparing addresses only (a
+    /// garbage handle is never dereferenced).
+    pub fn slot_of(&self, handle: nvmlDevice_t) -> Option<(usize, &Slot)> {
+        let size = std::mem::size_of::<Slot>();
+        let base = self.slots.as_ptr() as usize;
+        let addr = handle as usize;
+        let offset = addr.checked_sub(base)?;
+        if size == 0 || offset % size != 0 {
+            return None;
+        }
+        let at = offset / size;
+        self.slots.get(at).map(|slot| (at, slot))
+    }
+
+    /// The position of a device in the table.
+    pub fn position(&self, dref: DeviceRef) -> Option<usize> {
+        self.slots.iter().position(|slot| slot.dref == dref)
+    }
+
+    /// The slot at a position.
+    pub fn get(&self, at: usize) -> Option<&Slot> {
+        self.slots.get(at)
+    }
+}
+
+/// What a loaded library answers from.
+#[derive(Debug, Clone)]
+pub(crate) struct Loaded {
+    pub backend: Arc<SimBackend>,
+    pub table: &'static Table,
+}
+
+#[derive(Debug)]
+struct Global {
+    refcount: u32,
+    loaded: Option<Loaded>,
+    /// The table of the last load, reused when a new load has the same
+    /// devices so handles survive a shutdown/init cycle.
+    last_table: Option<&'static Table>,
+}
+
+static GLOBAL: Mutex<Global> = Mutex::new(Global {
+    refcount: 0,
+    loaded: None,
+    last_table: None,
+});
+
+fn global() -> MutexGuard<'static, Global> {
+    // A panic while holding the lock is caught at the export boundary; the
+    // state itself is always consistent, so a poisoned lock is still usable.
+    GLOBAL.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// `nvmlInit*`: loads the scenario on the first call, counts the others.
+pub(crate) fn init() -> Code {
+    let mut global = global();
+    if global.refcount > 0 {
+        global.refcount += 1;
+        return codes::SUCCESS;
+    }
+    let backend = match SimBackend::from_env() {
+        Ok(backend) => backend,
+        Err(err) => {
+            eprintln!(
+                "fake-nvml: cannot load the simulator scenario ({}): {err}",
+                scenario_description()
+            );
+            return codes::UNKNOWN;
+        }
+    };
+    if let Err(err @ BackendError::DriverNotLoaded { .. }) = backend.device_count() {
+        eprintln!("fake-nvml: {err}");
+        return codes::DRIVER_NOT_LOADED;
+    }
+    let fresh = Table::build(&backend);
+    let table = match global.last_table {
+        Some(last) if last.same_devices(&fresh) => last,
+        _ => &*Box::leak(Box::new(fresh)),
+    };
+    global.last_table = Some(table);
+    global.loaded = Some(Loaded {
+        backend: Arc::new(backend),
+        table,
+    });
+    global.refcount = 1;
+    codes::SUCCESS
+}
+
+/// `nvmlShutdown`: drops the simulator when the last user shuts down.
+pub(crate) fn shutdown() -> Code {
+    let mut global = global();
+    match global.refcount {
+        0 => codes::UNINITIALIZED,
+        1 => {
+            global.refcount = 0;
+            global.loaded = None;
+            codes::SUCCESS
+        }
+        _ => {
+            global.refcount -= 1;
+            codes::SUCCESS
+        }
+    }
+}
+
+/// The loaded state, or `NVML_ERROR_UNINITIALIZED`.
+pub(crate) fn loaded() -> Result<Loaded, Code> {
+    global().loaded.clone().ok_or(codes::UNINITIALIZED)
+}
+
+/// A short description of where the scenario comes from, for diagnostics.
+pub fn scenario_description() -> String {
+    let scenario = std::env::var("NVITOP_SIM_SCENARIO").unwrap_or_else(|_| "<built-in default machine>".to_owned());
+    let time = std::env::var("NVITOP_SIM_TIME").unwrap_or_else(|_| "<wall clock>".to_owned());
+    format!("scenario {scenario}, simulated time {time}")
+}

@@ -1,0 +1,127 @@
+//! Helpers shared by the fake-NVML tests.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use serde_json::Value;
+
+/// File name of the built cdylib.
+pub const CDYLIB: &str = "libnvidia_ml.so";
+/// The name clients load.
+pub const SONAME: &str = "libnvidia-ml.so.1";
+
+/// The built fake library, found next to the test executable:
+/// `target/<profile>/deps/<test>-<hash>` → `target/<profile>/libnvidia_ml.so`.
+pub fn built_cdylib() -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    let candidates: Vec<PathBuf> = exe.ancestors().skip(1).take(3).map(|dir| dir.join(CDYLIB)).collect();
+    candidates.iter().find(|p| p.is_file()).cloned().unwrap_or_else(|| {
+        panic!(
+            "the fake NVML cdylib was not built; looked for {candidates:?} (run `cargo build -p fake-nvml` / `cargo test -p fake-nvml`)"
+        )
+    })
+}
+
+/// A temporary directory holding a private copy of the fake library as
+/// `libnvidia-ml.so.1` (a copy, so each test loads its own instance and a
+/// rebuild cannot change it underfoot).
+pub struct FakeLib {
+    dir: tempfile::TempDir,
+}
+
+impl FakeLib {
+    pub fn new() -> Self {
+        let dir = tempfile::Builder::new()
+            .prefix("fake-nvml-")
+            .tempdir()
+            .expect("temp dir");
+        std::fs::copy(built_cdylib(), dir.path().join(SONAME)).expect("copy the fake library");
+        Self { dir }
+    }
+
+    /// Directory to put on `LD_LIBRARY_PATH`.
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Full path of `libnvidia-ml.so.1`.
+    pub fn path(&self) -> PathBuf {
+        self.dir.path().join(SONAME)
+    }
+}
+
+/// Children that hold real pids for the simulator's `host:N` processes, so
+/// third-party clients (which look processes up with psutil) find them.
+pub struct PidPool {
+    children: Vec<Child>,
+}
+
+impl PidPool {
+    pub fn spawn(n: usize) -> Self {
+        let children = (0..n)
+            .map(|_| {
+                Command::new("sleep")
+                    .arg("600")
+                    .stdin(Stdio::null())
+                    .stdout(Stdio::null())
+                    .spawn()
+                    .expect("spawn sleep")
+            })
+            .collect();
+        Self { children }
+    }
+
+    pub fn pids(&self) -> Vec<u32> {
+        self.children.iter().map(Child::id).collect()
+    }
+
+    /// The value of `NVITOP_SIM_HOST_PIDS`.
+    pub fn env_value(&self) -> String {
+        self.pids().iter().map(u32::to_string).collect::<Vec<_>>().join(",")
+    }
+}
+
+impl Drop for PidPool {
+    fn drop(&mut self) {
+        for child in &mut self.children {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// The first place two JSON values differ, as a path like
+/// `devices[2].memory_used: 123 != 456`; `None` when equal.
+pub fn first_difference(left: &Value, right: &Value) -> Option<String> {
+    fn walk(path: &str, a: &Value, b: &Value) -> Option<String> {
+        match (a, b) {
+            (Value::Object(x), Value::Object(y)) => {
+                let mut keys: Vec<&String> = x.keys().chain(y.keys()).collect();
+                keys.sort();
+                keys.dedup();
+                keys.into_iter().find_map(|k| {
+                    let sub = if path.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{path}.{k}")
+                    };
+                    walk(&sub, x.get(k).unwrap_or(&Value::Null), y.get(k).unwrap_or(&Value::Null))
+                })
+            }
+            (Value::Array(x), Value::Array(y)) => {
+                if let Some(diff) = x
+                    .iter()
+                    .zip(y)
+                    .enumerate()
+                    .find_map(|(i, (p, q))| walk(&format!("{path}[{i}]"), p, q))
+                {
+                    return Some(diff);
+                }
+                (x.len() != y.len()).then(|| format!("{path}: length {} != {}", x.len(), y.len()))
+            }
+            _ => (a != b).then(|| format!("{path}: {a} != {b}")),
+        }
+    }
+    walk("", left, right)
+}

@@ -1,0 +1,524 @@
+//! Conformance with third-party NVML clients: Python `nvitop` 1.7.2 (its
+//! `--once` printer and its `from nvitop import Device` API) and
+//! `gpustat --json` 1.1.1, both over `nvidia-ml-py` 12.575.51, pointed at
+//! the fake library, report what our SDK reports from the same scenario at
+//! the same simulated time: GPU count, names, memory used/total, GPU
+//! utilization, temperatures, process pids and their GPU memory.
+//!
+//! The Python interpreter comes from `NVITOP_CONFORMANCE_PYTHON` (a venv
+//! with `nvitop==1.7.2 gpustat==1.1.1 nvidia-ml-py==12.575.51`). Without it
+//! the tests print a note and pass, so a plain `cargo test` needs no Python,
+//! unless `NVITOP_CONFORMANCE=1` is set: then they fail. An interpreter that
+//! is named but lacks the clients always fails them.
+//!
+//! The simulated processes are bound to real child processes (`sleep`),
+//! because both clients look every pid up on the host and drop those they
+//! cannot find. The scenario has no MIG devices: `nvitop --once` 1.7.2
+//! stops with `KeyError: 'bar1_memory_percent_string'` on MIG-enabled
+//! machines, which is out of this test's reach (the API is checked on the
+//! `mig` preset separately).
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::Arc;
+
+use nvitop::Snapshot;
+use nvitop::backend::Backend;
+use nvitop::backend::sim::{Scenario, SimBackend, presets};
+use serde_json::Value;
+
+use common::{FakeLib, PidPool};
+
+const SIM_TIME: f64 = 42.0;
+const MIB: u64 = 1 << 20;
+
+/// Three GPUs, no MIG: a training H100 with two processes, an inference
+/// A100, and a desktop RTX 4090 with a graphics and a compute+graphics process.
+const SCENARIO: &str = r#"
+driver_version = "560.35.03"
+cuda_driver_version = "12.6"
+seed = 5
+
+[[gpus]]
+model = "H100-SXM5-80GB"
+workload = { profile = "training" }
+processes = [{ pid = "host:0", memory_mib = 20_000 }, { pid = "host:1", memory_mib = 1_000 }]
+
+[[gpus]]
+model = "A100-SXM4-80GB"
+workload = { profile = "inference" }
+processes = [{ pid = "host:2", memory_mib = 8_000 }]
+
+[[gpus]]
+model = "RTX-4090"
+display_active = true
+workload = { profile = "desktop" }
+processes = [{ pid = "host:3", memory_mib = 400, type = "G" }, { pid = "host:4", memory_mib = 2_000, type = "C+G" }]
+"#;
+
+/// Reads the device table the nvitop API gives, as JSON.
+const NVITOP_API_SCRIPT: &str = r#"
+import json
+from nvitop import Device, NA
+def v(x):
+    return None if x is NA or x == 'N/A' else x
+out = []
+for d in Device.all():
+    entries = [(d, d.processes())]
+    for m in d.mig_devices():
+        entries.append((m, m.processes()))
+    for dev, procs in entries:
+        out.append({
+            "index": dev.index if isinstance(dev.index, int) else list(dev.index),
+            "name": v(dev.name()),
+            "memory_used": v(dev.memory_used()),
+            "memory_total": v(dev.memory_total()),
+            "gpu_utilization": v(dev.gpu_utilization()),
+            "temperature": v(dev.temperature()),
+            "processes": {str(pid): v(p.gpu_memory()) for pid, p in procs.items()},
+        })
+print(json.dumps(out))
+"#;
+
+/// The interpreter to run the clients with, or `None` (after a note) when
+/// conformance testing is not asked for.
+fn python() -> Option<PathBuf> {
+    let required = std::env::var("NVITOP_CONFORMANCE").is_ok_and(|v| v == "1");
+    let Some(python) = std::env::var_os("NVITOP_CONFORMANCE_PYTHON") else {
+        assert!(
+            !required,
+            "NVITOP_CONFORMANCE=1 but NVITOP_CONFORMANCE_PYTHON is not set (a venv python with nvitop==1.7.2 gpustat==1.1.1 nvidia-ml-py==12.575.51)"
+        );
+        eprintln!("note: NVITOP_CONFORMANCE_PYTHON is not set; skipping the third-party NVML client tests");
+        return None;
+    };
+    // Once an interpreter is named, the clients are required (as in
+    // `.ci/conformance`): a missing one is a failure, not a skip.
+    let python = PathBuf::from(python);
+    let out = Command::new(&python)
+        .args([
+            "-c",
+            "import nvitop, gpustat, pynvml; print(nvitop.__version__, gpustat.__version__)",
+        ])
+        .output()
+        .unwrap_or_else(|err| panic!("cannot run NVITOP_CONFORMANCE_PYTHON={}: {err}", python.display()));
+    assert!(
+        out.status.success(),
+        "NVITOP_CONFORMANCE_PYTHON={} cannot import nvitop/gpustat/pynvml: {}",
+        python.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    eprintln!(
+        "third-party clients: nvitop, gpustat = {}",
+        String::from_utf8_lossy(&out.stdout).trim()
+    );
+    Some(python)
+}
+
+/// The environment every client runs in.
+struct Setup {
+    lib: FakeLib,
+    pool: PidPool,
+    scenario: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Setup {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let scenario = dir.path().join("scenario.toml");
+        std::fs::write(&scenario, SCENARIO).unwrap();
+        Self {
+            lib: FakeLib::new(),
+            pool: PidPool::spawn(16),
+            scenario,
+            _dir: dir,
+        }
+    }
+
+    /// Runs a client with the fake library and the scenario.
+    fn run(&self, python: &Path, spec: &str, args: &[&str]) -> Output {
+        let out = Command::new(python)
+            .args(args)
+            .env("LD_LIBRARY_PATH", self.lib.dir())
+            .env("NVITOP_SIM_SCENARIO", spec)
+            .env("NVITOP_SIM_TIME", SIM_TIME.to_string())
+            .env("NVITOP_SIM_HOST_PIDS", self.pool.env_value())
+            .env("COLUMNS", "200")
+            .env_remove("NVITOP_SIMULATE")
+            .output()
+            .expect("run the client");
+        assert!(
+            out.status.success(),
+            "{args:?} failed ({}):\n{}\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out
+    }
+
+    fn spec(&self) -> String {
+        self.scenario.to_string_lossy().into_owned()
+    }
+
+    /// What our SDK reports for the same scenario and time.
+    fn expected(&self, scenario: Scenario) -> Expected {
+        let sim = SimBackend::with_host_pool(scenario, self.pool.pids());
+        sim.set_time(SIM_TIME);
+        let backend: Arc<dyn Backend> = Arc::new(sim);
+        Expected::from(&Snapshot::take_all(&backend).unwrap())
+    }
+}
+
+/// One device row as the clients are compared on.
+#[derive(Debug, Clone, PartialEq)]
+struct Row {
+    name: String,
+    memory_used: u64,
+    memory_total: u64,
+    gpu_utilization: Option<u32>,
+    temperature: Option<u32>,
+    /// pid → GPU memory, bytes.
+    processes: BTreeMap<u32, Option<u64>>,
+}
+
+/// Rows by display index (`0`, `1:0`).
+#[derive(Debug)]
+struct Expected {
+    rows: BTreeMap<String, Row>,
+}
+
+impl From<&Snapshot> for Expected {
+    fn from(snap: &Snapshot) -> Self {
+        let mut rows = BTreeMap::new();
+        for d in snap
+            .devices
+            .iter()
+            .flat_map(|d| std::iter::once(d).chain(&d.mig_devices))
+        {
+            rows.insert(
+                d.display_index.clone(),
+                Row {
+                    name: d.name.clone().unwrap(),
+                    memory_used: d.memory_used.unwrap(),
+                    memory_total: d.memory_total.unwrap(),
+                    gpu_utilization: d.gpu_utilization,
+                    temperature: d.temperature,
+                    processes: BTreeMap::new(),
+                },
+            );
+        }
+        for p in &snap.processes {
+            rows.get_mut(&p.device_index)
+                .unwrap()
+                .processes
+                .insert(p.pid, p.gpu_memory);
+            // The SDK attributes a MIG process to its MIG device; NVML (and
+            // so any client) also lists it on the parent GPU.
+            if p.device_index.contains(':') {
+                let parent = p.physical_index.to_string();
+                rows.get_mut(&parent).unwrap().processes.insert(p.pid, p.gpu_memory);
+            }
+        }
+        Self { rows }
+    }
+}
+
+fn scenario_of(text: &str) -> Scenario {
+    Scenario::parse(
+        text,
+        nvitop::backend::sim::scenario::Format::Toml,
+        Path::new("third-party.toml"),
+    )
+    .unwrap()
+}
+
+fn u64_of(v: &Value) -> Option<u64> {
+    v.as_u64()
+}
+
+#[test]
+fn nvitop_api_reports_what_the_sdk_reports() {
+    let Some(python) = python() else { return };
+    for preset in [None, Some("mig"), Some("default")] {
+        let setup = Setup::new();
+        let (spec, scenario) = match preset {
+            None => (setup.spec(), scenario_of(SCENARIO)),
+            Some(name) => (format!("preset:{name}"), presets::preset(name).unwrap()),
+        };
+        let expected = setup.expected(scenario);
+        let out = setup.run(&python, &spec, &["-c", NVITOP_API_SCRIPT]);
+        let rows: Vec<Value> = serde_json::from_slice(&out.stdout).expect("nvitop API JSON");
+        let mut got = BTreeMap::new();
+        for r in &rows {
+            let index = match &r["index"] {
+                Value::Array(parts) => format!("{}:{}", parts[0], parts[1]),
+                other => other.to_string(),
+            };
+            let processes = r["processes"]
+                .as_object()
+                .unwrap()
+                .iter()
+                .map(|(pid, mem)| (pid.parse::<u32>().unwrap(), u64_of(mem)))
+                .collect();
+            got.insert(
+                index,
+                Row {
+                    name: r["name"].as_str().unwrap().to_owned(),
+                    memory_used: r["memory_used"].as_u64().unwrap(),
+                    memory_total: r["memory_total"].as_u64().unwrap(),
+                    gpu_utilization: r["gpu_utilization"].as_u64().map(|v| v as u32),
+                    temperature: r["temperature"].as_u64().map(|v| v as u32),
+                    processes,
+                },
+            );
+        }
+        let mut want = expected.rows.clone();
+        // The clients cannot see processes whose pid does not exist on this
+        // host (the `gone` pid of a preset) nor the clients' own `self` /
+        // `parent` pids as ours: compare only pids both sides could know.
+        let own = [std::process::id(), std::os::unix::process::parent_id()];
+        for row in want.values_mut() {
+            row.processes
+                .retain(|pid, _| setup.pool.pids().contains(pid) && !own.contains(pid));
+        }
+        for row in got.values_mut() {
+            row.processes.retain(|pid, _| setup.pool.pids().contains(pid));
+        }
+        assert_eq!(got, want, "nvitop API vs SDK for {spec}");
+    }
+}
+
+#[test]
+fn gpustat_json_reports_what_the_sdk_reports() {
+    let Some(python) = python() else { return };
+    let setup = Setup::new();
+    let expected = setup.expected(scenario_of(SCENARIO));
+    let out = setup.run(&python, &setup.spec(), &["-m", "gpustat", "--json"]);
+    let json: Value = serde_json::from_slice(&out.stdout).expect("gpustat JSON");
+    let gpus = json["gpus"].as_array().unwrap();
+    assert_eq!(gpus.len(), expected.rows.len(), "GPU count");
+    assert_eq!(json["driver_version"], "560.35.03");
+    for g in gpus {
+        let index = g["index"].to_string();
+        let want = &expected.rows[&index];
+        assert_eq!(g["name"], want.name.as_str(), "GPU {index} name");
+        // gpustat reports memory in MiB, rounded down.
+        assert_eq!(
+            g["memory.used"].as_u64(),
+            Some(want.memory_used / MIB),
+            "GPU {index} memory.used"
+        );
+        assert_eq!(
+            g["memory.total"].as_u64(),
+            Some(want.memory_total / MIB),
+            "GPU {index} memory.total"
+        );
+        assert_eq!(
+            g["utilization.gpu"].as_u64(),
+            want.gpu_utilization.map(u64::from),
+            "GPU {index} utilization"
+        );
+        assert_eq!(
+            g["temperature.gpu"].as_u64(),
+            want.temperature.map(u64::from),
+            "GPU {index} temperature"
+        );
+        let got: BTreeMap<u32, Option<u64>> = g["processes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| (p["pid"].as_u64().unwrap() as u32, p["gpu_memory_usage"].as_u64()))
+            .collect();
+        let want_processes: BTreeMap<u32, Option<u64>> = want
+            .processes
+            .iter()
+            .map(|(&pid, &mem)| (pid, mem.map(|m| m / MIB)))
+            .collect();
+        assert_eq!(got, want_processes, "GPU {index} processes");
+    }
+}
+
+#[test]
+fn nvitop_once_prints_what_the_sdk_reports() {
+    let Some(python) = python() else { return };
+    let setup = Setup::new();
+    let expected = setup.expected(scenario_of(SCENARIO));
+    let script = "import sys; from nvitop.cli import main; sys.argv = ['nvitop', '--once']; sys.exit(main())";
+    let out = setup.run(&python, &setup.spec(), &["-c", script]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("Driver Version: 560.35.03"), "{text}");
+    assert!(text.contains("CUDA Driver Version: 12.6"), "{text}");
+    // Device panel: two lines per GPU, between the header and the host bars.
+    let device_lines: Vec<&str> = text.lines().filter(|l| l.contains("00000000:")).collect();
+    assert_eq!(
+        device_lines.len(),
+        expected.rows.len(),
+        "one device row per GPU:\n{text}"
+    );
+    let lines: Vec<&str> = text.lines().collect();
+    for (index, row) in &expected.rows {
+        let at = lines
+            .iter()
+            .position(|l| {
+                l.trim_start_matches('│').trim_start().starts_with(&format!("{index} ")) && l.contains("00000000:")
+            })
+            .unwrap_or_else(|| panic!("no device line for GPU {index}:\n{text}"));
+        let (first, second) = (lines[at], lines[at + 1]);
+        // nvitop drops the "NVIDIA " prefix from names.
+        let short = row.name.trim_start_matches("NVIDIA ");
+        assert!(first.contains(short), "GPU {index} name {short:?} in {first:?}");
+        if let Some(t) = row.temperature {
+            assert!(
+                second.contains(&format!(" {t}C ")),
+                "GPU {index} temperature {t} in {second:?}"
+            );
+        }
+        if let Some(u) = row.gpu_utilization {
+            assert!(
+                second.contains(&format!(" {u}% ")),
+                "GPU {index} utilization {u} in {second:?}"
+            );
+        }
+        let memory_cell = second
+            .split('│')
+            .find(|cell| cell.contains(" / ") && cell.contains("iB"))
+            .unwrap_or_else(|| panic!("GPU {index}: no memory cell in {second:?}"));
+        let (used, total) = memory_cell.trim().split_once(" / ").unwrap();
+        assert_close(used, row.memory_used, &format!("GPU {index} memory used"));
+        assert_close(total, row.memory_total, &format!("GPU {index} memory total"));
+    }
+    // Process panel: every pid, on its GPU, with its memory.
+    for (index, row) in &expected.rows {
+        for (pid, mem) in &row.processes {
+            let line = lines
+                .iter()
+                .find(|l| {
+                    let cols: Vec<&str> = l.trim_matches('│').split_whitespace().collect();
+                    cols.len() > 2 && cols[0] == index && cols[1] == pid.to_string()
+                })
+                .unwrap_or_else(|| panic!("no process line for pid {pid} on GPU {index}:\n{text}"));
+            if let Some(mem) = mem {
+                let shown = line
+                    .trim_matches('│')
+                    .split_whitespace()
+                    .find(|t| t.ends_with("iB"))
+                    .unwrap_or_else(|| panic!("pid {pid}: no memory in {line:?}"));
+                assert_close(shown, *mem, &format!("pid {pid} GPU memory"));
+            }
+        }
+    }
+}
+
+/// Checks a size as nvitop prints it (`8001MiB`, `400.0MiB`, `20.51GiB`)
+/// against a byte count, to the precision printed.
+fn assert_close(shown: &str, bytes: u64, what: &str) {
+    let at = shown
+        .find(|c: char| c.is_ascii_alphabetic())
+        .unwrap_or_else(|| panic!("{what}: {shown:?} has no unit"));
+    let (number, unit) = shown.split_at(at);
+    let scale = match unit {
+        "B" => 1.0,
+        "KiB" => 1024.0,
+        "MiB" => MIB as f64,
+        "GiB" => (1u64 << 30) as f64,
+        "TiB" => (1u64 << 40) as f64,
+        other => panic!("{what}: unknown unit {other:?} in {shown:?}"),
+    };
+    let value: f64 = number
+        .parse()
+        .unwrap_or_else(|_| panic!("{what}: bad number in {shown:?}"));
+    let decimals = number.split_once('.').map_or(0, |(_, d)| d.len());
+    // Half a unit of the last printed digit, plus truncation slack.
+    let tolerance = scale * 10f64.powi(-(decimals as i32)) + 1.0;
+    let got = value * scale;
+    assert!(
+        (got - bytes as f64).abs() <= tolerance,
+        "{what}: nvitop shows {shown:?} ({got} B), the SDK has {bytes} B"
+    );
+}
+
+/// Runs a client with `pynvml`'s symbol look-up traced: every NVML function
+/// it asks for is appended to `trace` (one name a line, `!` in front when
+/// the library lacks it).
+const TRACE_PRELUDE: &str = r#"
+import os, sys, pynvml
+_orig = pynvml._nvmlGetFunctionPointer
+def _traced(name):
+    try:
+        f = _orig(name)
+        missing = False
+        return f
+    except pynvml.NVMLError_FunctionNotFound:
+        missing = True
+        raise
+    finally:
+        with open(os.environ["FAKE_NVML_TRACE"], "a") as out:
+            out.write(("!" if missing else "") + name + "\n")
+pynvml._nvmlGetFunctionPointer = _traced
+"#;
+
+#[test]
+fn clients_find_every_function_they_look_up() {
+    let Some(python) = python() else { return };
+    let setup = Setup::new();
+    let trace = setup.scenario.with_file_name("trace.txt");
+    let runs: [(&str, String); 3] = [
+        (
+            "nvitop --once",
+            "import sys; from nvitop.cli import main; sys.argv = ['nvitop', '--once']; sys.exit(main())".to_owned(),
+        ),
+        ("nvitop API", NVITOP_API_SCRIPT.to_owned()),
+        (
+            "gpustat --json",
+            "import sys; from gpustat import main; sys.argv = ['gpustat', '--json']; sys.exit(main())".to_owned(),
+        ),
+    ];
+    let mut all = std::collections::BTreeSet::new();
+    for (what, script) in runs {
+        let _ = std::fs::remove_file(&trace);
+        let code = format!("{TRACE_PRELUDE}\n{script}");
+        let out = Command::new(&python)
+            .args(["-c", &code])
+            .env("LD_LIBRARY_PATH", setup.lib.dir())
+            .env("NVITOP_SIM_SCENARIO", setup.spec())
+            .env("NVITOP_SIM_TIME", SIM_TIME.to_string())
+            .env("NVITOP_SIM_HOST_PIDS", setup.pool.env_value())
+            .env("FAKE_NVML_TRACE", &trace)
+            .env_remove("NVITOP_SIMULATE")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{what}: {}", String::from_utf8_lossy(&out.stderr));
+        let names = std::fs::read_to_string(&trace).unwrap_or_default();
+        let missing: Vec<&str> = names.lines().filter_map(|l| l.strip_prefix('!')).collect();
+        assert!(
+            missing.is_empty(),
+            "{what} looked up functions the fake library lacks: {missing:?}"
+        );
+        eprintln!(
+            "{what} uses: {}",
+            names
+                .lines()
+                .collect::<std::collections::BTreeSet<_>>()
+                .into_iter()
+                .collect::<Vec<_>>()
+                .join(" ")
+        );
+        all.extend(names.lines().map(str::to_owned));
+    }
+    for name in &all {
+        assert!(
+            nvidia_ml::EXPORTED_SYMBOLS.contains(&name.as_str()),
+            "{name} is used but not listed as exported"
+        );
+    }
+    assert!(
+        all.contains("nvmlDeviceGetComputeRunningProcesses_v3")
+            || all.contains("nvmlDeviceGetRunningProcessDetailList")
+    );
+}
