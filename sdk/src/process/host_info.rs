@@ -164,10 +164,7 @@ fn refresh(state: &mut HostState, pids: &[u32]) -> HashMap<u32, HostProcessInfo>
                 // does rather than a meaningless zero.
                 let known = first_sight(state, pid, &stat, now);
                 state.known.insert(pid, known);
-                lifetime_cpu_percent(
-                    stat.cpu_ticks * 1000 / state.ticks_per_second,
-                    running_time,
-                )
+                lifetime_cpu_percent(stat.cpu_ticks * 1000 / state.ticks_per_second, running_time)
             }
         };
         let Some(known) = state.known.get(&pid) else { continue };
@@ -216,7 +213,9 @@ fn first_sight(state: &mut HostState, pid: u32, stat: &proc_stat::ProcStat, now:
         })
         .unwrap_or_default();
     let name = full_name(&stat.comm, &cmdline);
-    let uid = rustix::fs::stat(format!("/proc/{pid}").as_str()).ok().map(|st| st.st_uid);
+    let uid = rustix::fs::stat(format!("/proc/{pid}").as_str())
+        .ok()
+        .map(|st| st.st_uid);
     let username = uid.map(|uid| user_name(state, uid));
     Known {
         start_ticks: stat.start_ticks,
