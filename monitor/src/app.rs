@@ -129,6 +129,9 @@ impl Environment {
 /// # Errors
 /// [`Failure::Usage`] for bad input, [`Failure::Runtime`] otherwise.
 pub fn run(cli: &Cli, env: &Environment) -> Result<String, Failure> {
+    // Start the host CPU window now: loading the driver and reading the
+    // devices fill it, so the host panel's CPU figure costs no waiting.
+    nvitop::host::prime();
     let gpu_thresholds = thresholds(
         cli.gpu_util_thresh.as_deref(),
         Thresholds::GPU_DEFAULT,

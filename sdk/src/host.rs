@@ -1,10 +1,10 @@
 //! The host machine: CPUs, load, memory, swap, uptime.
 
 use std::sync::{Mutex, PoisonError};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
-use sysinfo::{CpuRefreshKind, System};
+use sysinfo::System;
 
 use crate::format::bytes2human;
 
@@ -48,43 +48,115 @@ pub struct HostSnapshot {
 
 struct CpuState {
     system: System,
-    last: Option<Instant>,
+    /// When the CPU counters were last read: the start of the next window.
+    last: Instant,
+    /// (busy, total) ticks at `last`: all CPUs first, then each CPU.
+    times: Vec<(u64, u64)>,
 }
 
 static CPU: Mutex<Option<CpuState>> = Mutex::new(None);
 
-/// Reads host-wide usage now.
+/// (busy, total) CPU ticks from `/proc/stat`: the `cpu` line, then `cpuN`.
 ///
-/// CPU percentages need a time window: the first call in a process waits
-/// `sysinfo::MINIMUM_CPU_UPDATE_INTERVAL` between two readings; later calls
-/// report usage since the previous call, without waiting.
-pub fn snapshot() -> HostSnapshot {
+/// Read here rather than through sysinfo, which refuses to update CPU usage
+/// more often than every 200 ms: a one-shot monitor would sleep that long.
+fn cpu_times() -> Vec<(u64, u64)> {
+    let Ok(text) = std::fs::read_to_string("/proc/stat") else {
+        return Vec::new();
+    };
+    text.lines()
+        .take_while(|line| line.starts_with("cpu"))
+        .map(|line| {
+            // user nice system idle iowait irq softirq steal (guest time is
+            // already counted in user and nice).
+            let fields: Vec<u64> = line
+                .split_ascii_whitespace()
+                .skip(1)
+                .take(8)
+                .filter_map(|f| f.parse().ok())
+                .collect();
+            let total: u64 = fields.iter().sum();
+            let idle = fields.get(3).copied().unwrap_or(0) + fields.get(4).copied().unwrap_or(0);
+            (total.saturating_sub(idle), total)
+        })
+        .collect()
+}
+
+/// Percent busy between two readings.
+fn busy_percent(before: (u64, u64), after: (u64, u64)) -> f64 {
+    let total = after.1.saturating_sub(before.1);
+    if total == 0 {
+        return 0.0;
+    }
+    (after.0.saturating_sub(before.0) as f64 * 100.0 / total as f64).clamp(0.0, 100.0)
+}
+
+/// The shortest window CPU percentages are computed over. The kernel counts
+/// CPU time in 10 ms ticks, so 50 ms on a few cores is coarse but real;
+/// a program that calls [`prime`] early (the monitor does, before it loads
+/// the driver) has a longer window by the time it asks and waits for nothing.
+pub const MIN_CPU_WINDOW: Duration = Duration::from_millis(50);
+
+/// Starts the CPU-usage window, so that a later [`snapshot`] need not wait.
+///
+/// ```
+/// nvitop::host::prime();
+/// // ... load the driver, read the devices ...
+/// let host = nvitop::host::snapshot();
+/// assert!(host.cpu_percent >= 0.0);
+/// ```
+pub fn prime() {
     let mut guard = CPU.lock().unwrap_or_else(PoisonError::into_inner);
-    if guard.is_none() {
+    let _ = state(&mut guard);
+}
+
+/// The CPU state, created (with a first reading of the counters) on first use.
+fn state(slot: &mut Option<CpuState>) -> Option<&mut CpuState> {
+    if slot.is_none() {
         match System::new() {
-            Ok(system) => *guard = Some(CpuState { system, last: None }),
-            Err(err) => {
-                log::warn!("host information unavailable: {err}");
-                return HostSnapshot {
-                    cpu_count: cpu_count(),
-                    ..HostSnapshot::default()
-                };
+            Ok(system) => {
+                *slot = Some(CpuState {
+                    system,
+                    last: Instant::now(),
+                    times: cpu_times(),
+                });
             }
+            Err(err) => log::warn!("host information unavailable: {err}"),
         }
     }
-    let Some(state) = guard.as_mut() else {
-        return HostSnapshot::default();
+    slot.as_mut()
+}
+
+/// Reads host-wide usage now.
+///
+/// CPU percentages need a time window: they cover the time since the
+/// previous call (or [`prime`]); the first call in a process waits until
+/// [`MIN_CPU_WINDOW`] has passed since the window started.
+pub fn snapshot() -> HostSnapshot {
+    let mut guard = CPU.lock().unwrap_or_else(PoisonError::into_inner);
+    let Some(state) = state(&mut guard) else {
+        return HostSnapshot {
+            cpu_count: cpu_count(),
+            ..HostSnapshot::default()
+        };
     };
-    let cpu_kind = CpuRefreshKind::nothing().with_usage();
-    if state.last.is_none() {
-        state.system.refresh_cpu_specifics(cpu_kind);
-        std::thread::sleep(sysinfo::MINIMUM_CPU_UPDATE_INTERVAL);
+    let wait = MIN_CPU_WINDOW.saturating_sub(state.last.elapsed());
+    if !wait.is_zero() {
+        std::thread::sleep(wait);
     }
-    state.system.refresh_cpu_specifics(cpu_kind);
+    let times = cpu_times();
+    let percents: Vec<f64> = state
+        .times
+        .iter()
+        .zip(&times)
+        .map(|(&before, &after)| busy_percent(before, after))
+        .collect();
+    state.times = times;
     state.system.refresh_memory();
-    state.last = Some(Instant::now());
+    state.last = Instant::now();
     let sys = &state.system;
-    let per_cpu_percent: Vec<f64> = sys.cpus().iter().map(|c| f64::from(c.usage())).collect();
+    let cpu_percent = percents.first().copied().unwrap_or(0.0);
+    let per_cpu_percent: Vec<f64> = percents.iter().skip(1).copied().collect();
     let memory_total = sys.total_memory();
     let memory_available = sys.available_memory();
     let memory_used = memory_total.saturating_sub(memory_available);
@@ -92,7 +164,7 @@ pub fn snapshot() -> HostSnapshot {
     let swap_used = sys.used_swap();
     HostSnapshot {
         cpu_count: per_cpu_percent.len().max(1),
-        cpu_percent: f64::from(sys.global_cpu_usage()),
+        cpu_percent,
         per_cpu_percent,
         load_average: System::load_average().ok().map(|l| (l.one, l.five, l.fifteen)),
         memory_total,
@@ -138,4 +210,29 @@ pub fn load_average() -> Option<(f64, f64, f64)> {
 /// Seconds since boot.
 pub fn uptime() -> Option<u64> {
     System::uptime().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn busy_percent_is_the_busy_share_of_the_window() {
+        assert!((busy_percent((100, 1000), (150, 1100)) - 50.0).abs() < 1e-9);
+        assert!(busy_percent((5, 5), (5, 5)).abs() < f64::EPSILON);
+        let times = cpu_times();
+        assert!(times.len() >= 2, "the all-CPU line and at least one CPU");
+        assert!(times.iter().all(|&(busy, total)| busy <= total));
+    }
+
+    #[test]
+    fn a_primed_window_does_not_wait() {
+        prime();
+        std::thread::sleep(MIN_CPU_WINDOW);
+        let start = Instant::now();
+        let host = snapshot();
+        assert!(start.elapsed() < MIN_CPU_WINDOW);
+        assert!((0.0..=100.0).contains(&host.cpu_percent));
+        assert_eq!(host.per_cpu_percent.len(), host.cpu_count);
+    }
 }
