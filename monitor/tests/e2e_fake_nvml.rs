@@ -1,0 +1,627 @@
+//! The `nvitop-monitor` binary end to end through the fake NVML driver
+//! library (`tests/fake-nvml`, loaded with `NVITOP_NVML_LIBRARY`, not
+//! `--simulate`), at a pinned simulated time, with the scenario's `host:N`
+//! processes bound to real `sleep` children.
+//!
+//! - Always: for every preset, `--json` through the fake library equals
+//!   `--json --simulate PRESET` on the same scenario and time (every device
+//!   field, every process's GPU fields), and the one-shot device table is the
+//!   same text. This is the binary's whole NVML path (library loading,
+//!   backend choice, filters, rendering) against the simulator path.
+//! - With `NVITOP_CONFORMANCE_PYTHON` (a venv with `nvitop==1.7.2
+//!   nvidia-ml-py==12.575.51`): Python `nvitop --once` and nvitop's Python
+//!   API, on the same fake machine, report what the monitor reports: GPU
+//!   count, names, memory used/total, GPU utilization, process pids and
+//!   their GPU memory. Without the variable this part notes it and passes,
+//!   unless `NVITOP_CONFORMANCE=1`; a named interpreter that lacks the
+//!   clients always fails it.
+//!
+//! `nvitop --once` runs only on scenarios without MIG devices: nvitop 1.7.2
+//! stops with `KeyError: 'bar1_memory_percent_string'` on MIG-enabled
+//! machines (see `tests/fake-nvml/README.md`); its API is checked on the MIG
+//! presets.
+//!
+//! The fake library is `fake-nvml`'s cdylib. `fake-nvml` is a
+//! dev-dependency of this crate only so that cargo builds that cdylib (into
+//! `target/<profile>/deps/`) before these tests run, under `cargo test -p
+//! nvitop-monitor` as under `cargo test --workspace`; a nested `cargo build`
+//! from a test would wait forever on the build-directory lock the outer
+//! cargo holds.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_nvitop-monitor");
+const SIM_TIME: &str = "42";
+const MIB: u64 = 1 << 20;
+/// `host:N` processes needed by the largest preset (`h100x8`: 8 × 64).
+const HOST_PIDS: usize = 512;
+
+/// The presets Python `nvitop --once` can print (no MIG devices).
+const ONCE_PRESETS: &[&str] = &["a100x4", "rtx4090"];
+/// The presets nvitop's Python API is compared on (MIG ones included).
+const API_PRESETS: &[&str] = &["a100x4", "rtx4090", "default", "mig"];
+
+// ---------------------------------------------------------------------------
+// The fake library and the host processes. A minimal copy of
+// `tests/fake-nvml/tests/common` (test helpers are not part of that crate's
+// library, so they cannot be imported).
+
+/// File name of the built cdylib, and the name clients load.
+const CDYLIB: &str = "libnvidia_ml.so";
+const SONAME: &str = "libnvidia-ml.so.1";
+
+/// The built fake library. The test executable is
+/// `target/<profile>/deps/e2e_fake_nvml-<hash>`; as a dependency the cdylib
+/// lands in `deps/`, built on its own (`cargo build -p fake-nvml`) one level up.
+fn built_cdylib() -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    let candidates: Vec<PathBuf> = exe.ancestors().skip(1).take(2).map(|dir| dir.join(CDYLIB)).collect();
+    candidates.iter().find(|p| p.is_file()).cloned().unwrap_or_else(|| {
+        panic!(
+            "the fake NVML library was not built; looked for {candidates:?}. It is a dev-dependency of \
+             nvitop-monitor, so `cargo test -p nvitop-monitor` builds it; otherwise run `cargo build -p fake-nvml`"
+        )
+    })
+}
+
+/// A private copy of the fake library named `libnvidia-ml.so.1`, so a
+/// rebuild during the test cannot change it underfoot.
+struct FakeLib {
+    dir: tempfile::TempDir,
+}
+
+impl FakeLib {
+    fn new() -> Self {
+        let dir = tempfile::Builder::new().prefix("monitor-e2e-").tempdir().unwrap();
+        std::fs::copy(built_cdylib(), dir.path().join(SONAME)).expect("copy the fake library");
+        Self { dir }
+    }
+
+    fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn path(&self) -> PathBuf {
+        self.dir.path().join(SONAME)
+    }
+}
+
+/// `sleep` children holding real pids for the `host:N` processes: Python
+/// nvitop looks every pid up with psutil and drops those it cannot find,
+/// and the monitor reads their `/proc` entries.
+struct PidPool {
+    children: Vec<Child>,
+}
+
+impl PidPool {
+    fn spawn(n: usize) -> Self {
+        let children = (0..n)
+            .map(|_| {
+                Command::new("sleep")
+                    .arg("600")
+                    .stdin(Stdio::null())
+                    .stdout(Stdio::null())
+                    .spawn()
+                    .expect("spawn sleep")
+            })
+            .collect();
+        Self { children }
+    }
+
+    fn pids(&self) -> Vec<u32> {
+        self.children.iter().map(Child::id).collect()
+    }
+
+    fn env_value(&self) -> String {
+        self.pids().iter().map(u32::to_string).collect::<Vec<_>>().join(",")
+    }
+}
+
+impl Drop for PidPool {
+    fn drop(&mut self) {
+        for child in &mut self.children {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Running the monitor.
+
+/// How the monitor reaches the simulated machine.
+#[derive(Clone, Copy, Debug)]
+enum Via {
+    /// The NVML backend over the fake library.
+    FakeNvml,
+    /// `--simulate PRESET`.
+    Simulate,
+}
+
+struct Machine {
+    lib: FakeLib,
+    pool: PidPool,
+}
+
+impl Machine {
+    fn new(host_pids: usize) -> Self {
+        Self {
+            lib: FakeLib::new(),
+            pool: PidPool::spawn(host_pids),
+        }
+    }
+
+    /// Runs the monitor on `preset`; returns its output and its pid (the
+    /// simulator's `self` process).
+    fn monitor(&self, via: Via, preset: &str, args: &[&str]) -> (Output, u32) {
+        let mut cmd = Command::new(BIN);
+        cmd.args(args)
+            .env("NVITOP_SIM_TIME", SIM_TIME)
+            .env("NVITOP_SIM_HOST_PIDS", self.pool.env_value())
+            .env_remove("NVITOP_SIMULATE")
+            .env_remove("NVITOP_SIM_SCENARIO")
+            .env_remove("NVITOP_NVML_LIBRARY")
+            .env_remove("CUDA_VISIBLE_DEVICES")
+            .env_remove("NO_COLOR")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        match via {
+            Via::FakeNvml => {
+                cmd.env("NVITOP_NVML_LIBRARY", self.lib.path())
+                    .env("NVITOP_SIM_SCENARIO", format!("preset:{preset}"));
+            }
+            Via::Simulate => {
+                cmd.args(["--simulate", preset]);
+            }
+        }
+        let child = cmd.spawn().expect("run nvitop-monitor");
+        let pid = child.id();
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "nvitop-monitor {args:?} ({via:?}, {preset}) failed ({}):\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (out, pid)
+    }
+
+    fn monitor_json(&self, via: Via, preset: &str) -> (Value, u32) {
+        let (out, pid) = self.monitor(via, preset, &["--json"]);
+        (serde_json::from_slice(&out.stdout).expect("monitor JSON"), pid)
+    }
+
+    fn monitor_text(&self, via: Via, preset: &str) -> (String, u32) {
+        let (out, pid) = self.monitor(via, preset, &["--no-color"]);
+        (String::from_utf8(out.stdout).unwrap(), pid)
+    }
+
+    /// Runs a Python client on the fake library with the same scenario.
+    fn python(&self, python: &Path, preset: &str, args: &[&str]) -> (Output, u32) {
+        let child = Command::new(python)
+            .args(args)
+            .env("LD_LIBRARY_PATH", self.lib.dir())
+            .env("NVITOP_SIM_SCENARIO", format!("preset:{preset}"))
+            .env("NVITOP_SIM_TIME", SIM_TIME)
+            .env("NVITOP_SIM_HOST_PIDS", self.pool.env_value())
+            // Wide enough that nvitop prints every column in full.
+            .env("COLUMNS", "200")
+            .env_remove("NVITOP_SIMULATE")
+            .env_remove("CUDA_VISIBLE_DEVICES")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run the Python client");
+        let pid = child.id();
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?} on {preset} failed ({}):\n{}\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (out, pid)
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Rust only: the fake library against `--simulate`.
+
+/// A pid as compared across processes: the simulator's `self` process is
+/// whichever program runs it, `parent` is this test.
+fn pid_label(pid: u64, own: u32) -> Value {
+    if pid == u64::from(own) {
+        "SELF".into()
+    } else if pid == u64::from(std::process::id()) {
+        "PARENT".into()
+    } else {
+        pid.into()
+    }
+}
+
+/// Drops what differs per run by construction (timestamp, backend name and
+/// `simulated` flag, host usage, each process's host details) and labels
+/// the `self`/`parent` pids.
+fn comparable(mut snapshot: Value, own: u32) -> Value {
+    let map = snapshot.as_object_mut().unwrap();
+    for key in ["timestamp", "backend", "simulated", "host"] {
+        assert!(
+            map.remove(key).is_some(),
+            "the JSON has no `{key}` any more: update this test"
+        );
+    }
+    let processes = map.get_mut("processes").unwrap().as_array_mut().unwrap();
+    for p in processes.iter_mut() {
+        let p = p.as_object_mut().unwrap();
+        assert!(
+            p.remove("host").is_some(),
+            "a process has no `host` any more: update this test"
+        );
+        let label = pid_label(p["pid"].as_u64().unwrap(), own);
+        p.insert("pid".into(), label);
+    }
+    // The labelled pids no longer sort like the real ones.
+    processes.sort_by_key(|p| (p["device_index"].to_string(), p["pid"].to_string()));
+    snapshot
+}
+
+/// The first place two JSON values differ (`devices[2].memory_used: 1 != 2`).
+fn first_difference(path: &str, a: &Value, b: &Value) -> Option<String> {
+    match (a, b) {
+        (Value::Object(x), Value::Object(y)) => {
+            let mut keys: Vec<&String> = x.keys().chain(y.keys()).collect();
+            keys.sort();
+            keys.dedup();
+            keys.into_iter().find_map(|k| {
+                first_difference(
+                    &format!("{path}.{k}"),
+                    x.get(k).unwrap_or(&Value::Null),
+                    y.get(k).unwrap_or(&Value::Null),
+                )
+            })
+        }
+        (Value::Array(x), Value::Array(y)) => x
+            .iter()
+            .zip(y)
+            .enumerate()
+            .find_map(|(i, (p, q))| first_difference(&format!("{path}[{i}]"), p, q))
+            .or_else(|| (x.len() != y.len()).then(|| format!("{path}: length {} != {}", x.len(), y.len()))),
+        _ => (a != b).then(|| format!("{path}: {a} != {b}")),
+    }
+}
+
+/// The device panel of a one-shot output: from its top frame to its bottom
+/// frame, each line cut to the classic 79 columns (the bar panel to the
+/// right is as wide as the process commands make the output, and the self
+/// process's command differs between the two runs).
+fn device_panel(text: &str) -> Vec<String> {
+    let lines: Vec<&str> = text.lines().collect();
+    let start = lines
+        .iter()
+        .position(|l| l.starts_with('╒'))
+        .unwrap_or_else(|| panic!("no device panel in:\n{text}"));
+    let end = start
+        + lines[start..]
+            .iter()
+            .position(|l| l.starts_with('╘'))
+            .unwrap_or_else(|| panic!("device panel not closed in:\n{text}"));
+    lines[start..=end]
+        .iter()
+        .map(|l| l.chars().take(79).collect())
+        .collect()
+}
+
+#[test]
+fn fake_nvml_and_simulate_show_the_same_machine() {
+    let machine = Machine::new(HOST_PIDS);
+    for (name, ..) in nvitop::backend::sim::presets::PRESETS {
+        let (fake, fake_pid) = machine.monitor_json(Via::FakeNvml, name);
+        let (sim, sim_pid) = machine.monitor_json(Via::Simulate, name);
+        // The two paths really are the two backends.
+        assert_eq!(fake["backend"], "nvml", "{name}");
+        assert_eq!(fake["simulated"], false, "{name}");
+        assert_eq!(sim["backend"], "simulator", "{name}");
+        assert!(!sim["devices"].as_array().unwrap().is_empty(), "{name}: no devices");
+        let (fake, sim) = (comparable(fake, fake_pid), comparable(sim, sim_pid));
+        if let Some(diff) = first_difference("", &fake, &sim) {
+            panic!("preset {name}: through fake NVML (left) and --simulate (right) differ at {diff}");
+        }
+
+        let (fake_text, _) = machine.monitor_text(Via::FakeNvml, name);
+        let (sim_text, _) = machine.monitor_text(Via::Simulate, name);
+        assert!(!fake_text.contains("(simulated GPUs)"), "{name}:\n{fake_text}");
+        assert!(sim_text.contains("(simulated GPUs)"), "{name}:\n{sim_text}");
+        assert_eq!(
+            device_panel(&fake_text),
+            device_panel(&sim_text),
+            "preset {name}: device panels differ (left: fake NVML, right: --simulate)"
+        );
+    }
+}
+
+#[test]
+fn h100x8_lists_every_process_through_fake_nvml() {
+    // Guards the comparison above against two equally empty answers.
+    let machine = Machine::new(HOST_PIDS);
+    let (json, _) = machine.monitor_json(Via::FakeNvml, "h100x8");
+    assert_eq!(json["devices"].as_array().unwrap().len(), 8);
+    let processes = json["processes"].as_array().unwrap();
+    assert_eq!(processes.len(), HOST_PIDS);
+    let pool = machine.pool.pids();
+    for p in processes {
+        let pid = p["pid"].as_u64().unwrap() as u32;
+        assert!(pool.contains(&pid), "pid {pid} is not one of the sleepers");
+        assert_eq!(p["gpu_memory"], 1_200 * MIB, "{p}");
+        assert_eq!(p["host"]["name"], "sleep", "{p}");
+    }
+}
+
+// ---------------------------------------------------------------------------
+// With Python nvitop.
+
+/// The interpreter to run nvitop with, or `None` (after a note) when
+/// conformance testing is not asked for.
+fn conformance_python() -> Option<PathBuf> {
+    let required = std::env::var("NVITOP_CONFORMANCE").is_ok_and(|v| v == "1");
+    let Some(python) = std::env::var_os("NVITOP_CONFORMANCE_PYTHON") else {
+        assert!(
+            !required,
+            "NVITOP_CONFORMANCE=1 but NVITOP_CONFORMANCE_PYTHON is not set (a venv python with nvitop==1.7.2 nvidia-ml-py==12.575.51)"
+        );
+        eprintln!("note: NVITOP_CONFORMANCE_PYTHON is not set; skipping the comparison with Python nvitop");
+        return None;
+    };
+    // Once an interpreter is named, nvitop is required: missing is a failure.
+    let python = PathBuf::from(python);
+    let out = Command::new(&python)
+        .args(["-c", "import nvitop, pynvml; print(nvitop.__version__)"])
+        .output()
+        .unwrap_or_else(|err| panic!("cannot run NVITOP_CONFORMANCE_PYTHON={}: {err}", python.display()));
+    assert!(
+        out.status.success(),
+        "NVITOP_CONFORMANCE_PYTHON={} cannot import nvitop/pynvml: {}",
+        python.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    eprintln!("Python nvitop {}", String::from_utf8_lossy(&out.stdout).trim());
+    Some(python)
+}
+
+/// One device as compared: name, memory, utilization, and its processes
+/// (pid label → GPU memory in bytes).
+#[derive(Debug, Clone, PartialEq)]
+struct Row {
+    name: String,
+    memory_used: u64,
+    memory_total: u64,
+    gpu_utilization: Option<u64>,
+    processes: BTreeMap<String, Option<u64>>,
+}
+
+/// The monitor's `--json` as rows by display index (`0`, `1:0`), keeping
+/// only processes a Python client can see too: the sleepers, and the
+/// `self`/`parent` processes (which exist), not the presets' `gone` pid.
+fn rows_of_monitor(json: &Value, own: u32, pool: &[u32]) -> BTreeMap<String, Row> {
+    let mut rows = BTreeMap::new();
+    for d in json["devices"].as_array().unwrap() {
+        for d in std::iter::once(d).chain(d["mig_devices"].as_array().unwrap()) {
+            rows.insert(
+                d["display_index"].as_str().unwrap().to_owned(),
+                Row {
+                    name: d["name"].as_str().unwrap().to_owned(),
+                    memory_used: d["memory_used"].as_u64().unwrap(),
+                    memory_total: d["memory_total"].as_u64().unwrap(),
+                    gpu_utilization: d["gpu_utilization"].as_u64(),
+                    processes: BTreeMap::new(),
+                },
+            );
+        }
+    }
+    for p in json["processes"].as_array().unwrap() {
+        let pid = p["pid"].as_u64().unwrap();
+        let label = pid_label(pid, own);
+        if label.is_u64() && !pool.contains(&(pid as u32)) {
+            continue;
+        }
+        let label = label_string(&label);
+        let memory = p["gpu_memory"].as_u64();
+        let index = p["device_index"].as_str().unwrap();
+        rows.get_mut(index).unwrap().processes.insert(label.clone(), memory);
+        // The monitor puts a MIG process on its MIG device; NVML (and so
+        // Python nvitop) lists it on the parent GPU too.
+        if index.contains(':') {
+            let parent = p["physical_index"].to_string();
+            rows.get_mut(&parent).unwrap().processes.insert(label, memory);
+        }
+    }
+    rows
+}
+
+fn label_string(label: &Value) -> String {
+    label.as_str().map_or_else(|| label.to_string(), str::to_owned)
+}
+
+/// nvitop's Python API: every device (MIG devices too) with its processes,
+/// and the script's own pid (the simulator's `self`).
+const NVITOP_API_SCRIPT: &str = r#"
+import json, os
+from nvitop import Device, NA
+def v(x):
+    return None if x is NA or x == 'N/A' else x
+out = []
+for d in Device.all():
+    entries = [(d, d.processes())]
+    for m in d.mig_devices():
+        entries.append((m, m.processes()))
+    for dev, procs in entries:
+        out.append({
+            "index": dev.index if isinstance(dev.index, int) else list(dev.index),
+            "name": v(dev.name()),
+            "memory_used": v(dev.memory_used()),
+            "memory_total": v(dev.memory_total()),
+            "gpu_utilization": v(dev.gpu_utilization()),
+            "processes": {str(pid): v(p.gpu_memory()) for pid, p in procs.items()},
+        })
+print(json.dumps({"pid": os.getpid(), "devices": out}))
+"#;
+
+#[test]
+fn python_nvitop_api_reports_what_the_monitor_reports() {
+    let Some(python) = conformance_python() else { return };
+    let machine = Machine::new(64);
+    let pool = machine.pool.pids();
+    for preset in API_PRESETS {
+        let (json, monitor_pid) = machine.monitor_json(Via::FakeNvml, preset);
+        let want = rows_of_monitor(&json, monitor_pid, &pool);
+        let (out, _) = machine.python(&python, preset, &["-c", NVITOP_API_SCRIPT]);
+        let api: Value = serde_json::from_slice(&out.stdout).expect("nvitop API JSON");
+        let own = api["pid"].as_u64().unwrap() as u32;
+        let mut got = BTreeMap::new();
+        for r in api["devices"].as_array().unwrap() {
+            let index = match &r["index"] {
+                Value::Array(parts) => format!("{}:{}", parts[0], parts[1]),
+                other => other.to_string(),
+            };
+            let processes = r["processes"]
+                .as_object()
+                .unwrap()
+                .iter()
+                .map(|(pid, mem)| (label_string(&pid_label(pid.parse().unwrap(), own)), mem.as_u64()))
+                .collect();
+            got.insert(
+                index,
+                Row {
+                    name: r["name"].as_str().unwrap().to_owned(),
+                    memory_used: r["memory_used"].as_u64().unwrap(),
+                    memory_total: r["memory_total"].as_u64().unwrap(),
+                    gpu_utilization: r["gpu_utilization"].as_u64(),
+                    processes,
+                },
+            );
+        }
+        assert_eq!(
+            got, want,
+            "preset {preset}: nvitop API (left) vs nvitop-monitor --json (right)"
+        );
+        assert!(want.values().any(|r| !r.processes.is_empty()), "{preset}: no processes");
+    }
+}
+
+#[test]
+fn python_nvitop_once_prints_what_the_monitor_prints() {
+    let Some(python) = conformance_python() else { return };
+    let machine = Machine::new(64);
+    let pool = machine.pool.pids();
+    for preset in ONCE_PRESETS {
+        let (json, monitor_pid) = machine.monitor_json(Via::FakeNvml, preset);
+        let want = rows_of_monitor(&json, monitor_pid, &pool);
+        // The monitor's own one-shot table first: it must say what its JSON says.
+        let (text, own) = machine.monitor_text(Via::FakeNvml, preset);
+        check_once_table("nvitop-monitor", preset, &text, own, &want);
+        let (out, own) = machine.python(&python, preset, &["-m", "nvitop", "--once"]);
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains("NVITOP 1.7.2"), "{text}");
+        assert!(
+            text.contains(&format!("Driver Version: {}", json["driver_version"].as_str().unwrap())),
+            "{text}"
+        );
+        check_once_table("Python nvitop --once", preset, &text, own, &want);
+    }
+}
+
+/// Checks an nvitop-style one-shot table (both programs print the same
+/// layout) against the rows: one device line per GPU with its name, its
+/// utilization and memory on the next line, and a process line per pid on
+/// its GPU with its GPU memory, to the precision printed.
+fn check_once_table(tool: &str, preset: &str, text: &str, own: u32, rows: &BTreeMap<String, Row>) {
+    let lines: Vec<&str> = text.lines().collect();
+    let gpus = rows.keys().filter(|i| !i.contains(':')).count();
+    let device_lines = lines.iter().filter(|l| l.contains("00000000:")).count();
+    assert_eq!(
+        device_lines, gpus,
+        "{tool} on {preset}: one device line per GPU:\n{text}"
+    );
+    for (index, row) in rows.iter().filter(|(i, _)| !i.contains(':')) {
+        let at = lines
+            .iter()
+            .position(|l| {
+                l.trim_start_matches('│').trim_start().starts_with(&format!("{index} ")) && l.contains("00000000:")
+            })
+            .unwrap_or_else(|| panic!("{tool} on {preset}: no device line for GPU {index}:\n{text}"));
+        let (first, second) = (lines[at], lines[at + 1]);
+        // Both drop the "NVIDIA " prefix.
+        let short = row.name.trim_start_matches("NVIDIA ");
+        assert!(first.contains(short), "{tool}: GPU {index} name {short:?} in {first:?}");
+        if let Some(u) = row.gpu_utilization {
+            assert!(
+                second.contains(&format!(" {u}% ")),
+                "{tool}: GPU {index} utilization {u} in {second:?}"
+            );
+        }
+        let memory_cell = second
+            .split('│')
+            .find(|cell| cell.contains(" / ") && cell.contains("iB"))
+            .unwrap_or_else(|| panic!("{tool}: GPU {index}: no memory cell in {second:?}"));
+        let (used, total) = memory_cell.trim().split_once(" / ").unwrap();
+        assert_close(used, row.memory_used, &format!("{tool}: GPU {index} memory used"));
+        assert_close(total, row.memory_total, &format!("{tool}: GPU {index} memory total"));
+    }
+    for (index, row) in rows {
+        for (label, memory) in &row.processes {
+            let pid = match label.as_str() {
+                "SELF" => own.to_string(),
+                "PARENT" => std::process::id().to_string(),
+                pid => pid.to_owned(),
+            };
+            let line = lines
+                .iter()
+                .find(|l| {
+                    let cols: Vec<&str> = l.trim_matches('│').split_whitespace().collect();
+                    cols.len() > 2 && cols[0] == index && cols[1] == pid
+                })
+                .unwrap_or_else(|| panic!("{tool} on {preset}: no process line for pid {pid} on GPU {index}:\n{text}"));
+            if let Some(memory) = memory {
+                let shown = line
+                    .trim_matches('│')
+                    .split_whitespace()
+                    .find(|t| t.ends_with("iB"))
+                    .unwrap_or_else(|| panic!("{tool}: pid {pid}: no memory in {line:?}"));
+                assert_close(shown, *memory, &format!("{tool}: pid {pid} GPU memory"));
+            }
+        }
+    }
+}
+
+/// Checks a size as printed (`8001MiB`, `400.0MiB`, `20.51GiB`) against a
+/// byte count, to the precision printed.
+fn assert_close(shown: &str, bytes: u64, what: &str) {
+    let at = shown
+        .find(|c: char| c.is_ascii_alphabetic())
+        .unwrap_or_else(|| panic!("{what}: {shown:?} has no unit"));
+    let (number, unit) = shown.split_at(at);
+    let scale = match unit {
+        "B" => 1.0,
+        "KiB" => 1024.0,
+        "MiB" => MIB as f64,
+        "GiB" => (1u64 << 30) as f64,
+        "TiB" => (1u64 << 40) as f64,
+        other => panic!("{what}: unknown unit {other:?} in {shown:?}"),
+    };
+    let value: f64 = number
+        .parse()
+        .unwrap_or_else(|_| panic!("{what}: bad number in {shown:?}"));
+    let decimals = number.split_once('.').map_or(0, |(_, d)| d.len());
+    // One unit of the last printed digit (rounding or truncation), plus a byte.
+    let tolerance = scale * 10f64.powi(-(decimals as i32)) + 1.0;
+    let got = value * scale;
+    assert!(
+        (got - bytes as f64).abs() <= tolerance,
+        "{what}: shown {shown:?} ({got} B), the monitor's JSON has {bytes} B"
+    );
+}
