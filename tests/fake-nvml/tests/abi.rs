@@ -371,6 +371,7 @@ fn mig_handles_round_trip() {
         lib.f::<unsafe extern "C" fn(Device, *mut Device) -> u32>("nvmlDeviceGetDeviceHandleFromMigDeviceHandle");
     let is_mig = lib.f::<unsafe extern "C" fn(Device, *mut c_uint) -> u32>("nvmlDeviceIsMigDeviceHandle");
     let gi = lib.f::<unsafe extern "C" fn(Device, *mut c_uint) -> u32>("nvmlDeviceGetGpuInstanceId");
+    let bar1 = lib.f::<unsafe extern "C" fn(Device, *mut b::nvmlBAR1Memory_t) -> u32>("nvmlDeviceGetBAR1MemoryInfo");
     let mut mig_devices = 0;
     for i in 0..n {
         let d = lib.handle(i);
@@ -393,6 +394,18 @@ fn mig_handles_round_trip() {
                     assert_eq!(up, d);
                     assert_eq!(unsafe { gi(m, &raw mut id) }, SUCCESS);
                     assert!(id >= 1);
+                    // NVML documents per-instance BAR1 on MIG device handles,
+                    // a share of the parent's aperture.
+                    let zero = b::nvmlBAR1Memory_t {
+                        bar1Total: 0,
+                        bar1Free: 0,
+                        bar1Used: 0,
+                    };
+                    let (mut mine, mut whole) = (zero, zero);
+                    assert_eq!(unsafe { bar1(m, &raw mut mine) }, SUCCESS);
+                    assert_eq!(unsafe { bar1(d, &raw mut whole) }, SUCCESS);
+                    assert!(mine.bar1Used > 0 && mine.bar1Used + mine.bar1Free == mine.bar1Total);
+                    assert!(mine.bar1Total < whole.bar1Total);
                 }
                 NOT_FOUND => {}
                 other => panic!("MIG slot {index} of GPU {i}: {other}"),

@@ -13,10 +13,12 @@
 //!
 //! The simulated processes are bound to real child processes (`sleep`),
 //! because both clients look every pid up on the host and drop those they
-//! cannot find. The scenario has no MIG devices: `nvitop --once` 1.7.2
-//! stops with `KeyError: 'bar1_memory_percent_string'` on MIG-enabled
-//! machines, which is out of this test's reach (the API is checked on the
-//! `mig` preset separately).
+//! cannot find. The test scenario has no MIG devices; the nvitop API is
+//! also checked on the `mig` and `default` presets, and `nvitop --once` on
+//! the `default` preset (an A100 with three MIG devices). Its MIG rows show
+//! each instance's BAR1 usage, which NVML answers on MIG device handles;
+//! without it nvitop 1.7.2 stops with
+//! `KeyError: 'bar1_memory_percent_string'`.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 mod common;
@@ -191,16 +193,50 @@ struct Row {
 #[derive(Debug)]
 struct Expected {
     rows: BTreeMap<String, Row>,
+    /// By display index, the fields of nvitop's device panel the SDK
+    /// reports as N/A.
+    not_available: BTreeMap<String, Vec<&'static str>>,
 }
 
 impl From<&Snapshot> for Expected {
     fn from(snap: &Snapshot) -> Self {
         let mut rows = BTreeMap::new();
+        let mut not_available = BTreeMap::new();
         for d in snap
             .devices
             .iter()
             .flat_map(|d| std::iter::once(d).chain(&d.mig_devices))
         {
+            // What nvitop's device panel shows: two lines per GPU, one line
+            // (name, memory and BAR1) per MIG device.
+            let shown = if d.mig_index.is_some() {
+                vec![
+                    ("memory_used", d.memory_used.is_some()),
+                    ("memory_total", d.memory_total.is_some()),
+                ]
+            } else {
+                vec![
+                    ("name", d.name.is_some()),
+                    ("persistence_mode", d.persistence_mode.is_some()),
+                    ("bus_id", d.bus_id.is_some()),
+                    ("display_active", d.display_active.is_some()),
+                    ("mig_mode", d.mig_mode.is_some()),
+                    ("uncorrected_ecc", d.total_volatile_uncorrected_ecc_errors.is_some()),
+                    ("fan_speed", d.fan_speed.is_some()),
+                    ("temperature", d.temperature.is_some()),
+                    ("performance_state", d.performance_state.is_some()),
+                    ("power_usage", d.power_usage.is_some()),
+                    ("power_limit", d.power_limit.is_some()),
+                    ("memory_used", d.memory_used.is_some()),
+                    ("memory_total", d.memory_total.is_some()),
+                    ("gpu_utilization", d.gpu_utilization.is_some()),
+                    ("compute_mode", d.compute_mode.is_some()),
+                ]
+            };
+            not_available.insert(
+                d.display_index.clone(),
+                shown.into_iter().filter(|&(_, known)| !known).map(|(f, _)| f).collect(),
+            );
             rows.insert(
                 d.display_index.clone(),
                 Row {
@@ -225,7 +261,7 @@ impl From<&Snapshot> for Expected {
                 rows.get_mut(&parent).unwrap().processes.insert(p.pid, p.gpu_memory);
             }
         }
-        Self { rows }
+        Self { rows, not_available }
     }
 }
 
@@ -347,32 +383,81 @@ fn gpustat_json_reports_what_the_sdk_reports() {
 #[test]
 fn nvitop_once_prints_what_the_sdk_reports() {
     let Some(python) = python() else { return };
-    let setup = Setup::new();
-    let expected = setup.expected(scenario_of(SCENARIO));
-    let script = "import sys; from nvitop.cli import main; sys.argv = ['nvitop', '--once']; sys.exit(main())";
-    let out = setup.run(&python, &setup.spec(), &["-c", script]);
-    let text = String::from_utf8_lossy(&out.stdout);
+    for preset in [None, Some("default")] {
+        let setup = Setup::new();
+        let (spec, scenario) = match preset {
+            None => (setup.spec(), scenario_of(SCENARIO)),
+            Some(name) => (format!("preset:{name}"), presets::preset(name).unwrap()),
+        };
+        let expected = setup.expected(scenario);
+        let script = "import sys; from nvitop.cli import main; sys.argv = ['nvitop', '--once']; sys.exit(main())";
+        let out = setup.run(&python, &spec, &["-c", script]);
+        check_once_output(
+            &String::from_utf8_lossy(&out.stdout),
+            &out.stderr,
+            &expected,
+            &setup,
+            &spec,
+        );
+    }
+}
+
+/// Checks `nvitop --once` output against what the SDK reports.
+fn check_once_output(text: &str, stderr: &[u8], expected: &Expected, setup: &Setup, spec: &str) {
+    // No NVML error (nor any other) reaches the user.
+    let stderr = String::from_utf8_lossy(stderr);
+    assert!(
+        stderr.trim().is_empty(),
+        "{spec}: nvitop wrote to stderr:\n{stderr}\n{text}"
+    );
+    for bad in ["NVML", "Error", "ERROR", "Traceback", "Exception"] {
+        assert!(!text.contains(bad), "{spec}: {bad:?} in the output:\n{text}");
+    }
     assert!(text.contains("Driver Version: 560.35.03"), "{text}");
     assert!(text.contains("CUDA Driver Version: 12.6"), "{text}");
     // Device panel: two lines per GPU, between the header and the host bars.
+    let physical = expected.rows.keys().filter(|i| !i.contains(':')).count();
     let device_lines: Vec<&str> = text.lines().filter(|l| l.contains("00000000:")).collect();
-    assert_eq!(
-        device_lines.len(),
-        expected.rows.len(),
-        "one device row per GPU:\n{text}"
-    );
+    assert_eq!(device_lines.len(), physical, "{spec}: one device row per GPU:\n{text}");
     let lines: Vec<&str> = text.lines().collect();
+    let starts_with_index =
+        |l: &str, index: &str| l.trim_start_matches('│').trim_start().starts_with(&format!("{index} "));
     for (index, row) in &expected.rows {
+        let not_available = &expected.not_available[index];
+        if index.contains(':') {
+            // A MIG device: `│ 1:0   3g.40gb @ GI/CI: 1/0 │ used / total │ BAR1: used / % │`.
+            let line = lines
+                .iter()
+                .find(|l| starts_with_index(l, index) && l.contains("GI/CI"))
+                .unwrap_or_else(|| panic!("{spec}: no device line for MIG device {index}:\n{text}"));
+            let profile = row.name.rsplit(' ').next().unwrap();
+            assert!(
+                line.contains(profile),
+                "{spec}: MIG {index} profile {profile:?} in {line:?}"
+            );
+            assert!(line.contains("BAR1:"), "{spec}: MIG {index} BAR1 in {line:?}");
+            assert_eq!(
+                table_part(line).matches("N/A").count(),
+                not_available.len(),
+                "{spec}: MIG {index} shows N/A where the SDK has {not_available:?}: {line:?}"
+            );
+            check_memory_cell(line, row, index);
+            continue;
+        }
         let at = lines
             .iter()
-            .position(|l| {
-                l.trim_start_matches('│').trim_start().starts_with(&format!("{index} ")) && l.contains("00000000:")
-            })
-            .unwrap_or_else(|| panic!("no device line for GPU {index}:\n{text}"));
+            .position(|l| starts_with_index(l, index) && l.contains("00000000:"))
+            .unwrap_or_else(|| panic!("{spec}: no device line for GPU {index}:\n{text}"));
         let (first, second) = (lines[at], lines[at + 1]);
         // nvitop drops the "NVIDIA " prefix from names.
         let short = row.name.trim_start_matches("NVIDIA ");
         assert!(first.contains(short), "GPU {index} name {short:?} in {first:?}");
+        // N/A exactly where the SDK has no value.
+        assert_eq!(
+            table_part(first).matches("N/A").count() + table_part(second).matches("N/A").count(),
+            not_available.len(),
+            "{spec}: GPU {index} shows N/A where the SDK has {not_available:?}:\n{first}\n{second}"
+        );
         if let Some(t) = row.temperature {
             assert!(
                 second.contains(&format!(" {t}C ")),
@@ -385,24 +470,24 @@ fn nvitop_once_prints_what_the_sdk_reports() {
                 "GPU {index} utilization {u} in {second:?}"
             );
         }
-        let memory_cell = second
-            .split('│')
-            .find(|cell| cell.contains(" / ") && cell.contains("iB"))
-            .unwrap_or_else(|| panic!("GPU {index}: no memory cell in {second:?}"));
-        let (used, total) = memory_cell.trim().split_once(" / ").unwrap();
-        assert_close(used, row.memory_used, &format!("GPU {index} memory used"));
-        assert_close(total, row.memory_total, &format!("GPU {index} memory total"));
+        check_memory_cell(second, row, index);
     }
-    // Process panel: every pid, on its GPU, with its memory.
+    // Process panel: every pid, on its GPU (a MIG process on its MIG
+    // device only), with its memory. Only pids the client can see on this
+    // host are checked.
     for (index, row) in &expected.rows {
+        let mig_parent = expected.rows.keys().any(|i| i.starts_with(&format!("{index}:")));
         for (pid, mem) in &row.processes {
+            if mig_parent || !setup.pool.pids().contains(pid) {
+                continue;
+            }
             let line = lines
                 .iter()
                 .find(|l| {
                     let cols: Vec<&str> = l.trim_matches('│').split_whitespace().collect();
                     cols.len() > 2 && cols[0] == index && cols[1] == pid.to_string()
                 })
-                .unwrap_or_else(|| panic!("no process line for pid {pid} on GPU {index}:\n{text}"));
+                .unwrap_or_else(|| panic!("{spec}: no process line for pid {pid} on GPU {index}:\n{text}"));
             if let Some(mem) = mem {
                 let shown = line
                     .trim_matches('│')
@@ -413,6 +498,23 @@ fn nvitop_once_prints_what_the_sdk_reports() {
             }
         }
     }
+}
+
+/// The three cells of nvitop's device table on a line (a wide terminal
+/// adds gauges to their right).
+fn table_part(line: &str) -> String {
+    line.split('│').take(4).collect::<Vec<_>>().join("│")
+}
+
+/// Checks the first `used / total` cell of a device line.
+fn check_memory_cell(line: &str, row: &Row, index: &str) {
+    let memory_cell = line
+        .split('│')
+        .find(|cell| cell.contains(" / ") && cell.contains("iB"))
+        .unwrap_or_else(|| panic!("GPU {index}: no memory cell in {line:?}"));
+    let (used, total) = memory_cell.trim().split_once(" / ").unwrap();
+    assert_close(used.trim(), row.memory_used, &format!("GPU {index} memory used"));
+    assert_close(total.trim(), row.memory_total, &format!("GPU {index} memory total"));
 }
 
 /// Checks a size as nvitop prints it (`8001MiB`, `400.0MiB`, `20.51GiB`)

@@ -17,6 +17,15 @@ const UPTIME_AT_ZERO_S: f64 = 3.0 * 86_400.0;
 /// Memory a MIG device's driver context takes before any process, MiB.
 const MIG_OVERHEAD_MIB: u64 = 13;
 
+/// BAR1 aperture of a MIG instance with `memory_gb` of a `model`, MiB: the
+/// board's aperture in proportion to the instance's memory slices, less 1
+/// MiB, as the driver reports it (e.g. 32767 MiB for a 2g.20gb of an A100
+/// 80GB, whose aperture is 128 GiB).
+fn mig_bar1_mib(model: &ModelSpec, memory_gb: u32) -> u64 {
+    let board_gb = model.memory_mib.div_ceil(1024).max(1);
+    (model.bar1_mib * u64::from(memory_gb) / board_gb).clamp(1, model.bar1_mib) - 1
+}
+
 /// The whole simulated machine.
 #[derive(Debug)]
 pub struct Machine {
@@ -70,6 +79,8 @@ pub struct SimMig {
     pub memory_mib: u64,
     /// GPU instance id.
     pub gpu_instance_id: u32,
+    /// BAR1 aperture of the instance, MiB.
+    pub bar1_mib: u64,
 }
 
 /// One process with a context on a GPU.
@@ -114,6 +125,7 @@ impl Machine {
                         // reports a little less than the name promises.
                         memory_mib: u64::from(mig.profile.memory_gb) * 1004 / 64 * 64,
                         gpu_instance_id: m as u32 + 1,
+                        bar1_mib: mig_bar1_mib(&model, mig.profile.memory_gb),
                     })
                     .collect();
                 let processes = spec
@@ -339,6 +351,15 @@ impl SimGpu {
         (total, used.min(total))
     }
 
+    /// BAR1 (total, used) of MIG device `m`, bytes: its share of the
+    /// aperture, 2 MiB plus 4 MiB per process on it in use.
+    pub fn mig_bar1(&self, m: usize) -> (u64, u64) {
+        let total = self.migs.get(m).map_or(0, |mig| mig.bar1_mib * MIB);
+        let on_mig = self.processes.iter().filter(|p| p.mig == Some(m)).count() as u64;
+        let used = (2 + 4 * on_mig) * MIB;
+        (total, used.min(total))
+    }
+
     /// The driver's process list: all processes, or those of MIG device
     /// `mig`; one entry per pid and MIG device (a pid listed twice has its
     /// memory summed and its kinds merged, as the driver reports one entry
@@ -443,6 +464,18 @@ mod tests {
         assert_eq!(u.len(), 36);
         assert_eq!(u.matches('-').count(), 4);
         assert_ne!(uuid_from(3), uuid_from(4));
+    }
+
+    #[test]
+    fn mig_bar1_is_the_instance_share_of_the_aperture() {
+        use super::super::models::GpuModel;
+        let a100 = GpuModel::A100Sxm4_80gb.spec();
+        // The figures nvidia-smi shows in its MIG table.
+        assert_eq!(mig_bar1_mib(&a100, 20), 32_767);
+        assert_eq!(mig_bar1_mib(&a100, 40), 65_535);
+        assert_eq!(mig_bar1_mib(&a100, 10), 16_383);
+        assert_eq!(mig_bar1_mib(&GpuModel::A100Sxm4_40gb.spec(), 5), 8_191);
+        assert_eq!(mig_bar1_mib(&GpuModel::H100Sxm5_80gb.spec(), 10), 16_383);
     }
 
     #[test]

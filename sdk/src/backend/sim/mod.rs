@@ -354,8 +354,16 @@ impl Backend for SimBackend {
     }
 
     fn bar1_memory_info(&self, device: DeviceRef) -> BackendResult<MemoryInfo> {
-        let (gpu, _) = self.physical(device, FaultField::Bar1MemoryInfo)?;
-        let (total, used) = gpu.bar1();
+        // NVML answers BAR1 per MIG device too ("per-instance information
+        // can be queried by using specific MIG device handles").
+        let gpu = self.gpu(device, self.time())?;
+        if gpu.unsupported(FaultField::Bar1MemoryInfo) {
+            return Err(BackendError::NotSupported);
+        }
+        let (total, used) = match device {
+            DeviceRef::Physical(_) => gpu.bar1(),
+            DeviceRef::Mig { index, .. } => gpu.mig_bar1(index as usize),
+        };
         Ok(MemoryInfo {
             total,
             used,
@@ -616,6 +624,9 @@ mod tests {
         let mem = sim.memory_info(mig).unwrap();
         assert!(mem.used > 0 && mem.total > mem.used);
         assert_eq!(sim.temperature(mig), Err(BackendError::NotSupported));
+        let bar1 = sim.bar1_memory_info(mig).unwrap();
+        let parent_bar1 = sim.bar1_memory_info(parent).unwrap();
+        assert!(bar1.used > 0 && bar1.total > bar1.used && bar1.total < parent_bar1.total);
         assert!(matches!(
             sim.name(DeviceRef::Mig { parent: 0, index: 9 }),
             Err(BackendError::NotFound { .. })
