@@ -5,9 +5,9 @@ fn main() {
     // torch-sys (`links = "tch"`) publishes the folder it linked against as
     // `cargo:libtorch_lib`, which Cargo hands to direct dependents as
     // DEP_TCH_LIBTORCH_LIB.
-    if let Ok(dir) = std::env::var("DEP_TCH_LIBTORCH_LIB") {
-        if std::env::var("CARGO_CFG_TARGET_OS").as_deref() == Ok("linux") {
-            println!("cargo:rustc-link-arg=-Wl,-rpath,{dir}");
-        }
+    if let Ok(dir) = std::env::var("DEP_TCH_LIBTORCH_LIB")
+        && std::env::var("CARGO_CFG_TARGET_OS").as_deref() == Ok("linux")
+    {
+        println!("cargo:rustc-link-arg=-Wl,-rpath,{dir}");
     }
 }

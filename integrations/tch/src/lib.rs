@@ -20,16 +20,16 @@
 //! use nvitop_tch::{TchLoggerExt, logger_builder_for};
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! let device = tch::Device::cuda_if_available();
-//! let logger = logger_builder_for(&[device])
+//! let devices = [tch::Device::cuda_if_available()];
+//! let logger = logger_builder_for(&devices)
 //!     .tensorboard("runs/my-run")
 //!     .csv("runs/my-run/gpu.csv")
 //!     .intra_step_time(true)
 //!     .build()?;
 //! logger.on_train_start();
 //! for step in 0..100 {
-//!     let _step = logger.synced_step(step, &[device]); // syncs CUDA, then stops the clock
-//!     // forward, backward, optimizer step on `device`
+//!     let _step = logger.synced_step(step, &devices); // syncs CUDA, then stops the clock
+//!     // forward, backward, optimizer step on `devices[0]`
 //! }
 //! logger.close();
 //! # Ok(())
@@ -231,11 +231,11 @@ fn pair_visible(tch_count: usize, visible: Vec<CudaDevice>) -> Result<Vec<(tch::
 ///
 /// let sink = MemorySink::new();
 /// let rows = sink.handle();
-/// let logger = nvitop_tch::logger_builder_for(&[tch::Device::Cpu, tch::Device::Cuda(1)])
+/// let logger = nvitop_tch::logger_builder_for(&[tch::Device::Cpu, tch::Device::Cuda(0)])
 ///     .backend(Arc::new(SimBackend::default_machine()))
 ///     .sink(Box::new(sink))
 ///     .build()?;
-/// assert!(logger.keys().iter().any(|k| k == "gpu_id: 1/utilization.gpu (%)"));
+/// assert!(logger.keys().iter().any(|k| k == "gpu_id: 0/utilization.gpu (%)"));
 /// logger.close();
 /// # Ok::<(), nvitop::Error>(())
 /// ```
@@ -291,6 +291,11 @@ impl Drop for SyncedStep<'_> {
         self.logger.on_train_batch_end(self.step);
     }
 }
+
+/// The crate README's examples, compiled and run as doctests so they cannot rot.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
 
 #[cfg(test)]
 mod tests {

@@ -57,8 +57,9 @@ fn training_on_the_cpu_logs_simulated_gpu_statistics() {
         logdir: run.clone(),
         batch_size: 32,
         device: tch::Device::Cpu,
-        // The CPU is skipped; simulated cuda:1 is logged.
-        logged: vec![tch::Device::Cpu, tch::Device::Cuda(1)],
+        // The CPU is skipped; simulated cuda:0 (the H100) is logged. (cuda:1
+        // would be a MIG device of the A100, which has no utilization.)
+        logged: vec![tch::Device::Cpu, tch::Device::Cuda(0)],
         backend: Some(Arc::new(SimBackend::default_machine())),
     };
     let outcome = example::train(&options).unwrap();
@@ -69,26 +70,28 @@ fn training_on_the_cpu_logs_simulated_gpu_statistics() {
 
     let (tags, steps) = tags_and_steps(&event_file(&run));
     for expected in [
-        "gpu_id: 1/utilization.gpu (%)",
-        "gpu_id: 1/memory.used (MiB)",
-        "gpu_id: 1/memory.free (MiB)",
-        "gpu_id: 1/utilization.memory (%)",
-        "gpu_id: 1/temperature.gpu (C)",
-        "gpu_id: 1/power.draw (W)",
+        "gpu_id: 0/utilization.gpu (%)",
+        "gpu_id: 0/memory.used (MiB)",
+        "gpu_id: 0/memory.free (MiB)",
+        "gpu_id: 0/utilization.memory (%)",
+        "gpu_id: 0/temperature.gpu (C)",
+        "gpu_id: 0/power.draw (W)",
         "batch_time/intra_step (ms)",
         "batch_time/inter_step (ms)",
     ] {
         assert!(tags.contains(expected), "missing tag {expected:?} in {tags:?}");
     }
     assert!(
-        !tags.iter().any(|t| t.starts_with("gpu_id: 0")),
+        !tags
+            .iter()
+            .any(|t| t.starts_with("gpu_id: 1") || t.starts_with("gpu_id: 2")),
         "only the CUDA device in use is logged: {tags:?}"
     );
     assert_eq!(steps, (0..8).collect());
 
     let mut reader = csv::Reader::from_path(run.join("gpu.csv")).unwrap();
     let header: Vec<String> = reader.headers().unwrap().iter().map(str::to_owned).collect();
-    for expected in ["step", "gpu_id: 1/utilization.gpu (%)", "batch_time/intra_step (ms)"] {
+    for expected in ["step", "gpu_id: 0/utilization.gpu (%)", "batch_time/intra_step (ms)"] {
         assert!(
             header.iter().any(|h| h == expected),
             "missing column {expected:?} in {header:?}"
