@@ -32,8 +32,9 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 
+use nvidia_ml::testing::{FakeLib, PidPool, assert_printed_size, first_difference};
 use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_nvitop-monitor");
@@ -48,91 +49,6 @@ const HOST_PIDS: usize = 512;
 /// `bench/`; its 512 rows would only slow this down).
 const ONCE_PRESETS: &[&str] = &["a100x4", "rtx4090", "default", "mig"];
 const API_PRESETS: &[&str] = ONCE_PRESETS;
-
-// ---------------------------------------------------------------------------
-// The fake library and the host processes. A minimal copy of
-// `tests/fake-nvml/tests/common` (test helpers are not part of that crate's
-// library, so they cannot be imported).
-
-/// File name of the built cdylib, and the name clients load.
-const CDYLIB: &str = "libnvidia_ml.so";
-const SONAME: &str = "libnvidia-ml.so.1";
-
-/// The built fake library. The test executable is
-/// `target/<profile>/deps/e2e_fake_nvml-<hash>`; as a dependency the cdylib
-/// lands in `deps/`, built on its own (`cargo build -p fake-nvml`) one level up.
-fn built_cdylib() -> PathBuf {
-    let exe = std::env::current_exe().expect("test executable path");
-    let candidates: Vec<PathBuf> = exe.ancestors().skip(1).take(2).map(|dir| dir.join(CDYLIB)).collect();
-    candidates.iter().find(|p| p.is_file()).cloned().unwrap_or_else(|| {
-        panic!(
-            "the fake NVML library was not built; looked for {candidates:?}. It is a dev-dependency of \
-             nvitop-monitor, so `cargo test -p nvitop-monitor` builds it; otherwise run `cargo build -p fake-nvml`"
-        )
-    })
-}
-
-/// A private copy of the fake library named `libnvidia-ml.so.1`, so a
-/// rebuild during the test cannot change it underfoot.
-struct FakeLib {
-    dir: tempfile::TempDir,
-}
-
-impl FakeLib {
-    fn new() -> Self {
-        let dir = tempfile::Builder::new().prefix("monitor-e2e-").tempdir().unwrap();
-        std::fs::copy(built_cdylib(), dir.path().join(SONAME)).expect("copy the fake library");
-        Self { dir }
-    }
-
-    fn dir(&self) -> &Path {
-        self.dir.path()
-    }
-
-    fn path(&self) -> PathBuf {
-        self.dir.path().join(SONAME)
-    }
-}
-
-/// `sleep` children holding real pids for the `host:N` processes: Python
-/// nvitop looks every pid up with psutil and drops those it cannot find,
-/// and the monitor reads their `/proc` entries.
-struct PidPool {
-    children: Vec<Child>,
-}
-
-impl PidPool {
-    fn spawn(n: usize) -> Self {
-        let children = (0..n)
-            .map(|_| {
-                Command::new("sleep")
-                    .arg("600")
-                    .stdin(Stdio::null())
-                    .stdout(Stdio::null())
-                    .spawn()
-                    .expect("spawn sleep")
-            })
-            .collect();
-        Self { children }
-    }
-
-    fn pids(&self) -> Vec<u32> {
-        self.children.iter().map(Child::id).collect()
-    }
-
-    fn env_value(&self) -> String {
-        self.pids().iter().map(u32::to_string).collect::<Vec<_>>().join(",")
-    }
-}
-
-impl Drop for PidPool {
-    fn drop(&mut self) {
-        for child in &mut self.children {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
 
 // ---------------------------------------------------------------------------
 // Running the monitor.
@@ -274,31 +190,6 @@ fn comparable(mut snapshot: Value, own: u32) -> Value {
     snapshot
 }
 
-/// The first place two JSON values differ (`devices[2].memory_used: 1 != 2`).
-fn first_difference(path: &str, a: &Value, b: &Value) -> Option<String> {
-    match (a, b) {
-        (Value::Object(x), Value::Object(y)) => {
-            let mut keys: Vec<&String> = x.keys().chain(y.keys()).collect();
-            keys.sort();
-            keys.dedup();
-            keys.into_iter().find_map(|k| {
-                first_difference(
-                    &format!("{path}.{k}"),
-                    x.get(k).unwrap_or(&Value::Null),
-                    y.get(k).unwrap_or(&Value::Null),
-                )
-            })
-        }
-        (Value::Array(x), Value::Array(y)) => x
-            .iter()
-            .zip(y)
-            .enumerate()
-            .find_map(|(i, (p, q))| first_difference(&format!("{path}[{i}]"), p, q))
-            .or_else(|| (x.len() != y.len()).then(|| format!("{path}: length {} != {}", x.len(), y.len()))),
-        _ => (a != b).then(|| format!("{path}: {a} != {b}")),
-    }
-}
-
 /// The device panel of a one-shot output: from its top frame to its bottom
 /// frame, each line cut to the classic 79 columns (the bar panel to the
 /// right is as wide as the process commands make the output, and the self
@@ -332,7 +223,7 @@ fn fake_nvml_and_simulate_show_the_same_machine() {
         assert_eq!(sim["backend"], "simulator", "{name}");
         assert!(!sim["devices"].as_array().unwrap().is_empty(), "{name}: no devices");
         let (fake, sim) = (comparable(fake, fake_pid), comparable(sim, sim_pid));
-        if let Some(diff) = first_difference("", &fake, &sim) {
+        if let Some(diff) = first_difference(&fake, &sim) {
             panic!("preset {name}: through fake NVML (left) and --simulate (right) differ at {diff}");
         }
 
@@ -582,8 +473,8 @@ fn check_once_table(tool: &str, preset: &str, text: &str, own: u32, rows: &BTree
             .find(|cell| cell.contains(" / ") && cell.contains("iB"))
             .unwrap_or_else(|| panic!("{tool}: GPU {index}: no memory cell in {second:?}"));
         let (used, total) = memory_cell.trim().split_once(" / ").unwrap();
-        assert_close(used, row.memory_used, &format!("{tool}: GPU {index} memory used"));
-        assert_close(total, row.memory_total, &format!("{tool}: GPU {index} memory total"));
+        assert_printed_size(used, row.memory_used, &format!("{tool}: GPU {index} memory used"));
+        assert_printed_size(total, row.memory_total, &format!("{tool}: GPU {index} memory total"));
     }
     for (index, row) in rows {
         for (label, memory) in &row.processes {
@@ -605,36 +496,8 @@ fn check_once_table(tool: &str, preset: &str, text: &str, own: u32, rows: &BTree
                     .split_whitespace()
                     .find(|t| t.ends_with("iB"))
                     .unwrap_or_else(|| panic!("{tool}: pid {pid}: no memory in {line:?}"));
-                assert_close(shown, *memory, &format!("{tool}: pid {pid} GPU memory"));
+                assert_printed_size(shown, *memory, &format!("{tool}: pid {pid} GPU memory"));
             }
         }
     }
-}
-
-/// Checks a size as printed (`8001MiB`, `400.0MiB`, `20.51GiB`) against a
-/// byte count, to the precision printed.
-fn assert_close(shown: &str, bytes: u64, what: &str) {
-    let at = shown
-        .find(|c: char| c.is_ascii_alphabetic())
-        .unwrap_or_else(|| panic!("{what}: {shown:?} has no unit"));
-    let (number, unit) = shown.split_at(at);
-    let scale = match unit {
-        "B" => 1.0,
-        "KiB" => 1024.0,
-        "MiB" => MIB as f64,
-        "GiB" => (1u64 << 30) as f64,
-        "TiB" => (1u64 << 40) as f64,
-        other => panic!("{what}: unknown unit {other:?} in {shown:?}"),
-    };
-    let value: f64 = number
-        .parse()
-        .unwrap_or_else(|_| panic!("{what}: bad number in {shown:?}"));
-    let decimals = number.split_once('.').map_or(0, |(_, d)| d.len());
-    // One unit of the last printed digit (rounding or truncation), plus a byte.
-    let tolerance = scale * 10f64.powi(-(decimals as i32)) + 1.0;
-    let got = value * scale;
-    assert!(
-        (got - bytes as f64).abs() <= tolerance,
-        "{what}: shown {shown:?} ({got} B), the monitor's JSON has {bytes} B"
-    );
 }

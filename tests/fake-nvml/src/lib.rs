@@ -28,6 +28,7 @@
 
 mod exports;
 mod state;
+pub mod testing;
 
 pub use exports::MISSING_ENV;
 pub use state::scenario_description;

@@ -7,12 +7,10 @@
 //! set in the environment of the whole test run.
 #![allow(unsafe_code, clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-mod common;
-
 use std::ffi::{CStr, c_char, c_int, c_uint, c_ulonglong};
 use std::ptr;
 
-use common::FakeLib;
+use nvidia_ml::testing::FakeLib;
 use nvml_wrapper_sys::bindings as b;
 
 type Device = b::nvmlDevice_t;
@@ -120,7 +118,7 @@ fn every_listed_symbol_is_exported_by_the_cdylib() {
 
 #[test]
 fn the_soname_is_the_drivers() {
-    let bytes = std::fs::read(common::built_cdylib()).unwrap();
+    let bytes = std::fs::read(nvidia_ml::testing::built_cdylib()).unwrap();
     let needle = b"libnvidia-ml.so.1\0";
     assert!(bytes.windows(needle.len()).any(|w| w == needle), "soname missing");
 }

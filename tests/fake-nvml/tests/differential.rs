@@ -10,8 +10,6 @@
 //! placeholders `SELF` and `PARENT`.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-mod common;
-
 use std::process::Command;
 use std::sync::Arc;
 
@@ -20,7 +18,7 @@ use nvitop::backend::Backend;
 use nvitop::backend::sim::{SimBackend, presets};
 use serde_json::Value;
 
-use common::{FakeLib, first_difference};
+use nvidia_ml::testing::{FakeLib, first_difference};
 
 /// `host:N` pids of both simulators (the preset with the most, `h100x8`,
 /// needs 512 distinct ones). They need not exist: host details are not compared.

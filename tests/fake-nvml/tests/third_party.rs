@@ -21,8 +21,6 @@
 //! `KeyError: 'bar1_memory_percent_string'`.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -33,7 +31,7 @@ use nvitop::backend::Backend;
 use nvitop::backend::sim::{Scenario, SimBackend, presets};
 use serde_json::Value;
 
-use common::{FakeLib, PidPool};
+use nvidia_ml::testing::{FakeLib, PidPool, assert_printed_size};
 
 const SIM_TIME: f64 = 42.0;
 const MIB: u64 = 1 << 20;
@@ -494,7 +492,7 @@ fn check_once_output(text: &str, stderr: &[u8], expected: &Expected, setup: &Set
                     .split_whitespace()
                     .find(|t| t.ends_with("iB"))
                     .unwrap_or_else(|| panic!("pid {pid}: no memory in {line:?}"));
-                assert_close(shown, *mem, &format!("pid {pid} GPU memory"));
+                assert_printed_size(shown, *mem, &format!("pid {pid} GPU memory"));
             }
         }
     }
@@ -513,36 +511,8 @@ fn check_memory_cell(line: &str, row: &Row, index: &str) {
         .find(|cell| cell.contains(" / ") && cell.contains("iB"))
         .unwrap_or_else(|| panic!("GPU {index}: no memory cell in {line:?}"));
     let (used, total) = memory_cell.trim().split_once(" / ").unwrap();
-    assert_close(used.trim(), row.memory_used, &format!("GPU {index} memory used"));
-    assert_close(total.trim(), row.memory_total, &format!("GPU {index} memory total"));
-}
-
-/// Checks a size as nvitop prints it (`8001MiB`, `400.0MiB`, `20.51GiB`)
-/// against a byte count, to the precision printed.
-fn assert_close(shown: &str, bytes: u64, what: &str) {
-    let at = shown
-        .find(|c: char| c.is_ascii_alphabetic())
-        .unwrap_or_else(|| panic!("{what}: {shown:?} has no unit"));
-    let (number, unit) = shown.split_at(at);
-    let scale = match unit {
-        "B" => 1.0,
-        "KiB" => 1024.0,
-        "MiB" => MIB as f64,
-        "GiB" => (1u64 << 30) as f64,
-        "TiB" => (1u64 << 40) as f64,
-        other => panic!("{what}: unknown unit {other:?} in {shown:?}"),
-    };
-    let value: f64 = number
-        .parse()
-        .unwrap_or_else(|_| panic!("{what}: bad number in {shown:?}"));
-    let decimals = number.split_once('.').map_or(0, |(_, d)| d.len());
-    // Half a unit of the last printed digit, plus truncation slack.
-    let tolerance = scale * 10f64.powi(-(decimals as i32)) + 1.0;
-    let got = value * scale;
-    assert!(
-        (got - bytes as f64).abs() <= tolerance,
-        "{what}: nvitop shows {shown:?} ({got} B), the SDK has {bytes} B"
-    );
+    assert_printed_size(used.trim(), row.memory_used, &format!("GPU {index} memory used"));
+    assert_printed_size(total.trim(), row.memory_total, &format!("GPU {index} memory total"));
 }
 
 /// Runs a client with `pynvml`'s symbol look-up traced: every NVML function

@@ -1,5 +1,14 @@
-//! Helpers shared by the fake-NVML tests.
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+//! Test support for programs that run NVML clients against the fake
+//! library: locating the built library, a private copy of it named
+//! `libnvidia-ml.so.1`, real processes for the simulator's `host:N` pids,
+//! and comparisons. Shared by this crate's tests and the monitor's
+//! end-to-end tests.
+//!
+//! These helpers set up test fixtures: when a fixture cannot be made (no
+//! temporary directory, no `sleep` binary) the test cannot run, so they
+//! panic with the reason rather than return errors every caller would
+//! unwrap anyway.
+#![allow(clippy::expect_used, clippy::missing_panics_doc, clippy::new_without_default)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -31,6 +40,7 @@ pub struct FakeLib {
 }
 
 impl FakeLib {
+    /// Copies the built library into a new temporary directory.
     pub fn new() -> Self {
         let dir = tempfile::Builder::new()
             .prefix("fake-nvml-")
@@ -58,6 +68,7 @@ pub struct PidPool {
 }
 
 impl PidPool {
+    /// Starts `n` sleeping children.
     pub fn spawn(n: usize) -> Self {
         let children = (0..n)
             .map(|_| {
@@ -72,6 +83,7 @@ impl PidPool {
         Self { children }
     }
 
+    /// Their pids, in start order.
     pub fn pids(&self) -> Vec<u32> {
         self.children.iter().map(Child::id).collect()
     }
@@ -124,4 +136,32 @@ pub fn first_difference(left: &Value, right: &Value) -> Option<String> {
         }
     }
     walk("", left, right)
+}
+
+/// Checks a size as nvitop prints it (`8001MiB`, `400.0MiB`, `20.51GiB`)
+/// against a byte count, to the precision printed.
+pub fn assert_printed_size(shown: &str, bytes: u64, what: &str) {
+    let at = shown
+        .find(|c: char| c.is_ascii_alphabetic())
+        .unwrap_or_else(|| panic!("{what}: {shown:?} has no unit"));
+    let (number, unit) = shown.split_at(at);
+    let scale = match unit {
+        "B" => 1.0,
+        "KiB" => 1024.0,
+        "MiB" => (1u64 << 20) as f64,
+        "GiB" => (1u64 << 30) as f64,
+        "TiB" => (1u64 << 40) as f64,
+        other => panic!("{what}: unknown unit {other:?} in {shown:?}"),
+    };
+    let value: f64 = number
+        .parse()
+        .unwrap_or_else(|_| panic!("{what}: bad number in {shown:?}"));
+    let decimals = number.split_once('.').map_or(0, |(_, d)| d.len());
+    // Half a unit of the last printed digit, plus truncation slack.
+    let tolerance = scale * 10f64.powi(-(decimals as i32)) + 1.0;
+    let got = value * scale;
+    assert!(
+        (got - bytes as f64).abs() <= tolerance,
+        "{what}: nvitop shows {shown:?} ({got} B), the SDK has {bytes} B"
+    );
 }
