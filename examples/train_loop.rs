@@ -219,16 +219,6 @@ fn run(args: &Args) -> nvitop::Result<()> {
     }
     logger.on_train_end();
     let report = logger.close();
-    println!(
-        "GPU stats: {} rows written, {} dropped, {} errors{}",
-        report.written,
-        report.dropped,
-        report.error_count,
-        report
-            .errors
-            .first()
-            .map(|e| format!(" (first: {e})"))
-            .unwrap_or_default()
-    );
+    println!("GPU stats: {report}");
     Ok(())
 }

@@ -19,15 +19,10 @@ use nvitop_tests::{conformance_python, run_python};
 use prost::Message;
 
 fn event_file(dir: &Path) -> PathBuf {
-    std::fs::read_dir(dir)
+    nvitop::sink::tensorboard::event_files(dir)
         .unwrap()
-        .map(|e| e.unwrap().path())
-        .find(|p| {
-            p.file_name()
-                .unwrap()
-                .to_string_lossy()
-                .starts_with("events.out.tfevents.")
-        })
+        .into_iter()
+        .next()
         .expect("an event file")
 }
 

@@ -15,9 +15,6 @@ use std::sync::Arc;
 
 use burn::train::metric::NumericEntry;
 use nvitop::backend::sim::SimBackend;
-use nvitop::sink::tensorboard::proto::{Event, What};
-use nvitop::sink::tensorboard::record::read_records;
-use prost::Message;
 
 /// The numeric entries of one of burn's metric log files.
 fn burn_log(path: &Path) -> Vec<f64> {
@@ -29,23 +26,7 @@ fn burn_log(path: &Path) -> Vec<f64> {
 }
 
 fn tensorboard_tags(dir: &Path) -> BTreeSet<String> {
-    let path = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .find(|p| {
-            p.file_name()
-                .unwrap()
-                .to_string_lossy()
-                .starts_with("events.out.tfevents.")
-        })
-        .expect("an event file");
-    let mut tags = BTreeSet::new();
-    for record in read_records(&path).unwrap() {
-        if let Some(What::Summary(summary)) = Event::decode(record.as_slice()).unwrap().what {
-            tags.extend(summary.value.into_iter().map(|v| v.tag));
-        }
-    }
-    tags
+    nvitop::sink::tensorboard::scalar_tags(dir).unwrap()
 }
 
 #[test]

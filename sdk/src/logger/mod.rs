@@ -48,6 +48,26 @@ impl LogReport {
     }
 }
 
+/// `307 rows written, 0 dropped, 1 errors (first: ...)`.
+///
+/// ```
+/// let report = nvitop::LogReport { written: 3, dropped: 1, error_count: 0, errors: vec![] };
+/// assert_eq!(report.to_string(), "3 rows written, 1 dropped, 0 errors");
+/// ```
+impl std::fmt::Display for LogReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} rows written, {} dropped, {} errors",
+            self.written, self.dropped, self.error_count
+        )?;
+        if let Some(first) = self.errors.first() {
+            write!(f, " (first: {first})")?;
+        }
+        Ok(())
+    }
+}
+
 const NONE: u64 = 0;
 
 /// Hook state kept in atomics so hooks take `&self` and never lock.
@@ -322,17 +342,7 @@ impl Drop for GpuStatsLogger {
     fn drop(&mut self) {
         let report = self.shutdown();
         if !report.is_clean() {
-            log::warn!(
-                "GPU stats logger: {} rows written, {} dropped, {} errors{}",
-                report.written,
-                report.dropped,
-                report.error_count,
-                report
-                    .errors
-                    .first()
-                    .map(|e| format!(" (first: {e})"))
-                    .unwrap_or_default()
-            );
+            log::warn!("GPU stats logger: {report}");
         }
     }
 }

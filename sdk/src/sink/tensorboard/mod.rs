@@ -228,6 +228,66 @@ pub fn default_run_dir(parent: &Path) -> PathBuf {
     parent.join(format!("{stamp}_{}", file_safe(&hostname())))
 }
 
+/// The TensorBoard event files (`events.out.tfevents.*`) directly in a run
+/// directory, sorted by name (which sorts them by creation second).
+///
+/// ```
+/// let dir = tempfile::tempdir().unwrap();
+/// nvitop::sink::TensorBoardSink::create(dir.path()).unwrap();
+/// assert_eq!(nvitop::sink::tensorboard::event_files(dir.path()).unwrap().len(), 1);
+/// ```
+///
+/// # Errors
+/// The directory cannot be listed.
+pub fn event_files(run_dir: impl AsRef<Path>) -> io::Result<Vec<PathBuf>> {
+    let mut files: Vec<PathBuf> = fs::read_dir(run_dir)?
+        .filter_map(Result::ok)
+        .map(|entry| entry.path())
+        .filter(|path| {
+            path.file_name()
+                .is_some_and(|name| name.to_string_lossy().starts_with("events.out.tfevents."))
+        })
+        .collect();
+    files.sort();
+    Ok(files)
+}
+
+/// Every scalar tag written to the event files of a run directory, read
+/// back strictly (framing and both CRCs of every record checked).
+///
+/// ```
+/// use nvitop::sink::{LogRecord, Sink, TensorBoardSink, tensorboard::scalar_tags};
+/// let dir = tempfile::tempdir().unwrap();
+/// let mut sink = TensorBoardSink::create(dir.path()).unwrap();
+/// let keys = vec!["gpu_id: 0/utilization.gpu (%)".to_owned()];
+/// sink.write(&LogRecord { wall_time: 1.0, step: 0, epoch: None, keys: &keys, values: &[Some(42.0)] }).unwrap();
+/// sink.flush().unwrap();
+/// assert!(scalar_tags(dir.path()).unwrap().contains("gpu_id: 0/utilization.gpu (%)"));
+/// ```
+///
+/// # Errors
+/// The directory or a file cannot be read, or a record is corrupt.
+pub fn scalar_tags(run_dir: impl AsRef<Path>) -> Result<std::collections::BTreeSet<String>, SinkError> {
+    let run_dir = run_dir.as_ref();
+    let mut tags = std::collections::BTreeSet::new();
+    let files = event_files(run_dir).map_err(|e| SinkError::io("list", run_dir, e))?;
+    for file in files {
+        for data in record::read_records(&file)? {
+            let event = Event::decode(data.as_slice()).map_err(|e| {
+                SinkError::io(
+                    "decode",
+                    &file,
+                    io::Error::new(io::ErrorKind::InvalidData, e.to_string()),
+                )
+            })?;
+            if let Some(What::Summary(summary)) = event.what {
+                tags.extend(summary.value.into_iter().map(|v| v.tag));
+            }
+        }
+    }
+    Ok(tags)
+}
+
 /// The directory runs go under: `$NVITOP_LOGDIR` if set, else `runs`.
 pub fn default_log_parent() -> PathBuf {
     std::env::var_os("NVITOP_LOGDIR")
