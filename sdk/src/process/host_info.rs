@@ -65,10 +65,12 @@ pub struct HostProcessInfo {
 /// for one identity (read once), and the last CPU reading.
 struct Known {
     start_ticks: u64,
+    /// `comm` when the rest was read: `exec` changes it (but not the start
+    /// time), which tells us to read the command line again.
+    comm: String,
     name: String,
     cmdline: Vec<String>,
     command: String,
-    cwd: Option<PathBuf>,
     username: Option<String>,
     cpu_ticks: u64,
     read_at: Instant,
@@ -150,10 +152,9 @@ struct Opened {
     first: Option<FirstSight>,
 }
 
-/// The parts of a process that do not change while it lives.
+/// The parts of a process that change only when it calls `exec`.
 struct FirstSight {
     cmdline: Vec<String>,
-    cwd: Option<PathBuf>,
     uid: Option<u32>,
 }
 
@@ -211,9 +212,29 @@ fn refresh(state: &mut HostState, pids: &[u32]) -> HashMap<u32, HostProcessInfo>
 
     let mut out = HashMap::with_capacity(pids.len());
     for (pid, stat) in stats {
+        // A new `comm` means the process called `exec` since we read its
+        // command line (an empty one: we caught it mid-`exec`, or it is a
+        // kernel thread): read it again.
+        if state
+            .known
+            .get(&pid)
+            .is_some_and(|k| k.comm != stat.comm || k.cmdline.is_empty())
+        {
+            let first = first_sight(pid);
+            let username = first.uid.map(|uid| user_name(state, uid));
+            if let Some(known) = state.known.get_mut(&pid) {
+                known.name = full_name(&stat.comm, &first.cmdline);
+                known.command = command_line(&first.cmdline, &known.name);
+                known.comm.clone_from(&stat.comm);
+                known.cmdline = first.cmdline;
+                known.username = username;
+            }
+        }
         let Some(known) = state.known.get_mut(&pid) else {
             continue;
         };
+        // The working directory can change at any time: read it each pass.
+        let cwd = std::fs::read_link(format!("/proc/{pid}/cwd")).ok();
         let create_time = state.boot_time + stat.start_ticks / state.ticks_per_second;
         let running_time = unix_now.saturating_sub(create_time);
         let cpu_percent = if known.read_at == now {
@@ -240,7 +261,7 @@ fn refresh(state: &mut HostState, pids: &[u32]) -> HashMap<u32, HostProcessInfo>
                 name: known.name.clone(),
                 cmdline: known.cmdline.clone(),
                 command: known.command.clone(),
-                cwd: known.cwd.clone(),
+                cwd,
                 username: known.username.clone(),
                 status: stat.state.to_string(),
                 cpu_percent,
@@ -310,9 +331,9 @@ fn adopt(state: &mut HostState, opened: Opened, now: Instant) {
         let known = Known {
             start_ticks: stat.start_ticks,
             command: command_line(&first.cmdline, &name),
+            comm: stat.comm.clone(),
             name,
             cmdline: first.cmdline,
-            cwd: first.cwd,
             username,
             cpu_ticks: stat.cpu_ticks,
             read_at: now,
@@ -337,12 +358,11 @@ fn adopt(state: &mut HostState, opened: Opened, now: Instant) {
     }
 }
 
-/// Reads the parts of a process that do not change while it lives.
+/// Reads the parts of a process that change only when it calls `exec`.
 fn first_sight(pid: u32) -> FirstSight {
     let cmdline = read_cmdline(pid);
     FirstSight {
         cmdline,
-        cwd: std::fs::read_link(format!("/proc/{pid}/cwd")).ok(),
         uid: rustix::fs::stat(format!("/proc/{pid}").as_str())
             .ok()
             .map(|st| st.st_uid),
@@ -430,10 +450,41 @@ mod tests {
         assert_eq!(command_line(&[], "kworker/0:1"), "kworker/0:1");
     }
 
+    /// Waits until a just-spawned child has finished `exec` (its command
+    /// line is readable), as a freshly forked child has none yet.
+    fn wait_for_exec(pid: u32) {
+        for _ in 0..500 {
+            if std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| !c.is_empty()) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+
+    #[test]
+    fn a_process_that_execs_is_seen_with_its_new_command() {
+        let mut child = std::process::Command::new("sh")
+            .args(["-c", "sleep 0.3; exec sleep 30"])
+            .spawn()
+            .unwrap();
+        let pid = child.id();
+        wait_for_exec(pid);
+        let before = host_process_info(pid).unwrap();
+        assert_eq!(before.name, "sh");
+        std::thread::sleep(Duration::from_millis(800));
+        let after = host_process_info(pid).unwrap();
+        assert_eq!(after.start_ticks, before.start_ticks, "exec keeps the identity");
+        assert_eq!(after.name, "sleep");
+        assert_eq!(after.command, "sleep 30");
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+
     #[test]
     fn a_kept_stat_file_follows_its_process_until_it_exits() {
         let mut child = std::process::Command::new("sleep").arg("30").spawn().unwrap();
         let pid = child.id();
+        wait_for_exec(pid);
         let first = host_process_info(pid).unwrap();
         assert_eq!(first.name, "sleep");
         assert_eq!(first.cmdline, vec!["sleep".to_owned(), "30".to_owned()]);
@@ -452,6 +503,7 @@ mod tests {
             .map(|_| std::process::Command::new("sleep").arg("30").spawn().unwrap())
             .collect();
         let pids: Vec<u32> = children.iter().map(std::process::Child::id).collect();
+        pids.iter().copied().for_each(wait_for_exec);
         let infos = host_process_infos(&pids);
         assert_eq!(infos.len(), pids.len());
         assert!(
