@@ -52,6 +52,8 @@ struct CpuState {
     last: Instant,
     /// (busy, total) ticks at `last`: all CPUs first, then each CPU.
     times: Vec<(u64, u64)>,
+    /// The percentages of the last completed window (all CPUs first).
+    percents: Option<Vec<f64>>,
 }
 
 static CPU: Mutex<Option<CpuState>> = Mutex::new(None);
@@ -119,6 +121,7 @@ fn state(slot: &mut Option<CpuState>) -> Option<&mut CpuState> {
                     system,
                     last: Instant::now(),
                     times: cpu_times(),
+                    percents: None,
                 });
             }
             Err(err) => log::warn!("host information unavailable: {err}"),
@@ -130,8 +133,9 @@ fn state(slot: &mut Option<CpuState>) -> Option<&mut CpuState> {
 /// Reads host-wide usage now.
 ///
 /// CPU percentages need a time window: they cover the time since the
-/// previous call (or [`prime`]); the first call in a process waits until
-/// [`MIN_CPU_WINDOW`] has passed since the window started.
+/// previous reading (or [`prime`]). The first call in a process waits until
+/// [`MIN_CPU_WINDOW`] has passed since the window started; a call sooner
+/// than that after the previous reading returns that reading's figures.
 pub fn snapshot() -> HostSnapshot {
     let mut guard = CPU.lock().unwrap_or_else(PoisonError::into_inner);
     let Some(state) = state(&mut guard) else {
@@ -140,20 +144,30 @@ pub fn snapshot() -> HostSnapshot {
             ..HostSnapshot::default()
         };
     };
-    let wait = MIN_CPU_WINDOW.saturating_sub(state.last.elapsed());
-    if !wait.is_zero() {
-        std::thread::sleep(wait);
+    if state.percents.is_none() {
+        // The very first window must be long enough to mean something.
+        let wait = MIN_CPU_WINDOW.saturating_sub(state.last.elapsed());
+        if !wait.is_zero() {
+            std::thread::sleep(wait);
+        }
     }
-    let times = cpu_times();
-    let percents: Vec<f64> = state
-        .times
-        .iter()
-        .zip(&times)
-        .map(|(&before, &after)| busy_percent(before, after))
-        .collect();
-    state.times = times;
+    if state.percents.is_none() || state.last.elapsed() >= MIN_CPU_WINDOW {
+        let times = cpu_times();
+        state.percents = Some(
+            state
+                .times
+                .iter()
+                .zip(&times)
+                .map(|(&before, &after)| busy_percent(before, after))
+                .collect(),
+        );
+        state.times = times;
+        state.last = Instant::now();
+    }
+    // Asked again within the minimum window: the last window's figures,
+    // rather than a noisy reading over a few milliseconds.
+    let percents = state.percents.clone().unwrap_or_default();
     state.system.refresh_memory();
-    state.last = Instant::now();
     let sys = &state.system;
     let cpu_percent = percents.first().copied().unwrap_or(0.0);
     let per_cpu_percent: Vec<f64> = percents.iter().skip(1).copied().collect();
@@ -223,6 +237,16 @@ mod tests {
         let times = cpu_times();
         assert!(times.len() >= 2, "the all-CPU line and at least one CPU");
         assert!(times.iter().all(|&(busy, total)| busy <= total));
+    }
+
+    #[test]
+    fn calls_in_quick_succession_do_not_wait() {
+        let _ = snapshot();
+        let start = Instant::now();
+        for _ in 0..10 {
+            let _ = snapshot();
+        }
+        assert!(start.elapsed() < MIN_CPU_WINDOW);
     }
 
     #[test]

@@ -12,6 +12,8 @@
 //! names and total memory.
 
 use std::collections::HashMap;
+use std::fs::File;
+use std::io::Read;
 use std::path::PathBuf;
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -70,6 +72,9 @@ struct Known {
     username: Option<String>,
     cpu_ticks: u64,
     read_at: Instant,
+    /// `/proc/<pid>/stat`, kept open (within [`HostState::file_budget`]) so
+    /// a refresh is one `pread` instead of `open` + `read` + `close`.
+    stat_file: Option<File>,
 }
 
 struct HostState {
@@ -80,6 +85,11 @@ struct HostState {
     boot_time: u64,
     ticks_per_second: u64,
     page_size: u64,
+    /// How many stat files may stay open: a quarter of the soft limit on
+    /// open files, at most 2048, so the program embedding the SDK keeps
+    /// nearly all of its descriptors.
+    file_budget: usize,
+    files_open: usize,
 }
 
 static STATE: Mutex<Option<HostState>> = Mutex::new(None);
@@ -97,6 +107,8 @@ fn with_state<T: Default>(f: impl FnOnce(&mut HostState) -> T) -> T {
                     boot_time: System::boot_time().unwrap_or(0),
                     ticks_per_second: rustix::param::clock_ticks_per_second().max(1),
                     page_size: rustix::param::page_size() as u64,
+                    file_budget: file_budget(),
+                    files_open: 0,
                 });
             }
             Err(err) => {
@@ -122,6 +134,34 @@ pub fn host_process_info(pid: u32) -> Option<HostProcessInfo> {
     host_process_infos(&[pid]).remove(&pid)
 }
 
+fn file_budget() -> usize {
+    let soft = rustix::process::getrlimit(rustix::process::Resource::Nofile)
+        .current
+        .unwrap_or(1024);
+    usize::try_from(soft / 4).unwrap_or(2048).min(2048)
+}
+
+/// What a refresh learned about one pid that needed its files opened.
+struct Opened {
+    pid: u32,
+    stat: proc_stat::ProcStat,
+    file: File,
+    /// Read when the identity is new.
+    first: Option<FirstSight>,
+}
+
+/// The parts of a process that do not change while it lives.
+struct FirstSight {
+    cmdline: Vec<String>,
+    cwd: Option<PathBuf>,
+    uid: Option<u32>,
+}
+
+/// Pids whose files must be opened: above this many, the reads are split
+/// over threads (a one-shot monitor on a node with hundreds of GPU
+/// processes opens several files of each).
+const PARALLEL_OPEN_THRESHOLD: usize = 64;
+
 fn refresh(state: &mut HostState, pids: &[u32]) -> HashMap<u32, HostProcessInfo> {
     let now = Instant::now();
     // Total memory changes rarely; re-read it at most once a second.
@@ -136,38 +176,61 @@ fn refresh(state: &mut HostState, pids: &[u32]) -> HashMap<u32, HostProcessInfo>
     let unix_now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
-    let mut out = HashMap::with_capacity(pids.len());
+
+    // Known processes with an open stat file: one pread each. The rest (new,
+    // reused, or known without a file) go to `to_open` with the start ticks
+    // we knew, if any.
+    let mut stats: Vec<(u32, proc_stat::ProcStat)> = Vec::with_capacity(pids.len());
+    let mut to_open: Vec<(u32, Option<u64>)> = Vec::new();
     for &pid in pids {
-        // The one read a known process costs; a process that exited (or
-        // whose pid is gone) drops out here.
-        let Some(stat) = proc_stat::read(pid) else {
-            state.known.remove(&pid);
+        match state.known.get(&pid) {
+            Some(known) => {
+                let reread = known.stat_file.as_ref().and_then(proc_stat::reread);
+                match reread {
+                    Some(stat) if stat.start_ticks == known.start_ticks => stats.push((pid, stat)),
+                    _ => to_open.push((pid, Some(known.start_ticks))),
+                }
+            }
+            None => to_open.push((pid, None)),
+        }
+    }
+    for opened in open_all(&to_open) {
+        match opened {
+            Err(pid) => {
+                if state.known.remove(&pid).is_some_and(|k| k.stat_file.is_some()) {
+                    state.files_open = state.files_open.saturating_sub(1);
+                }
+            }
+            Ok(opened) => {
+                let (pid, stat) = (opened.pid, opened.stat.clone());
+                adopt(state, opened, now);
+                stats.push((pid, stat));
+            }
+        }
+    }
+
+    let mut out = HashMap::with_capacity(pids.len());
+    for (pid, stat) in stats {
+        let Some(known) = state.known.get_mut(&pid) else {
             continue;
         };
         let create_time = state.boot_time + stat.start_ticks / state.ticks_per_second;
         let running_time = unix_now.saturating_sub(create_time);
-        let cpu_percent = match state.known.get_mut(&pid) {
-            Some(known) if known.start_ticks == stat.start_ticks => {
-                let ticks = stat.cpu_ticks.saturating_sub(known.cpu_ticks);
-                let secs = now.duration_since(known.read_at).as_secs_f64();
-                known.cpu_ticks = stat.cpu_ticks;
-                known.read_at = now;
-                if secs > 0.0 {
-                    ticks as f64 / state.ticks_per_second as f64 / secs * 100.0
-                } else {
-                    0.0
-                }
-            }
-            _ => {
-                // First sight of this identity (or a reused pid): read what
-                // never changes, and report the lifetime average as `ps`
-                // does rather than a meaningless zero.
-                let known = first_sight(state, pid, &stat, now);
-                state.known.insert(pid, known);
-                lifetime_cpu_percent(stat.cpu_ticks * 1000 / state.ticks_per_second, running_time)
+        let cpu_percent = if known.read_at == now {
+            // First sight of this identity: the lifetime average, as `ps`
+            // reports it, rather than a meaningless zero.
+            lifetime_cpu_percent(stat.cpu_ticks * 1000 / state.ticks_per_second, running_time)
+        } else {
+            let ticks = stat.cpu_ticks.saturating_sub(known.cpu_ticks);
+            let secs = now.duration_since(known.read_at).as_secs_f64();
+            known.cpu_ticks = stat.cpu_ticks;
+            known.read_at = now;
+            if secs > 0.0 {
+                ticks as f64 / state.ticks_per_second as f64 / secs * 100.0
+            } else {
+                0.0
             }
         };
-        let Some(known) = state.known.get(&pid) else { continue };
         let rss = stat.rss_pages * state.page_size;
         out.insert(
             pid,
@@ -195,38 +258,108 @@ fn refresh(state: &mut HostState, pids: &[u32]) -> HashMap<u32, HostProcessInfo>
             },
         );
     }
-    // Forget processes not asked about so the table stays bounded.
+    // Forget processes not asked about so the table (and its open files)
+    // stays bounded.
     if state.known.len() > 4 * pids.len() + 1024 {
         state.known.retain(|pid, _| pids.binary_search(pid).is_ok());
+        state.files_open = state.known.values().filter(|k| k.stat_file.is_some()).count();
     }
     out
 }
 
+/// Opens the stat file of each pid and, for identities not seen before,
+/// reads what never changes; split over threads when there are many.
+/// `Err(pid)` for a process that no longer exists.
+fn open_all(to_open: &[(u32, Option<u64>)]) -> Vec<Result<Opened, u32>> {
+    let open_one = |&(pid, known_start): &(u32, Option<u64>)| {
+        let (file, stat) = proc_stat::open(pid).ok_or(pid)?;
+        let first = (known_start != Some(stat.start_ticks)).then(|| first_sight(pid));
+        Ok(Opened { pid, stat, file, first })
+    };
+    if to_open.len() <= PARALLEL_OPEN_THRESHOLD {
+        return to_open.iter().map(open_one).collect();
+    }
+    let threads = std::thread::available_parallelism()
+        .map_or(2, std::num::NonZero::get)
+        .min(4);
+    let chunk = to_open.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = to_open
+            .chunks(chunk)
+            .map(|part| scope.spawn(move || part.iter().map(open_one).collect::<Vec<_>>()))
+            .collect();
+        handles
+            .into_iter()
+            // A reader thread cannot panic on I/O (every error is a value);
+            // should it anyway, its processes are missing from this pass
+            // rather than taking the program down.
+            .flat_map(|h| h.join().unwrap_or_default())
+            .collect()
+    })
+}
+
+/// Records an opened process in the table: a new identity replaces what was
+/// known of the pid; the stat file is kept while the budget allows.
+fn adopt(state: &mut HostState, opened: Opened, now: Instant) {
+    let Opened { pid, stat, file, first } = opened;
+    let had_file = state.known.get(&pid).is_some_and(|k| k.stat_file.is_some());
+    let keep = had_file || state.files_open < state.file_budget;
+    if let Some(first) = first {
+        let name = full_name(&stat.comm, &first.cmdline);
+        let username = first.uid.map(|uid| user_name(state, uid));
+        let known = Known {
+            start_ticks: stat.start_ticks,
+            command: command_line(&first.cmdline, &name),
+            name,
+            cmdline: first.cmdline,
+            cwd: first.cwd,
+            username,
+            cpu_ticks: stat.cpu_ticks,
+            read_at: now,
+            stat_file: keep.then_some(file),
+        };
+        if state
+            .known
+            .insert(pid, known)
+            .is_some_and(|old| old.stat_file.is_some())
+        {
+            state.files_open = state.files_open.saturating_sub(1);
+        }
+        if keep {
+            state.files_open += 1;
+        }
+    } else if let Some(known) = state.known.get_mut(&pid)
+        && keep
+        && known.stat_file.is_none()
+    {
+        known.stat_file = Some(file);
+        state.files_open += 1;
+    }
+}
+
 /// Reads the parts of a process that do not change while it lives.
-fn first_sight(state: &mut HostState, pid: u32, stat: &proc_stat::ProcStat, now: Instant) -> Known {
-    let cmdline: Vec<String> = std::fs::read(format!("/proc/{pid}/cmdline"))
-        .map(|raw| {
-            raw.split(|&b| b == 0)
-                .filter(|arg| !arg.is_empty())
-                .map(|arg| String::from_utf8_lossy(arg).into_owned())
-                .collect()
-        })
-        .unwrap_or_default();
-    let name = full_name(&stat.comm, &cmdline);
-    let uid = rustix::fs::stat(format!("/proc/{pid}").as_str())
-        .ok()
-        .map(|st| st.st_uid);
-    let username = uid.map(|uid| user_name(state, uid));
-    Known {
-        start_ticks: stat.start_ticks,
-        command: command_line(&cmdline, &name),
-        name,
+fn first_sight(pid: u32) -> FirstSight {
+    let cmdline = read_cmdline(pid);
+    FirstSight {
         cmdline,
         cwd: std::fs::read_link(format!("/proc/{pid}/cwd")).ok(),
-        username,
-        cpu_ticks: stat.cpu_ticks,
-        read_at: now,
+        uid: rustix::fs::stat(format!("/proc/{pid}").as_str())
+            .ok()
+            .map(|st| st.st_uid),
     }
+}
+
+/// `/proc/<pid>/cmdline` split at NULs (empty for kernel threads).
+fn read_cmdline(pid: u32) -> Vec<String> {
+    let mut raw = Vec::with_capacity(256);
+    let ok = File::open(format!("/proc/{pid}/cmdline")).and_then(|mut f| f.read_to_end(&mut raw));
+    if ok.is_err() {
+        return Vec::new();
+    }
+    raw.split(|&b| b == 0)
+        .filter(|arg| !arg.is_empty())
+        .map(|arg| String::from_utf8_lossy(arg).into_owned())
+        .collect()
 }
 
 /// The kernel cuts `comm` at 15 bytes; like `ps -o comm` users expect the
@@ -295,6 +428,42 @@ mod tests {
         );
         assert_eq!(cmd, "python train.py --name 'my run'");
         assert_eq!(command_line(&[], "kworker/0:1"), "kworker/0:1");
+    }
+
+    #[test]
+    fn a_kept_stat_file_follows_its_process_until_it_exits() {
+        let mut child = std::process::Command::new("sleep").arg("30").spawn().unwrap();
+        let pid = child.id();
+        let first = host_process_info(pid).unwrap();
+        assert_eq!(first.name, "sleep");
+        assert_eq!(first.cmdline, vec!["sleep".to_owned(), "30".to_owned()]);
+        // Second pass: the kept file is re-read; same identity, same facts.
+        let second = host_process_info(pid).unwrap();
+        assert_eq!(second.start_ticks, first.start_ticks);
+        assert_eq!(second.command, "sleep 30");
+        child.kill().unwrap();
+        child.wait().unwrap();
+        assert!(host_process_info(pid).is_none(), "an exited process drops out");
+    }
+
+    #[test]
+    fn many_new_processes_are_read_in_parallel_and_agree() {
+        let mut children: Vec<_> = (0..(PARALLEL_OPEN_THRESHOLD + 8))
+            .map(|_| std::process::Command::new("sleep").arg("30").spawn().unwrap())
+            .collect();
+        let pids: Vec<u32> = children.iter().map(std::process::Child::id).collect();
+        let infos = host_process_infos(&pids);
+        assert_eq!(infos.len(), pids.len());
+        assert!(
+            infos
+                .values()
+                .all(|i| i.command == "sleep 30" && i.ppid == Some(std::process::id()))
+        );
+        for child in &mut children {
+            child.kill().unwrap();
+            child.wait().unwrap();
+        }
+        assert!(host_process_infos(&pids).is_empty());
     }
 
     #[test]

@@ -9,7 +9,8 @@
 //! `close` (see `host_info`); on virtual machines, where a system call costs
 //! microseconds, that is what keeps a snapshot of hundreds of processes fast.
 
-use std::io::Read;
+use std::fs::File;
+use std::os::unix::fs::FileExt;
 
 /// The fields of `/proc/<pid>/stat` the SDK needs.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,18 +31,34 @@ pub(crate) struct ProcStat {
 
 /// Reads the stat line of a pid; `None` when the process does not exist.
 pub(crate) fn read(pid: u32) -> Option<ProcStat> {
+    open(pid).map(|(_, stat)| stat)
+}
+
+/// Opens and reads the stat file of a pid, returning the open file so the
+/// caller can re-read it later with [`reread`].
+pub(crate) fn open(pid: u32) -> Option<(File, ProcStat)> {
+    let file = File::open(format!("/proc/{pid}/stat")).ok()?;
+    let stat = reread(&file).or_else(|| read_slow(pid))?;
+    Some((file, stat))
+}
+
+/// Re-reads an open stat file from its start: one `pread`. The file stays
+/// bound to the process it was opened for, so once that process is gone
+/// this fails (`ESRCH`) even if its pid was reused.
+pub(crate) fn reread(file: &File) -> Option<ProcStat> {
     // One read into a stack buffer: the line is a few hundred bytes, and
     // `fs::read_to_string` would add a `statx` for its size hint.
-    let mut file = std::fs::File::open(format!("/proc/{pid}/stat")).ok()?;
     let mut buf = [0u8; 1024];
     let mut len = 0;
     loop {
-        match file.read(&mut buf[len..]) {
+        match file.read_at(&mut buf[len..], len as u64) {
             Ok(0) => break,
             Ok(n) => {
                 len += n;
                 if len == buf.len() {
-                    return parse(&String::from_utf8_lossy(&buf)).or_else(|| read_slow(pid));
+                    // A pathological name made the line long: the caller
+                    // falls back to reading it whole.
+                    return None;
                 }
                 // procfs hands the whole line over in one read.
                 if buf[..len].ends_with(b"\n") {

@@ -1,0 +1,102 @@
+//! Trains the example's model for real (libtorch on the CPU) with the
+//! simulator as the GPU backend, then reads back what the logger wrote: the
+//! TensorBoard event file record by record (both CRCs checked) and the CSV.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+#[allow(dead_code)]
+#[path = "../examples/tch_mnist_like.rs"]
+mod example;
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::sync::Arc;
+
+use nvitop::backend::sim::SimBackend;
+use nvitop::sink::tensorboard::proto::{Event, What};
+use nvitop::sink::tensorboard::record::read_records;
+use prost::Message;
+
+fn event_file(dir: &Path) -> std::path::PathBuf {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("events.out.tfevents.")
+        })
+        .expect("an event file")
+}
+
+fn tags_and_steps(path: &Path) -> (BTreeSet<String>, BTreeSet<i64>) {
+    let mut tags = BTreeSet::new();
+    let mut steps = BTreeSet::new();
+    let records = read_records(path).unwrap();
+    for (i, record) in records.iter().enumerate() {
+        let event = Event::decode(record.as_slice()).unwrap();
+        match event.what {
+            Some(What::FileVersion(version)) => assert_eq!((i, version.as_str()), (0, "brain.Event:2")),
+            Some(What::Summary(summary)) => {
+                steps.insert(event.step);
+                tags.extend(summary.value.into_iter().map(|v| v.tag));
+            }
+            None => panic!("an event without payload"),
+        }
+    }
+    (tags, steps)
+}
+
+#[test]
+fn training_on_the_cpu_logs_simulated_gpu_statistics() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    let options = example::Options {
+        steps: 8,
+        logdir: run.clone(),
+        batch_size: 32,
+        device: tch::Device::Cpu,
+        // The CPU is skipped; simulated cuda:0 (the H100) is logged. (cuda:1
+        // would be a MIG device of the A100, which has no utilization.)
+        logged: vec![tch::Device::Cpu, tch::Device::Cuda(0)],
+        backend: Some(Arc::new(SimBackend::default_machine())),
+    };
+    let outcome = example::train(&options).unwrap();
+    assert!(outcome.report.is_clean(), "{:?}", outcome.report);
+    // 8 steps x (start + end) + epoch end + train end.
+    assert_eq!(outcome.report.written, 18);
+    assert!(outcome.first_loss.is_finite() && outcome.last_loss.is_finite());
+
+    let (tags, steps) = tags_and_steps(&event_file(&run));
+    for expected in [
+        "gpu_id: 0/utilization.gpu (%)",
+        "gpu_id: 0/memory.used (MiB)",
+        "gpu_id: 0/memory.free (MiB)",
+        "gpu_id: 0/utilization.memory (%)",
+        "gpu_id: 0/temperature.gpu (C)",
+        "gpu_id: 0/power.draw (W)",
+        "batch_time/intra_step (ms)",
+        "batch_time/inter_step (ms)",
+    ] {
+        assert!(tags.contains(expected), "missing tag {expected:?} in {tags:?}");
+    }
+    assert!(
+        !tags
+            .iter()
+            .any(|t| t.starts_with("gpu_id: 1") || t.starts_with("gpu_id: 2")),
+        "only the CUDA device in use is logged: {tags:?}"
+    );
+    assert_eq!(steps, (0..8).collect());
+
+    let mut reader = csv::Reader::from_path(run.join("gpu.csv")).unwrap();
+    let header: Vec<String> = reader.headers().unwrap().iter().map(str::to_owned).collect();
+    for expected in ["step", "gpu_id: 0/utilization.gpu (%)", "batch_time/intra_step (ms)"] {
+        assert!(
+            header.iter().any(|h| h == expected),
+            "missing column {expected:?} in {header:?}"
+        );
+    }
+    let rows = reader.records().count();
+    assert_eq!(rows, 18);
+}
