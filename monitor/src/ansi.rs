@@ -36,34 +36,68 @@ impl Attrs {
 /// then the new attributes) and every colored line ends with a reset, so a
 /// cut-off or piped line never leaks color into what follows.
 pub fn to_ansi(buf: &Buffer, color: bool) -> String {
-    let area = buf.area;
     let mut out = String::new();
-    for y in area.top()..area.bottom() {
-        let cells: Vec<&Cell> = (area.left()..area.right()).filter_map(|x| buf.cell((x, y))).collect();
-        let end = cells.iter().rposition(|c| !is_blank(c)).map_or(0, |i| i + 1);
-        let mut current = Attrs::PLAIN;
-        let mut skip = 0;
-        for cell in &cells[..end] {
-            // A wide character covers the next cell(s): they hold no text.
-            if skip > 0 {
-                skip -= 1;
-                continue;
-            }
-            let attrs = Attrs::of(cell);
-            if color && attrs != current {
-                out.push_str(&sgr(attrs));
-                current = attrs;
-            }
-            let symbol = cell.symbol();
-            out.push_str(symbol);
-            skip = crate::text::width(symbol).saturating_sub(1);
-        }
-        if color && current != Attrs::PLAIN {
-            out.push_str("\x1b[0m");
-        }
-        out.push('\n');
+    for y in buf.area.top()..buf.area.bottom() {
+        push_line(buf, y, color, &mut out);
     }
     out
+}
+
+/// Writes the first `rows` lines of the buffer to `out` as [`to_ansi`]
+/// prints them. `scratch` holds the text on its way to `out`; passing the
+/// same one for every piece of a long output saves allocating it again.
+///
+/// # Errors
+/// What writing to `out` returns.
+pub fn write_rows(
+    buf: &Buffer,
+    rows: u16,
+    color: bool,
+    scratch: &mut String,
+    out: &mut impl std::io::Write,
+) -> std::io::Result<()> {
+    scratch.clear();
+    let top = buf.area.top();
+    for y in top..buf.area.bottom().min(top.saturating_add(rows)) {
+        push_line(buf, y, color, scratch);
+    }
+    out.write_all(scratch.as_bytes())
+}
+
+/// Appends line `y` of the buffer to `out`, ending in `\n`.
+fn push_line(buf: &Buffer, y: u16, color: bool, out: &mut String) {
+    let area = buf.area;
+    if area.width == 0 {
+        out.push('\n');
+        return;
+    }
+    let start = buf.index_of(area.x, y);
+    let cells = &buf.content()[start..start + usize::from(area.width)];
+    let end = cells.iter().rposition(|c| !is_blank(c)).map_or(0, |i| i + 1);
+    let mut current = Attrs::PLAIN;
+    let mut skip = 0;
+    for cell in &cells[..end] {
+        // A wide character covers the next cell(s): they hold no text.
+        if skip > 0 {
+            skip -= 1;
+            continue;
+        }
+        let attrs = Attrs::of(cell);
+        if color && attrs != current {
+            push_sgr(attrs, out);
+            current = attrs;
+        }
+        let symbol = cell.symbol();
+        out.push_str(symbol);
+        // One-byte symbols (ASCII) are one column wide: skip the lookup.
+        if symbol.len() > 1 {
+            skip = crate::text::width(symbol).saturating_sub(1);
+        }
+    }
+    if color && current != Attrs::PLAIN {
+        out.push_str("\x1b[0m");
+    }
+    out.push('\n');
 }
 
 /// Whether a cell shows nothing: a space on the default background, with no
@@ -73,9 +107,10 @@ fn is_blank(cell: &Cell) -> bool {
     cell.symbol().trim().is_empty() && cell.bg == Color::Reset && !cell.modifier.intersects(visible)
 }
 
-/// The SGR sequence that sets exactly `attrs` (starting from a reset).
-fn sgr(attrs: Attrs) -> String {
-    let mut codes = vec![String::from("0")];
+/// Appends the SGR sequence that sets exactly `attrs` (starting from a
+/// reset) to `out`.
+fn push_sgr(attrs: Attrs, out: &mut String) {
+    out.push_str("\x1b[0");
     let modifiers = [
         (Modifier::BOLD, "1"),
         (Modifier::DIM, "2"),
@@ -89,46 +124,51 @@ fn sgr(attrs: Attrs) -> String {
     ];
     for (modifier, code) in modifiers {
         if attrs.modifier.contains(modifier) {
-            codes.push(code.to_owned());
+            out.push(';');
+            out.push_str(code);
         }
     }
-    if let Some(code) = color_code(attrs.fg, false) {
-        codes.push(code);
-    }
-    if let Some(code) = color_code(attrs.bg, true) {
-        codes.push(code);
-    }
-    let mut s = String::from("\x1b[");
-    let _ = write!(s, "{}m", codes.join(";"));
-    s
+    push_color(attrs.fg, false, out);
+    push_color(attrs.bg, true, out);
+    out.push('m');
 }
 
-/// The SGR parameter for a foreground (or background) color.
-fn color_code(color: Color, background: bool) -> Option<String> {
-    let base = if background { 40 } else { 30 };
-    let basic = |n: u8| Some((base + u16::from(n)).to_string());
-    let bright = |n: u8| Some((base + 60 + u16::from(n)).to_string());
+/// Appends `;` and the SGR parameter for a foreground (or background)
+/// color to `out`; nothing for the default color.
+fn push_color(color: Color, background: bool, out: &mut String) {
+    let base: u8 = if background { 40 } else { 30 };
     let extended = if background { 48 } else { 38 };
-    match color {
+    let named = |offset: u8| Some(base + offset);
+    let code = match color {
         Color::Reset => None,
-        Color::Black => basic(0),
-        Color::Red => basic(1),
-        Color::Green => basic(2),
-        Color::Yellow => basic(3),
-        Color::Blue => basic(4),
-        Color::Magenta => basic(5),
-        Color::Cyan => basic(6),
-        Color::Gray => basic(7),
-        Color::DarkGray => bright(0),
-        Color::LightRed => bright(1),
-        Color::LightGreen => bright(2),
-        Color::LightYellow => bright(3),
-        Color::LightBlue => bright(4),
-        Color::LightMagenta => bright(5),
-        Color::LightCyan => bright(6),
-        Color::White => bright(7),
-        Color::Indexed(n) => Some(format!("{extended};5;{n}")),
-        Color::Rgb(r, g, b) => Some(format!("{extended};2;{r};{g};{b}")),
+        Color::Black => named(0),
+        Color::Red => named(1),
+        Color::Green => named(2),
+        Color::Yellow => named(3),
+        Color::Blue => named(4),
+        Color::Magenta => named(5),
+        Color::Cyan => named(6),
+        Color::Gray => named(7),
+        Color::DarkGray => named(60),
+        Color::LightRed => named(61),
+        Color::LightGreen => named(62),
+        Color::LightYellow => named(63),
+        Color::LightBlue => named(64),
+        Color::LightMagenta => named(65),
+        Color::LightCyan => named(66),
+        Color::White => named(67),
+        // Writing to a String cannot fail.
+        Color::Indexed(n) => {
+            let _ = write!(out, ";{extended};5;{n}");
+            None
+        }
+        Color::Rgb(r, g, b) => {
+            let _ = write!(out, ";{extended};2;{r};{g};{b}");
+            None
+        }
+    };
+    if let Some(code) = code {
+        let _ = write!(out, ";{code}");
     }
 }
 

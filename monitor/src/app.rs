@@ -6,7 +6,6 @@
 
 use std::sync::Arc;
 
-use anyhow::Context as _;
 use nvitop::backend::Backend;
 use nvitop::global::{SIMULATE_ENV, backend_from_spec, simulate_spec};
 use nvitop::{Device, Snapshot};
@@ -24,6 +23,10 @@ pub enum Failure {
     Usage(String),
     /// Anything else, such as a missing driver (exit status 1).
     Runtime(anyhow::Error),
+    /// Writing the output failed, such as a pipe closed by `| head`. The
+    /// reader is gone, so there is nobody to tell: `main` exits quietly and
+    /// successfully.
+    Output(std::io::Error),
 }
 
 impl Failure {
@@ -31,7 +34,7 @@ impl Failure {
     pub fn exit_code(&self) -> u8 {
         match self {
             Self::Usage(_) => 2,
-            Self::Runtime(_) => 1,
+            Self::Runtime(_) | Self::Output(_) => 1,
         }
     }
 }
@@ -41,6 +44,7 @@ impl std::fmt::Display for Failure {
         match self {
             Self::Usage(message) => f.write_str(message),
             Self::Runtime(err) => write!(f, "{err:#}"),
+            Self::Output(err) => write!(f, "could not write the output: {err}"),
         }
     }
 }
@@ -124,11 +128,13 @@ impl Environment {
     }
 }
 
-/// Runs the one-shot mode and returns what to print.
+/// Runs the one-shot mode, printing to `out` as the output is made (no
+/// more of it is held in memory than a piece of the process panel).
 ///
 /// # Errors
-/// [`Failure::Usage`] for bad input, [`Failure::Runtime`] otherwise.
-pub fn run(cli: &Cli, env: &Environment) -> Result<String, Failure> {
+/// [`Failure::Usage`] for bad input, [`Failure::Output`] when writing to
+/// `out` fails, [`Failure::Runtime`] otherwise.
+pub fn run(cli: &Cli, env: &Environment, out: &mut impl std::io::Write) -> Result<(), Failure> {
     // Start the host CPU window now: loading the driver and reading the
     // devices fill it, so the host panel's CPU figure costs no waiting.
     nvitop::host::prime();
@@ -157,11 +163,14 @@ pub fn run(cli: &Cli, env: &Environment) -> Result<String, Failure> {
     filter.apply(&mut snapshot);
 
     if cli.json {
-        let mut json = serde_json::to_string_pretty(&snapshot)
-            .context("could not serialize the snapshot")
-            .map_err(Failure::Runtime)?;
-        json.push('\n');
-        return Ok(json);
+        // Straight to `out`: the JSON text of a big machine is never whole
+        // in memory.
+        return serde_json::to_writer_pretty(&mut *out, &snapshot)
+            .map_err(|err| match err.io_error_kind() {
+                Some(_) => Failure::Output(err.into()),
+                None => Failure::Runtime(anyhow::Error::new(err).context("could not serialize the snapshot")),
+            })
+            .and_then(|()| finish(out, b"\n"));
     }
     let options = RenderOptions {
         glyphs: if cli.ascii { Glyphs::Ascii } else { Glyphs::Unicode },
@@ -176,8 +185,13 @@ pub fn run(cli: &Cli, env: &Environment) -> Result<String, Failure> {
     let width = env
         .terminal_width
         .unwrap_or_else(|| MainScreen::new(&snapshot, &options).preferred_width());
-    let buffer = screen::render(&snapshot, &options, width);
-    Ok(crate::ansi::to_ansi(&buffer, env.use_color(cli)))
+    screen::write(&snapshot, &options, width, env.use_color(cli), out).map_err(Failure::Output)?;
+    finish(out, b"")
+}
+
+/// Writes `tail` and flushes `out`.
+fn finish(out: &mut impl std::io::Write, tail: &[u8]) -> Result<(), Failure> {
+    out.write_all(tail).and_then(|()| out.flush()).map_err(Failure::Output)
 }
 
 fn thresholds(pair: Option<&[u8]>, default: Thresholds, flag: &str) -> Result<Thresholds, Failure> {

@@ -7,7 +7,7 @@
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::style::Style;
-use ratatui::text::{Line, Span};
+use ratatui::text::Span;
 
 use crate::theme::Glyphs;
 
@@ -119,30 +119,62 @@ pub enum Item {
 /// Draws `items` top-down into `area`, one line each; lines past the bottom
 /// of `area` are dropped.
 pub fn draw(items: &[Item], area: Rect, buf: &mut Buffer, glyphs: Glyphs) {
-    let bounds_of = |item: Option<&Item>| match item {
-        Some(Item::Row(row)) => row.bounds.clone(),
-        Some(Item::Rule(_)) | None => Vec::new(),
-    };
+    draw_between(items, None, None, area, buf, glyphs);
+}
+
+/// Draws `items` like [`draw`], as a piece of a longer panel: `before` and
+/// `after` are the lines just above and below the piece (not drawn), so the
+/// rules at its edges get the same joints as in the whole panel.
+pub fn draw_between(
+    items: &[Item],
+    before: Option<&Item>,
+    after: Option<&Item>,
+    area: Rect,
+    buf: &mut Buffer,
+    glyphs: Glyphs,
+) {
+    fn bounds_of(item: Option<&Item>) -> &[u16] {
+        match item {
+            Some(Item::Row(row)) => &row.bounds,
+            Some(Item::Rule(_)) | None => &[],
+        }
+    }
     for (i, item) in items.iter().enumerate() {
-        let y = area.y + i as u16;
+        let y = area.y.saturating_add(u16::try_from(i).unwrap_or(u16::MAX));
         if y >= area.bottom() {
             break;
         }
         match item {
             Item::Rule(kind) => {
-                let above = bounds_of(i.checked_sub(1).and_then(|j| items.get(j)));
-                let below = bounds_of(items.get(i + 1));
-                rule(buf, area.x, y, &above, &below, *kind, glyphs);
+                let above = match i.checked_sub(1) {
+                    Some(j) => items.get(j),
+                    None => before,
+                };
+                let below = items.get(i + 1).or(if i + 1 == items.len() { after } else { None });
+                rule(buf, area.x, y, bounds_of(above), bounds_of(below), *kind, glyphs);
             }
             Item::Row(row) => {
                 for (pair, cell) in row.bounds.windows(2).zip(&row.cells) {
                     let (start, end) = (pair[0] + 1, pair[1]);
-                    let line = Line::from(cell.clone());
-                    buf.set_line(area.x + start, y, &line, end.saturating_sub(start));
+                    set_spans(buf, area.x + start, y, cell, end.saturating_sub(start));
                 }
                 verticals(buf, area.x, y, &row.bounds, glyphs);
             }
         }
+    }
+}
+
+/// [`Buffer::set_line`] for a line of these spans, without copying them
+/// into a [`Line`](ratatui::text::Line) first (that would clone every span's text).
+fn set_spans(buf: &mut Buffer, x: u16, y: u16, spans: &[Span<'_>], max_width: u16) {
+    let (mut x, mut remaining) = (x, max_width);
+    for span in spans {
+        if remaining == 0 {
+            break;
+        }
+        let (end, _) = buf.set_stringn(x, y, &span.content, usize::from(remaining), span.style);
+        remaining = remaining.saturating_sub(end.saturating_sub(x));
+        x = end;
     }
 }
 

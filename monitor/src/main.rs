@@ -1,9 +1,13 @@
 //! `nvitop-monitor`: prints the GPU status once and exits.
 
-use std::io::Write as _;
+use std::io::BufWriter;
 use std::process::ExitCode;
 
-use nvitop_monitor::{Cli, Environment, run};
+use nvitop_monitor::{Cli, Environment, Failure, run};
+
+/// Bytes of output gathered before each write to stdout: a few chunks of
+/// the process panel.
+const OUT_BUFFER: usize = 32 * 1024;
 
 fn main() -> ExitCode {
     let cli = match Cli::parse_args(std::env::args_os()) {
@@ -21,13 +25,11 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match run(&cli, &Environment::from_process()) {
-        Ok(output) => {
-            let mut stdout = std::io::stdout().lock();
-            // A closed pipe (`| head`) is not an error worth reporting.
-            let _ = stdout.write_all(output.as_bytes()).and_then(|()| stdout.flush());
-            ExitCode::SUCCESS
-        }
+    // Buffered: stdout alone flushes at every newline, a write per line.
+    let mut stdout = BufWriter::with_capacity(OUT_BUFFER, std::io::stdout().lock());
+    match run(&cli, &Environment::from_process(), &mut stdout) {
+        // A closed pipe (`| head`) is not an error worth reporting.
+        Ok(()) | Err(Failure::Output(_)) => ExitCode::SUCCESS,
         Err(failure) => {
             eprintln!("nvitop-monitor: error: {failure}");
             ExitCode::from(failure.exit_code())

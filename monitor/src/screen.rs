@@ -9,6 +9,7 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Widget;
 
+use crate::ansi;
 use crate::theme::RenderOptions;
 use crate::widgets::devices::TABLE_WIDTH;
 use crate::widgets::{DevicePanel, HostPanel, ProcessPanel};
@@ -32,11 +33,35 @@ impl<'a> MainScreen<'a> {
     /// Lines the screen takes at `width` columns.
     pub fn height(&self, width: u16) -> u16 {
         let width = width.max(TABLE_WIDTH);
-        // Date line, devices, host, blank line, processes.
+        self.top_height(width) + ProcessPanel::new(self.snapshot, self.options).height(width)
+    }
+
+    /// Lines above the process panel: date line, devices, host, blank line.
+    fn top_height(&self, width: u16) -> u16 {
         1 + DevicePanel::new(self.snapshot, self.options).height(width)
             + HostPanel::new(self.snapshot, self.options).height()
             + 1
-            + ProcessPanel::new(self.snapshot, self.options).height(width)
+    }
+
+    /// Draws what is above the process panel into the top of `area`.
+    fn render_top(&self, area: Rect, buf: &mut Buffer) {
+        let width = area.width;
+        let mut spans = vec![Span::raw(self.date())];
+        if self.snapshot.simulated {
+            // Never let simulated numbers pass for real ones.
+            spans.push(Span::styled("  (simulated GPUs)", self.options.theme.warning()));
+        }
+        buf.set_line(area.x, area.y, &Line::from(spans), width);
+        let mut y = area.y + 1;
+        let mut place = |height: u16| {
+            let rect = Rect::new(area.x, y, width, height).intersection(area);
+            y = y.saturating_add(height);
+            rect
+        };
+        let devices = DevicePanel::new(self.snapshot, self.options);
+        devices.render(place(devices.height(width)), buf);
+        let host = HostPanel::new(self.snapshot, self.options);
+        host.render(place(host.height()), buf);
     }
 
     /// The width for output that is not a terminal: the narrowest of
@@ -64,26 +89,16 @@ impl<'a> MainScreen<'a> {
 
 impl Widget for &MainScreen<'_> {
     fn render(self, area: Rect, buf: &mut Buffer) {
-        let width = area.width;
-        let mut spans = vec![Span::raw(self.date())];
-        if self.snapshot.simulated {
-            // Never let simulated numbers pass for real ones.
-            spans.push(Span::styled("  (simulated GPUs)", self.options.theme.warning()));
-        }
-        buf.set_line(area.x, area.y, &Line::from(spans), width);
-        let mut y = area.y + 1;
-        let mut place = |height: u16| {
-            let rect = Rect::new(area.x, y, width, height).intersection(area);
-            y = y.saturating_add(height);
-            rect
-        };
-        let devices = DevicePanel::new(self.snapshot, self.options);
-        devices.render(place(devices.height(width)), buf);
-        let host = HostPanel::new(self.snapshot, self.options);
-        host.render(place(host.height()), buf);
-        place(1);
+        self.render_top(area, buf);
+        let top = self.top_height(area.width);
         let processes = ProcessPanel::new(self.snapshot, self.options);
-        processes.render(place(processes.height(width)), buf);
+        let rect = Rect::new(
+            area.x,
+            area.y.saturating_add(top),
+            area.width,
+            processes.height(area.width),
+        );
+        processes.render(rect.intersection(area), buf);
     }
 }
 
@@ -96,4 +111,62 @@ pub fn render(snapshot: &Snapshot, options: &RenderOptions, width: u16) -> Buffe
     let mut buf = Buffer::empty(area);
     screen.render(area, &mut buf);
     buf
+}
+
+/// Process-panel lines rendered and printed at a time by [`write`].
+pub const CHUNK_LINES: u16 = 64;
+
+/// Prints the main screen at `width` columns (at least the table's 79) to
+/// `out`, exactly as [`ansi::to_ansi`] prints [`render`]'s buffer, but a
+/// piece at a time: the panels above the processes, then the process panel
+/// [`CHUNK_LINES`] lines at a time through one reused buffer. So memory
+/// does not grow with the number of processes (a whole-screen buffer holds
+/// one cell, about 40 bytes, per column of every line).
+///
+/// # Errors
+/// What writing to `out` returns (a closed pipe, for one).
+pub fn write(
+    snapshot: &Snapshot,
+    options: &RenderOptions,
+    width: u16,
+    color: bool,
+    out: &mut impl std::io::Write,
+) -> std::io::Result<()> {
+    write_in_chunks(snapshot, options, width, color, CHUNK_LINES, out)
+}
+
+/// [`write`] with `chunk` process-panel lines at a time (tests try small
+/// ones, so that every chunk boundary falls somewhere interesting).
+#[doc(hidden)]
+pub fn write_in_chunks(
+    snapshot: &Snapshot,
+    options: &RenderOptions,
+    width: u16,
+    color: bool,
+    chunk: u16,
+    out: &mut impl std::io::Write,
+) -> std::io::Result<()> {
+    let screen = MainScreen::new(snapshot, options);
+    let width = width.max(TABLE_WIDTH);
+    let mut scratch = String::new();
+
+    let top = screen.top_height(width);
+    let mut buf = Buffer::empty(Rect::new(0, 0, width, top));
+    screen.render_top(buf.area, &mut buf);
+    ansi::write_rows(&buf, top, color, &mut scratch, out)?;
+
+    let mut panel = ProcessPanel::new(snapshot, options);
+    let total = panel.total_lines();
+    let chunk = chunk.max(1);
+    let rows = u16::try_from(total).unwrap_or(u16::MAX).min(chunk);
+    buf.resize(Rect::new(0, 0, width, rows));
+    for start in (0..total).step_by(usize::from(chunk)) {
+        let end = (start + usize::from(chunk)).min(total);
+        buf.reset();
+        panel = panel.lines(start..end);
+        panel.render(buf.area, &mut buf);
+        let drawn = u16::try_from(end - start).unwrap_or(u16::MAX);
+        ansi::write_rows(&buf, drawn, color, &mut scratch, out)?;
+    }
+    Ok(())
 }

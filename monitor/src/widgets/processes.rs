@@ -30,11 +30,58 @@ const COLUMNS: [(&str, usize); 9] = [
 /// command off the screen.
 const MAX_USER: usize = 10;
 
+/// The lines of the panel above the process rows: top rule, title, column
+/// headers and the rule under them.
+pub const HEADER_LINES: usize = 4;
+/// The lines of the panel below the process rows: the bottom rule.
+pub const FOOTER_LINES: usize = 1;
+
+/// One line of the panel's body (between the header and the footer).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum BodyLine {
+    /// `No running processes found`.
+    NoProcesses,
+    /// The process at this index of the sorted list.
+    Process(usize),
+    /// The rule between two GPUs' processes.
+    Separator,
+    /// The process-list error at this index of the snapshot's errors.
+    Error(usize),
+}
+
+/// Which lines of the panel a render draws.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum View {
+    /// The whole panel.
+    All,
+    /// The header, body lines `offset..offset + visible`, and the footer:
+    /// a scrolled panel whose header and bottom rule stay in place.
+    Scrolled { offset: usize, visible: usize },
+    /// A contiguous range of the whole panel's lines (header and footer
+    /// included), for printing a long panel a piece at a time.
+    Lines(std::ops::Range<usize>),
+}
+
 /// The process panel widget.
-#[derive(Debug, Clone, Copy)]
+///
+/// The sort order and the column widths are worked out once in [`new`]
+/// (they depend on every process), so drawing the panel in pieces
+/// ([`scrolled`], [`lines`]) costs no more than drawing it whole.
+///
+/// [`new`]: ProcessPanel::new
+/// [`scrolled`]: ProcessPanel::scrolled
+/// [`lines`]: ProcessPanel::lines
+#[derive(Debug, Clone)]
 pub struct ProcessPanel<'a> {
     snapshot: &'a Snapshot,
     options: &'a RenderOptions,
+    /// The processes in display order.
+    sorted: Vec<&'a ProcessSnapshot>,
+    /// The fixed columns' widths.
+    widths: [usize; 9],
+    /// The body's lines, in order.
+    body: Vec<BodyLine>,
+    view: View,
 }
 
 /// The process order: GPU (physical, then MIG index), then PID.
@@ -48,109 +95,185 @@ pub fn sort_key(p: &ProcessSnapshot) -> (u32, u32, u32) {
 }
 
 impl<'a> ProcessPanel<'a> {
-    /// A panel for the processes of `snapshot`.
+    /// A panel for the processes of `snapshot`, showing all its lines.
     pub fn new(snapshot: &'a Snapshot, options: &'a RenderOptions) -> Self {
-        Self { snapshot, options }
-    }
-
-    /// Lines the panel takes at `width` columns.
-    pub fn height(&self, width: u16) -> u16 {
-        self.items(width).len() as u16
-    }
-
-    /// Columns needed to show every command in full.
-    pub fn required_width(&self) -> usize {
-        let widths = self.column_widths();
-        let command = self.sorted().iter().map(|p| width(&command_of(p))).max().unwrap_or(0);
-        // Frame bar, space, columns, two spaces, command, space, frame bar.
-        2 + prefix_width(&widths) + command.max("COMMAND".len()) + 2
-    }
-
-    fn sorted(&self) -> Vec<&'a ProcessSnapshot> {
-        let mut processes: Vec<&ProcessSnapshot> = self.snapshot.processes.iter().collect();
-        processes.sort_by_key(|p| sort_key(p));
-        processes
-    }
-
-    fn column_widths(&self) -> [usize; 9] {
+        let mut sorted: Vec<&ProcessSnapshot> = snapshot.processes.iter().collect();
+        // The one-shot run hands over a snapshot it already sorted; checking
+        // first skips parsing the MIG index again for every comparison.
+        if !sorted.is_sorted_by_key(|p| sort_key(p)) {
+            sorted.sort_by_cached_key(|p| sort_key(p));
+        }
         let mut widths = COLUMNS.map(|(header, min)| width(header).max(min));
-        for p in self.sorted() {
+        for p in &sorted {
             for (w, value) in widths.iter_mut().zip(columns_of(p)) {
                 *w = (*w).max(width(&value));
             }
         }
-        widths
+        let mut body = Vec::with_capacity(sorted.len() + snapshot.process_errors.len() + 8);
+        if sorted.is_empty() && snapshot.process_errors.is_empty() {
+            body.push(BodyLine::NoProcesses);
+        }
+        let mut last_gpu = None;
+        for (i, p) in sorted.iter().enumerate() {
+            if last_gpu.is_some_and(|gpu| gpu != p.physical_index) {
+                body.push(BodyLine::Separator);
+            }
+            last_gpu = Some(p.physical_index);
+            body.push(BodyLine::Process(i));
+        }
+        body.extend((0..snapshot.process_errors.len()).map(BodyLine::Error));
+        Self {
+            snapshot,
+            options,
+            sorted,
+            widths,
+            body,
+            view: View::All,
+        }
     }
 
-    fn title(&self) -> Row {
+    /// Shows the header, `visible` body lines from body line `offset` on
+    /// (process rows, the rules between GPUs and error rows; clamped to the
+    /// body), and the bottom rule: the panel scrolled, as a viewer of fixed
+    /// height draws it.
+    #[must_use]
+    pub fn scrolled(mut self, offset: usize, visible: usize) -> Self {
+        self.view = View::Scrolled { offset, visible };
+        self
+    }
+
+    /// Shows only `range` of the whole panel's lines (0 is the top rule;
+    /// clamped to [`total_lines`](Self::total_lines)). Consecutive ranges
+    /// drawn one under the other give exactly the whole panel: a rule's
+    /// joints come from its neighbours in the whole panel, drawn or not.
+    #[must_use]
+    pub fn lines(mut self, range: std::ops::Range<usize>) -> Self {
+        self.view = View::Lines(range);
+        self
+    }
+
+    /// Lines of the whole panel: header, body and footer.
+    pub fn total_lines(&self) -> usize {
+        HEADER_LINES + self.body.len() + FOOTER_LINES
+    }
+
+    /// Lines of the body: process rows, rules between GPUs and error rows.
+    pub fn body_lines(&self) -> usize {
+        self.body.len()
+    }
+
+    /// Lines the panel takes at `width` columns with its current view.
+    pub fn height(&self, _width: u16) -> u16 {
+        u16::try_from(self.shown().len()).unwrap_or(u16::MAX)
+    }
+
+    /// Columns needed to show every command in full.
+    pub fn required_width(&self) -> usize {
+        let command = self.sorted.iter().map(|p| width(&command_of(p))).max().unwrap_or(0);
+        // Frame bar, space, columns, two spaces, command, space, frame bar.
+        2 + prefix_width(&self.widths) + command.max("COMMAND".len()) + 2
+    }
+
+    /// The indices (into the whole panel's lines) that the view shows.
+    fn shown(&self) -> Vec<usize> {
+        let total = self.total_lines();
+        match &self.view {
+            View::All => (0..total).collect(),
+            View::Scrolled { offset, visible } => {
+                let body_start = HEADER_LINES + (*offset).min(self.body.len());
+                let body_end = HEADER_LINES + offset.saturating_add(*visible).min(self.body.len());
+                (0..HEADER_LINES)
+                    .chain(body_start..body_end)
+                    .chain(total - FOOTER_LINES..total)
+                    .collect()
+            }
+            View::Lines(range) => (range.start.min(total)..range.end.min(total)).collect(),
+        }
+    }
+
+    fn title(&self, inner: usize) -> Vec<Span<'static>> {
         let who = match (&self.options.current_user, &self.options.hostname) {
             (Some(user), Some(host)) => format!("{user}@{host}"),
             (Some(user), None) => user.clone(),
             (None, Some(host)) => host.clone(),
             (None, None) => String::new(),
         };
-        let spans = vec![
-            Span::styled(" Processes:", self.options.theme.title()),
-            Span::raw(String::new()),
+        let label = " Processes:";
+        // Right-align the user@host part by sizing the middle span.
+        let used = width(label) + width(&who);
+        vec![
+            Span::styled(label, self.options.theme.title()),
+            Span::raw(" ".repeat(inner.saturating_sub(used + 1))),
             Span::styled(who, self.options.theme.title()),
-        ];
-        Row::new(&[], vec![spans])
+        ]
     }
 
-    fn items(&self, panel_width: u16) -> Vec<Item> {
-        let bounds = [0, panel_width.saturating_sub(1)];
-        let inner = usize::from(panel_width.saturating_sub(2));
-        let widths = self.column_widths();
-        let title_style = self.options.theme.title();
-
-        let mut title = self.title();
-        // Right-align the user@host part by sizing the middle span.
-        let used: usize = title.cells[0].iter().map(|s| width(&s.content)).sum();
-        title.cells[0][1] = Span::raw(" ".repeat(inner.saturating_sub(used + 1)));
-        title.bounds = bounds.to_vec();
-
+    fn header(&self) -> String {
         let mut header = String::from(" ");
-        for (i, ((name, _), w)) in COLUMNS.iter().zip(widths).enumerate() {
+        for (i, ((name, _), w)) in COLUMNS.iter().zip(self.widths).enumerate() {
             if i > 0 {
                 header.push(' ');
             }
             header.push_str(&if i == 2 { left(name, w) } else { right(name, w) });
         }
         header.push_str("  COMMAND");
-
-        let mut items = vec![
-            Item::Rule(Rule::Double),
-            Item::Row(title),
-            Item::Row(Row::new(&bounds, vec![vec![Span::styled(header, title_style)]])),
-            Item::Rule(Rule::Double),
-        ];
-        let processes = self.sorted();
-        if processes.is_empty() && self.snapshot.process_errors.is_empty() {
-            let text = Span::styled(" No running processes found", self.options.theme.dim());
-            items.push(Item::Row(Row::new(&bounds, vec![vec![text]])));
-        }
-        let command_room = inner.saturating_sub(prefix_width(&widths) + 1);
-        let mut last_gpu = None;
-        for p in processes {
-            if last_gpu.is_some_and(|gpu| gpu != p.physical_index) {
-                items.push(Item::Rule(Rule::Single));
-            }
-            last_gpu = Some(p.physical_index);
-            items.push(Item::Row(Row::new(
-                &bounds,
-                vec![self.process_cells(p, &widths, command_room)],
-            )));
-        }
-        for (device, error) in &self.snapshot.process_errors {
-            let text = format!(" {}  process list unavailable: {error}", right(device, widths[0]));
-            let span = Span::styled(text, self.options.theme.warning());
-            items.push(Item::Row(Row::new(&bounds, vec![vec![span]])));
-        }
-        items.push(Item::Rule(Rule::Double));
-        items
+        header
     }
 
-    fn process_cells(&self, p: &ProcessSnapshot, widths: &[usize; 9], command_room: usize) -> Vec<Span<'static>> {
+    /// Line `index` of the whole panel, at `panel_width` columns; `None`
+    /// past the end.
+    fn item(&self, index: usize, panel_width: u16) -> Option<Item> {
+        let bounds = [0, panel_width.saturating_sub(1)];
+        let inner = usize::from(panel_width.saturating_sub(2));
+        let row = |spans: Vec<Span<'static>>| Item::Row(Row::new(&bounds, vec![spans]));
+        let item = match index {
+            0 | 3 => Item::Rule(Rule::Double),
+            1 => row(self.title(inner)),
+            2 => row(vec![Span::styled(self.header(), self.options.theme.title())]),
+            _ => match self.body.get(index - HEADER_LINES) {
+                Some(BodyLine::NoProcesses) => row(vec![Span::styled(
+                    " No running processes found",
+                    self.options.theme.dim(),
+                )]),
+                Some(BodyLine::Separator) => Item::Rule(Rule::Single),
+                Some(&BodyLine::Process(i)) => {
+                    let command_room = inner.saturating_sub(prefix_width(&self.widths) + 1);
+                    row(self.process_cells(self.sorted[i], command_room))
+                }
+                Some(&BodyLine::Error(i)) => {
+                    let (device, error) = &self.snapshot.process_errors[i];
+                    let text = format!(" {}  process list unavailable: {error}", right(device, self.widths[0]));
+                    row(vec![Span::styled(text, self.options.theme.warning())])
+                }
+                None if index == self.total_lines() - FOOTER_LINES => Item::Rule(Rule::Double),
+                None => return None,
+            },
+        };
+        Some(item)
+    }
+
+    /// What a rule needs to know about line `index`: whether it is a row
+    /// and where its column boundaries are (every row of this panel has the
+    /// same two), without building the row's text.
+    fn neighbour(&self, index: Option<usize>, panel_width: u16) -> Option<Item> {
+        let index = index?;
+        let is_rule = match index {
+            0 | 3 => true,
+            1 | 2 => false,
+            _ => match self.body.get(index - HEADER_LINES) {
+                Some(BodyLine::Separator) => true,
+                Some(_) => false,
+                None => return (index < self.total_lines()).then_some(Item::Rule(Rule::Double)),
+            },
+        };
+        Some(if is_rule {
+            Item::Rule(Rule::Double)
+        } else {
+            Item::Row(Row::new(&[0, panel_width.saturating_sub(1)], Vec::new()))
+        })
+    }
+
+    fn process_cells(&self, p: &ProcessSnapshot, command_room: usize) -> Vec<Span<'static>> {
         let mine = match (
             &self.options.current_user,
             p.host.as_ref().and_then(|h| h.username.as_ref()),
@@ -168,8 +291,8 @@ impl<'a> ProcessPanel<'a> {
         let gpu_style = if mine { self.device_style(p) } else { base };
         let values = columns_of(p);
         let mut spans = vec![Span::raw(" ")];
-        for (i, (value, w)) in values.iter().zip(widths).enumerate() {
-            let text = if i == 2 { left(value, *w) } else { right(value, *w) };
+        for (i, (value, &w)) in values.iter().zip(&self.widths).enumerate() {
+            let text = if i == 2 { left(value, w) } else { right(value, w) };
             let gap = if i == 0 { "" } else { " " };
             spans.push(Span::styled(gap, base));
             spans.push(Span::styled(text, if i == 0 { gpu_style } else { base }));
@@ -200,7 +323,34 @@ impl<'a> ProcessPanel<'a> {
 
 impl Widget for &ProcessPanel<'_> {
     fn render(self, area: Rect, buf: &mut Buffer) {
-        frame::draw(&self.items(area.width), area, buf, self.options.glyphs);
+        let shown = self.shown();
+        for (row, &index) in shown.iter().enumerate() {
+            let y = area.y.saturating_add(u16::try_from(row).unwrap_or(u16::MAX));
+            if y >= area.bottom() {
+                break;
+            }
+            let Some(item) = self.item(index, area.width) else {
+                break;
+            };
+            // A rule's joints follow the lines around it in the whole panel.
+            let (above, below) = if matches!(item, Item::Rule(_)) {
+                (
+                    self.neighbour(index.checked_sub(1), area.width),
+                    self.neighbour(Some(index + 1), area.width),
+                )
+            } else {
+                (None, None)
+            };
+            let line = Rect::new(area.x, y, area.width, 1);
+            frame::draw_between(
+                std::slice::from_ref(&item),
+                above.as_ref(),
+                below.as_ref(),
+                line,
+                buf,
+                self.options.glyphs,
+            );
+        }
     }
 }
 
