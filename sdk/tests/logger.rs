@@ -300,3 +300,73 @@ fn bad_interval_is_refused() {
         .unwrap_err();
     assert!(err.to_string().contains("10 ms to 60 s"), "{err}");
 }
+
+#[test]
+fn a_gpu_lost_mid_run_gives_missing_values_and_training_goes_on() {
+    // The `faults` preset loses GPU 3 at t = 30 s.
+    let sim = Arc::new(SimBackend::from_preset("faults").unwrap());
+    sim.set_time(29.0);
+    let backend: Arc<dyn Backend> = sim.clone();
+    let sink = MemorySink::new();
+    let rows = sink.handle();
+    let logger = GpuStatsLogger::builder(&[0, 3])
+        .backend(backend)
+        .sink(Box::new(sink))
+        .interval(Duration::from_millis(10))
+        .build()
+        .unwrap();
+    for step in 0..3 {
+        let _s = logger.step(step);
+    }
+    sim.set_time(31.0);
+    std::thread::sleep(Duration::from_millis(100)); // the sampler sees the loss
+    for step in 3..6 {
+        let _s = logger.step(step);
+    }
+    let report = logger.close();
+    assert!(report.is_clean(), "{report}");
+    let rows = rows.records();
+    let gpu3 = "gpu_id: 3/utilization.gpu (%)";
+    let gpu0 = "gpu_id: 0/utilization.gpu (%)";
+    let before: Vec<_> = rows.iter().filter(|r| r.step < 3).collect();
+    let after: Vec<_> = rows.iter().filter(|r| r.step >= 3).collect();
+    assert!(
+        before.iter().all(|r| r.get(gpu3).is_some()),
+        "GPU 3 healthy before t=30"
+    );
+    assert!(
+        after.iter().all(|r| r.get(gpu3).is_none()),
+        "GPU 3 missing after it is lost"
+    );
+    assert!(after.iter().all(|r| r.get(gpu0).is_some()), "GPU 0 unaffected");
+}
+
+#[test]
+fn a_tracked_child_that_exits_mid_run_is_dropped_quietly() {
+    let mut child = std::process::Command::new("sleep").arg("30").spawn().unwrap();
+    let sink = MemorySink::new();
+    let rows = sink.handle();
+    let logger = GpuStatsLogger::builder(&[0])
+        .backend(sim(5.0))
+        .sink(Box::new(sink))
+        .process_host(true)
+        .process_memory(true)
+        .interval(Duration::from_millis(10))
+        .build()
+        .unwrap();
+    {
+        let _s = logger.step(0);
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    std::thread::sleep(Duration::from_millis(50));
+    for step in 1..4 {
+        let _s = logger.step(step);
+    }
+    let report = logger.close();
+    assert!(report.is_clean(), "{report}");
+    let rows = rows.records();
+    assert_eq!(rows.len(), 8);
+    // This process itself is still tracked: its host figures stay present.
+    assert!(rows.iter().all(|r| r.get("host/process.rss (MiB)").is_some()));
+}
