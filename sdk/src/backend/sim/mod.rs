@@ -17,17 +17,18 @@
 //! assert_eq!(sim.mig_devices(DeviceRef::Physical(0)).unwrap().len(), 4);
 //! ```
 
-pub mod machine;
+mod machine;
 pub mod models;
-pub mod pids;
+mod pids;
 pub mod presets;
 pub mod scenario;
-pub mod workload;
+mod workload;
 
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
+pub use pids::HOST_PIDS_ENV;
 pub use scenario::{Scenario, ScenarioError};
 
 use self::machine::{Machine, SimGpu};
