@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, RecvTimeoutError};
+use crossbeam_channel::{Receiver, TryRecvError};
 
 use super::LogReport;
 use super::keys::LoggerKeys;
@@ -16,6 +16,13 @@ use crate::sink::{LogRecord, Sink};
 /// Sinks are flushed at least this often, even when no record arrives, so
 /// a process killed with SIGKILL leaves readable files up to here.
 const FLUSH_EVERY: Duration = Duration::from_secs(2);
+
+/// How often the idle sink thread looks for new records. It polls instead
+/// of blocking on the channel so that it is never a parked receiver: a
+/// hook's `try_send` then has nobody to wake, which keeps every system call
+/// (a futex wake per record) off the training thread. The channel holds
+/// far more than a poll period of records.
+const POLL_EVERY: Duration = Duration::from_millis(20);
 /// How many distinct error messages the report keeps (the count is exact).
 const KEEP_ERRORS: usize = 16;
 
@@ -59,7 +66,7 @@ impl Worker {
             }
         }
         loop {
-            match self.receiver.recv_timeout(FLUSH_EVERY) {
+            match self.receiver.try_recv() {
                 Ok(Message::Record(record)) => {
                     let sample = self.sampler.sample(record.seq);
                     self.keys.fill(&record, &sample, &mut state.values);
@@ -95,8 +102,13 @@ impl Worker {
                     // The caller may have given up waiting; nothing to do then.
                     let _ = reply.send(state.report.clone());
                 }
-                Err(RecvTimeoutError::Timeout) => self.flush(&mut state),
-                Err(RecvTimeoutError::Disconnected) => break,
+                Err(TryRecvError::Empty) => {
+                    if state.last_flush.elapsed() >= FLUSH_EVERY {
+                        self.flush(&mut state);
+                    }
+                    std::thread::sleep(POLL_EVERY);
+                }
+                Err(TryRecvError::Disconnected) => break,
             }
         }
         for sink in &mut self.sinks {
