@@ -47,6 +47,12 @@ pub enum DeviceRef {
 
 impl DeviceRef {
     /// The NVML index of the physical GPU this device lives on.
+    ///
+    /// ```
+    /// use nvitop::backend::DeviceRef;
+    /// assert_eq!(DeviceRef::Physical(3).physical_index(), 3);
+    /// assert_eq!(DeviceRef::Mig { parent: 1, index: 2 }.physical_index(), 1);
+    /// ```
     pub fn physical_index(self) -> u32 {
         match self {
             Self::Physical(i) | Self::Mig { parent: i, .. } => i,
@@ -54,6 +60,12 @@ impl DeviceRef {
     }
 
     /// Whether this is a MIG device.
+    ///
+    /// ```
+    /// use nvitop::backend::DeviceRef;
+    /// assert!(DeviceRef::Mig { parent: 1, index: 0 }.is_mig());
+    /// assert!(!DeviceRef::Physical(1).is_mig());
+    /// ```
     pub fn is_mig(self) -> bool {
         matches!(self, Self::Mig { .. })
     }
@@ -69,6 +81,13 @@ impl fmt::Display for DeviceRef {
 }
 
 /// Framebuffer memory of a device, in bytes.
+///
+/// ```
+/// use nvitop::backend::{Backend, DeviceRef, sim::SimBackend};
+/// let memory = SimBackend::default_machine().memory_info(DeviceRef::Physical(3)).unwrap();
+/// assert_eq!(memory.total, 24_564 * 1024 * 1024); // an RTX 4090
+/// assert_eq!(memory.used + memory.free, memory.total);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MemoryInfo {
     /// Total memory (bytes).
@@ -80,6 +99,12 @@ pub struct MemoryInfo {
 }
 
 /// Utilization over the driver's last sample period, in percent.
+///
+/// ```
+/// use nvitop::backend::{Backend, DeviceRef, sim::SimBackend};
+/// let rates = SimBackend::default_machine().utilization_rates(DeviceRef::Physical(0)).unwrap();
+/// assert!(rates.gpu <= 100 && rates.memory <= rates.gpu);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UtilizationRates {
     /// Percent of time a kernel was running on the GPU.
@@ -89,6 +114,14 @@ pub struct UtilizationRates {
 }
 
 /// Which clock domain.
+///
+/// ```
+/// use nvitop::backend::{Backend, ClockKind, DeviceRef, sim::SimBackend};
+/// let sim = SimBackend::default_machine();
+/// let gpu = DeviceRef::Physical(0);
+/// assert!(sim.clock(gpu, ClockKind::Sm).unwrap() <= sim.max_clock(gpu, ClockKind::Sm).unwrap());
+/// assert_eq!(sim.max_clock(gpu, ClockKind::Memory).unwrap(), 2619);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum ClockKind {
     /// Graphics clock.
@@ -102,6 +135,16 @@ pub enum ClockKind {
 }
 
 /// Direction of PCIe traffic.
+///
+/// ```
+/// use nvitop::backend::{Backend, DeviceRef, PcieDirection, sim::SimBackend};
+/// let sim = SimBackend::default_machine();
+/// sim.set_time(10.0);
+/// // A training GPU receives more than it sends.
+/// let rx = sim.pcie_throughput(DeviceRef::Physical(0), PcieDirection::Rx).unwrap();
+/// let tx = sim.pcie_throughput(DeviceRef::Physical(0), PcieDirection::Tx).unwrap();
+/// assert!(rx > tx);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum PcieDirection {
     /// Host to device... from the device's point of view, received (RX).
@@ -111,6 +154,12 @@ pub enum PcieDirection {
 }
 
 /// NVML compute mode.
+///
+/// ```
+/// use nvitop::backend::{Backend, ComputeMode, DeviceRef, sim::SimBackend};
+/// let sim = SimBackend::default_machine();
+/// assert_eq!(sim.compute_mode(DeviceRef::Physical(0)).unwrap(), ComputeMode::Default);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum ComputeMode {
     /// Several contexts per device.
@@ -125,6 +174,12 @@ pub enum ComputeMode {
 
 impl ComputeMode {
     /// The short label nvidia-smi and nvitop print (`Default`, `E. Thread`, `Prohibited`, `E. Process`).
+    ///
+    /// ```
+    /// use nvitop::backend::ComputeMode;
+    /// assert_eq!(ComputeMode::ExclusiveProcess.label(), "E. Process");
+    /// assert_eq!(ComputeMode::Default.label(), "Default");
+    /// ```
     pub fn label(self) -> &'static str {
         match self {
             Self::Default => "Default",
@@ -136,6 +191,13 @@ impl ComputeMode {
 }
 
 /// Whether a process runs a compute context, a graphics context or both.
+///
+/// ```
+/// use nvitop::backend::{Backend, DeviceRef, ProcessKind, sim::SimBackend};
+/// // The desktop RTX 4090 runs a graphics process and a compute + graphics one.
+/// let processes = SimBackend::default_machine().processes(DeviceRef::Physical(3)).unwrap();
+/// assert!(processes.iter().any(|p| p.kind == ProcessKind::ComputeGraphics));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum ProcessKind {
     /// Compute (CUDA) context: `C`.
@@ -148,6 +210,12 @@ pub enum ProcessKind {
 
 impl ProcessKind {
     /// The label nvidia-smi prints: `C`, `G` or `C+G`.
+    ///
+    /// ```
+    /// use nvitop::backend::ProcessKind;
+    /// assert_eq!(ProcessKind::Compute.label(), "C");
+    /// assert_eq!(ProcessKind::ComputeGraphics.label(), "C+G");
+    /// ```
     pub fn label(self) -> &'static str {
         match self {
             Self::Compute => "C",
@@ -157,6 +225,12 @@ impl ProcessKind {
     }
 
     /// Merge two observations of the same pid (compute list and graphics list).
+    ///
+    /// ```
+    /// use nvitop::backend::ProcessKind;
+    /// assert_eq!(ProcessKind::Compute.merge(ProcessKind::Graphics), ProcessKind::ComputeGraphics);
+    /// assert_eq!(ProcessKind::Compute.merge(ProcessKind::Compute), ProcessKind::Compute);
+    /// ```
     #[must_use]
     pub fn merge(self, other: Self) -> Self {
         if self == other { self } else { Self::ComputeGraphics }
@@ -164,6 +238,15 @@ impl ProcessKind {
 }
 
 /// One process as the driver lists it on a device.
+///
+/// ```
+/// use nvitop::backend::{Backend, DeviceRef, sim::SimBackend};
+/// let sim = SimBackend::default_machine();
+/// let processes = sim.processes(DeviceRef::Physical(0)).unwrap();
+/// let me = processes.iter().find(|p| p.pid == std::process::id()).unwrap();
+/// assert!(me.used_gpu_memory.unwrap() > 0);
+/// assert_eq!(me.gpu_instance_id, None); // not a MIG device
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RawProcess {
     /// Host process id.
@@ -180,6 +263,14 @@ pub struct RawProcess {
 }
 
 /// One per-process utilization sample from the driver.
+///
+/// ```
+/// use nvitop::backend::{Backend, DeviceRef, sim::SimBackend};
+/// let sim = SimBackend::default_machine();
+/// let samples = sim.process_utilization(DeviceRef::Physical(0), 0).unwrap();
+/// assert!(samples.iter().any(|s| s.pid == std::process::id()));
+/// assert!(samples.iter().all(|s| s.sm <= 100));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProcessUtilization {
     /// Host process id.
@@ -200,6 +291,16 @@ pub struct ProcessUtilization {
 ///
 /// The device layer maps [`BackendError::NotSupported`] to `None`; the other
 /// kinds are reported.
+///
+/// ```
+/// use nvitop::backend::{Backend, BackendError, DeviceRef, sim::SimBackend};
+/// let sim = SimBackend::from_preset("faults").unwrap();
+/// // GPU 1 does not support temperature; GPU 2 hides its processes.
+/// assert_eq!(sim.temperature(DeviceRef::Physical(1)), Err(BackendError::NotSupported));
+/// assert_eq!(sim.processes(DeviceRef::Physical(2)), Err(BackendError::NoPermission));
+/// sim.set_time(40.0);
+/// assert!(matches!(sim.name(DeviceRef::Physical(3)), Err(BackendError::GpuLost { .. })));
+/// ```
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 pub enum BackendError {
     /// The device or driver does not support this query (shown as `N/A`).
@@ -260,12 +361,25 @@ pub enum BackendError {
 
 impl BackendError {
     /// Whether this error means "N/A" rather than a failure.
+    ///
+    /// ```
+    /// use nvitop::backend::{BackendError, DeviceRef};
+    /// assert!(BackendError::NotSupported.is_not_available()); // shown as N/A
+    /// assert!(!BackendError::NoPermission.is_not_available()); // reported
+    /// assert!(!BackendError::GpuLost { device: DeviceRef::Physical(0) }.is_not_available());
+    /// ```
     pub fn is_not_available(&self) -> bool {
         matches!(self, Self::NotSupported | Self::FunctionNotFound)
     }
 }
 
 /// Result of a backend call.
+///
+/// ```
+/// use nvitop::backend::{Backend, BackendResult, DeviceRef, sim::SimBackend};
+/// let name: BackendResult<String> = SimBackend::default_machine().name(DeviceRef::Physical(3));
+/// assert_eq!(name.unwrap(), "NVIDIA GeForce RTX 4090");
+/// ```
 pub type BackendResult<T> = Result<T, BackendError>;
 
 /// What a GPU driver answers. Implemented by the NVML backend and the
