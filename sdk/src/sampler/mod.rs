@@ -121,6 +121,27 @@ pub enum Tracked {
 /// ```
 pub trait SampleObserver: Send + Sync {
     /// Called with each new sample; must be quick.
+    ///
+    /// ```
+    /// use std::sync::{Arc, Mutex};
+    /// use nvitop::{Device, backend::{Backend, sim::SimBackend}};
+    /// use nvitop::sampler::{Sample, SampleObserver, Sampler, SamplerConfig};
+    ///
+    /// #[derive(Default)]
+    /// struct Seqs(Mutex<Vec<u64>>);
+    /// impl SampleObserver for Seqs {
+    ///     fn observe(&self, sample: &Sample) {
+    ///         self.0.lock().unwrap().push(sample.seq);
+    ///     }
+    /// }
+    ///
+    /// let backend: Arc<dyn Backend> = Arc::new(SimBackend::default_machine());
+    /// let sampler = Sampler::start(Device::all_in(&backend).unwrap(), SamplerConfig::default());
+    /// let seqs = Arc::new(Seqs::default());
+    /// sampler.observe(&(Arc::clone(&seqs) as Arc<dyn SampleObserver>));
+    /// let sample = sampler.sample_now();
+    /// assert!(seqs.0.lock().unwrap().contains(&sample.seq));
+    /// ```
     fn observe(&self, sample: &Sample);
 }
 

@@ -95,24 +95,81 @@ pub trait Sink: Send {
     ///
     /// Tabular sinks use this to fix their header: a key that is not listed
     /// here cannot get a column later.
+    ///
+    /// ```
+    /// use nvitop::sink::{CsvSink, LogRecord, Sink};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let path = dir.path().join("gpu.csv");
+    /// # let keys = vec!["gpu0/temperature".to_owned()];
+    /// let mut sink = CsvSink::create(&path).unwrap();
+    /// sink.start(&keys).unwrap(); // writes the CSV header
+    /// sink.flush().unwrap();
+    /// assert!(std::fs::read_to_string(&path).unwrap().trim_end().ends_with("gpu0/temperature"));
+    /// ```
     fn start(&mut self, keys: &[String]) -> Result<(), SinkError>;
 
     /// Persists one record. May buffer; see [`flush`](Sink::flush).
+    ///
+    /// ```
+    /// use nvitop::sink::{CsvSink, LogRecord, Sink};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let path = dir.path().join("gpu.csv");
+    /// # let keys = vec!["gpu0/temperature".to_owned()];
+    /// let mut sink = CsvSink::create(&path).unwrap();
+    /// sink.start(&keys).unwrap();
+    /// sink.write(&LogRecord { wall_time: 1.0, step: 9, epoch: None, keys: &keys, values: &[Some(70.0)] }).unwrap();
+    /// sink.close().unwrap();
+    /// assert_eq!(std::fs::read_to_string(&path).unwrap().lines().count(), 2);
+    /// ```
     fn write(&mut self, record: &LogRecord<'_>) -> Result<(), SinkError>;
 
     /// Hands everything buffered so far to the operating system, so another
     /// process (TensorBoard, `tail -f`) sees it and a killed training process
     /// loses nothing written before.
+    ///
+    /// ```
+    /// use nvitop::sink::{CsvSink, LogRecord, Sink};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let path = dir.path().join("gpu.csv");
+    /// # let keys = vec!["gpu0/temperature".to_owned()];
+    /// let mut sink = CsvSink::create(&path).unwrap();
+    /// sink.start(&keys).unwrap();
+    /// sink.write(&LogRecord { wall_time: 1.0, step: 0, epoch: None, keys: &keys, values: &[Some(70.0)] }).unwrap();
+    /// sink.flush().unwrap(); // another process (`tail -f`) sees the row now
+    /// assert!(std::fs::read_to_string(&path).unwrap().contains(",70.0"));
+    /// ```
     fn flush(&mut self) -> Result<(), SinkError>;
 
     /// Flushes and releases the sink. Later writes fail with
     /// [`SinkError::Closed`]; closing twice is harmless.
+    ///
+    /// ```
+    /// use nvitop::sink::{CsvSink, LogRecord, Sink};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let path = dir.path().join("gpu.csv");
+    /// # let keys = vec!["gpu0/temperature".to_owned()];
+    /// let mut sink = CsvSink::create(&path).unwrap();
+    /// sink.start(&keys).unwrap();
+    /// sink.close().unwrap();
+    /// sink.close().unwrap(); // harmless
+    /// let row = LogRecord { wall_time: 1.0, step: 0, epoch: None, keys: &keys, values: &[Some(70.0)] };
+    /// assert!(sink.write(&row).is_err());
+    /// ```
     fn close(&mut self) -> Result<(), SinkError> {
         self.flush()
     }
 
     /// A short human-readable name for messages, such as
     /// `tensorboard:runs/Nov24_23-59-01_myhost`.
+    ///
+    /// ```
+    /// use nvitop::sink::{CsvSink, LogRecord, Sink};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let path = dir.path().join("gpu.csv");
+    /// # let keys = vec!["gpu0/temperature".to_owned()];
+    /// let sink = CsvSink::create(&path).unwrap();
+    /// assert_eq!(sink.describe(), format!("csv:{}", path.display()));
+    /// ```
     fn describe(&self) -> String;
 }
 
