@@ -7,6 +7,15 @@ use crate::backend::sim::ScenarioError;
 
 /// Everything that can go wrong in the SDK, each with a message that says
 /// what to do about it.
+///
+/// ```
+/// use std::sync::Arc;
+/// use nvitop::{Device, Error, backend::{Backend, sim::SimBackend}};
+/// let backend: Arc<dyn Backend> = Arc::new(SimBackend::default_machine());
+/// let err = Device::new_in(&backend, 7).unwrap_err();
+/// assert!(matches!(err, Error::InvalidIndex { index: 7, count: 4 }));
+/// assert_eq!(err.to_string(), "no GPU with index 7: this machine has 4 GPU(s), valid indices are 0..4");
+/// ```
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// The driver (or simulator) reported an error.
@@ -89,4 +98,17 @@ pub enum Error {
 }
 
 /// Result alias for the SDK.
+///
+/// ```
+/// use std::sync::Arc;
+/// use nvitop::{Device, backend::{Backend, sim::SimBackend}};
+/// fn busiest(backend: &Arc<dyn Backend>) -> nvitop::Result<u32> {
+///     let devices = Device::all_in(backend)?;
+///     Ok(devices.iter().max_by_key(|d| d.gpu_utilization()).map_or(0, Device::index))
+/// }
+/// let sim = SimBackend::default_machine();
+/// sim.set_time(10.0);
+/// let backend: Arc<dyn Backend> = Arc::new(sim);
+/// assert_eq!(busiest(&backend).unwrap(), 0); // the training H100
+/// ```
 pub type Result<T, E = Error> = std::result::Result<T, E>;

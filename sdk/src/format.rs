@@ -76,6 +76,15 @@ pub fn percent(value: Option<f64>) -> String {
 }
 
 /// The marker for a value the driver does not provide.
+///
+/// ```
+/// use std::sync::Arc;
+/// use nvitop::{Device, backend::{Backend, sim::SimBackend}, format::NA};
+/// let backend: Arc<dyn Backend> = Arc::new(SimBackend::default_machine());
+/// let gpu = Device::new_in(&backend, 0).unwrap(); // a fanless H100
+/// let fan = gpu.fan_speed().map_or_else(|| NA.to_owned(), |f| format!("{f}%"));
+/// assert_eq!(fan, "N/A");
+/// ```
 pub const NA: &str = "N/A";
 
 #[cfg(test)]

@@ -16,6 +16,16 @@ use crate::error::{Error, Result};
 /// The environment variable that selects the simulator: `1` (the default
 /// machine), a preset name, or a scenario file path. Unset, empty or `0`
 /// means the real driver.
+///
+/// ```
+/// use nvitop::global::SIMULATE_ENV;
+/// # // SAFETY: doctests run in their own process; nothing else reads the environment here.
+/// # unsafe { std::env::set_var(SIMULATE_ENV, "rtx4090") };
+/// // With NVITOP_SIMULATE=rtx4090 the default backend is that preset.
+/// let backend = nvitop::default_backend().unwrap();
+/// assert!(backend.is_simulated());
+/// assert_eq!(nvitop::Device::count().unwrap(), 1);
+/// ```
 pub const SIMULATE_ENV: &str = "NVITOP_SIMULATE";
 
 static DEFAULT: Mutex<Option<Arc<dyn Backend>>> = Mutex::new(None);

@@ -97,6 +97,13 @@ fn busy_percent(before: (u64, u64), after: (u64, u64)) -> f64 {
 /// CPU time in 10 ms ticks, so 50 ms on a few cores is coarse but real;
 /// a program that calls [`prime`] early (the monitor does, before it loads
 /// the driver) has a longer window by the time it asks and waits for nothing.
+///
+/// ```
+/// use nvitop::host::{MIN_CPU_WINDOW, snapshot};
+/// let start = std::time::Instant::now();
+/// let _ = snapshot(); // the first reading waits for the window to mean something
+/// assert!(start.elapsed() + std::time::Duration::from_millis(5) >= MIN_CPU_WINDOW);
+/// ```
 pub const MIN_CPU_WINDOW: Duration = Duration::from_millis(50);
 
 /// Starts the CPU-usage window, so that a later [`snapshot`] need not wait.
@@ -136,6 +143,14 @@ fn state(slot: &mut Option<CpuState>) -> Option<&mut CpuState> {
 /// previous reading (or [`prime`]). The first call in a process waits until
 /// [`MIN_CPU_WINDOW`] has passed since the window started; a call sooner
 /// than that after the previous reading returns that reading's figures.
+///
+/// ```
+/// let host = nvitop::host::snapshot();
+/// assert!(host.cpu_count >= 1);
+/// assert!((0.0..=100.0).contains(&host.cpu_percent));
+/// assert!(host.memory_used <= host.memory_total);
+/// assert!(host.memory_usage_human.contains(" / "));
+/// ```
 pub fn snapshot() -> HostSnapshot {
     let mut guard = CPU.lock().unwrap_or_else(PoisonError::into_inner);
     let Some(state) = state(&mut guard) else {
@@ -202,26 +217,53 @@ fn ratio(part: u64, whole: u64) -> f64 {
 }
 
 /// Logical CPU count.
+///
+/// ```
+/// let cpus = nvitop::host::cpu_count();
+/// assert!(cpus >= 1);
+/// ```
 pub fn cpu_count() -> usize {
     std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
 }
 
 /// Overall CPU usage, percent (see [`snapshot`] for the time window).
+///
+/// ```
+/// let percent = nvitop::host::cpu_percent();
+/// assert!((0.0..=100.0).contains(&percent), "{percent}");
+/// ```
 pub fn cpu_percent() -> f64 {
     snapshot().cpu_percent
 }
 
 /// Usage per logical CPU, percent.
+///
+/// ```
+/// let per_cpu = nvitop::host::per_cpu_percent();
+/// assert!(!per_cpu.is_empty());
+/// assert!(per_cpu.iter().all(|p| (0.0..=100.0).contains(p)));
+/// ```
 pub fn per_cpu_percent() -> Vec<f64> {
     snapshot().per_cpu_percent
 }
 
 /// 1, 5 and 15 minute load averages.
+///
+/// ```
+/// if let Some((one, five, fifteen)) = nvitop::host::load_average() {
+///     assert!(one >= 0.0 && five >= 0.0 && fifteen >= 0.0);
+/// }
+/// ```
 pub fn load_average() -> Option<(f64, f64, f64)> {
     System::load_average().ok().map(|l| (l.one, l.five, l.fifteen))
 }
 
 /// Seconds since boot.
+///
+/// ```
+/// let seconds = nvitop::host::uptime().unwrap();
+/// assert!(seconds > 0);
+/// ```
 pub fn uptime() -> Option<u64> {
     System::uptime().ok()
 }

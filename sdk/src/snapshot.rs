@@ -17,6 +17,17 @@ use crate::host::{self, HostSnapshot};
 use crate::process::{HostProcessInfo, host_process_infos, latest_utilization};
 
 /// One device at one moment. Every measured field is `Option`: `None` is `N/A`.
+///
+/// ```
+/// # use std::sync::Arc;
+/// # use nvitop::{Device, Snapshot, backend::{Backend, sim::SimBackend}};
+/// let backend: Arc<dyn Backend> = Arc::new(SimBackend::default_machine());
+/// let snapshot = Device::new_in(&backend, 1).unwrap().as_snapshot();
+/// assert_eq!(snapshot.index, 1);
+/// assert_eq!(snapshot.mig_mode, Some(true));
+/// assert_eq!(snapshot.mig_devices.len(), 3);
+/// assert_eq!(snapshot.mig_devices[2].display_index, "1:2");
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DeviceSnapshot {
     /// NVML index of the physical GPU (the parent's for a MIG device).
@@ -227,12 +238,35 @@ impl DeviceSnapshot {
     }
 
     /// Whether the device failed as a whole (lost GPU).
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use nvitop::{Device, Snapshot, backend::{Backend, sim::SimBackend}};
+    /// let sim = SimBackend::from_preset("faults").unwrap();
+    /// sim.set_time(40.0); // GPU 3 is lost at t = 30 s
+    /// let backend: Arc<dyn Backend> = Arc::new(sim);
+    /// let snap = Snapshot::take_all(&backend).unwrap();
+    /// assert!(!snap.devices[0].is_failed());
+    /// assert!(snap.devices[3].is_failed());
+    /// ```
     pub fn is_failed(&self) -> bool {
         self.error.is_some()
     }
 }
 
 /// One GPU process at one moment, with its host side.
+///
+/// ```
+/// # use std::sync::Arc;
+/// # use nvitop::{Device, Snapshot, backend::{Backend, sim::SimBackend}};
+/// let backend: Arc<dyn Backend> = Arc::new(SimBackend::default_machine());
+/// let snap = Snapshot::take_all(&backend).unwrap();
+/// let me = snap.processes.iter().find(|p| p.pid == std::process::id()).unwrap();
+/// assert_eq!(me.physical_index, 0);
+/// assert!(me.host.is_some());
+/// // MIG processes carry their device's display index.
+/// assert!(snap.processes.iter().any(|p| p.device_index == "1:2"));
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ProcessSnapshot {
     /// Process id.
@@ -309,6 +343,17 @@ pub struct Snapshot {
 impl Snapshot {
     /// Takes a snapshot of `devices`, their processes and the host. Host
     /// information is refreshed only for the pids found on the devices.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use nvitop::{Device, Snapshot, backend::{Backend, sim::SimBackend}};
+    /// let backend: Arc<dyn Backend> = Arc::new(SimBackend::default_machine());
+    /// let devices = Device::from_indices_in(&backend, &[2]).unwrap();
+    /// let snap = Snapshot::take(&backend, &devices);
+    /// assert_eq!(snap.devices.len(), 1);
+    /// assert!(snap.simulated);
+    /// assert!(snap.processes.iter().all(|p| p.physical_index == 2));
+    /// ```
     pub fn take(backend: &std::sync::Arc<dyn Backend>, devices: &[Device]) -> Self {
         let device_snapshots: Vec<DeviceSnapshot> = devices.iter().map(Device::as_snapshot).collect();
         let (processes, process_errors) = processes_of(devices, &device_snapshots);
@@ -330,6 +375,17 @@ impl Snapshot {
     ///
     /// # Errors
     /// The device count cannot be read (no driver).
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use nvitop::{Device, Snapshot, backend::{Backend, sim::SimBackend}};
+    /// let backend: Arc<dyn Backend> = Arc::new(SimBackend::from_preset("faults").unwrap());
+    /// let snap = Snapshot::take_all(&backend).unwrap();
+    /// assert_eq!(snap.driver_version.as_deref(), Some("560.35.03"));
+    /// // GPU 2 refuses to list its processes without permission.
+    /// assert_eq!(snap.process_errors.len(), 1);
+    /// assert_eq!(snap.process_errors[0].0, "2");
+    /// ```
     pub fn take_all(backend: &std::sync::Arc<dyn Backend>) -> Result<Self> {
         let devices = Device::all_in(backend)?;
         Ok(Self::take(backend, &devices))

@@ -47,6 +47,12 @@ pub enum DeviceRef {
 
 impl DeviceRef {
     /// The NVML index of the physical GPU this device lives on.
+    ///
+    /// ```
+    /// use nvitop::backend::DeviceRef;
+    /// assert_eq!(DeviceRef::Physical(3).physical_index(), 3);
+    /// assert_eq!(DeviceRef::Mig { parent: 1, index: 2 }.physical_index(), 1);
+    /// ```
     pub fn physical_index(self) -> u32 {
         match self {
             Self::Physical(i) | Self::Mig { parent: i, .. } => i,
@@ -54,6 +60,12 @@ impl DeviceRef {
     }
 
     /// Whether this is a MIG device.
+    ///
+    /// ```
+    /// use nvitop::backend::DeviceRef;
+    /// assert!(DeviceRef::Mig { parent: 1, index: 0 }.is_mig());
+    /// assert!(!DeviceRef::Physical(1).is_mig());
+    /// ```
     pub fn is_mig(self) -> bool {
         matches!(self, Self::Mig { .. })
     }
@@ -69,6 +81,13 @@ impl fmt::Display for DeviceRef {
 }
 
 /// Framebuffer memory of a device, in bytes.
+///
+/// ```
+/// use nvitop::backend::{Backend, DeviceRef, sim::SimBackend};
+/// let memory = SimBackend::default_machine().memory_info(DeviceRef::Physical(3)).unwrap();
+/// assert_eq!(memory.total, 24_564 * 1024 * 1024); // an RTX 4090
+/// assert_eq!(memory.used + memory.free, memory.total);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MemoryInfo {
     /// Total memory (bytes).
@@ -80,6 +99,12 @@ pub struct MemoryInfo {
 }
 
 /// Utilization over the driver's last sample period, in percent.
+///
+/// ```
+/// use nvitop::backend::{Backend, DeviceRef, sim::SimBackend};
+/// let rates = SimBackend::default_machine().utilization_rates(DeviceRef::Physical(0)).unwrap();
+/// assert!(rates.gpu <= 100 && rates.memory <= rates.gpu);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UtilizationRates {
     /// Percent of time a kernel was running on the GPU.
@@ -89,6 +114,14 @@ pub struct UtilizationRates {
 }
 
 /// Which clock domain.
+///
+/// ```
+/// use nvitop::backend::{Backend, ClockKind, DeviceRef, sim::SimBackend};
+/// let sim = SimBackend::default_machine();
+/// let gpu = DeviceRef::Physical(0);
+/// assert!(sim.clock(gpu, ClockKind::Sm).unwrap() <= sim.max_clock(gpu, ClockKind::Sm).unwrap());
+/// assert_eq!(sim.max_clock(gpu, ClockKind::Memory).unwrap(), 2619);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum ClockKind {
     /// Graphics clock.
@@ -102,6 +135,16 @@ pub enum ClockKind {
 }
 
 /// Direction of PCIe traffic.
+///
+/// ```
+/// use nvitop::backend::{Backend, DeviceRef, PcieDirection, sim::SimBackend};
+/// let sim = SimBackend::default_machine();
+/// sim.set_time(10.0);
+/// // A training GPU receives more than it sends.
+/// let rx = sim.pcie_throughput(DeviceRef::Physical(0), PcieDirection::Rx).unwrap();
+/// let tx = sim.pcie_throughput(DeviceRef::Physical(0), PcieDirection::Tx).unwrap();
+/// assert!(rx > tx);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum PcieDirection {
     /// Host to device... from the device's point of view, received (RX).
@@ -111,6 +154,12 @@ pub enum PcieDirection {
 }
 
 /// NVML compute mode.
+///
+/// ```
+/// use nvitop::backend::{Backend, ComputeMode, DeviceRef, sim::SimBackend};
+/// let sim = SimBackend::default_machine();
+/// assert_eq!(sim.compute_mode(DeviceRef::Physical(0)).unwrap(), ComputeMode::Default);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum ComputeMode {
     /// Several contexts per device.
@@ -125,6 +174,12 @@ pub enum ComputeMode {
 
 impl ComputeMode {
     /// The short label nvidia-smi and nvitop print (`Default`, `E. Thread`, `Prohibited`, `E. Process`).
+    ///
+    /// ```
+    /// use nvitop::backend::ComputeMode;
+    /// assert_eq!(ComputeMode::ExclusiveProcess.label(), "E. Process");
+    /// assert_eq!(ComputeMode::Default.label(), "Default");
+    /// ```
     pub fn label(self) -> &'static str {
         match self {
             Self::Default => "Default",
@@ -136,6 +191,13 @@ impl ComputeMode {
 }
 
 /// Whether a process runs a compute context, a graphics context or both.
+///
+/// ```
+/// use nvitop::backend::{Backend, DeviceRef, ProcessKind, sim::SimBackend};
+/// // The desktop RTX 4090 runs a graphics process and a compute + graphics one.
+/// let processes = SimBackend::default_machine().processes(DeviceRef::Physical(3)).unwrap();
+/// assert!(processes.iter().any(|p| p.kind == ProcessKind::ComputeGraphics));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum ProcessKind {
     /// Compute (CUDA) context: `C`.
@@ -148,6 +210,12 @@ pub enum ProcessKind {
 
 impl ProcessKind {
     /// The label nvidia-smi prints: `C`, `G` or `C+G`.
+    ///
+    /// ```
+    /// use nvitop::backend::ProcessKind;
+    /// assert_eq!(ProcessKind::Compute.label(), "C");
+    /// assert_eq!(ProcessKind::ComputeGraphics.label(), "C+G");
+    /// ```
     pub fn label(self) -> &'static str {
         match self {
             Self::Compute => "C",
@@ -157,6 +225,12 @@ impl ProcessKind {
     }
 
     /// Merge two observations of the same pid (compute list and graphics list).
+    ///
+    /// ```
+    /// use nvitop::backend::ProcessKind;
+    /// assert_eq!(ProcessKind::Compute.merge(ProcessKind::Graphics), ProcessKind::ComputeGraphics);
+    /// assert_eq!(ProcessKind::Compute.merge(ProcessKind::Compute), ProcessKind::Compute);
+    /// ```
     #[must_use]
     pub fn merge(self, other: Self) -> Self {
         if self == other { self } else { Self::ComputeGraphics }
@@ -164,6 +238,15 @@ impl ProcessKind {
 }
 
 /// One process as the driver lists it on a device.
+///
+/// ```
+/// use nvitop::backend::{Backend, DeviceRef, sim::SimBackend};
+/// let sim = SimBackend::default_machine();
+/// let processes = sim.processes(DeviceRef::Physical(0)).unwrap();
+/// let me = processes.iter().find(|p| p.pid == std::process::id()).unwrap();
+/// assert!(me.used_gpu_memory.unwrap() > 0);
+/// assert_eq!(me.gpu_instance_id, None); // not a MIG device
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RawProcess {
     /// Host process id.
@@ -180,6 +263,14 @@ pub struct RawProcess {
 }
 
 /// One per-process utilization sample from the driver.
+///
+/// ```
+/// use nvitop::backend::{Backend, DeviceRef, sim::SimBackend};
+/// let sim = SimBackend::default_machine();
+/// let samples = sim.process_utilization(DeviceRef::Physical(0), 0).unwrap();
+/// assert!(samples.iter().any(|s| s.pid == std::process::id()));
+/// assert!(samples.iter().all(|s| s.sm <= 100));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProcessUtilization {
     /// Host process id.
@@ -200,6 +291,16 @@ pub struct ProcessUtilization {
 ///
 /// The device layer maps [`BackendError::NotSupported`] to `None`; the other
 /// kinds are reported.
+///
+/// ```
+/// use nvitop::backend::{Backend, BackendError, DeviceRef, sim::SimBackend};
+/// let sim = SimBackend::from_preset("faults").unwrap();
+/// // GPU 1 does not support temperature; GPU 2 hides its processes.
+/// assert_eq!(sim.temperature(DeviceRef::Physical(1)), Err(BackendError::NotSupported));
+/// assert_eq!(sim.processes(DeviceRef::Physical(2)), Err(BackendError::NoPermission));
+/// sim.set_time(40.0);
+/// assert!(matches!(sim.name(DeviceRef::Physical(3)), Err(BackendError::GpuLost { .. })));
+/// ```
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 pub enum BackendError {
     /// The device or driver does not support this query (shown as `N/A`).
@@ -260,12 +361,25 @@ pub enum BackendError {
 
 impl BackendError {
     /// Whether this error means "N/A" rather than a failure.
+    ///
+    /// ```
+    /// use nvitop::backend::{BackendError, DeviceRef};
+    /// assert!(BackendError::NotSupported.is_not_available()); // shown as N/A
+    /// assert!(!BackendError::NoPermission.is_not_available()); // reported
+    /// assert!(!BackendError::GpuLost { device: DeviceRef::Physical(0) }.is_not_available());
+    /// ```
     pub fn is_not_available(&self) -> bool {
         matches!(self, Self::NotSupported | Self::FunctionNotFound)
     }
 }
 
 /// Result of a backend call.
+///
+/// ```
+/// use nvitop::backend::{Backend, BackendResult, DeviceRef, sim::SimBackend};
+/// let name: BackendResult<String> = SimBackend::default_machine().name(DeviceRef::Physical(3));
+/// assert_eq!(name.unwrap(), "NVIDIA GeForce RTX 4090");
+/// ```
 pub type BackendResult<T> = Result<T, BackendError>;
 
 /// What a GPU driver answers. Implemented by the NVML backend and the
@@ -284,74 +398,411 @@ pub type BackendResult<T> = Result<T, BackendError>;
 /// ```
 pub trait Backend: Send + Sync + fmt::Debug {
     /// A short name for the backend kind (`"nvml"`, `"simulator"`).
+    ///
+    /// ```
+    /// # use nvitop::backend::{Backend, BackendError, DeviceRef, sim::SimBackend};
+    /// # let sim = SimBackend::default_machine();
+    /// # sim.set_time(10.0);
+    /// # let (gpu, rtx, mig) = (DeviceRef::Physical(0), DeviceRef::Physical(3), DeviceRef::Mig { parent: 1, index: 0 });
+    /// # let _ = (gpu, rtx, mig);
+    /// assert_eq!(sim.kind(), "simulator");
+    /// ```
     fn kind(&self) -> &'static str;
     /// Whether the GPUs this backend reports are simulated.
+    ///
+    /// ```
+    /// # use nvitop::backend::{Backend, BackendError, DeviceRef, sim::SimBackend};
+    /// # let sim = SimBackend::default_machine();
+    /// # sim.set_time(10.0);
+    /// # let (gpu, rtx, mig) = (DeviceRef::Physical(0), DeviceRef::Physical(3), DeviceRef::Mig { parent: 1, index: 0 });
+    /// # let _ = (gpu, rtx, mig);
+    /// assert!(sim.is_simulated());
+    /// ```
     fn is_simulated(&self) -> bool;
 
     /// Driver version string, e.g. `"550.54.15"`.
+    ///
+    /// ```
+    /// # use nvitop::backend::{Backend, BackendError, DeviceRef, sim::SimBackend};
+    /// # let sim = SimBackend::default_machine();
+    /// # sim.set_time(10.0);
+    /// # let (gpu, rtx, mig) = (DeviceRef::Physical(0), DeviceRef::Physical(3), DeviceRef::Mig { parent: 1, index: 0 });
+    /// # let _ = (gpu, rtx, mig);
+    /// assert_eq!(sim.driver_version().unwrap(), "560.35.03");
+    /// ```
     fn driver_version(&self) -> BackendResult<String>;
     /// NVML library version string, e.g. `"12.550.54.15"`.
+    ///
+    /// ```
+    /// # use nvitop::backend::{Backend, BackendError, DeviceRef, sim::SimBackend};
+    /// # let sim = SimBackend::default_machine();
+    /// # sim.set_time(10.0);
+    /// # let (gpu, rtx, mig) = (DeviceRef::Physical(0), DeviceRef::Physical(3), DeviceRef::Mig { parent: 1, index: 0 });
+    /// # let _ = (gpu, rtx, mig);
+    /// assert_eq!(sim.nvml_version().unwrap(), "12.560.35.03");
+    /// ```
     fn nvml_version(&self) -> BackendResult<String>;
     /// CUDA driver version as NVML encodes it (`1000 * major + 10 * minor`, e.g. `12040`).
+    ///
+    /// ```
+    /// # use nvitop::backend::{Backend, BackendError, DeviceRef, sim::SimBackend};
+    /// # let sim = SimBackend::default_machine();
+    /// # sim.set_time(10.0);
+    /// # let (gpu, rtx, mig) = (DeviceRef::Physical(0), DeviceRef::Physical(3), DeviceRef::Mig { parent: 1, index: 0 });
+    /// # let _ = (gpu, rtx, mig);
+    /// assert_eq!(sim.cuda_driver_version().unwrap(), 12060);
+    /// assert_eq!(nvitop::device::cuda_version_string(12060), "12.6");
+    /// ```
     fn cuda_driver_version(&self) -> BackendResult<i32>;
 
     /// Number of physical GPUs.
+    ///
+    /// ```
+    /// # use nvitop::backend::{Backend, BackendError, DeviceRef, sim::SimBackend};
+    /// # let sim = SimBackend::default_machine();
+    /// # sim.set_time(10.0);
+    /// # let (gpu, rtx, mig) = (DeviceRef::Physical(0), DeviceRef::Physical(3), DeviceRef::Mig { parent: 1, index: 0 });
+    /// # let _ = (gpu, rtx, mig);
+    /// assert_eq!(sim.device_count().unwrap(), 4);
+    /// assert_eq!(SimBackend::from_preset("h100x8").unwrap().device_count().unwrap(), 8);
+    /// ```
     fn device_count(&self) -> BackendResult<u32>;
     /// Index of the physical GPU with this UUID (`GPU-...`), or the MIG device with this UUID (`MIG-...`).
+    ///
+    /// ```
+    /// # use nvitop::backend::{Backend, BackendError, DeviceRef, sim::SimBackend};
+    /// # let sim = SimBackend::default_machine();
+    /// # sim.set_time(10.0);
+    /// # let (gpu, rtx, mig) = (DeviceRef::Physical(0), DeviceRef::Physical(3), DeviceRef::Mig { parent: 1, index: 0 });
+    /// # let _ = (gpu, rtx, mig);
+    /// let uuid = sim.uuid(mig).unwrap();
+    /// assert_eq!(sim.device_by_uuid(&uuid).unwrap(), mig);
+    /// assert!(matches!(sim.device_by_uuid("GPU-nope"), Err(BackendError::NotFound { .. })));
+    /// ```
     fn device_by_uuid(&self, uuid: &str) -> BackendResult<DeviceRef>;
     /// Index of the physical GPU at this PCI bus id (any case, with or without the 8-digit domain).
+    ///
+    /// ```
+    /// # use nvitop::backend::{Backend, BackendError, DeviceRef, sim::SimBackend};
+    /// # let sim = SimBackend::default_machine();
+    /// # sim.set_time(10.0);
+    /// # let (gpu, rtx, mig) = (DeviceRef::Physical(0), DeviceRef::Physical(3), DeviceRef::Mig { parent: 1, index: 0 });
+    /// # let _ = (gpu, rtx, mig);
+    /// assert_eq!(sim.device_by_bus_id("00000000:5d:00.0").unwrap(), rtx);
+    /// assert_eq!(sim.device_by_bus_id("5D:00.0").unwrap(), rtx);
+    /// ```
     fn device_by_bus_id(&self, bus_id: &str) -> BackendResult<DeviceRef>;
     /// MIG devices that exist under a physical GPU (empty when MIG is off).
+    ///
+    /// ```
+    /// # use nvitop::backend::{Backend, BackendError, DeviceRef, sim::SimBackend};
+    /// # let sim = SimBackend::default_machine();
+    /// # sim.set_time(10.0);
+    /// # let (gpu, rtx, mig) = (DeviceRef::Physical(0), DeviceRef::Physical(3), DeviceRef::Mig { parent: 1, index: 0 });
+    /// # let _ = (gpu, rtx, mig);
+    /// assert_eq!(sim.mig_devices(DeviceRef::Physical(1)).unwrap().len(), 3);
+    /// assert!(sim.mig_devices(gpu).unwrap().is_empty());
+    /// ```
     fn mig_devices(&self, device: DeviceRef) -> BackendResult<Vec<DeviceRef>>;
 
     /// Product name, e.g. `"NVIDIA A100-SXM4-80GB"`.
+    ///
+    /// ```
+    /// # use nvitop::backend::{Backend, BackendError, DeviceRef, sim::SimBackend};
+    /// # let sim = SimBackend::default_machine();
+    /// # sim.set_time(10.0);
+    /// # let (gpu, rtx, mig) = (DeviceRef::Physical(0), DeviceRef::Physical(3), DeviceRef::Mig { parent: 1, index: 0 });
+    /// # let _ = (gpu, rtx, mig);
+    /// assert_eq!(sim.name(rtx).unwrap(), "NVIDIA GeForce RTX 4090");
+    /// ```
     fn name(&self, device: DeviceRef) -> BackendResult<String>;
     /// UUID, `GPU-...` for physical GPUs, `MIG-...` for MIG devices.
+    ///
+    /// ```
+    /// # use nvitop::backend::{Backend, BackendError, DeviceRef, sim::SimBackend};
+    /// # let sim = SimBackend::default_machine();
+    /// # sim.set_time(10.0);
+    /// # let (gpu, rtx, mig) = (DeviceRef::Physical(0), DeviceRef::Physical(3), DeviceRef::Mig { parent: 1, index: 0 });
+    /// # let _ = (gpu, rtx, mig);
+    /// assert!(sim.uuid(gpu).unwrap().starts_with("GPU-"));
+    /// assert!(sim.uuid(mig).unwrap().starts_with("MIG-"));
+    /// ```
     fn uuid(&self, device: DeviceRef) -> BackendResult<String>;
     /// PCI bus id in NVML's form, `00000000:07:00.0`.
+    ///
+    /// ```
+    /// # use nvitop::backend::{Backend, BackendError, DeviceRef, sim::SimBackend};
+    /// # let sim = SimBackend::default_machine();
+    /// # sim.set_time(10.0);
+    /// # let (gpu, rtx, mig) = (DeviceRef::Physical(0), DeviceRef::Physical(3), DeviceRef::Mig { parent: 1, index: 0 });
+    /// # let _ = (gpu, rtx, mig);
+    /// assert_eq!(sim.bus_id(gpu).unwrap(), "00000000:18:00.0");
+    /// ```
     fn bus_id(&self, device: DeviceRef) -> BackendResult<String>;
     /// Framebuffer memory.
+    ///
+    /// ```
+    /// # use nvitop::backend::{Backend, BackendError, DeviceRef, sim::SimBackend};
+    /// # let sim = SimBackend::default_machine();
+    /// # sim.set_time(10.0);
+    /// # let (gpu, rtx, mig) = (DeviceRef::Physical(0), DeviceRef::Physical(3), DeviceRef::Mig { parent: 1, index: 0 });
+    /// # let _ = (gpu, rtx, mig);
+    /// let memory = sim.memory_info(mig).unwrap();
+    /// assert_eq!(memory.used + memory.free, memory.total);
+    /// ```
     fn memory_info(&self, device: DeviceRef) -> BackendResult<MemoryInfo>;
     /// BAR1 memory.
+    ///
+    /// ```
+    /// # use nvitop::backend::{Backend, BackendError, DeviceRef, sim::SimBackend};
+    /// # let sim = SimBackend::default_machine();
+    /// # sim.set_time(10.0);
+    /// # let (gpu, rtx, mig) = (DeviceRef::Physical(0), DeviceRef::Physical(3), DeviceRef::Mig { parent: 1, index: 0 });
+    /// # let _ = (gpu, rtx, mig);
+    /// let bar1 = sim.bar1_memory_info(gpu).unwrap();
+    /// assert!(bar1.total > 0 && bar1.used <= bar1.total);
+    /// ```
     fn bar1_memory_info(&self, device: DeviceRef) -> BackendResult<MemoryInfo>;
     /// GPU and memory-bandwidth utilization.
+    ///
+    /// ```
+    /// # use nvitop::backend::{Backend, BackendError, DeviceRef, sim::SimBackend};
+    /// # let sim = SimBackend::default_machine();
+    /// # sim.set_time(10.0);
+    /// # let (gpu, rtx, mig) = (DeviceRef::Physical(0), DeviceRef::Physical(3), DeviceRef::Mig { parent: 1, index: 0 });
+    /// # let _ = (gpu, rtx, mig);
+    /// assert!(sim.utilization_rates(gpu).unwrap().gpu > 50);
+    /// assert_eq!(sim.utilization_rates(mig), Err(BackendError::NotSupported));
+    /// ```
     fn utilization_rates(&self, device: DeviceRef) -> BackendResult<UtilizationRates>;
     /// Encoder utilization, percent.
+    ///
+    /// ```
+    /// # use nvitop::backend::{Backend, BackendError, DeviceRef, sim::SimBackend};
+    /// # let sim = SimBackend::default_machine();
+    /// # sim.set_time(10.0);
+    /// # let (gpu, rtx, mig) = (DeviceRef::Physical(0), DeviceRef::Physical(3), DeviceRef::Mig { parent: 1, index: 0 });
+    /// # let _ = (gpu, rtx, mig);
+    /// assert!(sim.encoder_utilization(rtx).unwrap() <= 100);
+    /// assert_eq!(sim.encoder_utilization(mig), Err(BackendError::NotSupported));
+    /// ```
     fn encoder_utilization(&self, device: DeviceRef) -> BackendResult<u32>;
     /// Decoder utilization, percent.
+    ///
+    /// ```
+    /// # use nvitop::backend::{Backend, BackendError, DeviceRef, sim::SimBackend};
+    /// # let sim = SimBackend::default_machine();
+    /// # sim.set_time(10.0);
+    /// # let (gpu, rtx, mig) = (DeviceRef::Physical(0), DeviceRef::Physical(3), DeviceRef::Mig { parent: 1, index: 0 });
+    /// # let _ = (gpu, rtx, mig);
+    /// assert!(sim.decoder_utilization(rtx).unwrap() <= 100);
+    /// assert_eq!(sim.decoder_utilization(mig), Err(BackendError::NotSupported));
+    /// ```
     fn decoder_utilization(&self, device: DeviceRef) -> BackendResult<u32>;
     /// Fan speed of fan 0, percent of maximum.
+    ///
+    /// ```
+    /// # use nvitop::backend::{Backend, BackendError, DeviceRef, sim::SimBackend};
+    /// # let sim = SimBackend::default_machine();
+    /// # sim.set_time(10.0);
+    /// # let (gpu, rtx, mig) = (DeviceRef::Physical(0), DeviceRef::Physical(3), DeviceRef::Mig { parent: 1, index: 0 });
+    /// # let _ = (gpu, rtx, mig);
+    /// assert!(sim.fan_speed(rtx).unwrap() > 0);
+    /// assert_eq!(sim.fan_speed(gpu), Err(BackendError::NotSupported)); // no fan on an SXM module
+    /// ```
     fn fan_speed(&self, device: DeviceRef) -> BackendResult<u32>;
     /// GPU core temperature, degrees Celsius.
+    ///
+    /// ```
+    /// # use nvitop::backend::{Backend, BackendError, DeviceRef, sim::SimBackend};
+    /// # let sim = SimBackend::default_machine();
+    /// # sim.set_time(10.0);
+    /// # let (gpu, rtx, mig) = (DeviceRef::Physical(0), DeviceRef::Physical(3), DeviceRef::Mig { parent: 1, index: 0 });
+    /// # let _ = (gpu, rtx, mig);
+    /// assert!((20..100).contains(&sim.temperature(gpu).unwrap()));
+    /// ```
     fn temperature(&self, device: DeviceRef) -> BackendResult<u32>;
     /// Power draw, milliwatts.
+    ///
+    /// ```
+    /// # use nvitop::backend::{Backend, BackendError, DeviceRef, sim::SimBackend};
+    /// # let sim = SimBackend::default_machine();
+    /// # sim.set_time(10.0);
+    /// # let (gpu, rtx, mig) = (DeviceRef::Physical(0), DeviceRef::Physical(3), DeviceRef::Mig { parent: 1, index: 0 });
+    /// # let _ = (gpu, rtx, mig);
+    /// assert!(sim.power_usage(gpu).unwrap() <= sim.power_limit(gpu).unwrap());
+    /// ```
     fn power_usage(&self, device: DeviceRef) -> BackendResult<u32>;
     /// Enforced power limit, milliwatts.
+    ///
+    /// ```
+    /// # use nvitop::backend::{Backend, BackendError, DeviceRef, sim::SimBackend};
+    /// # let sim = SimBackend::default_machine();
+    /// # sim.set_time(10.0);
+    /// # let (gpu, rtx, mig) = (DeviceRef::Physical(0), DeviceRef::Physical(3), DeviceRef::Mig { parent: 1, index: 0 });
+    /// # let _ = (gpu, rtx, mig);
+    /// assert_eq!(sim.power_limit(rtx).unwrap(), 450_000);
+    /// ```
     fn power_limit(&self, device: DeviceRef) -> BackendResult<u32>;
     /// Energy consumed since the driver was loaded, millijoules.
+    ///
+    /// ```
+    /// # use nvitop::backend::{Backend, BackendError, DeviceRef, sim::SimBackend};
+    /// # let sim = SimBackend::default_machine();
+    /// # sim.set_time(10.0);
+    /// # let (gpu, rtx, mig) = (DeviceRef::Physical(0), DeviceRef::Physical(3), DeviceRef::Mig { parent: 1, index: 0 });
+    /// # let _ = (gpu, rtx, mig);
+    /// let before = sim.total_energy_consumption(gpu).unwrap();
+    /// sim.set_time(20.0);
+    /// assert!(sim.total_energy_consumption(gpu).unwrap() > before);
+    /// ```
     fn total_energy_consumption(&self, device: DeviceRef) -> BackendResult<u64>;
     /// Performance state number (`0` for P0 .. `15` for P15).
+    ///
+    /// ```
+    /// # use nvitop::backend::{Backend, BackendError, DeviceRef, sim::SimBackend};
+    /// # let sim = SimBackend::default_machine();
+    /// # sim.set_time(10.0);
+    /// # let (gpu, rtx, mig) = (DeviceRef::Physical(0), DeviceRef::Physical(3), DeviceRef::Mig { parent: 1, index: 0 });
+    /// # let _ = (gpu, rtx, mig);
+    /// assert_eq!(sim.performance_state(gpu).unwrap(), 0); // P0
+    /// ```
     fn performance_state(&self, device: DeviceRef) -> BackendResult<u32>;
     /// Whether persistence mode is on.
+    ///
+    /// ```
+    /// # use nvitop::backend::{Backend, BackendError, DeviceRef, sim::SimBackend};
+    /// # let sim = SimBackend::default_machine();
+    /// # sim.set_time(10.0);
+    /// # let (gpu, rtx, mig) = (DeviceRef::Physical(0), DeviceRef::Physical(3), DeviceRef::Mig { parent: 1, index: 0 });
+    /// # let _ = (gpu, rtx, mig);
+    /// assert!(sim.persistence_mode(gpu).unwrap());
+    /// assert!(!sim.persistence_mode(rtx).unwrap());
+    /// ```
     fn persistence_mode(&self, device: DeviceRef) -> BackendResult<bool>;
     /// Whether a display is initialized on the device.
+    ///
+    /// ```
+    /// # use nvitop::backend::{Backend, BackendError, DeviceRef, sim::SimBackend};
+    /// # let sim = SimBackend::default_machine();
+    /// # sim.set_time(10.0);
+    /// # let (gpu, rtx, mig) = (DeviceRef::Physical(0), DeviceRef::Physical(3), DeviceRef::Mig { parent: 1, index: 0 });
+    /// # let _ = (gpu, rtx, mig);
+    /// assert!(sim.display_active(rtx).unwrap());
+    /// ```
     fn display_active(&self, device: DeviceRef) -> BackendResult<bool>;
     /// Compute mode.
+    ///
+    /// ```
+    /// # use nvitop::backend::{Backend, BackendError, DeviceRef, sim::SimBackend};
+    /// # let sim = SimBackend::default_machine();
+    /// # sim.set_time(10.0);
+    /// # let (gpu, rtx, mig) = (DeviceRef::Physical(0), DeviceRef::Physical(3), DeviceRef::Mig { parent: 1, index: 0 });
+    /// # let _ = (gpu, rtx, mig);
+    /// use nvitop::backend::ComputeMode;
+    /// assert_eq!(sim.compute_mode(gpu).unwrap(), ComputeMode::Default);
+    /// ```
     fn compute_mode(&self, device: DeviceRef) -> BackendResult<ComputeMode>;
     /// Volatile uncorrected ECC errors (since the last driver load).
+    ///
+    /// ```
+    /// # use nvitop::backend::{Backend, BackendError, DeviceRef, sim::SimBackend};
+    /// # let sim = SimBackend::default_machine();
+    /// # sim.set_time(10.0);
+    /// # let (gpu, rtx, mig) = (DeviceRef::Physical(0), DeviceRef::Physical(3), DeviceRef::Mig { parent: 1, index: 0 });
+    /// # let _ = (gpu, rtx, mig);
+    /// assert_eq!(sim.ecc_errors_volatile_uncorrected(gpu).unwrap(), 0);
+    /// assert!(sim.ecc_errors_volatile_uncorrected(rtx).is_err()); // no ECC on a GeForce
+    /// ```
     fn ecc_errors_volatile_uncorrected(&self, device: DeviceRef) -> BackendResult<u64>;
     /// Whether MIG mode is currently enabled.
+    ///
+    /// ```
+    /// # use nvitop::backend::{Backend, BackendError, DeviceRef, sim::SimBackend};
+    /// # let sim = SimBackend::default_machine();
+    /// # sim.set_time(10.0);
+    /// # let (gpu, rtx, mig) = (DeviceRef::Physical(0), DeviceRef::Physical(3), DeviceRef::Mig { parent: 1, index: 0 });
+    /// # let _ = (gpu, rtx, mig);
+    /// assert!(sim.mig_mode(DeviceRef::Physical(1)).unwrap());
+    /// assert!(!sim.mig_mode(gpu).unwrap());
+    /// ```
     fn mig_mode(&self, device: DeviceRef) -> BackendResult<bool>;
     /// Current clock, MHz.
+    ///
+    /// ```
+    /// # use nvitop::backend::{Backend, BackendError, DeviceRef, sim::SimBackend};
+    /// # let sim = SimBackend::default_machine();
+    /// # sim.set_time(10.0);
+    /// # let (gpu, rtx, mig) = (DeviceRef::Physical(0), DeviceRef::Physical(3), DeviceRef::Mig { parent: 1, index: 0 });
+    /// # let _ = (gpu, rtx, mig);
+    /// use nvitop::backend::ClockKind;
+    /// assert!(sim.clock(gpu, ClockKind::Graphics).unwrap() <= sim.max_clock(gpu, ClockKind::Graphics).unwrap());
+    /// ```
     fn clock(&self, device: DeviceRef, clock: ClockKind) -> BackendResult<u32>;
     /// Maximum clock, MHz.
+    ///
+    /// ```
+    /// # use nvitop::backend::{Backend, BackendError, DeviceRef, sim::SimBackend};
+    /// # let sim = SimBackend::default_machine();
+    /// # sim.set_time(10.0);
+    /// # let (gpu, rtx, mig) = (DeviceRef::Physical(0), DeviceRef::Physical(3), DeviceRef::Mig { parent: 1, index: 0 });
+    /// # let _ = (gpu, rtx, mig);
+    /// use nvitop::backend::ClockKind;
+    /// assert_eq!(sim.max_clock(rtx, ClockKind::Sm).unwrap(), 3120);
+    /// ```
     fn max_clock(&self, device: DeviceRef, clock: ClockKind) -> BackendResult<u32>;
     /// PCIe throughput over the last 20 ms, KB/s.
+    ///
+    /// ```
+    /// # use nvitop::backend::{Backend, BackendError, DeviceRef, sim::SimBackend};
+    /// # let sim = SimBackend::default_machine();
+    /// # sim.set_time(10.0);
+    /// # let (gpu, rtx, mig) = (DeviceRef::Physical(0), DeviceRef::Physical(3), DeviceRef::Mig { parent: 1, index: 0 });
+    /// # let _ = (gpu, rtx, mig);
+    /// use nvitop::backend::PcieDirection;
+    /// assert!(sim.pcie_throughput(gpu, PcieDirection::Rx).unwrap() > 0);
+    /// assert_eq!(sim.pcie_throughput(mig, PcieDirection::Rx), Err(BackendError::NotSupported));
+    /// ```
     fn pcie_throughput(&self, device: DeviceRef, direction: PcieDirection) -> BackendResult<u32>;
     /// CUDA compute capability `(major, minor)`.
+    ///
+    /// ```
+    /// # use nvitop::backend::{Backend, BackendError, DeviceRef, sim::SimBackend};
+    /// # let sim = SimBackend::default_machine();
+    /// # sim.set_time(10.0);
+    /// # let (gpu, rtx, mig) = (DeviceRef::Physical(0), DeviceRef::Physical(3), DeviceRef::Mig { parent: 1, index: 0 });
+    /// # let _ = (gpu, rtx, mig);
+    /// assert_eq!(sim.cuda_compute_capability(gpu).unwrap(), (9, 0));
+    /// assert_eq!(sim.cuda_compute_capability(mig).unwrap(), (8, 0));
+    /// ```
     fn cuda_compute_capability(&self, device: DeviceRef) -> BackendResult<(u32, u32)>;
     /// Processes with a compute or graphics context on the device (one entry per pid, kinds merged).
+    ///
+    /// ```
+    /// # use nvitop::backend::{Backend, BackendError, DeviceRef, sim::SimBackend};
+    /// # let sim = SimBackend::default_machine();
+    /// # sim.set_time(10.0);
+    /// # let (gpu, rtx, mig) = (DeviceRef::Physical(0), DeviceRef::Physical(3), DeviceRef::Mig { parent: 1, index: 0 });
+    /// # let _ = (gpu, rtx, mig);
+    /// let processes = sim.processes(gpu).unwrap();
+    /// assert!(processes.iter().any(|p| p.pid == std::process::id()));
+    /// // On a MIG device: the MIG instance ids are set.
+    /// assert!(sim.processes(mig).unwrap()[0].gpu_instance_id.is_some());
+    /// ```
     fn processes(&self, device: DeviceRef) -> BackendResult<Vec<RawProcess>>;
     /// Per-process utilization samples newer than `since` (driver timestamp, microseconds; `0` for all).
+    ///
+    /// ```
+    /// # use nvitop::backend::{Backend, BackendError, DeviceRef, sim::SimBackend};
+    /// # let sim = SimBackend::default_machine();
+    /// # sim.set_time(10.0);
+    /// # let (gpu, rtx, mig) = (DeviceRef::Physical(0), DeviceRef::Physical(3), DeviceRef::Mig { parent: 1, index: 0 });
+    /// # let _ = (gpu, rtx, mig);
+    /// let all = sim.process_utilization(gpu, 0).unwrap();
+    /// assert!(!all.is_empty());
+    /// let newest = all.iter().map(|s| s.timestamp).max().unwrap();
+    /// // Only samples newer than `since` come back.
+    /// assert!(sim.process_utilization(gpu, newest).unwrap().iter().all(|s| s.timestamp > newest));
+    /// ```
     fn process_utilization(&self, device: DeviceRef, since: u64) -> BackendResult<Vec<ProcessUtilization>>;
 }

@@ -32,15 +32,33 @@ use super::{
 /// Environment variable naming the NVML library to load instead of the
 /// default (a file path, or a bare name the dynamic loader searches for).
 /// Unset or empty means [`DEFAULT_NVML_LIBRARY`].
+///
+/// ```
+/// use nvitop::backend::{BackendError, nvml::{NVML_LIBRARY_ENV, NvmlBackend}};
+/// assert_eq!(NVML_LIBRARY_ENV, "NVITOP_NVML_LIBRARY");
+/// # // SAFETY: doctests run in their own process; nothing else reads the environment here.
+/// # unsafe { std::env::set_var(NVML_LIBRARY_ENV, "/nonexistent/libnvidia-ml.so.1") };
+/// // With NVITOP_NVML_LIBRARY=/nonexistent/libnvidia-ml.so.1:
+/// let err = NvmlBackend::new().unwrap_err();
+/// assert!(matches!(err, BackendError::LibraryNotFound { ref path, .. } if path.ends_with("libnvidia-ml.so.1")));
+/// ```
 pub const NVML_LIBRARY_ENV: &str = "NVITOP_NVML_LIBRARY";
 
 /// The library [`NvmlBackend::new`] loads when [`NVML_LIBRARY_ENV`] is unset:
 /// the versioned soname, because the unversioned `libnvidia-ml.so` link only
 /// exists where the driver's development files are installed.
+///
+/// ```
+/// assert_eq!(nvitop::backend::nvml::DEFAULT_NVML_LIBRARY, "libnvidia-ml.so.1");
+/// ```
 #[cfg(not(windows))]
 pub const DEFAULT_NVML_LIBRARY: &str = "libnvidia-ml.so.1";
 
 /// The library [`NvmlBackend::new`] loads when [`NVML_LIBRARY_ENV`] is unset.
+///
+/// ```
+/// assert_eq!(nvitop::backend::nvml::DEFAULT_NVML_LIBRARY, "nvml.dll");
+/// ```
 #[cfg(windows)]
 pub const DEFAULT_NVML_LIBRARY: &str = "nvml.dll";
 
@@ -80,6 +98,18 @@ impl NvmlBackend {
     ///
     /// # Errors
     /// See [`NvmlBackend::with_library`].
+    ///
+    /// ```
+    /// use nvitop::backend::{Backend, BackendError, nvml::NvmlBackend};
+    /// // Works on a machine with the NVIDIA driver; elsewhere the error says what to do.
+    /// match NvmlBackend::new() {
+    ///     Ok(nvml) => println!("{} GPU(s)", nvml.device_count().unwrap_or(0)),
+    ///     Err(err @ (BackendError::LibraryNotFound { .. } | BackendError::DriverNotLoaded { .. })) => {
+    ///         assert!(err.to_string().contains("NVITOP_SIMULATE"), "{err}");
+    ///     }
+    ///     Err(err) => eprintln!("{err}"),
+    /// }
+    /// ```
     pub fn new() -> BackendResult<Self> {
         Self::with_library(library_from_env(std::env::var_os(NVML_LIBRARY_ENV)))
     }
@@ -113,6 +143,16 @@ impl NvmlBackend {
     }
 
     /// The library this backend loaded, as it was given (path or bare name).
+    ///
+    /// ```
+    /// use nvitop::backend::nvml::NvmlBackend;
+    /// if let Ok(nvml) = NvmlBackend::with_library("libnvidia-ml.so.1") {
+    ///     assert_eq!(nvml.library_path(), std::path::Path::new("libnvidia-ml.so.1"));
+    /// }
+    /// // Without a driver the error carries the path instead.
+    /// let err = NvmlBackend::with_library("/nonexistent/libnvidia-ml.so.1").unwrap_err();
+    /// assert!(err.to_string().contains("/nonexistent/libnvidia-ml.so.1"));
+    /// ```
     pub fn library_path(&self) -> &Path {
         &self.library
     }

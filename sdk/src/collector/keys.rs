@@ -7,6 +7,18 @@ const GIB: f64 = 1024.0 * MIB;
 
 /// Turns samples into `(name, value)` pairs, names without tag and statistic
 /// (`cuda:0 (gpu:3)/memory_used (MiB)`).
+///
+/// ```
+/// # use std::sync::Arc;
+/// # use nvitop::{Device, backend::{Backend, sim::SimBackend}, sampler::{Sampler, SamplerConfig}};
+/// use nvitop::collector::MetricKeys;
+/// # let backend: Arc<dyn Backend> = Arc::new(SimBackend::default_machine());
+/// # let sample = Sampler::start(Device::from_indices_in(&backend, &[0]).unwrap(), SamplerConfig::default()).latest();
+/// let keys = MetricKeys::new(vec!["gpu:0".into()], false);
+/// let names: Vec<String> = keys.values(&sample).into_iter().map(|(name, _)| name).collect();
+/// assert!(names.contains(&"gpu:0/power_usage (W)".to_owned()));
+/// assert!(names.contains(&"host/cpu_percent (%)".to_owned()));
+/// ```
 #[derive(Debug, Clone)]
 pub struct MetricKeys {
     scopes: Vec<String>,
@@ -16,11 +28,35 @@ pub struct MetricKeys {
 impl MetricKeys {
     /// Names devices by `scopes` (one per sampled device, in order); adds
     /// per-process metrics when `tracked`.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use nvitop::{Device, backend::{Backend, sim::SimBackend}, sampler::{Sampler, SamplerConfig}};
+    /// use nvitop::collector::MetricKeys;
+    /// # let backend: Arc<dyn Backend> = Arc::new(SimBackend::default_machine());
+    /// # let sample = Sampler::start(Device::from_indices_in(&backend, &[0]).unwrap(), SamplerConfig::default()).latest();
+    /// let tracked = MetricKeys::new(vec!["cuda:0 (gpu:0)".into()], true);
+    /// let pid = std::process::id();
+    /// let values = tracked.values(&sample);
+    /// assert!(values.iter().any(|(name, _)| *name == format!("pid:{pid}/cuda:0 (gpu:0)/gpu_memory (MiB)")));
+    /// ```
     pub fn new(scopes: Vec<String>, tracked: bool) -> Self {
         Self { scopes, tracked }
     }
 
     /// The named values present in `sample` (missing readings are left out).
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use nvitop::{Device, backend::{Backend, sim::SimBackend}, sampler::{Sampler, SamplerConfig}};
+    /// use nvitop::collector::MetricKeys;
+    /// # let backend: Arc<dyn Backend> = Arc::new(SimBackend::default_machine());
+    /// # let sample = Sampler::start(Device::from_indices_in(&backend, &[0]).unwrap(), SamplerConfig::default()).latest();
+    /// let values = MetricKeys::new(vec!["gpu:0".into()], false).values(&sample);
+    /// let total = values.iter().find(|(name, _)| name == "gpu:0/memory_total (MiB)").unwrap().1;
+    /// assert_eq!(total, 81559.0);
+    /// assert!(!values.iter().any(|(name, _)| name.contains("fan_speed"))); // N/A on an H100: left out
+    /// ```
     pub fn values(&self, sample: &Sample) -> Vec<(String, f64)> {
         let mut out = Vec::with_capacity(16 + 12 * self.scopes.len());
         let mut push = |name: String, value: Option<f64>| {

@@ -122,6 +122,18 @@ impl ResourceCollector {
     ///
     /// # Errors
     /// The interval is outside 10 ms – 60 s.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use std::time::Duration;
+    /// # use nvitop::{Device, ResourceCollector, backend::{Backend, sim::SimBackend}};
+    /// # let backend: Arc<dyn Backend> = Arc::new(SimBackend::default_machine());
+    /// # let devices = Device::from_indices_in(&backend, &[0, 3]).unwrap();
+    /// # let collector = ResourceCollector::new(&devices, Duration::from_millis(20)).unwrap();
+    /// let metrics = collector.collect();
+    /// assert!(metrics.contains_key("resources/gpu:3/temperature (C)/mean"));
+    /// assert!(ResourceCollector::new(&devices, Duration::ZERO).is_err()); // interval out of range
+    /// ```
     pub fn new(devices: &[Device], interval: Duration) -> Result<Self> {
         let scopes = devices.iter().map(|d| format!("gpu:{}", d.display_index())).collect();
         Ok(Self::with_scopes(
@@ -135,6 +147,18 @@ impl ResourceCollector {
     ///
     /// # Errors
     /// The interval is outside 10 ms – 60 s.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use std::time::Duration;
+    /// # use nvitop::{Device, ResourceCollector, backend::{Backend, sim::SimBackend}};
+    /// # let backend: Arc<dyn Backend> = Arc::new(SimBackend::default_machine());
+    /// # let devices = Device::from_indices_in(&backend, &[0, 3]).unwrap();
+    /// # let collector = ResourceCollector::new(&devices, Duration::from_millis(20)).unwrap();
+    /// let visible = Device::from_cuda_visible_devices_in(&backend, Some("3")).unwrap();
+    /// let collector = ResourceCollector::for_cuda_devices(&visible, Duration::from_millis(20)).unwrap();
+    /// assert!(collector.collect().contains_key("resources/cuda:0 (gpu:3)/fan_speed (%)/last"));
+    /// ```
     pub fn for_cuda_devices(devices: &[CudaDevice], interval: Duration) -> Result<Self> {
         let scopes = devices.iter().map(ToString::to_string).collect();
         let plain = devices.iter().map(|d| d.device().clone()).collect();
@@ -147,6 +171,21 @@ impl ResourceCollector {
 
     /// A collector with full control of the sampler (tracked processes,
     /// options); `scopes` names each device in the keys.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use std::time::Duration;
+    /// # use nvitop::{Device, ResourceCollector, backend::{Backend, sim::SimBackend}};
+    /// # let backend: Arc<dyn Backend> = Arc::new(SimBackend::default_machine());
+    /// # let devices = Device::from_indices_in(&backend, &[0, 3]).unwrap();
+    /// # let collector = ResourceCollector::new(&devices, Duration::from_millis(20)).unwrap();
+    /// use nvitop::sampler::{SamplerConfig, Tracked};
+    /// let config = SamplerConfig::default().tracked(Tracked::None);
+    /// let collector = ResourceCollector::with_config(devices, vec!["h100".into(), "rtx".into()], config);
+    /// let metrics = collector.collect();
+    /// assert!(metrics.contains_key("resources/rtx/gpu_utilization (%)/max"));
+    /// assert!(!metrics.keys().any(|k| k.contains("pid:"))); // no process metrics
+    /// ```
     pub fn with_config(devices: Vec<Device>, scopes: Vec<String>, config: SamplerConfig) -> Self {
         Self::with_scopes(devices, scopes, config)
     }
@@ -164,11 +203,38 @@ impl ResourceCollector {
     }
 
     /// The sampler behind this collector.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use std::time::Duration;
+    /// # use nvitop::{Device, ResourceCollector, backend::{Backend, sim::SimBackend}};
+    /// # let backend: Arc<dyn Backend> = Arc::new(SimBackend::default_machine());
+    /// # let devices = Device::from_indices_in(&backend, &[0, 3]).unwrap();
+    /// # let collector = ResourceCollector::new(&devices, Duration::from_millis(20)).unwrap();
+    /// assert_eq!(collector.sampler().devices().len(), 2);
+    /// assert_eq!(collector.sampler().interval(), Duration::from_millis(20));
+    /// ```
     pub fn sampler(&self) -> &Arc<Sampler> {
         &self.sampler
     }
 
     /// Enters a tag: keys are prefixed `<outer>/<tag>`. Pair with [`ResourceCollector::deactivate`].
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use std::time::Duration;
+    /// # use nvitop::{Device, ResourceCollector, backend::{Backend, sim::SimBackend}};
+    /// # let backend: Arc<dyn Backend> = Arc::new(SimBackend::default_machine());
+    /// # let devices = Device::from_indices_in(&backend, &[0, 3]).unwrap();
+    /// # let collector = ResourceCollector::new(&devices, Duration::from_millis(20)).unwrap();
+    /// collector.activate("train");
+    /// collector.activate("epoch");
+    /// let metrics = collector.collect();
+    /// assert!(metrics.contains_key("train/epoch/duration (s)"));
+    /// collector.deactivate();
+    /// assert!(collector.collect().contains_key("train/duration (s)"));
+    /// # collector.deactivate();
+    /// ```
     pub fn activate(&self, tag: &str) {
         let mut stack = self.accumulator.stack.lock().unwrap_or_else(PoisonError::into_inner);
         let prefix = match stack.last() {
@@ -179,6 +245,19 @@ impl ResourceCollector {
     }
 
     /// Leaves the innermost tag (its pending statistics are dropped).
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use std::time::Duration;
+    /// # use nvitop::{Device, ResourceCollector, backend::{Backend, sim::SimBackend}};
+    /// # let backend: Arc<dyn Backend> = Arc::new(SimBackend::default_machine());
+    /// # let devices = Device::from_indices_in(&backend, &[0, 3]).unwrap();
+    /// # let collector = ResourceCollector::new(&devices, Duration::from_millis(20)).unwrap();
+    /// collector.activate("eval");
+    /// collector.deactivate();
+    /// // Outside any tag `collect` reports one fresh sample under `resources`.
+    /// assert!(collector.collect().keys().all(|k| k.starts_with("resources/")));
+    /// ```
     pub fn deactivate(&self) {
         self.accumulator
             .stack
@@ -188,6 +267,20 @@ impl ResourceCollector {
     }
 
     /// Enters a tag for the life of the returned guard.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use std::time::Duration;
+    /// # use nvitop::{Device, ResourceCollector, backend::{Backend, sim::SimBackend}};
+    /// # let backend: Arc<dyn Backend> = Arc::new(SimBackend::default_machine());
+    /// # let devices = Device::from_indices_in(&backend, &[0, 3]).unwrap();
+    /// # let collector = ResourceCollector::new(&devices, Duration::from_millis(20)).unwrap();
+    /// {
+    ///     let _validate = collector.context("validate");
+    ///     assert!(collector.collect().contains_key("validate/gpu:0/memory_used (MiB)/last"));
+    /// } // tag left here
+    /// assert!(collector.collect().contains_key("resources/timestamp"));
+    /// ```
     pub fn context(&self, tag: &str) -> ContextGuard<'_> {
         self.activate(tag);
         ContextGuard { collector: self }
@@ -198,6 +291,21 @@ impl ResourceCollector {
     /// starts a new period. If no sample arrived in the period, one is
     /// taken now, so the result is never empty. Outside any tag the prefix
     /// is `resources`.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use std::time::Duration;
+    /// # use nvitop::{Device, ResourceCollector, backend::{Backend, sim::SimBackend}};
+    /// # let backend: Arc<dyn Backend> = Arc::new(SimBackend::default_machine());
+    /// # let devices = Device::from_indices_in(&backend, &[0, 3]).unwrap();
+    /// # let collector = ResourceCollector::new(&devices, Duration::from_millis(20)).unwrap();
+    /// let _train = collector.context("train");
+    /// std::thread::sleep(Duration::from_millis(60));
+    /// let metrics = collector.collect();
+    /// let (min, max) = (metrics["train/gpu:0/temperature (C)/min"], metrics["train/gpu:0/temperature (C)/max"]);
+    /// assert!(min <= max);
+    /// assert!(metrics["train/duration (s)"] >= 0.05);
+    /// ```
     pub fn collect(&self) -> BTreeMap<String, f64> {
         let empty = {
             let stack = self.accumulator.stack.lock().unwrap_or_else(PoisonError::into_inner);
@@ -235,6 +343,23 @@ impl ResourceCollector {
     ///
     /// # Errors
     /// The interval is outside 10 ms – 60 s.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use std::time::Duration;
+    /// # use nvitop::{Device, ResourceCollector, backend::{Backend, sim::SimBackend}};
+    /// # let backend: Arc<dyn Backend> = Arc::new(SimBackend::default_machine());
+    /// # let devices = Device::from_indices_in(&backend, &[0, 3]).unwrap();
+    /// # let collector = ResourceCollector::new(&devices, Duration::from_millis(20)).unwrap();
+    /// use std::sync::mpsc;
+    /// let (send, receive) = mpsc::channel();
+    /// let daemon = collector
+    ///     .daemonize("monitor", Duration::from_millis(30), move |metrics| send.send(metrics).is_ok())
+    ///     .unwrap();
+    /// let metrics = receive.recv_timeout(Duration::from_secs(10)).unwrap();
+    /// assert!(metrics.contains_key("monitor/duration (s)"));
+    /// drop(daemon); // stops the thread
+    /// ```
     pub fn daemonize<F>(&self, tag: &str, interval: Duration, mut on_collect: F) -> Result<Daemon>
     where
         F: FnMut(BTreeMap<String, f64>) -> bool + Send + 'static,
@@ -304,6 +429,19 @@ fn report(prefix: &str, stats: &BTreeMap<String, Stats>, duration: Duration) -> 
 }
 
 /// Leaves its tag when dropped.
+///
+/// ```
+/// # use std::sync::Arc;
+/// # use std::time::Duration;
+/// # use nvitop::{Device, ResourceCollector, backend::{Backend, sim::SimBackend}};
+/// # let backend: Arc<dyn Backend> = Arc::new(SimBackend::default_machine());
+/// # let devices = Device::from_indices_in(&backend, &[0, 3]).unwrap();
+/// # let collector = ResourceCollector::new(&devices, Duration::from_millis(20)).unwrap();
+/// let guard = collector.context("step");
+/// assert!(collector.collect().contains_key("step/duration (s)"));
+/// drop(guard);
+/// assert!(collector.collect().contains_key("resources/duration (s)"));
+/// ```
 #[derive(Debug)]
 pub struct ContextGuard<'a> {
     collector: &'a ResourceCollector,
@@ -316,6 +454,17 @@ impl Drop for ContextGuard<'_> {
 }
 
 /// A background collection started by [`ResourceCollector::daemonize`]; stops when dropped.
+///
+/// ```
+/// # use std::sync::Arc;
+/// # use std::time::Duration;
+/// # use nvitop::{Device, ResourceCollector, backend::{Backend, sim::SimBackend}};
+/// # let backend: Arc<dyn Backend> = Arc::new(SimBackend::default_machine());
+/// # let devices = Device::from_indices_in(&backend, &[0, 3]).unwrap();
+/// # let collector = ResourceCollector::new(&devices, Duration::from_millis(20)).unwrap();
+/// let mut daemon = collector.daemonize("bg", Duration::from_millis(50), |_| true).unwrap();
+/// daemon.stop(); // or drop it
+/// ```
 #[derive(Debug)]
 pub struct Daemon {
     stop: Arc<(Mutex<bool>, std::sync::Condvar)>,
@@ -324,6 +473,28 @@ pub struct Daemon {
 
 impl Daemon {
     /// Stops collecting and waits for the thread.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use std::time::Duration;
+    /// # use nvitop::{Device, ResourceCollector, backend::{Backend, sim::SimBackend}};
+    /// # let backend: Arc<dyn Backend> = Arc::new(SimBackend::default_machine());
+    /// # let devices = Device::from_indices_in(&backend, &[0, 3]).unwrap();
+    /// # let collector = ResourceCollector::new(&devices, Duration::from_millis(20)).unwrap();
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    /// let calls = Arc::new(AtomicUsize::new(0));
+    /// let counter = Arc::clone(&calls);
+    /// let mut daemon = collector
+    ///     .daemonize("bg", Duration::from_millis(10), move |_| {
+    ///         counter.fetch_add(1, Ordering::Relaxed);
+    ///         true
+    ///     })
+    ///     .unwrap();
+    /// daemon.stop();
+    /// let after_stop = calls.load(Ordering::Relaxed);
+    /// std::thread::sleep(Duration::from_millis(50));
+    /// assert_eq!(calls.load(Ordering::Relaxed), after_stop);
+    /// ```
     pub fn stop(&mut self) {
         *self.stop.0.lock().unwrap_or_else(PoisonError::into_inner) = true;
         self.stop.1.notify_all();

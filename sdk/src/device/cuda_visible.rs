@@ -14,6 +14,13 @@
 use crate::backend::DeviceRef;
 
 /// What the parser needs to know about one physical GPU.
+///
+/// ```
+/// use nvitop::backend::DeviceRef;
+/// use nvitop::device::cuda_visible::{GpuIdentity, parse_cuda_visible_devices};
+/// let gpu = GpuIdentity { index: 0, uuid: Some("GPU-1234".into()), mig_devices: vec![], mig_enabled: false };
+/// assert_eq!(parse_cuda_visible_devices(Some("GPU-12"), &[gpu]), [DeviceRef::Physical(0)]);
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GpuIdentity {
     /// The GPU's NVML index.

@@ -32,6 +32,15 @@ impl MigDevice {
     }
 
     /// The physical GPU this MIG device lives on.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use nvitop::{Device, backend::{Backend, sim::SimBackend}};
+    /// # let backend: Arc<dyn Backend> = Arc::new(SimBackend::default_machine());
+    /// let gpu = Device::new_in(&backend, 1).unwrap(); // the MIG-enabled A100
+    /// let mig = gpu.mig_devices().remove(2);
+    /// assert_eq!(mig.parent(), gpu);
+    /// ```
     pub fn parent(&self) -> Device {
         Device::from_parts(
             Arc::clone(self.device.backend()),
@@ -40,6 +49,15 @@ impl MigDevice {
     }
 
     /// The MIG index under the parent.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use nvitop::{Device, backend::{Backend, sim::SimBackend}};
+    /// # let backend: Arc<dyn Backend> = Arc::new(SimBackend::default_machine());
+    /// let gpu = Device::new_in(&backend, 1).unwrap(); // the MIG-enabled A100
+    /// let indices: Vec<u32> = gpu.mig_devices().iter().map(|m| m.mig_index()).collect();
+    /// assert_eq!(indices, [0, 1, 2]);
+    /// ```
     pub fn mig_index(&self) -> u32 {
         match self.device.handle() {
             DeviceRef::Mig { index, .. } => index,
@@ -48,11 +66,30 @@ impl MigDevice {
     }
 
     /// The underlying device handle.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use nvitop::{Device, backend::{Backend, sim::SimBackend}};
+    /// # let backend: Arc<dyn Backend> = Arc::new(SimBackend::default_machine());
+    /// let gpu = Device::new_in(&backend, 1).unwrap(); // the MIG-enabled A100
+    /// let mig = gpu.mig_devices().remove(0);
+    /// assert!(mig.as_device().is_mig_device());
+    /// assert_eq!(mig.as_device().display_index(), "1:0");
+    /// ```
     pub fn as_device(&self) -> &Device {
         &self.device
     }
 
     /// Converts into the underlying device handle.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use nvitop::{Device, backend::{Backend, sim::SimBackend}};
+    /// # let backend: Arc<dyn Backend> = Arc::new(SimBackend::default_machine());
+    /// let gpu = Device::new_in(&backend, 1).unwrap(); // the MIG-enabled A100
+    /// let devices: Vec<Device> = gpu.mig_devices().into_iter().map(|m| m.into_device()).collect();
+    /// assert!(devices.iter().all(Device::is_mig_device));
+    /// ```
     pub fn into_device(self) -> Device {
         self.device
     }

@@ -29,6 +29,26 @@ use crate::sampler::Sampler;
 
 /// What the logger did: rows written, rows dropped because the channel was
 /// full, and the I/O errors its sinks met.
+///
+/// ```
+/// # use std::sync::Arc;
+/// # use nvitop::{GpuStatsLogger, backend::sim::SimBackend, sink::MemorySink};
+/// # let sink = MemorySink::new();
+/// # let rows = sink.handle();
+/// # let logger = GpuStatsLogger::builder(&[0])
+/// #     .backend(Arc::new(SimBackend::default_machine()))
+/// #     .sink(Box::new(sink))
+/// #     .intra_step_time(true)
+/// #     .inter_step_time(true)
+/// #     .epoch_time(true)
+/// #     .build()
+/// #     .unwrap();
+/// logger.on_train_start();
+/// drop(logger.step(0));
+/// let report: nvitop::LogReport = logger.close();
+/// assert_eq!(report.written, 2); // batch start and batch end
+/// assert!(report.is_clean());
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LogReport {
     /// Rows written to every sink.
@@ -43,6 +63,12 @@ pub struct LogReport {
 
 impl LogReport {
     /// Whether everything was written.
+    ///
+    /// ```
+    /// use nvitop::LogReport;
+    /// assert!(LogReport { written: 10, ..LogReport::default() }.is_clean());
+    /// assert!(!LogReport { written: 9, dropped: 1, ..LogReport::default() }.is_clean());
+    /// ```
     pub fn is_clean(&self) -> bool {
         self.dropped == 0 && self.error_count == 0
     }
@@ -135,32 +161,121 @@ impl GpuStatsLogger {
     ///
     /// # Errors
     /// No driver, an index that does not exist, or a run directory that cannot be created.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use nvitop::{GpuStatsLogger, backend::sim::SimBackend};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # // SAFETY: doctests run in their own process; nothing else reads the environment here.
+    /// # unsafe { std::env::set_var("NVITOP_LOGDIR", dir.path()) };
+    /// // The default backend (here the simulator) and TensorBoard files under
+    /// // $NVITOP_LOGDIR (default `runs`).
+    /// nvitop::set_default_backend(Arc::new(SimBackend::default_machine())).unwrap();
+    /// let logger = GpuStatsLogger::new(&[0, 2]).unwrap();
+    /// assert!(logger.keys().contains(&"gpu_id: 2/utilization.gpu (%)".to_owned()));
+    /// drop(logger);
+    /// assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1); // one run directory
+    /// ```
     pub fn new(indices: &[u32]) -> Result<Self> {
         Self::builder(indices).build()
     }
 
     /// A builder for physical GPUs `indices` (keys `gpu_id: <index>/...`).
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use nvitop::{GpuStatsLogger, backend::sim::SimBackend, sink::MemorySink};
+    /// let logger = GpuStatsLogger::builder(&[1, 3])
+    ///     .backend(Arc::new(SimBackend::default_machine()))
+    ///     .sink(Box::new(MemorySink::new()))
+    ///     .build()
+    ///     .unwrap();
+    /// assert!(logger.keys().contains(&"gpu_id: 3/memory.used (MiB)".to_owned()));
+    /// assert!(GpuStatsLogger::builder(&[7]).backend(Arc::new(SimBackend::default_machine())).build().is_err());
+    /// ```
     pub fn builder(indices: &[u32]) -> GpuStatsLoggerBuilder {
         GpuStatsLoggerBuilder::new(builder::Selection::Physical(indices.to_vec()))
     }
 
     /// A builder for CUDA ordinals under `CUDA_VISIBLE_DEVICES` (keys
     /// `gpu_id: <cuda index> (physical index: <index>)` where they differ, as nvitop does).
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use nvitop::{GpuStatsLogger, backend::sim::SimBackend, sink::MemorySink};
+    /// # // SAFETY: doctests run in their own process; nothing else reads the environment here.
+    /// # unsafe { std::env::set_var("CUDA_VISIBLE_DEVICES", "2,3") };
+    /// // With CUDA_VISIBLE_DEVICES=2,3, `cuda:1` is physical GPU 3.
+    /// let logger = GpuStatsLogger::builder_for_cuda_devices(&[1])
+    ///     .backend(Arc::new(SimBackend::default_machine()))
+    ///     .sink(Box::new(MemorySink::new()))
+    ///     .build()
+    ///     .unwrap();
+    /// assert!(logger.keys().contains(&"gpu_id: 1 (physical index: 3)/utilization.gpu (%)".to_owned()));
+    /// ```
     pub fn builder_for_cuda_devices(cuda_indices: &[u32]) -> GpuStatsLoggerBuilder {
         GpuStatsLoggerBuilder::new(builder::Selection::Cuda(cuda_indices.to_vec()))
     }
 
     /// A builder for explicit devices (keys `gpu_id: <display index>/...`).
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use nvitop::{Device, GpuStatsLogger, backend::{Backend, sim::SimBackend}, sink::MemorySink};
+    /// let backend: Arc<dyn Backend> = Arc::new(SimBackend::default_machine());
+    /// let mig = Device::new_in(&backend, 1).unwrap().mig_devices().remove(0).into_device();
+    /// let logger = GpuStatsLogger::builder_for_devices(vec![mig])
+    ///     .sink(Box::new(MemorySink::new()))
+    ///     .build()
+    ///     .unwrap();
+    /// assert!(logger.keys().contains(&"gpu_id: 1:0/memory.used (MiB)".to_owned()));
+    /// ```
     pub fn builder_for_devices(devices: Vec<crate::Device>) -> GpuStatsLoggerBuilder {
         GpuStatsLoggerBuilder::new(builder::Selection::Devices(devices))
     }
 
     /// Every key this logger can write, in column order.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use nvitop::{GpuStatsLogger, backend::sim::SimBackend, sink::MemorySink};
+    /// # let sink = MemorySink::new();
+    /// # let rows = sink.handle();
+    /// # let logger = GpuStatsLogger::builder(&[0])
+    /// #     .backend(Arc::new(SimBackend::default_machine()))
+    /// #     .sink(Box::new(sink))
+    /// #     .intra_step_time(true)
+    /// #     .inter_step_time(true)
+    /// #     .epoch_time(true)
+    /// #     .build()
+    /// #     .unwrap();
+    /// let keys = logger.keys();
+    /// assert!(keys.contains(&"gpu_id: 0/utilization.gpu (%)".to_owned()));
+    /// assert!(keys.contains(&"batch_time/intra_step (ms)".to_owned()));
+    /// assert!(!keys.iter().any(|k| k.contains("temperature"))); // off by default
+    /// ```
     pub fn keys(&self) -> &[String] {
         &self.keys
     }
 
     /// The sampler feeding this logger.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use nvitop::{GpuStatsLogger, backend::sim::SimBackend, sink::MemorySink};
+    /// # let sink = MemorySink::new();
+    /// # let rows = sink.handle();
+    /// # let logger = GpuStatsLogger::builder(&[0])
+    /// #     .backend(Arc::new(SimBackend::default_machine()))
+    /// #     .sink(Box::new(sink))
+    /// #     .intra_step_time(true)
+    /// #     .inter_step_time(true)
+    /// #     .epoch_time(true)
+    /// #     .build()
+    /// #     .unwrap();
+    /// assert_eq!(logger.sampler().devices().len(), 1);
+    /// assert_eq!(logger.sampler().interval(), nvitop::sampler::DEFAULT_INTERVAL);
+    /// ```
     pub fn sampler(&self) -> &Arc<Sampler> {
         &self.sampler
     }
@@ -204,6 +319,26 @@ impl GpuStatsLogger {
     }
 
     /// Call once before training.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use nvitop::{GpuStatsLogger, backend::sim::SimBackend, sink::MemorySink};
+    /// # let sink = MemorySink::new();
+    /// # let rows = sink.handle();
+    /// # let logger = GpuStatsLogger::builder(&[0])
+    /// #     .backend(Arc::new(SimBackend::default_machine()))
+    /// #     .sink(Box::new(sink))
+    /// #     .intra_step_time(true)
+    /// #     .inter_step_time(true)
+    /// #     .epoch_time(true)
+    /// #     .build()
+    /// #     .unwrap();
+    /// logger.on_train_start();
+    /// logger.on_train_batch_start(0);
+    /// logger.on_train_batch_end(0);
+    /// assert_eq!(logger.close().written, 2);
+    /// assert!(rows.records().iter().all(|r| r.step == 0));
+    /// ```
     pub fn on_train_start(&self) {
         self.clocks.batch_end.store(NONE, Ordering::Relaxed);
         self.clocks.batch_start.store(NONE, Ordering::Relaxed);
@@ -211,6 +346,25 @@ impl GpuStatsLogger {
 
     /// Call at the start of an epoch: step timers restart, so the time
     /// between epochs is not counted as an inter-step time.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use nvitop::{GpuStatsLogger, backend::sim::SimBackend, sink::MemorySink};
+    /// # let sink = MemorySink::new();
+    /// # let rows = sink.handle();
+    /// # let logger = GpuStatsLogger::builder(&[0])
+    /// #     .backend(Arc::new(SimBackend::default_machine()))
+    /// #     .sink(Box::new(sink))
+    /// #     .intra_step_time(true)
+    /// #     .inter_step_time(true)
+    /// #     .epoch_time(true)
+    /// #     .build()
+    /// #     .unwrap();
+    /// logger.on_train_epoch_start(4);
+    /// drop(logger.step(100));
+    /// logger.close();
+    /// assert!(rows.records().iter().all(|r| r.epoch == Some(4)));
+    /// ```
     pub fn on_train_epoch_start(&self, epoch: u64) {
         self.clocks.epoch.store(epoch + 1, Ordering::Relaxed);
         self.clocks.epoch_start.store(self.now_ns(), Ordering::Relaxed);
@@ -220,6 +374,28 @@ impl GpuStatsLogger {
 
     /// Call before each batch: logs GPU statistics (and the inter-step time
     /// from the second batch of an epoch on).
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use nvitop::{GpuStatsLogger, backend::sim::SimBackend, sink::MemorySink};
+    /// # let sink = MemorySink::new();
+    /// # let rows = sink.handle();
+    /// # let logger = GpuStatsLogger::builder(&[0])
+    /// #     .backend(Arc::new(SimBackend::default_machine()))
+    /// #     .sink(Box::new(sink))
+    /// #     .intra_step_time(true)
+    /// #     .inter_step_time(true)
+    /// #     .epoch_time(true)
+    /// #     .build()
+    /// #     .unwrap();
+    /// for step in 0..3 {
+    ///     logger.on_train_batch_start(step);
+    ///     logger.on_train_batch_end(step);
+    /// }
+    /// logger.close();
+    /// let inter = rows.records().iter().filter(|r| r.get("batch_time/inter_step (ms)").is_some()).count();
+    /// assert_eq!(inter, 2); // from the second batch on
+    /// ```
     pub fn on_train_batch_start(&self, step: u64) {
         let now = self.now_ns();
         self.clocks.step.store(step, Ordering::Relaxed);
@@ -233,6 +409,27 @@ impl GpuStatsLogger {
     }
 
     /// Call after each batch: logs GPU statistics and the intra-step time.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use nvitop::{GpuStatsLogger, backend::sim::SimBackend, sink::MemorySink};
+    /// # let sink = MemorySink::new();
+    /// # let rows = sink.handle();
+    /// # let logger = GpuStatsLogger::builder(&[0])
+    /// #     .backend(Arc::new(SimBackend::default_machine()))
+    /// #     .sink(Box::new(sink))
+    /// #     .intra_step_time(true)
+    /// #     .inter_step_time(true)
+    /// #     .epoch_time(true)
+    /// #     .build()
+    /// #     .unwrap();
+    /// logger.on_train_batch_start(0);
+    /// std::thread::sleep(std::time::Duration::from_millis(5));
+    /// logger.on_train_batch_end(0);
+    /// logger.close();
+    /// let intra_ms = rows.records()[1].get("batch_time/intra_step (ms)").unwrap();
+    /// assert!(intra_ms >= 5.0, "{intra_ms}");
+    /// ```
     pub fn on_train_batch_end(&self, step: u64) {
         let now = self.now_ns();
         self.clocks.batch_end.store(now, Ordering::Relaxed);
@@ -246,6 +443,26 @@ impl GpuStatsLogger {
 
     /// Call at the end of an epoch: logs the epoch time (if enabled) and
     /// flushes the sinks on the sink thread.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use nvitop::{GpuStatsLogger, backend::sim::SimBackend, sink::MemorySink};
+    /// # let sink = MemorySink::new();
+    /// # let rows = sink.handle();
+    /// # let logger = GpuStatsLogger::builder(&[0])
+    /// #     .backend(Arc::new(SimBackend::default_machine()))
+    /// #     .sink(Box::new(sink))
+    /// #     .intra_step_time(true)
+    /// #     .inter_step_time(true)
+    /// #     .epoch_time(true)
+    /// #     .build()
+    /// #     .unwrap();
+    /// logger.on_train_epoch_start(0);
+    /// drop(logger.step(0));
+    /// logger.on_train_epoch_end(0);
+    /// logger.close();
+    /// assert!(rows.records().iter().any(|r| r.get("epoch_time/train (s)").is_some()));
+    /// ```
     pub fn on_train_epoch_end(&self, epoch: u64) {
         self.clocks.epoch.store(epoch + 1, Ordering::Relaxed);
         let now = self.now_ns();
@@ -258,12 +475,52 @@ impl GpuStatsLogger {
     }
 
     /// Call when validation starts: the pause is not counted as an inter-step time.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use nvitop::{GpuStatsLogger, backend::sim::SimBackend, sink::MemorySink};
+    /// # let sink = MemorySink::new();
+    /// # let rows = sink.handle();
+    /// # let logger = GpuStatsLogger::builder(&[0])
+    /// #     .backend(Arc::new(SimBackend::default_machine()))
+    /// #     .sink(Box::new(sink))
+    /// #     .intra_step_time(true)
+    /// #     .inter_step_time(true)
+    /// #     .epoch_time(true)
+    /// #     .build()
+    /// #     .unwrap();
+    /// logger.on_validation_start();
+    /// // ... validation loop ...
+    /// logger.on_validation_end();
+    /// logger.close();
+    /// assert!(rows.records()[0].get("epoch_time/validation (s)").unwrap() >= 0.0);
+    /// ```
     pub fn on_validation_start(&self) {
         self.clocks.validation_start.store(self.now_ns(), Ordering::Relaxed);
         self.clocks.batch_end.store(NONE, Ordering::Relaxed);
     }
 
     /// Call when validation ends: logs the validation time (if enabled).
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use nvitop::{GpuStatsLogger, backend::sim::SimBackend, sink::MemorySink};
+    /// # let sink = MemorySink::new();
+    /// # let rows = sink.handle();
+    /// # let logger = GpuStatsLogger::builder(&[0])
+    /// #     .backend(Arc::new(SimBackend::default_machine()))
+    /// #     .sink(Box::new(sink))
+    /// #     .intra_step_time(true)
+    /// #     .inter_step_time(true)
+    /// #     .epoch_time(true)
+    /// #     .build()
+    /// #     .unwrap();
+    /// logger.on_validation_start();
+    /// logger.on_validation_end();
+    /// logger.on_validation_end(); // without a matching start: nothing to time
+    /// logger.close();
+    /// assert_eq!(rows.records().iter().filter(|r| r.get("epoch_time/validation (s)").is_some()).count(), 1);
+    /// ```
     pub fn on_validation_end(&self) {
         let now = self.now_ns();
         let seconds = Self::since_ms(self.clocks.validation_start.load(Ordering::Relaxed), now).map(|ms| ms / 1000.0);
@@ -278,6 +535,25 @@ impl GpuStatsLogger {
     }
 
     /// Call after training: flushes the sinks on the sink thread.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use nvitop::{GpuStatsLogger, backend::sim::SimBackend, sink::MemorySink};
+    /// # let sink = MemorySink::new();
+    /// # let rows = sink.handle();
+    /// # let logger = GpuStatsLogger::builder(&[0])
+    /// #     .backend(Arc::new(SimBackend::default_machine()))
+    /// #     .sink(Box::new(sink))
+    /// #     .intra_step_time(true)
+    /// #     .inter_step_time(true)
+    /// #     .epoch_time(true)
+    /// #     .build()
+    /// #     .unwrap();
+    /// drop(logger.step(0));
+    /// logger.on_train_end(); // flushes the sinks on the sink thread
+    /// assert!(logger.flush().is_clean());
+    /// assert!(rows.flush_count() >= 1);
+    /// ```
     pub fn on_train_end(&self) {
         self.send(
             HookEvent::TrainEnd,
@@ -288,6 +564,26 @@ impl GpuStatsLogger {
 
     /// `on_train_batch_start(step)` now and `on_train_batch_end(step)` when
     /// the guard is dropped.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use nvitop::{GpuStatsLogger, backend::sim::SimBackend, sink::MemorySink};
+    /// # let sink = MemorySink::new();
+    /// # let rows = sink.handle();
+    /// # let logger = GpuStatsLogger::builder(&[0])
+    /// #     .backend(Arc::new(SimBackend::default_machine()))
+    /// #     .sink(Box::new(sink))
+    /// #     .intra_step_time(true)
+    /// #     .inter_step_time(true)
+    /// #     .epoch_time(true)
+    /// #     .build()
+    /// #     .unwrap();
+    /// for step in 0..2 {
+    ///     let _guard = logger.step(step);
+    ///     // ... forward, backward, optimizer step ...
+    /// } // batch end logged here
+    /// assert_eq!(logger.close().written, 4);
+    /// ```
     pub fn step(&self, step: u64) -> StepGuard<'_> {
         self.on_train_batch_start(step);
         StepGuard { logger: self, step }
@@ -295,6 +591,25 @@ impl GpuStatsLogger {
 
     /// Waits until everything sent so far is written and flushed; returns the report so far.
     /// Not for the hot path: it waits for the sink thread.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use nvitop::{GpuStatsLogger, backend::sim::SimBackend, sink::MemorySink};
+    /// # let sink = MemorySink::new();
+    /// # let rows = sink.handle();
+    /// # let logger = GpuStatsLogger::builder(&[0])
+    /// #     .backend(Arc::new(SimBackend::default_machine()))
+    /// #     .sink(Box::new(sink))
+    /// #     .intra_step_time(true)
+    /// #     .inter_step_time(true)
+    /// #     .epoch_time(true)
+    /// #     .build()
+    /// #     .unwrap();
+    /// drop(logger.step(0));
+    /// let report = logger.flush();
+    /// assert_eq!(report.written, 2);
+    /// assert_eq!(rows.len(), 2); // already in the sink
+    /// ```
     pub fn flush(&self) -> LogReport {
         let Some(sender) = &self.sender else {
             return self.finished_report();
@@ -320,6 +635,25 @@ impl GpuStatsLogger {
 
     /// Writes what is pending, closes the sinks and stops the threads; returns the final report.
     /// Also done on drop (without the report).
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use nvitop::{GpuStatsLogger, backend::sim::SimBackend, sink::MemorySink};
+    /// # let sink = MemorySink::new();
+    /// # let rows = sink.handle();
+    /// # let logger = GpuStatsLogger::builder(&[0])
+    /// #     .backend(Arc::new(SimBackend::default_machine()))
+    /// #     .sink(Box::new(sink))
+    /// #     .intra_step_time(true)
+    /// #     .inter_step_time(true)
+    /// #     .epoch_time(true)
+    /// #     .build()
+    /// #     .unwrap();
+    /// drop(logger.step(0));
+    /// let report = logger.close();
+    /// assert_eq!(report.to_string(), "2 rows written, 0 dropped, 0 errors");
+    /// assert!(rows.is_closed());
+    /// ```
     pub fn close(mut self) -> LogReport {
         self.shutdown()
     }
@@ -348,6 +682,26 @@ impl Drop for GpuStatsLogger {
 }
 
 /// Ends the step when dropped (see [`GpuStatsLogger::step`]).
+///
+/// ```
+/// # use std::sync::Arc;
+/// # use nvitop::{GpuStatsLogger, backend::sim::SimBackend, sink::MemorySink};
+/// # let sink = MemorySink::new();
+/// # let rows = sink.handle();
+/// # let logger = GpuStatsLogger::builder(&[0])
+/// #     .backend(Arc::new(SimBackend::default_machine()))
+/// #     .sink(Box::new(sink))
+/// #     .intra_step_time(true)
+/// #     .inter_step_time(true)
+/// #     .epoch_time(true)
+/// #     .build()
+/// #     .unwrap();
+/// {
+///     let _guard = logger.step(7); // on_train_batch_start(7)
+/// } // on_train_batch_end(7)
+/// logger.close();
+/// assert!(rows.records().iter().all(|r| r.step == 7));
+/// ```
 #[derive(Debug)]
 pub struct StepGuard<'a> {
     logger: &'a GpuStatsLogger,

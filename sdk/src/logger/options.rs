@@ -2,6 +2,20 @@
 
 /// The logger's metric switches. The first six are nvitop's callback options
 /// with nvitop's defaults; the rest are extensions, off by default.
+///
+/// ```
+/// use std::sync::Arc;
+/// use nvitop::{GpuStatsLogger, LoggerOptions, backend::sim::SimBackend, sink::MemorySink};
+/// let options = LoggerOptions { temperature: true, gpu_utilization: false, ..LoggerOptions::default() };
+/// let logger = GpuStatsLogger::builder(&[0])
+///     .backend(Arc::new(SimBackend::default_machine()))
+///     .sink(Box::new(MemorySink::new()))
+///     .options(options)
+///     .build()
+///     .unwrap();
+/// assert!(logger.keys().contains(&"gpu_id: 0/temperature.gpu (C)".to_owned()));
+/// assert!(!logger.keys().contains(&"gpu_id: 0/utilization.gpu (%)".to_owned()));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[allow(clippy::struct_excessive_bools)]
 pub struct LoggerOptions {

@@ -57,71 +57,267 @@ impl GpuProcess {
     }
 
     /// Process id.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use nvitop::{Device, backend::{Backend, sim::SimBackend}};
+    /// # let sim = SimBackend::default_machine();
+    /// # sim.set_time(10.0);
+    /// # let backend: Arc<dyn Backend> = Arc::new(sim);
+    /// # let gpu = Device::new_in(&backend, 0).unwrap();
+    /// # let rtx = Device::new_in(&backend, 3).unwrap();
+    /// # let me = gpu.processes().unwrap().into_iter().find(|p| p.pid() == std::process::id()).unwrap();
+    /// # let _ = (&rtx, &me);
+    /// // The simulated training job on GPU 0 is the calling process.
+    /// assert_eq!(me.pid(), std::process::id());
+    /// ```
     pub fn pid(&self) -> u32 {
         self.raw.pid
     }
 
     /// The device the process runs on.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use nvitop::{Device, backend::{Backend, sim::SimBackend}};
+    /// # let sim = SimBackend::default_machine();
+    /// # sim.set_time(10.0);
+    /// # let backend: Arc<dyn Backend> = Arc::new(sim);
+    /// # let gpu = Device::new_in(&backend, 0).unwrap();
+    /// # let rtx = Device::new_in(&backend, 3).unwrap();
+    /// # let me = gpu.processes().unwrap().into_iter().find(|p| p.pid() == std::process::id()).unwrap();
+    /// # let _ = (&rtx, &me);
+    /// assert_eq!(me.device(), &gpu);
+    /// ```
     pub fn device(&self) -> &Device {
         &self.device
     }
 
     /// The driver's record of the process.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use nvitop::{Device, backend::{Backend, sim::SimBackend}};
+    /// # let sim = SimBackend::default_machine();
+    /// # sim.set_time(10.0);
+    /// # let backend: Arc<dyn Backend> = Arc::new(sim);
+    /// # let gpu = Device::new_in(&backend, 0).unwrap();
+    /// # let rtx = Device::new_in(&backend, 3).unwrap();
+    /// # let me = gpu.processes().unwrap().into_iter().find(|p| p.pid() == std::process::id()).unwrap();
+    /// # let _ = (&rtx, &me);
+    /// assert_eq!(me.raw().pid, me.pid());
+    /// assert_eq!(me.raw().used_gpu_memory, me.gpu_memory());
+    /// ```
     pub fn raw(&self) -> &RawProcess {
         &self.raw
     }
 
     /// The host process, when this pid is visible from here.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use nvitop::{Device, backend::{Backend, sim::SimBackend}};
+    /// # let sim = SimBackend::default_machine();
+    /// # sim.set_time(10.0);
+    /// # let backend: Arc<dyn Backend> = Arc::new(sim);
+    /// # let gpu = Device::new_in(&backend, 0).unwrap();
+    /// # let rtx = Device::new_in(&backend, 3).unwrap();
+    /// # let me = gpu.processes().unwrap().into_iter().find(|p| p.pid() == std::process::id()).unwrap();
+    /// # let _ = (&rtx, &me);
+    /// let host = me.host().unwrap();
+    /// assert_eq!(host.pid(), std::process::id());
+    /// assert!(host.is_running());
+    /// ```
     pub fn host(&self) -> Option<&HostProcess> {
         self.host.as_ref()
     }
 
     /// Host information now, when the process is visible and still the same one.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use nvitop::{Device, backend::{Backend, sim::SimBackend}};
+    /// # let sim = SimBackend::default_machine();
+    /// # sim.set_time(10.0);
+    /// # let backend: Arc<dyn Backend> = Arc::new(sim);
+    /// # let gpu = Device::new_in(&backend, 0).unwrap();
+    /// # let rtx = Device::new_in(&backend, 3).unwrap();
+    /// # let me = gpu.processes().unwrap().into_iter().find(|p| p.pid() == std::process::id()).unwrap();
+    /// # let _ = (&rtx, &me);
+    /// let info = me.host_info().unwrap();
+    /// assert_eq!(info.pid, std::process::id());
+    /// ```
     pub fn host_info(&self) -> Option<HostProcessInfo> {
         self.host.as_ref().and_then(HostProcess::info)
     }
 
     /// GPU memory used by the process, bytes.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use nvitop::{Device, backend::{Backend, sim::SimBackend}};
+    /// # let sim = SimBackend::default_machine();
+    /// # sim.set_time(10.0);
+    /// # let backend: Arc<dyn Backend> = Arc::new(sim);
+    /// # let gpu = Device::new_in(&backend, 0).unwrap();
+    /// # let rtx = Device::new_in(&backend, 3).unwrap();
+    /// # let me = gpu.processes().unwrap().into_iter().find(|p| p.pid() == std::process::id()).unwrap();
+    /// # let _ = (&rtx, &me);
+    /// let bytes = me.gpu_memory().unwrap();
+    /// assert!(bytes > 0 && bytes < gpu.memory_total().unwrap());
+    /// ```
     pub fn gpu_memory(&self) -> Option<u64> {
         self.raw.used_gpu_memory
     }
 
     /// GPU memory as `1234MiB`.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use nvitop::{Device, backend::{Backend, sim::SimBackend}};
+    /// # let sim = SimBackend::default_machine();
+    /// # sim.set_time(10.0);
+    /// # let backend: Arc<dyn Backend> = Arc::new(sim);
+    /// # let gpu = Device::new_in(&backend, 0).unwrap();
+    /// # let rtx = Device::new_in(&backend, 3).unwrap();
+    /// # let me = gpu.processes().unwrap().into_iter().find(|p| p.pid() == std::process::id()).unwrap();
+    /// # let _ = (&rtx, &me);
+    /// assert_eq!(me.gpu_memory_human().as_deref(), Some("20836MiB"));
+    /// ```
     pub fn gpu_memory_human(&self) -> Option<String> {
         self.gpu_memory().map(bytes2human)
     }
 
     /// GPU memory as a percent of the device's total.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use nvitop::{Device, backend::{Backend, sim::SimBackend}};
+    /// # let sim = SimBackend::default_machine();
+    /// # sim.set_time(10.0);
+    /// # let backend: Arc<dyn Backend> = Arc::new(sim);
+    /// # let gpu = Device::new_in(&backend, 0).unwrap();
+    /// # let rtx = Device::new_in(&backend, 3).unwrap();
+    /// # let me = gpu.processes().unwrap().into_iter().find(|p| p.pid() == std::process::id()).unwrap();
+    /// # let _ = (&rtx, &me);
+    /// let percent = me.gpu_memory_percent().unwrap();
+    /// assert!(percent > 0.0 && percent < 100.0, "{percent}");
+    /// ```
     pub fn gpu_memory_percent(&self) -> Option<f64> {
         percent_of(self.gpu_memory()?, self.device_memory_total?)
     }
 
     /// Compute, graphics or both.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use nvitop::{Device, backend::{Backend, sim::SimBackend}};
+    /// # let sim = SimBackend::default_machine();
+    /// # sim.set_time(10.0);
+    /// # let backend: Arc<dyn Backend> = Arc::new(sim);
+    /// # let gpu = Device::new_in(&backend, 0).unwrap();
+    /// # let rtx = Device::new_in(&backend, 3).unwrap();
+    /// # let me = gpu.processes().unwrap().into_iter().find(|p| p.pid() == std::process::id()).unwrap();
+    /// # let _ = (&rtx, &me);
+    /// use nvitop::backend::ProcessKind;
+    /// assert_eq!(me.kind(), ProcessKind::Compute);
+    /// // On the desktop card the same process also holds a graphics context.
+    /// let on_rtx = rtx.processes().unwrap();
+    /// assert!(on_rtx.iter().any(|p| p.kind() != ProcessKind::Compute));
+    /// ```
     pub fn kind(&self) -> ProcessKind {
         self.raw.kind
     }
 
     /// `C`, `G` or `C+G`.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use nvitop::{Device, backend::{Backend, sim::SimBackend}};
+    /// # let sim = SimBackend::default_machine();
+    /// # sim.set_time(10.0);
+    /// # let backend: Arc<dyn Backend> = Arc::new(sim);
+    /// # let gpu = Device::new_in(&backend, 0).unwrap();
+    /// # let rtx = Device::new_in(&backend, 3).unwrap();
+    /// # let me = gpu.processes().unwrap().into_iter().find(|p| p.pid() == std::process::id()).unwrap();
+    /// # let _ = (&rtx, &me);
+    /// assert_eq!(me.type_label(), "C");
+    /// ```
     pub fn type_label(&self) -> &'static str {
         self.raw.kind.label()
     }
 
     /// SM utilization of this process, percent.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use nvitop::{Device, backend::{Backend, sim::SimBackend}};
+    /// # let sim = SimBackend::default_machine();
+    /// # sim.set_time(10.0);
+    /// # let backend: Arc<dyn Backend> = Arc::new(sim);
+    /// # let gpu = Device::new_in(&backend, 0).unwrap();
+    /// # let rtx = Device::new_in(&backend, 3).unwrap();
+    /// # let me = gpu.processes().unwrap().into_iter().find(|p| p.pid() == std::process::id()).unwrap();
+    /// # let _ = (&rtx, &me);
+    /// assert!(me.gpu_sm_utilization().unwrap() <= 100);
+    /// // The driver keeps no per-process samples on a MIG-enabled GPU.
+    /// let mig_parent = Device::new_in(&backend, 1).unwrap();
+    /// assert!(mig_parent.processes().unwrap().iter().all(|p| p.gpu_sm_utilization().is_none()));
+    /// ```
     pub fn gpu_sm_utilization(&self) -> Option<u32> {
         self.utilization.map(|u| u.sm)
     }
 
     /// Memory-bandwidth utilization of this process, percent.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use nvitop::{Device, backend::{Backend, sim::SimBackend}};
+    /// # let sim = SimBackend::default_machine();
+    /// # sim.set_time(10.0);
+    /// # let backend: Arc<dyn Backend> = Arc::new(sim);
+    /// # let gpu = Device::new_in(&backend, 0).unwrap();
+    /// # let rtx = Device::new_in(&backend, 3).unwrap();
+    /// # let me = gpu.processes().unwrap().into_iter().find(|p| p.pid() == std::process::id()).unwrap();
+    /// # let _ = (&rtx, &me);
+    /// assert!(me.gpu_memory_utilization().unwrap() <= 100);
+    /// ```
     pub fn gpu_memory_utilization(&self) -> Option<u32> {
         self.utilization.map(|u| u.memory)
     }
 
     /// Encoder utilization of this process, percent.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use nvitop::{Device, backend::{Backend, sim::SimBackend}};
+    /// # let sim = SimBackend::default_machine();
+    /// # sim.set_time(10.0);
+    /// # let backend: Arc<dyn Backend> = Arc::new(sim);
+    /// # let gpu = Device::new_in(&backend, 0).unwrap();
+    /// # let rtx = Device::new_in(&backend, 3).unwrap();
+    /// # let me = gpu.processes().unwrap().into_iter().find(|p| p.pid() == std::process::id()).unwrap();
+    /// # let _ = (&rtx, &me);
+    /// assert_eq!(me.gpu_encoder_utilization(), Some(0)); // training does not encode video
+    /// ```
     pub fn gpu_encoder_utilization(&self) -> Option<u32> {
         self.utilization.map(|u| u.encoder)
     }
 
     /// Decoder utilization of this process, percent.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use nvitop::{Device, backend::{Backend, sim::SimBackend}};
+    /// # let sim = SimBackend::default_machine();
+    /// # sim.set_time(10.0);
+    /// # let backend: Arc<dyn Backend> = Arc::new(sim);
+    /// # let gpu = Device::new_in(&backend, 0).unwrap();
+    /// # let rtx = Device::new_in(&backend, 3).unwrap();
+    /// # let me = gpu.processes().unwrap().into_iter().find(|p| p.pid() == std::process::id()).unwrap();
+    /// # let _ = (&rtx, &me);
+    /// assert_eq!(me.gpu_decoder_utilization(), Some(0));
+    /// ```
     pub fn gpu_decoder_utilization(&self) -> Option<u32> {
         self.utilization.map(|u| u.decoder)
     }
@@ -150,6 +346,23 @@ pub(crate) fn latest_utilization(device: &Device) -> HashMap<u32, ProcessUtiliza
 
 impl GpuProcess {
     /// Plain data for this process, host side included, in one pass.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use nvitop::{Device, backend::{Backend, sim::SimBackend}};
+    /// # let sim = SimBackend::default_machine();
+    /// # sim.set_time(10.0);
+    /// # let backend: Arc<dyn Backend> = Arc::new(sim);
+    /// # let gpu = Device::new_in(&backend, 0).unwrap();
+    /// # let rtx = Device::new_in(&backend, 3).unwrap();
+    /// # let me = gpu.processes().unwrap().into_iter().find(|p| p.pid() == std::process::id()).unwrap();
+    /// # let _ = (&rtx, &me);
+    /// let snapshot = me.as_snapshot();
+    /// assert_eq!(snapshot.pid, me.pid());
+    /// assert_eq!(snapshot.device_index, "0");
+    /// assert_eq!(snapshot.kind, "C");
+    /// assert!(snapshot.host.is_some());
+    /// ```
     pub fn as_snapshot(&self) -> crate::snapshot::ProcessSnapshot {
         crate::snapshot::ProcessSnapshot {
             pid: self.pid(),

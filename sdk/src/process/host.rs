@@ -34,6 +34,13 @@ impl HostProcess {
     ///
     /// # Errors
     /// [`Error::NoSuchProcess`] when no process has this pid.
+    ///
+    /// ```
+    /// # use nvitop::HostProcess;
+    /// let me = HostProcess::new(std::process::id()).unwrap();
+    /// assert_eq!(me, HostProcess::current());
+    /// assert!(HostProcess::new(u32::MAX).is_err()); // no such pid
+    /// ```
     pub fn new(pid: u32) -> Result<Self> {
         let stat = proc_stat::read(pid).ok_or(Error::NoSuchProcess { pid })?;
         Ok(Self {
@@ -43,6 +50,12 @@ impl HostProcess {
     }
 
     /// The calling process.
+    ///
+    /// ```
+    /// # use nvitop::HostProcess;
+    /// let me = HostProcess::current();
+    /// assert_eq!(me.pid(), std::process::id());
+    /// ```
     pub fn current() -> Self {
         let pid = std::process::id();
         // Our own /proc entry always exists; a zero start time would only make
@@ -52,88 +65,194 @@ impl HostProcess {
     }
 
     /// Process id.
+    ///
+    /// ```
+    /// # use nvitop::HostProcess;
+    /// assert_eq!(HostProcess::current().pid(), std::process::id());
+    /// ```
     pub fn pid(&self) -> u32 {
         self.pid
     }
 
     /// Start time in clock ticks after boot (with the pid, the identity).
+    ///
+    /// ```
+    /// # use nvitop::HostProcess;
+    /// let me = HostProcess::current();
+    /// // The same pid read again is the same process: same start time.
+    /// assert_eq!(HostProcess::new(me.pid()).unwrap().start_ticks(), me.start_ticks());
+    /// ```
     pub fn start_ticks(&self) -> u64 {
         self.start_ticks
     }
 
     /// Whether the process still exists and the pid was not reused.
+    ///
+    /// ```
+    /// # use nvitop::HostProcess;
+    /// assert!(HostProcess::current().is_running());
+    ///
+    /// let mut child = std::process::Command::new("true").spawn().unwrap();
+    /// let process = HostProcess::new(child.id()).unwrap();
+    /// child.wait().unwrap(); // reaped: the pid is gone
+    /// assert!(!process.is_running());
+    /// ```
     pub fn is_running(&self) -> bool {
         proc_stat::read(self.pid).is_some_and(|s| s.start_ticks == self.start_ticks)
     }
 
     /// Everything the host knows about the process now (`None` once it exited
     /// or the pid was reused).
+    ///
+    /// ```
+    /// # use nvitop::HostProcess;
+    /// let info = HostProcess::current().info().unwrap();
+    /// assert_eq!(info.pid, std::process::id());
+    /// assert!(!info.cmdline.is_empty());
+    /// ```
     pub fn info(&self) -> Option<HostProcessInfo> {
         host_process_info(self.pid).filter(|info| info.start_ticks == self.start_ticks)
     }
 
     /// Executable name.
+    ///
+    /// ```
+    /// # use nvitop::HostProcess;
+    /// let name = HostProcess::current().name().unwrap();
+    /// assert!(!name.is_empty());
+    /// ```
     pub fn name(&self) -> Option<String> {
         self.info().map(|i| i.name)
     }
 
     /// Command line arguments.
+    ///
+    /// ```
+    /// # use nvitop::HostProcess;
+    /// let cmdline = HostProcess::current().cmdline().unwrap();
+    /// assert_eq!(cmdline.len(), std::env::args().count());
+    /// ```
     pub fn cmdline(&self) -> Option<Vec<String>> {
         self.info().map(|i| i.cmdline)
     }
 
     /// The command line as one shell-quoted string.
+    ///
+    /// ```
+    /// # use nvitop::HostProcess;
+    /// let command = HostProcess::current().command().unwrap();
+    /// assert!(command.contains(&HostProcess::current().name().unwrap()), "{command}");
+    /// ```
     pub fn command(&self) -> Option<String> {
         self.info().map(|i| i.command)
     }
 
     /// Working directory.
+    ///
+    /// ```
+    /// # use nvitop::HostProcess;
+    /// let cwd = HostProcess::current().cwd().unwrap();
+    /// assert_eq!(cwd, std::env::current_dir().unwrap());
+    /// ```
     pub fn cwd(&self) -> Option<std::path::PathBuf> {
         self.info().and_then(|i| i.cwd)
     }
 
     /// Owner's user name.
+    ///
+    /// ```
+    /// # use nvitop::HostProcess;
+    /// assert!(HostProcess::current().username().is_some_and(|user| !user.is_empty()));
+    /// ```
     pub fn username(&self) -> Option<String> {
         self.info().and_then(|i| i.username)
     }
 
     /// Status letter as `ps` prints it.
+    ///
+    /// ```
+    /// # use nvitop::HostProcess;
+    /// // The calling process is running (`R`) or, between time slices, sleeping (`S`).
+    /// let status = HostProcess::current().status().unwrap();
+    /// assert!(!status.is_empty());
+    /// ```
     pub fn status(&self) -> Option<String> {
         self.info().map(|i| i.status)
     }
 
     /// CPU percent of one core (since the previous reading of this process;
     /// the lifetime average on the first reading).
+    ///
+    /// ```
+    /// # use nvitop::HostProcess;
+    /// let percent = HostProcess::current().cpu_percent().unwrap();
+    /// assert!(percent >= 0.0);
+    /// ```
     pub fn cpu_percent(&self) -> Option<f64> {
         self.info().map(|i| i.cpu_percent)
     }
 
     /// Resident memory as a percent of host memory.
+    ///
+    /// ```
+    /// # use nvitop::HostProcess;
+    /// let percent = HostProcess::current().memory_percent().unwrap();
+    /// assert!(percent > 0.0 && percent < 100.0);
+    /// ```
     pub fn memory_percent(&self) -> Option<f64> {
         self.info().map(|i| i.memory_percent)
     }
 
     /// Resident set size, bytes.
+    ///
+    /// ```
+    /// # use nvitop::HostProcess;
+    /// assert!(HostProcess::current().rss().unwrap() > 0);
+    /// ```
     pub fn rss(&self) -> Option<u64> {
         self.info().map(|i| i.rss)
     }
 
     /// Start time, seconds since the Unix epoch.
+    ///
+    /// ```
+    /// # use nvitop::HostProcess;
+    /// let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap();
+    /// assert!(HostProcess::current().create_time().unwrap() <= now.as_secs());
+    /// ```
     pub fn create_time(&self) -> Option<u64> {
         self.info().map(|i| i.create_time)
     }
 
     /// Time since the process started.
+    ///
+    /// ```
+    /// # use nvitop::HostProcess;
+    /// let me = HostProcess::current();
+    /// assert!(me.running_time().unwrap() < std::time::Duration::from_secs(24 * 3600));
+    /// ```
     pub fn running_time(&self) -> Option<Duration> {
         self.info().map(|i| Duration::from_secs(i.running_time))
     }
 
     /// Running time as `46:13:33`.
+    ///
+    /// ```
+    /// # use nvitop::HostProcess;
+    /// let human = HostProcess::current().running_time_human().unwrap();
+    /// assert!(human.contains(':'), "{human}");
+    /// ```
     pub fn running_time_human(&self) -> Option<String> {
         self.info().map(|i| i.running_time_human)
     }
 
     /// Parent process id.
+    ///
+    /// ```
+    /// # use nvitop::HostProcess;
+    /// let me = HostProcess::current();
+    /// assert_eq!(me.ppid(), Some(std::os::unix::process::parent_id()));
+    /// ```
     pub fn ppid(&self) -> Option<u32> {
         proc_stat::read(self.pid)
             .filter(|s| s.start_ticks == self.start_ticks)
@@ -141,11 +260,26 @@ impl HostProcess {
     }
 
     /// The parent process.
+    ///
+    /// ```
+    /// # use nvitop::HostProcess;
+    /// let parent = HostProcess::current().parent().unwrap();
+    /// assert_eq!(parent.pid(), std::os::unix::process::parent_id());
+    /// ```
     pub fn parent(&self) -> Option<Self> {
         self.ppid().and_then(|ppid| Self::new(ppid).ok())
     }
 
     /// Direct children, read from `/proc/<pid>/task/*/children`.
+    ///
+    /// ```
+    /// # use nvitop::HostProcess;
+    /// let mut child = std::process::Command::new("sleep").arg("5").spawn().unwrap();
+    /// let pids: Vec<u32> = HostProcess::current().children().iter().map(HostProcess::pid).collect();
+    /// assert!(pids.contains(&child.id()));
+    /// # child.kill().unwrap();
+    /// # child.wait().unwrap();
+    /// ```
     pub fn children(&self) -> Vec<Self> {
         let mut pids = Vec::new();
         if let Ok(tasks) = std::fs::read_dir(format!("/proc/{}/task", self.pid)) {
@@ -170,6 +304,14 @@ impl HostProcess {
     /// [`Error::PidReused`] when the pid belongs to another process now,
     /// [`Error::NoSuchProcess`] when it exited, [`Error::PermissionDenied`]
     /// when the OS refuses, [`Error::Os`] for an unknown signal number.
+    ///
+    /// ```
+    /// # use nvitop::HostProcess;
+    /// use std::os::unix::process::ExitStatusExt;
+    /// let mut child = std::process::Command::new("sleep").arg("30").spawn().unwrap();
+    /// HostProcess::new(child.id()).unwrap().send_signal(10).unwrap(); // SIGUSR1
+    /// assert_eq!(child.wait().unwrap().signal(), Some(10));
+    /// ```
     pub fn send_signal(&self, signal: i32) -> Result<()> {
         let action = format!("signal {signal}");
         let sig = Signal::from_named_raw(signal).ok_or_else(|| Error::Os {
@@ -185,6 +327,14 @@ impl HostProcess {
     ///
     /// # Errors
     /// As [`HostProcess::send_signal`].
+    ///
+    /// ```
+    /// # use nvitop::HostProcess;
+    /// use std::os::unix::process::ExitStatusExt;
+    /// let mut child = std::process::Command::new("sleep").arg("30").spawn().unwrap();
+    /// HostProcess::new(child.id()).unwrap().interrupt().unwrap();
+    /// assert_eq!(child.wait().unwrap().signal(), Some(2)); // SIGINT
+    /// ```
     pub fn interrupt(&self) -> Result<()> {
         self.send_signal(libc::SIGINT)
     }
@@ -193,6 +343,17 @@ impl HostProcess {
     ///
     /// # Errors
     /// As [`HostProcess::send_signal`].
+    ///
+    /// ```
+    /// # use nvitop::HostProcess;
+    /// use std::os::unix::process::ExitStatusExt;
+    /// let mut child = std::process::Command::new("sleep").arg("30").spawn().unwrap();
+    /// let process = HostProcess::new(child.id()).unwrap();
+    /// process.terminate().unwrap();
+    /// assert_eq!(child.wait().unwrap().signal(), Some(15)); // SIGTERM
+    /// // The process is gone: a second signal is refused instead of hitting a reused pid.
+    /// assert!(process.terminate().is_err());
+    /// ```
     pub fn terminate(&self) -> Result<()> {
         self.send_signal(libc::SIGTERM)
     }
@@ -201,6 +362,14 @@ impl HostProcess {
     ///
     /// # Errors
     /// As [`HostProcess::send_signal`].
+    ///
+    /// ```
+    /// # use nvitop::HostProcess;
+    /// use std::os::unix::process::ExitStatusExt;
+    /// let mut child = std::process::Command::new("sleep").arg("30").spawn().unwrap();
+    /// HostProcess::new(child.id()).unwrap().kill().unwrap();
+    /// assert_eq!(child.wait().unwrap().signal(), Some(9)); // SIGKILL
+    /// ```
     pub fn kill(&self) -> Result<()> {
         self.send_signal(libc::SIGKILL)
     }

@@ -25,6 +25,12 @@ use super::proc_stat;
 use crate::format::{bytes2human, timedelta2human};
 
 /// What the host knows of one process at one moment (plain data).
+///
+/// ```
+/// let info = nvitop::process::host_process_info(std::process::id()).unwrap();
+/// assert_eq!(info.pid, std::process::id());
+/// assert!(info.rss > 0 && info.rss_human.ends_with("iB"));
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HostProcessInfo {
     /// Process id.
@@ -124,6 +130,14 @@ fn with_state<T: Default>(f: impl FnOnce(&mut HostState) -> T) -> T {
 
 /// Reads host information for `pids` in one pass. Pids that no longer exist
 /// are simply absent from the result.
+///
+/// ```
+/// use nvitop::process::host_process_infos;
+/// let me = std::process::id();
+/// let infos = host_process_infos(&[me, u32::MAX]);
+/// assert!(infos.contains_key(&me));
+/// assert!(!infos.contains_key(&u32::MAX)); // no such process: simply absent
+/// ```
 pub fn host_process_infos(pids: &[u32]) -> HashMap<u32, HostProcessInfo> {
     let mut unique: Vec<u32> = pids.to_vec();
     unique.sort_unstable();
@@ -132,6 +146,12 @@ pub fn host_process_infos(pids: &[u32]) -> HashMap<u32, HostProcessInfo> {
 }
 
 /// Host information for one pid (`None` if it does not exist).
+///
+/// ```
+/// use nvitop::process::host_process_info;
+/// assert!(host_process_info(std::process::id()).is_some());
+/// assert!(host_process_info(u32::MAX).is_none());
+/// ```
 pub fn host_process_info(pid: u32) -> Option<HostProcessInfo> {
     host_process_infos(&[pid]).remove(&pid)
 }

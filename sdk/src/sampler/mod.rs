@@ -25,15 +25,63 @@ use crate::process::{HostProcess, host_process_infos};
 use crate::snapshot::unix_now;
 
 /// Shortest accepted sampling interval.
+///
+/// ```
+/// # use std::sync::Arc;
+/// # use std::time::Duration;
+/// # use nvitop::{Device, backend::{Backend, sim::SimBackend}, sampler::{Sampler, SamplerConfig}};
+/// # let backend: Arc<dyn Backend> = Arc::new(SimBackend::default_machine());
+/// # let devices = Device::all_in(&backend).unwrap();
+/// use nvitop::sampler::MIN_INTERVAL;
+/// assert!(SamplerConfig::default().interval(MIN_INTERVAL).is_ok());
+/// assert!(SamplerConfig::default().interval(MIN_INTERVAL / 2).is_err());
+/// ```
 pub const MIN_INTERVAL: Duration = Duration::from_millis(10);
 /// Longest accepted sampling interval.
+///
+/// ```
+/// # use std::sync::Arc;
+/// # use std::time::Duration;
+/// # use nvitop::{Device, backend::{Backend, sim::SimBackend}, sampler::{Sampler, SamplerConfig}};
+/// # let backend: Arc<dyn Backend> = Arc::new(SimBackend::default_machine());
+/// # let devices = Device::all_in(&backend).unwrap();
+/// use nvitop::sampler::MAX_INTERVAL;
+/// assert!(SamplerConfig::default().interval(MAX_INTERVAL).is_ok());
+/// assert!(SamplerConfig::default().interval(MAX_INTERVAL * 2).is_err());
+/// ```
 pub const MAX_INTERVAL: Duration = Duration::from_mins(1);
 /// Default sampling interval.
+///
+/// ```
+/// # use std::sync::Arc;
+/// # use std::time::Duration;
+/// # use nvitop::{Device, backend::{Backend, sim::SimBackend}, sampler::{Sampler, SamplerConfig}};
+/// # let backend: Arc<dyn Backend> = Arc::new(SimBackend::default_machine());
+/// # let devices = Device::all_in(&backend).unwrap();
+/// use nvitop::sampler::DEFAULT_INTERVAL;
+/// assert_eq!(SamplerConfig::default().interval_value(), DEFAULT_INTERVAL);
+/// ```
 pub const DEFAULT_INTERVAL: Duration = Duration::from_millis(500);
 /// How many recent samples are kept for lookup by sequence number.
 const RING: usize = 64;
 
 /// Which host processes the sampler follows.
+///
+/// ```
+/// # use std::sync::Arc;
+/// # use std::time::Duration;
+/// # use nvitop::{Device, backend::{Backend, sim::SimBackend}, sampler::{Sampler, SamplerConfig}};
+/// # let backend: Arc<dyn Backend> = Arc::new(SimBackend::default_machine());
+/// # let devices = Device::all_in(&backend).unwrap();
+/// use nvitop::sampler::Tracked;
+/// // By default the calling process (which the simulator puts on GPU 0) is tracked.
+/// let sampler = Sampler::start(devices.clone(), SamplerConfig::default());
+/// let sample = sampler.latest();
+/// let me = sample.processes.iter().find(|p| p.pid == std::process::id()).unwrap();
+/// assert!(me.gpu[0].is_some());
+/// let quiet = Sampler::start(devices, SamplerConfig::default().tracked(Tracked::None));
+/// assert!(quiet.latest().processes.is_empty());
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub enum Tracked {
     /// The calling process and all its descendants (re-read every sample,
@@ -47,8 +95,53 @@ pub enum Tracked {
 }
 
 /// Something that wants every sample as it is taken (runs on the sampler thread).
+///
+/// ```
+/// # use std::sync::Arc;
+/// # use std::time::Duration;
+/// # use nvitop::{Device, backend::{Backend, sim::SimBackend}, sampler::{Sampler, SamplerConfig}};
+/// # let backend: Arc<dyn Backend> = Arc::new(SimBackend::default_machine());
+/// # let devices = Device::all_in(&backend).unwrap();
+/// use std::sync::atomic::{AtomicU64, Ordering};
+/// use nvitop::sampler::{Sample, SampleObserver};
+///
+/// struct LatestTemperature(AtomicU64);
+/// impl SampleObserver for LatestTemperature {
+///     fn observe(&self, sample: &Sample) {
+///         let celsius = sample.devices[0].temperature.unwrap_or(0.0);
+///         self.0.store(celsius as u64, Ordering::Relaxed);
+///     }
+/// }
+///
+/// let sampler = Sampler::start(devices, SamplerConfig::default().interval(Duration::from_millis(10)).unwrap());
+/// let observer = Arc::new(LatestTemperature(AtomicU64::new(0)));
+/// sampler.observe(&(Arc::clone(&observer) as Arc<dyn SampleObserver>));
+/// sampler.sample_now(); // observers see every sample, including this one
+/// assert!(observer.0.load(Ordering::Relaxed) > 20);
+/// ```
 pub trait SampleObserver: Send + Sync {
     /// Called with each new sample; must be quick.
+    ///
+    /// ```
+    /// use std::sync::{Arc, Mutex};
+    /// use nvitop::{Device, backend::{Backend, sim::SimBackend}};
+    /// use nvitop::sampler::{Sample, SampleObserver, Sampler, SamplerConfig};
+    ///
+    /// #[derive(Default)]
+    /// struct Seqs(Mutex<Vec<u64>>);
+    /// impl SampleObserver for Seqs {
+    ///     fn observe(&self, sample: &Sample) {
+    ///         self.0.lock().unwrap().push(sample.seq);
+    ///     }
+    /// }
+    ///
+    /// let backend: Arc<dyn Backend> = Arc::new(SimBackend::default_machine());
+    /// let sampler = Sampler::start(Device::all_in(&backend).unwrap(), SamplerConfig::default());
+    /// let seqs = Arc::new(Seqs::default());
+    /// sampler.observe(&(Arc::clone(&seqs) as Arc<dyn SampleObserver>));
+    /// let sample = sampler.sample_now();
+    /// assert!(seqs.0.lock().unwrap().contains(&sample.seq));
+    /// ```
     fn observe(&self, sample: &Sample);
 }
 
@@ -83,6 +176,18 @@ impl SamplerConfig {
     ///
     /// # Errors
     /// [`Error::InvalidInterval`] outside that range.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use std::time::Duration;
+    /// # use nvitop::{Device, backend::{Backend, sim::SimBackend}, sampler::{Sampler, SamplerConfig}};
+    /// # let backend: Arc<dyn Backend> = Arc::new(SimBackend::default_machine());
+    /// # let devices = Device::all_in(&backend).unwrap();
+    /// let config = SamplerConfig::default().interval(Duration::from_secs(2)).unwrap();
+    /// assert_eq!(config.interval_value(), Duration::from_secs(2));
+    /// let err = SamplerConfig::default().interval(Duration::from_secs(120)).unwrap_err();
+    /// assert!(err.to_string().contains("out of range"), "{err}");
+    /// ```
     pub fn interval(mut self, interval: Duration) -> Result<Self> {
         if !(MIN_INTERVAL..=MAX_INTERVAL).contains(&interval) {
             return Err(Error::InvalidInterval { interval });
@@ -92,11 +197,33 @@ impl SamplerConfig {
     }
 
     /// The interval.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use std::time::Duration;
+    /// # use nvitop::{Device, backend::{Backend, sim::SimBackend}, sampler::{Sampler, SamplerConfig}};
+    /// # let backend: Arc<dyn Backend> = Arc::new(SimBackend::default_machine());
+    /// # let devices = Device::all_in(&backend).unwrap();
+    /// let config = SamplerConfig::default().interval(Duration::from_millis(250)).unwrap();
+    /// assert_eq!(config.interval_value(), Duration::from_millis(250));
+    /// ```
     pub fn interval_value(&self) -> Duration {
         self.interval
     }
 
     /// Chooses the tracked processes.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use std::time::Duration;
+    /// # use nvitop::{Device, backend::{Backend, sim::SimBackend}, sampler::{Sampler, SamplerConfig}};
+    /// # let backend: Arc<dyn Backend> = Arc::new(SimBackend::default_machine());
+    /// # let devices = Device::all_in(&backend).unwrap();
+    /// use nvitop::sampler::Tracked;
+    /// let config = SamplerConfig::default().tracked(Tracked::Pids(vec![std::process::id()]));
+    /// let sampler = Sampler::start(devices, config);
+    /// assert_eq!(sampler.latest().processes.len(), 1);
+    /// ```
     #[must_use]
     pub fn tracked(mut self, tracked: Tracked) -> Self {
         self.tracked = tracked;
@@ -104,11 +231,35 @@ impl SamplerConfig {
     }
 
     /// The tracked processes.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use std::time::Duration;
+    /// # use nvitop::{Device, backend::{Backend, sim::SimBackend}, sampler::{Sampler, SamplerConfig}};
+    /// # let backend: Arc<dyn Backend> = Arc::new(SimBackend::default_machine());
+    /// # let devices = Device::all_in(&backend).unwrap();
+    /// use nvitop::sampler::Tracked;
+    /// assert_eq!(SamplerConfig::default().tracked_value(), &Tracked::SelfAndChildren);
+    /// assert_eq!(SamplerConfig::default().tracked(Tracked::None).tracked_value(), &Tracked::None);
+    /// ```
     pub fn tracked_value(&self) -> &Tracked {
         &self.tracked
     }
 
     /// Chooses optional readings (clocks, PCIe).
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use std::time::Duration;
+    /// # use nvitop::{Device, backend::{Backend, sim::SimBackend}, sampler::{Sampler, SamplerConfig}};
+    /// # let backend: Arc<dyn Backend> = Arc::new(SimBackend::default_machine());
+    /// # let devices = Device::all_in(&backend).unwrap();
+    /// use nvitop::sampler::SampleOptions;
+    /// let config = SamplerConfig::default().options(SampleOptions { clocks: true, pcie: false });
+    /// let sample = Sampler::start(devices, config).latest();
+    /// assert!(sample.devices[0].sm_clock.is_some());
+    /// assert_eq!(sample.devices[0].pcie_tx, None); // not asked for
+    /// ```
     #[must_use]
     pub fn options(mut self, options: SampleOptions) -> Self {
         self.options = options;
@@ -154,6 +305,18 @@ impl std::fmt::Debug for Sampler {
 impl Sampler {
     /// Takes a first sample on the calling thread (so [`Sampler::latest`]
     /// always has one), then starts the sampling thread.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use std::time::Duration;
+    /// # use nvitop::{Device, backend::{Backend, sim::SimBackend}, sampler::{Sampler, SamplerConfig}};
+    /// # let backend: Arc<dyn Backend> = Arc::new(SimBackend::default_machine());
+    /// # let devices = Device::all_in(&backend).unwrap();
+    /// let sampler = Sampler::start(devices, SamplerConfig::default());
+    /// // The first sample was taken before `start` returned.
+    /// assert_eq!(sampler.latest().seq, 1);
+    /// assert!(sampler.latest().devices[0].gpu_utilization.is_some());
+    /// ```
     pub fn start(devices: Vec<Device>, config: SamplerConfig) -> Self {
         let shared = Arc::new(Shared {
             devices,
@@ -175,21 +338,65 @@ impl Sampler {
     }
 
     /// The devices sampled, in sample order.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use std::time::Duration;
+    /// # use nvitop::{Device, backend::{Backend, sim::SimBackend}, sampler::{Sampler, SamplerConfig}};
+    /// # let backend: Arc<dyn Backend> = Arc::new(SimBackend::default_machine());
+    /// # let devices = Device::all_in(&backend).unwrap();
+    /// let sampler = Sampler::start(vec![devices[3].clone(), devices[0].clone()], SamplerConfig::default());
+    /// assert_eq!(sampler.devices()[0].index(), 3);
+    /// ```
     pub fn devices(&self) -> &[Device] {
         &self.shared.devices
     }
 
     /// The sampling interval.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use std::time::Duration;
+    /// # use nvitop::{Device, backend::{Backend, sim::SimBackend}, sampler::{Sampler, SamplerConfig}};
+    /// # let backend: Arc<dyn Backend> = Arc::new(SimBackend::default_machine());
+    /// # let devices = Device::all_in(&backend).unwrap();
+    /// let config = SamplerConfig::default().interval(Duration::from_millis(50)).unwrap();
+    /// assert_eq!(Sampler::start(devices, config).interval(), Duration::from_millis(50));
+    /// ```
     pub fn interval(&self) -> Duration {
         self.shared.config.interval
     }
 
     /// Sequence number of the newest sample: one atomic load, no lock.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use std::time::Duration;
+    /// # use nvitop::{Device, backend::{Backend, sim::SimBackend}, sampler::{Sampler, SamplerConfig}};
+    /// # let backend: Arc<dyn Backend> = Arc::new(SimBackend::default_machine());
+    /// # let devices = Device::all_in(&backend).unwrap();
+    /// let sampler = Sampler::start(devices, SamplerConfig::default());
+    /// let before = sampler.latest_seq();
+    /// sampler.sample_now();
+    /// assert!(sampler.latest_seq() > before);
+    /// ```
     pub fn latest_seq(&self) -> u64 {
         self.shared.latest_seq.load(Ordering::Acquire)
     }
 
     /// The newest sample.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use std::time::Duration;
+    /// # use nvitop::{Device, backend::{Backend, sim::SimBackend}, sampler::{Sampler, SamplerConfig}};
+    /// # let backend: Arc<dyn Backend> = Arc::new(SimBackend::default_machine());
+    /// # let devices = Device::all_in(&backend).unwrap();
+    /// let sampler = Sampler::start(devices, SamplerConfig::default());
+    /// let sample = sampler.latest();
+    /// assert_eq!(sample.seq, sampler.latest_seq());
+    /// assert!(sample.devices[0].temperature.unwrap() > 20.0);
+    /// ```
     pub fn latest(&self) -> Arc<Sample> {
         let ring = self.shared.ring.lock().unwrap_or_else(PoisonError::into_inner);
         ring.back()
@@ -199,6 +406,19 @@ impl Sampler {
 
     /// The sample with this sequence number if still kept, else the closest
     /// one kept (the oldest for an evicted number, the newest for a future one).
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use std::time::Duration;
+    /// # use nvitop::{Device, backend::{Backend, sim::SimBackend}, sampler::{Sampler, SamplerConfig}};
+    /// # let backend: Arc<dyn Backend> = Arc::new(SimBackend::default_machine());
+    /// # let devices = Device::all_in(&backend).unwrap();
+    /// let sampler = Sampler::start(devices, SamplerConfig::default());
+    /// let first = sampler.latest();
+    /// sampler.sample_now();
+    /// assert_eq!(sampler.sample(first.seq).seq, first.seq);
+    /// assert_eq!(sampler.sample(u64::MAX).seq, sampler.latest_seq()); // a future number: the newest
+    /// ```
     pub fn sample(&self, seq: u64) -> Arc<Sample> {
         let ring = self.shared.ring.lock().unwrap_or_else(PoisonError::into_inner);
         let found = ring.iter().find(|s| s.seq == seq).or_else(|| {
@@ -214,17 +434,64 @@ impl Sampler {
     }
 
     /// Registers an observer; it is dropped from the list when its last `Arc` goes.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use std::time::Duration;
+    /// # use nvitop::{Device, backend::{Backend, sim::SimBackend}, sampler::{Sampler, SamplerConfig}};
+    /// # let backend: Arc<dyn Backend> = Arc::new(SimBackend::default_machine());
+    /// # let devices = Device::all_in(&backend).unwrap();
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    /// use nvitop::sampler::{Sample, SampleObserver};
+    /// struct Count(AtomicUsize);
+    /// impl SampleObserver for Count {
+    ///     fn observe(&self, _: &Sample) {
+    ///         self.0.fetch_add(1, Ordering::Relaxed);
+    ///     }
+    /// }
+    /// let sampler = Sampler::start(devices, SamplerConfig::default());
+    /// let count = Arc::new(Count(AtomicUsize::new(0)));
+    /// sampler.observe(&(Arc::clone(&count) as Arc<dyn SampleObserver>));
+    /// sampler.sample_now();
+    /// sampler.sample_now();
+    /// assert!(count.0.load(Ordering::Relaxed) >= 2);
+    /// ```
     pub fn observe(&self, observer: &Arc<dyn SampleObserver>) {
         let mut observers = self.shared.observers.lock().unwrap_or_else(PoisonError::into_inner);
         observers.push(Arc::downgrade(observer));
     }
 
     /// Takes a sample now, on the calling thread, and publishes it.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use std::time::Duration;
+    /// # use nvitop::{Device, backend::{Backend, sim::SimBackend}, sampler::{Sampler, SamplerConfig}};
+    /// # let backend: Arc<dyn Backend> = Arc::new(SimBackend::default_machine());
+    /// # let devices = Device::all_in(&backend).unwrap();
+    /// let sampler = Sampler::start(devices, SamplerConfig::default());
+    /// let fresh = sampler.sample_now();
+    /// assert_eq!(fresh.seq, sampler.latest_seq());
+    /// assert_eq!(fresh.devices.len(), 4);
+    /// ```
     pub fn sample_now(&self) -> Arc<Sample> {
         take_and_publish(&self.shared)
     }
 
     /// Stops the thread and waits for it.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use std::time::Duration;
+    /// # use nvitop::{Device, backend::{Backend, sim::SimBackend}, sampler::{Sampler, SamplerConfig}};
+    /// # let backend: Arc<dyn Backend> = Arc::new(SimBackend::default_machine());
+    /// # let devices = Device::all_in(&backend).unwrap();
+    /// let mut sampler = Sampler::start(devices, SamplerConfig::default().interval(Duration::from_millis(10)).unwrap());
+    /// sampler.stop();
+    /// let seq = sampler.latest_seq();
+    /// std::thread::sleep(Duration::from_millis(30));
+    /// assert_eq!(sampler.latest_seq(), seq); // no more samples
+    /// ```
     pub fn stop(&mut self) {
         *self.shared.stop.lock().unwrap_or_else(PoisonError::into_inner) = true;
         self.shared.wake.notify_all();

@@ -10,6 +10,19 @@ use crate::process::HostProcessInfo;
 
 /// GPU-side readings of one device. Units are those the logger and the
 /// collector report: percent, bytes, °C, watts, joules, MHz, KB/s.
+///
+/// ```
+/// # use std::sync::Arc;
+/// # use nvitop::{Device, backend::{Backend, sim::SimBackend}, sampler::{Sampler, SamplerConfig}};
+/// # let sim = SimBackend::default_machine();
+/// # sim.set_time(10.0);
+/// # let backend: Arc<dyn Backend> = Arc::new(sim);
+/// # let sampler = Sampler::start(Device::all_in(&backend).unwrap(), SamplerConfig::default());
+/// let h100 = &sampler.latest().devices[0];
+/// assert_eq!(h100.power_limit, Some(700.0)); // watts, not milliwatts
+/// assert_eq!(h100.memory_total, Some(85_520_809_984.0));
+/// assert!(h100.tracked_gpu_memory.unwrap() > 0.0); // the calling process trains here
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct DeviceSample {
     /// GPU utilization, percent.
@@ -49,6 +62,19 @@ pub struct DeviceSample {
 }
 
 /// GPU-side readings of one tracked process on one device.
+///
+/// ```
+/// # use std::sync::Arc;
+/// # use nvitop::{Device, backend::{Backend, sim::SimBackend}, sampler::{Sampler, SamplerConfig}};
+/// # let sim = SimBackend::default_machine();
+/// # sim.set_time(10.0);
+/// # let backend: Arc<dyn Backend> = Arc::new(sim);
+/// # let sampler = Sampler::start(Device::all_in(&backend).unwrap(), SamplerConfig::default());
+/// let me = sampler.latest().processes.iter().find(|p| p.pid == std::process::id()).cloned().unwrap();
+/// let on_gpu0 = me.gpu[0].clone().unwrap();
+/// assert!(on_gpu0.gpu_memory.unwrap() > 0.0);
+/// assert!(on_gpu0.gpu_memory_percent.unwrap() < 100.0);
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ProcessGpuSample {
     /// GPU memory, bytes.
@@ -62,6 +88,20 @@ pub struct ProcessGpuSample {
 }
 
 /// One tracked process.
+///
+/// ```
+/// # use std::sync::Arc;
+/// # use nvitop::{Device, backend::{Backend, sim::SimBackend}, sampler::{Sampler, SamplerConfig}};
+/// # let sim = SimBackend::default_machine();
+/// # sim.set_time(10.0);
+/// # let backend: Arc<dyn Backend> = Arc::new(sim);
+/// # let sampler = Sampler::start(Device::all_in(&backend).unwrap(), SamplerConfig::default());
+/// let sample = sampler.latest();
+/// let me = sample.processes.iter().find(|p| p.pid == std::process::id()).unwrap();
+/// assert_eq!(me.gpu.len(), sample.devices.len());
+/// assert!(me.host.is_some());
+/// assert!(me.gpu[2].is_none()); // no context on GPU 2
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ProcessSample {
     /// Process id.
@@ -74,6 +114,20 @@ pub struct ProcessSample {
 }
 
 /// Everything read in one sampling pass.
+///
+/// ```
+/// # use std::sync::Arc;
+/// # use nvitop::{Device, backend::{Backend, sim::SimBackend}, sampler::{Sampler, SamplerConfig}};
+/// # let sim = SimBackend::default_machine();
+/// # sim.set_time(10.0);
+/// # let backend: Arc<dyn Backend> = Arc::new(sim);
+/// # let sampler = Sampler::start(Device::all_in(&backend).unwrap(), SamplerConfig::default());
+/// let sample = sampler.latest();
+/// assert_eq!(sample.seq, 1);
+/// assert_eq!(sample.devices.len(), 4);
+/// assert!(sample.timestamp > 1.6e9);
+/// assert!(sample.host.cpu_count >= 1);
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Sample {
     /// Sequence number, 1 for the first sample.
@@ -129,6 +183,20 @@ pub(crate) fn read_device(device: &Device, options: SampleOptions, tracked: &Tra
 }
 
 /// What the sampler reads beyond the always-on fields.
+///
+/// ```
+/// # use std::sync::Arc;
+/// # use nvitop::{Device, backend::{Backend, sim::SimBackend}, sampler::{Sampler, SamplerConfig}};
+/// # let sim = SimBackend::default_machine();
+/// # sim.set_time(10.0);
+/// # let backend: Arc<dyn Backend> = Arc::new(sim);
+/// # let sampler = Sampler::start(Device::all_in(&backend).unwrap(), SamplerConfig::default());
+/// use nvitop::sampler::SampleOptions;
+/// let config = SamplerConfig::default().options(SampleOptions { clocks: false, pcie: true });
+/// let sample = Sampler::start(Device::all_in(&backend).unwrap(), config).latest();
+/// assert!(sample.devices[0].pcie_rx.is_some());
+/// assert_eq!(sample.devices[0].sm_clock, None);
+/// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct SampleOptions {
     /// Read SM and memory clocks.

@@ -69,6 +69,24 @@ struct Started {
 impl CsvSink {
     /// Opens `path` for appending, creating it and its parent directories
     /// as needed. The header is checked or written by [`Sink::start`].
+    ///
+    /// ```
+    /// use nvitop::sink::{CsvSink, LogRecord, Sink};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// let path = dir.path().join("logs/gpu.csv"); // parent directories are created
+    /// let keys = vec!["gpu0/temperature".to_owned()];
+    /// let mut sink = CsvSink::create(&path).unwrap();
+    /// sink.start(&keys).unwrap();
+    /// sink.write(&LogRecord { wall_time: 1.0, step: 3, epoch: None, keys: &keys, values: &[Some(61.0)] }).unwrap();
+    /// sink.close().unwrap();
+    /// let text = std::fs::read_to_string(&path).unwrap();
+    /// assert!(text.lines().next().unwrap().ends_with("gpu0/temperature"));
+    /// assert!(text.lines().nth(1).unwrap().ends_with(",61.0"));
+    ///
+    /// // Appending with other keys is refused rather than misaligning columns.
+    /// let mut again = CsvSink::create(&path).unwrap();
+    /// assert!(again.start(&["other".to_owned()]).is_err());
+    /// ```
     pub fn create(path: impl AsRef<Path>) -> Result<Self, SinkError> {
         let path = path.as_ref().to_path_buf();
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
@@ -93,6 +111,13 @@ impl CsvSink {
     }
 
     /// The CSV file this sink writes.
+    ///
+    /// ```
+    /// use nvitop::sink::{CsvSink, LogRecord, Sink};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// let sink = CsvSink::create(dir.path().join("gpu.csv")).unwrap();
+    /// assert_eq!(sink.path(), dir.path().join("gpu.csv"));
+    /// ```
     pub fn path(&self) -> &Path {
         &self.path
     }

@@ -8,6 +8,18 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use super::{LogRecord, Sink, SinkError};
 
 /// One record as a [`MemorySink`] stored it.
+///
+/// ```
+/// use nvitop::sink::{LogRecord, MemorySink, Sink};
+/// # let keys = vec!["gpu0/temperature".to_owned(), "gpu0/fan".to_owned()];
+/// # let record = |step| LogRecord { wall_time: 1.0, step, epoch: Some(0), keys: &keys, values: &[Some(61.0), None] };
+/// let mut sink = MemorySink::new();
+/// let records = sink.handle();
+/// sink.write(&record(5)).unwrap();
+/// let owned = &records.records()[0];
+/// assert_eq!((owned.step, owned.epoch), (5, Some(0)));
+/// assert_eq!(owned.values.len(), 1); // the unmeasured fan is absent
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct OwnedRecord {
     /// When the values were taken, in seconds since the Unix epoch.
@@ -22,6 +34,17 @@ pub struct OwnedRecord {
 
 impl OwnedRecord {
     /// The value stored under `key`, if it was measured.
+    ///
+    /// ```
+    /// use nvitop::sink::{LogRecord, MemorySink, Sink};
+    /// # let keys = vec!["gpu0/temperature".to_owned(), "gpu0/fan".to_owned()];
+    /// # let record = |step| LogRecord { wall_time: 1.0, step, epoch: Some(0), keys: &keys, values: &[Some(61.0), None] };
+    /// let mut sink = MemorySink::new();
+    /// let records = sink.handle();
+    /// sink.write(&record(0)).unwrap();
+    /// assert_eq!(records.records()[0].get("gpu0/temperature"), Some(61.0));
+    /// assert_eq!(records.records()[0].get("gpu0/fan"), None);
+    /// ```
     pub fn get(&self, key: &str) -> Option<f64> {
         self.values.get(key).copied()
     }
@@ -64,6 +87,17 @@ pub struct MemorySink {
 }
 
 /// A cloneable read handle onto what a [`MemorySink`] received.
+///
+/// ```
+/// use nvitop::sink::{LogRecord, MemorySink, Sink};
+/// # let keys = vec!["gpu0/temperature".to_owned(), "gpu0/fan".to_owned()];
+/// # let record = |step| LogRecord { wall_time: 1.0, step, epoch: Some(0), keys: &keys, values: &[Some(61.0), None] };
+/// let mut sink = MemorySink::new();
+/// let records = sink.handle();
+/// let reader = records.clone(); // cloneable, readable from any thread
+/// sink.write(&record(0)).unwrap();
+/// assert_eq!(std::thread::spawn(move || reader.len()).join().unwrap(), 1);
+/// ```
 #[derive(Debug, Clone)]
 pub struct MemoryRecords {
     shared: Arc<Mutex<Shared>>,
@@ -77,11 +111,32 @@ fn lock(shared: &Mutex<Shared>) -> MutexGuard<'_, Shared> {
 
 impl MemorySink {
     /// An empty sink.
+    ///
+    /// ```
+    /// use nvitop::sink::{LogRecord, MemorySink, Sink};
+    /// # let keys = vec!["gpu0/temperature".to_owned(), "gpu0/fan".to_owned()];
+    /// # let record = |step| LogRecord { wall_time: 1.0, step, epoch: Some(0), keys: &keys, values: &[Some(61.0), None] };
+    /// let sink = MemorySink::new();
+    /// assert!(sink.handle().is_empty());
+    /// ```
     pub fn new() -> Self {
         Self::default()
     }
 
     /// A handle that reads this sink's records from any thread.
+    ///
+    /// ```
+    /// use nvitop::sink::{LogRecord, MemorySink, Sink};
+    /// # let keys = vec!["gpu0/temperature".to_owned(), "gpu0/fan".to_owned()];
+    /// # let record = |step| LogRecord { wall_time: 1.0, step, epoch: Some(0), keys: &keys, values: &[Some(61.0), None] };
+    /// let mut sink = MemorySink::new();
+    /// let records = sink.handle();
+    /// std::thread::spawn(move || sink.write(&LogRecord { wall_time: 1.0, step: 1, epoch: None, keys: &[], values: &[] }))
+    ///     .join()
+    ///     .unwrap()
+    ///     .unwrap();
+    /// assert_eq!(records.len(), 1);
+    /// ```
     pub fn handle(&self) -> MemoryRecords {
         MemoryRecords {
             shared: Arc::clone(&self.shared),
@@ -91,31 +146,97 @@ impl MemorySink {
 
 impl MemoryRecords {
     /// A copy of every record written so far, in order.
+    ///
+    /// ```
+    /// use nvitop::sink::{LogRecord, MemorySink, Sink};
+    /// # let keys = vec!["gpu0/temperature".to_owned(), "gpu0/fan".to_owned()];
+    /// # let record = |step| LogRecord { wall_time: 1.0, step, epoch: Some(0), keys: &keys, values: &[Some(61.0), None] };
+    /// let mut sink = MemorySink::new();
+    /// let records = sink.handle();
+    /// sink.write(&record(1)).unwrap();
+    /// sink.write(&record(2)).unwrap();
+    /// let steps: Vec<u64> = records.records().iter().map(|r| r.step).collect();
+    /// assert_eq!(steps, [1, 2]);
+    /// ```
     pub fn records(&self) -> Vec<OwnedRecord> {
         lock(&self.shared).records.clone()
     }
 
     /// The keys passed to [`Sink::start`], or `None` before it was called.
+    ///
+    /// ```
+    /// use nvitop::sink::{LogRecord, MemorySink, Sink};
+    /// # let keys = vec!["gpu0/temperature".to_owned(), "gpu0/fan".to_owned()];
+    /// # let record = |step| LogRecord { wall_time: 1.0, step, epoch: Some(0), keys: &keys, values: &[Some(61.0), None] };
+    /// let mut sink = MemorySink::new();
+    /// let records = sink.handle();
+    /// assert_eq!(records.keys(), None);
+    /// sink.start(&keys).unwrap();
+    /// assert_eq!(records.keys(), Some(keys.clone()));
+    /// ```
     pub fn keys(&self) -> Option<Vec<String>> {
         lock(&self.shared).keys.clone()
     }
 
     /// How many records were written.
+    ///
+    /// ```
+    /// use nvitop::sink::{LogRecord, MemorySink, Sink};
+    /// # let keys = vec!["gpu0/temperature".to_owned(), "gpu0/fan".to_owned()];
+    /// # let record = |step| LogRecord { wall_time: 1.0, step, epoch: Some(0), keys: &keys, values: &[Some(61.0), None] };
+    /// let mut sink = MemorySink::new();
+    /// let records = sink.handle();
+    /// sink.write(&record(0)).unwrap();
+    /// assert_eq!(records.len(), 1);
+    /// ```
     pub fn len(&self) -> usize {
         lock(&self.shared).records.len()
     }
 
     /// Whether no record was written yet.
+    ///
+    /// ```
+    /// use nvitop::sink::{LogRecord, MemorySink, Sink};
+    /// # let keys = vec!["gpu0/temperature".to_owned(), "gpu0/fan".to_owned()];
+    /// # let record = |step| LogRecord { wall_time: 1.0, step, epoch: Some(0), keys: &keys, values: &[Some(61.0), None] };
+    /// let mut sink = MemorySink::new();
+    /// let records = sink.handle();
+    /// assert!(records.is_empty());
+    /// sink.write(&record(0)).unwrap();
+    /// assert!(!records.is_empty());
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
     /// How many times [`Sink::flush`] (or [`Sink::close`]) was called.
+    ///
+    /// ```
+    /// use nvitop::sink::{LogRecord, MemorySink, Sink};
+    /// # let keys = vec!["gpu0/temperature".to_owned(), "gpu0/fan".to_owned()];
+    /// # let record = |step| LogRecord { wall_time: 1.0, step, epoch: Some(0), keys: &keys, values: &[Some(61.0), None] };
+    /// let mut sink = MemorySink::new();
+    /// let records = sink.handle();
+    /// sink.flush().unwrap();
+    /// sink.close().unwrap();
+    /// assert_eq!(records.flush_count(), 2);
+    /// ```
     pub fn flush_count(&self) -> usize {
         lock(&self.shared).flushes
     }
 
     /// Whether [`Sink::close`] was called.
+    ///
+    /// ```
+    /// use nvitop::sink::{LogRecord, MemorySink, Sink};
+    /// # let keys = vec!["gpu0/temperature".to_owned(), "gpu0/fan".to_owned()];
+    /// # let record = |step| LogRecord { wall_time: 1.0, step, epoch: Some(0), keys: &keys, values: &[Some(61.0), None] };
+    /// let mut sink = MemorySink::new();
+    /// let records = sink.handle();
+    /// sink.close().unwrap();
+    /// assert!(records.is_closed());
+    /// assert!(sink.write(&record(0)).is_err());
+    /// ```
     pub fn is_closed(&self) -> bool {
         lock(&self.shared).closed
     }
@@ -123,6 +244,19 @@ impl MemoryRecords {
     /// Makes every later `start`, `write` and `flush` fail with an I/O error
     /// (`true`) or succeed again (`false`), to test how callers cope with a
     /// failing sink such as a full disk.
+    ///
+    /// ```
+    /// use nvitop::sink::{LogRecord, MemorySink, Sink};
+    /// # let keys = vec!["gpu0/temperature".to_owned(), "gpu0/fan".to_owned()];
+    /// # let record = |step| LogRecord { wall_time: 1.0, step, epoch: Some(0), keys: &keys, values: &[Some(61.0), None] };
+    /// let mut sink = MemorySink::new();
+    /// let records = sink.handle();
+    /// records.set_failing(true);
+    /// let err = sink.write(&record(0)).unwrap_err();
+    /// assert!(err.to_string().contains("failure injected"), "{err}");
+    /// records.set_failing(false);
+    /// assert!(sink.write(&record(0)).is_ok());
+    /// ```
     pub fn set_failing(&self, failing: bool) {
         lock(&self.shared).failing = failing;
     }

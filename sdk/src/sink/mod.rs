@@ -53,30 +53,123 @@ pub use self::tensorboard::{TensorBoardSink, default_log_parent, default_run_dir
 ///
 /// Implementations are driven from one thread at a time (the sink thread),
 /// hence `Send` but not `Sync`.
+///
+/// ```
+/// use nvitop::sink::{LogRecord, Sink, SinkError};
+///
+/// // Prints the GPU temperature of each record.
+/// struct PrintTemperature(Vec<String>);
+/// impl Sink for PrintTemperature {
+///     fn start(&mut self, keys: &[String]) -> Result<(), SinkError> {
+///         self.0 = keys.iter().filter(|k| k.contains("temperature")).cloned().collect();
+///         Ok(())
+///     }
+///     fn write(&mut self, record: &LogRecord<'_>) -> Result<(), SinkError> {
+///         for (key, value) in record.present().filter(|(key, _)| self.0.iter().any(|k| k == key)) {
+///             println!("step {}: {key} = {value}", record.step);
+///         }
+///         Ok(())
+///     }
+///     fn flush(&mut self) -> Result<(), SinkError> {
+///         Ok(())
+///     }
+///     fn describe(&self) -> String {
+///         "print".into()
+///     }
+/// }
+///
+/// # use std::sync::Arc;
+/// # use nvitop::{GpuStatsLogger, backend::sim::SimBackend};
+/// let logger = GpuStatsLogger::builder(&[0])
+///     .backend(Arc::new(SimBackend::default_machine()))
+///     .temperature(true)
+///     .sink(Box::new(PrintTemperature(Vec::new())))
+///     .build()
+///     .unwrap();
+/// drop(logger.step(0));
+/// assert_eq!(logger.close().written, 2);
+/// ```
 pub trait Sink: Send {
     /// Prepares the sink; called once, before any [`write`](Sink::write),
     /// with every scalar key that may ever appear, in column order.
     ///
     /// Tabular sinks use this to fix their header: a key that is not listed
     /// here cannot get a column later.
+    ///
+    /// ```
+    /// use nvitop::sink::{CsvSink, LogRecord, Sink};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let path = dir.path().join("gpu.csv");
+    /// # let keys = vec!["gpu0/temperature".to_owned()];
+    /// let mut sink = CsvSink::create(&path).unwrap();
+    /// sink.start(&keys).unwrap(); // writes the CSV header
+    /// sink.flush().unwrap();
+    /// assert!(std::fs::read_to_string(&path).unwrap().trim_end().ends_with("gpu0/temperature"));
+    /// ```
     fn start(&mut self, keys: &[String]) -> Result<(), SinkError>;
 
     /// Persists one record. May buffer; see [`flush`](Sink::flush).
+    ///
+    /// ```
+    /// use nvitop::sink::{CsvSink, LogRecord, Sink};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let path = dir.path().join("gpu.csv");
+    /// # let keys = vec!["gpu0/temperature".to_owned()];
+    /// let mut sink = CsvSink::create(&path).unwrap();
+    /// sink.start(&keys).unwrap();
+    /// sink.write(&LogRecord { wall_time: 1.0, step: 9, epoch: None, keys: &keys, values: &[Some(70.0)] }).unwrap();
+    /// sink.close().unwrap();
+    /// assert_eq!(std::fs::read_to_string(&path).unwrap().lines().count(), 2);
+    /// ```
     fn write(&mut self, record: &LogRecord<'_>) -> Result<(), SinkError>;
 
     /// Hands everything buffered so far to the operating system, so another
     /// process (TensorBoard, `tail -f`) sees it and a killed training process
     /// loses nothing written before.
+    ///
+    /// ```
+    /// use nvitop::sink::{CsvSink, LogRecord, Sink};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let path = dir.path().join("gpu.csv");
+    /// # let keys = vec!["gpu0/temperature".to_owned()];
+    /// let mut sink = CsvSink::create(&path).unwrap();
+    /// sink.start(&keys).unwrap();
+    /// sink.write(&LogRecord { wall_time: 1.0, step: 0, epoch: None, keys: &keys, values: &[Some(70.0)] }).unwrap();
+    /// sink.flush().unwrap(); // another process (`tail -f`) sees the row now
+    /// assert!(std::fs::read_to_string(&path).unwrap().contains(",70.0"));
+    /// ```
     fn flush(&mut self) -> Result<(), SinkError>;
 
     /// Flushes and releases the sink. Later writes fail with
     /// [`SinkError::Closed`]; closing twice is harmless.
+    ///
+    /// ```
+    /// use nvitop::sink::{CsvSink, LogRecord, Sink};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let path = dir.path().join("gpu.csv");
+    /// # let keys = vec!["gpu0/temperature".to_owned()];
+    /// let mut sink = CsvSink::create(&path).unwrap();
+    /// sink.start(&keys).unwrap();
+    /// sink.close().unwrap();
+    /// sink.close().unwrap(); // harmless
+    /// let row = LogRecord { wall_time: 1.0, step: 0, epoch: None, keys: &keys, values: &[Some(70.0)] };
+    /// assert!(sink.write(&row).is_err());
+    /// ```
     fn close(&mut self) -> Result<(), SinkError> {
         self.flush()
     }
 
     /// A short human-readable name for messages, such as
     /// `tensorboard:runs/Nov24_23-59-01_myhost`.
+    ///
+    /// ```
+    /// use nvitop::sink::{CsvSink, LogRecord, Sink};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let path = dir.path().join("gpu.csv");
+    /// # let keys = vec!["gpu0/temperature".to_owned()];
+    /// let sink = CsvSink::create(&path).unwrap();
+    /// assert_eq!(sink.describe(), format!("csv:{}", path.display()));
+    /// ```
     fn describe(&self) -> String;
 }
 
@@ -138,6 +231,14 @@ impl<'a> LogRecord<'a> {
     ///
     /// If `keys` and `values` differ in length the extra entries of the
     /// longer one are ignored.
+    ///
+    /// ```
+    /// use nvitop::sink::LogRecord;
+    /// let keys = vec!["fan".to_owned(), "temperature".to_owned()];
+    /// let record = LogRecord { wall_time: 0.0, step: 0, epoch: None, keys: &keys, values: &[None, Some(64.0)] };
+    /// let present: Vec<_> = record.present().collect();
+    /// assert_eq!(present, [("temperature", 64.0)]);
+    /// ```
     pub fn present(&self) -> impl Iterator<Item = (&'a str, f64)> + 'a {
         self.keys
             .iter()
@@ -163,6 +264,16 @@ pub(crate) fn now_unix() -> f64 {
 }
 
 /// Why a sink could not do what was asked.
+///
+/// ```
+/// use nvitop::sink::{CsvSink, SinkError};
+/// // A path under a regular file cannot be created.
+/// let dir = tempfile::tempdir().unwrap();
+/// std::fs::write(dir.path().join("file"), "").unwrap();
+/// let err = CsvSink::create(dir.path().join("file/gpu.csv")).unwrap_err();
+/// assert!(matches!(err, SinkError::Io { .. }));
+/// assert!(err.to_string().contains("file"), "{err}");
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum SinkError {

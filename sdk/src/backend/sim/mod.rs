@@ -41,15 +41,45 @@ use super::{
 
 /// Environment variable naming the scenario for the simulator (a preset
 /// name or a `.toml`/`.json` path). The fake NVML library reads it too.
+///
+/// ```
+/// use nvitop::backend::{Backend, DeviceRef, sim::SimBackend};
+/// use nvitop::backend::sim::SIM_SCENARIO_ENV;
+/// # // SAFETY: doctests run in their own process; nothing else reads the environment here.
+/// # unsafe { std::env::set_var(SIM_SCENARIO_ENV, "h100x8") };
+/// // With NVITOP_SIM_SCENARIO=h100x8:
+/// assert_eq!(SimBackend::from_env().unwrap().device_count().unwrap(), 8);
+/// ```
 pub const SIM_SCENARIO_ENV: &str = "NVITOP_SIM_SCENARIO";
 
 /// Environment variable pinning simulated time, in seconds.
+///
+/// ```
+/// use nvitop::backend::{Backend, DeviceRef, sim::SimBackend};
+/// use nvitop::backend::sim::SIM_TIME_ENV;
+/// # // SAFETY: doctests run in their own process; nothing else reads the environment here.
+/// # unsafe { std::env::set_var(SIM_TIME_ENV, "12.5") };
+/// // With NVITOP_SIM_TIME=12.5 every new simulator starts pinned there.
+/// assert_eq!(SimBackend::default_machine().time(), 12.5);
+/// ```
 pub const SIM_TIME_ENV: &str = "NVITOP_SIM_TIME";
 
 /// Bits of an `f64` that mean "time follows the wall clock".
 const FOLLOW_WALL_CLOCK: u64 = u64::MAX;
 
 /// The simulator backend.
+///
+/// ```
+/// use nvitop::backend::{Backend, DeviceRef, sim::SimBackend};
+/// use std::sync::Arc;
+/// use nvitop::Device;
+/// let sim = SimBackend::from_preset("mig").unwrap();
+/// sim.set_time(5.0); // deterministic readings
+/// let backend: Arc<dyn Backend> = Arc::new(sim);
+/// assert!(backend.is_simulated());
+/// let gpus = Device::all_in(&backend).unwrap();
+/// assert_eq!(gpus[0].mig_devices().len(), 4); // "an A100 with 4 MIG devices"
+/// ```
 #[derive(Debug)]
 pub struct SimBackend {
     scenario: Scenario,
@@ -63,6 +93,16 @@ pub struct SimBackend {
 impl SimBackend {
     /// A simulator for `scenario`, binding its pids to this host now.
     /// Honours `NVITOP_SIM_TIME`.
+    ///
+    /// ```
+    /// use nvitop::backend::{Backend, DeviceRef, sim::SimBackend};
+    /// use nvitop::backend::sim::scenario::{Format, Scenario};
+    /// let text = "[[gpus]]\nmodel = \"L4\"\nprocesses = [{ pid = \"self\", memory_mib = 1024 }]\n";
+    /// let scenario = Scenario::parse(text, Format::Toml, std::path::Path::new("l4.toml")).unwrap();
+    /// let sim = SimBackend::new(scenario);
+    /// assert_eq!(sim.name(DeviceRef::Physical(0)).unwrap(), "NVIDIA L4");
+    /// assert_eq!(sim.processes(DeviceRef::Physical(0)).unwrap()[0].pid, std::process::id());
+    /// ```
     pub fn new(scenario: Scenario) -> Self {
         Self::with_resolver(scenario, &PidResolver::from_host())
     }
@@ -115,6 +155,13 @@ impl SimBackend {
     ///
     /// # Errors
     /// [`ScenarioError::UnknownPreset`], listing the presets.
+    ///
+    /// ```
+    /// use nvitop::backend::{Backend, DeviceRef, sim::SimBackend};
+    /// assert_eq!(SimBackend::from_preset("a100x4").unwrap().device_count().unwrap(), 4);
+    /// let err = SimBackend::from_preset("h200x16").unwrap_err();
+    /// assert!(err.to_string().contains("h100x8"), "{err}"); // lists the presets
+    /// ```
     pub fn from_preset(name: &str) -> Result<Self, ScenarioError> {
         presets::preset(name).map(Self::new)
     }
@@ -124,6 +171,15 @@ impl SimBackend {
     /// # Errors
     /// The file cannot be read or is not a valid scenario (the error names
     /// the file, line and field).
+    ///
+    /// ```
+    /// use nvitop::backend::{Backend, DeviceRef, sim::SimBackend};
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let path = dir.path().join("box.json");
+    /// std::fs::write(&path, r#"{ "gpus": [{ "model": "RTX-4090" }, { "model": "RTX-4090" }] }"#).unwrap();
+    /// assert_eq!(SimBackend::from_file(&path).unwrap().device_count().unwrap(), 2);
+    /// assert!(SimBackend::from_file(&dir.path().join("missing.toml")).is_err());
+    /// ```
     pub fn from_file(path: &Path) -> Result<Self, ScenarioError> {
         Scenario::from_file(path).map(Self::new)
     }
@@ -167,6 +223,14 @@ impl SimBackend {
     ///
     /// # Errors
     /// As [`SimBackend::from_spec`].
+    ///
+    /// ```
+    /// use nvitop::backend::{Backend, DeviceRef, sim::SimBackend};
+    /// // With neither NVITOP_SIM_SCENARIO nor NVITOP_SIMULATE set: the default machine.
+    /// # // SAFETY: doctests run in their own process; nothing else reads the environment here.
+    /// # unsafe { std::env::remove_var("NVITOP_SIM_SCENARIO"); std::env::remove_var("NVITOP_SIMULATE") };
+    /// assert_eq!(SimBackend::from_env().unwrap().device_count().unwrap(), 4);
+    /// ```
     pub fn from_env() -> Result<Self, ScenarioError> {
         if let Ok(spec) = std::env::var(SIM_SCENARIO_ENV)
             && !spec.trim().is_empty()
@@ -181,22 +245,54 @@ impl SimBackend {
     }
 
     /// The scenario this simulator runs.
+    ///
+    /// ```
+    /// use nvitop::backend::{Backend, DeviceRef, sim::SimBackend};
+    /// let sim = SimBackend::from_preset("h100x8").unwrap();
+    /// assert_eq!(sim.scenario().gpus.len(), 8);
+    /// assert_eq!(sim.scenario().driver_version, sim.driver_version().unwrap());
+    /// ```
     pub fn scenario(&self) -> &Scenario {
         &self.scenario
     }
 
     /// Pins simulated time at `seconds`.
+    ///
+    /// ```
+    /// use nvitop::backend::{Backend, DeviceRef, sim::SimBackend};
+    /// // The `faults` preset loses GPU 3 at t = 30 s.
+    /// let sim = SimBackend::from_preset("faults").unwrap();
+    /// sim.set_time(29.0);
+    /// assert!(sim.name(DeviceRef::Physical(3)).is_ok());
+    /// sim.set_time(31.0);
+    /// assert!(sim.name(DeviceRef::Physical(3)).is_err());
+    /// ```
     pub fn set_time(&self, seconds: f64) {
         self.pinned.store(seconds.to_bits(), Ordering::Relaxed);
     }
 
     /// Lets simulated time follow the wall clock again (from where the
     /// simulator was created).
+    ///
+    /// ```
+    /// use nvitop::backend::{Backend, DeviceRef, sim::SimBackend};
+    /// let sim = SimBackend::default_machine();
+    /// sim.set_time(1000.0);
+    /// sim.follow_wall_clock();
+    /// assert!(sim.time() < 1000.0); // back to seconds since creation
+    /// ```
     pub fn follow_wall_clock(&self) {
         self.pinned.store(FOLLOW_WALL_CLOCK, Ordering::Relaxed);
     }
 
     /// The current simulated time, seconds.
+    ///
+    /// ```
+    /// use nvitop::backend::{Backend, DeviceRef, sim::SimBackend};
+    /// let sim = SimBackend::default_machine();
+    /// sim.set_time(42.0);
+    /// assert_eq!(sim.time(), 42.0);
+    /// ```
     pub fn time(&self) -> f64 {
         match self.pinned.load(Ordering::Relaxed) {
             FOLLOW_WALL_CLOCK => self.origin.elapsed().as_secs_f64(),

@@ -29,6 +29,13 @@ pub enum GpuModel {
 }
 
 /// Fixed properties of a GPU model.
+///
+/// ```
+/// use nvitop::backend::sim::models::GpuModel;
+/// let spec = GpuModel::Rtx4090.spec();
+/// assert_eq!(spec.name, "NVIDIA GeForce RTX 4090");
+/// assert!(spec.has_fan && !spec.mig_capable);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ModelSpec {
     /// The name NVML reports.
@@ -71,6 +78,12 @@ pub struct ModelSpec {
 
 impl GpuModel {
     /// Every model, in the order error messages list them.
+    ///
+    /// ```
+    /// use nvitop::backend::sim::models::GpuModel;
+    /// assert_eq!(GpuModel::ALL.len(), 5);
+    /// assert!(GpuModel::ALL.iter().all(|m| m.spec().memory_mib > 0));
+    /// ```
     pub const ALL: [Self; 5] = [
         Self::H100Sxm5_80gb,
         Self::A100Sxm4_80gb,
@@ -80,6 +93,12 @@ impl GpuModel {
     ];
 
     /// The name a scenario uses.
+    ///
+    /// ```
+    /// use nvitop::backend::sim::models::GpuModel;
+    /// assert_eq!(GpuModel::H100Sxm5_80gb.key(), "H100-SXM5-80GB");
+    /// assert_eq!(GpuModel::L4.key(), "L4");
+    /// ```
     pub fn key(self) -> &'static str {
         match self {
             Self::H100Sxm5_80gb => "H100-SXM5-80GB",
@@ -91,6 +110,13 @@ impl GpuModel {
     }
 
     /// The model's fixed properties.
+    ///
+    /// ```
+    /// use nvitop::backend::sim::models::GpuModel;
+    /// let h100 = GpuModel::H100Sxm5_80gb.spec();
+    /// assert_eq!(h100.power_limit_w, 700.0);
+    /// assert_eq!(h100.compute_capability, (9, 0));
+    /// ```
     pub fn spec(self) -> ModelSpec {
         match self {
             Self::H100Sxm5_80gb => ModelSpec {

@@ -10,6 +10,16 @@ use super::scenario::PidSpec;
 /// comma-separated pids. Two simulators that must agree (a test and the fake
 /// NVML library in another process) set it so a process starting in between
 /// cannot shift the numbering.
+///
+/// ```
+/// use nvitop::backend::{Backend, DeviceRef, sim::{HOST_PIDS_ENV, SimBackend}};
+/// # // SAFETY: doctests run in their own process; nothing else reads the environment here.
+/// # unsafe { std::env::set_var(HOST_PIDS_ENV, "4242,4243") };
+/// // With NVITOP_SIM_HOST_PIDS=4242,4243 `host:N` pids come from that list.
+/// let sim = SimBackend::from_preset("faults").unwrap();
+/// // GPU 1 runs `host:4`: 4242, the fifth entry of the wrapping pool.
+/// assert_eq!(sim.processes(DeviceRef::Physical(1)).unwrap()[0].pid, 4242);
+/// ```
 pub const HOST_PIDS_ENV: &str = "NVITOP_SIM_HOST_PIDS";
 
 /// Resolves pid specs against the host, once per simulator.

@@ -6,6 +6,14 @@ use std::path::Path;
 use super::scenario::{Format, Scenario, ScenarioError};
 
 /// Every preset: name, what it shows, TOML text.
+///
+/// ```
+/// use nvitop::backend::sim::presets::{PRESETS, names, preset};
+/// for (name, description, _toml) in PRESETS {
+///     println!("{name:8} {description}");
+///     assert!(preset(name).is_ok());
+/// }
+/// ```
 pub const PRESETS: [(&str, &str, &str); 6] = [
     (
         "default",
@@ -40,6 +48,12 @@ pub const PRESETS: [(&str, &str, &str); 6] = [
 ];
 
 /// The names of all presets, comma separated (for error messages).
+///
+/// ```
+/// use nvitop::backend::sim::presets::{PRESETS, names, preset};
+/// assert!(names().starts_with("default, h100x8"));
+/// assert!(names().contains("faults"));
+/// ```
 pub fn names() -> String {
     PRESETS.iter().map(|(name, ..)| *name).collect::<Vec<_>>().join(", ")
 }
@@ -48,6 +62,12 @@ pub fn names() -> String {
 ///
 /// # Errors
 /// [`ScenarioError::UnknownPreset`] listing the known names.
+///
+/// ```
+/// use nvitop::backend::sim::presets::{PRESETS, names, preset};
+/// assert_eq!(preset("MIG").unwrap().gpus.len(), 2); // case-insensitive
+/// assert!(preset("h200x16").is_err());
+/// ```
 pub fn preset(name: &str) -> Result<Scenario, ScenarioError> {
     let (key, _, text) = PRESETS
         .iter()

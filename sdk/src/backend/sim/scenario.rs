@@ -36,6 +36,23 @@ use super::models::GpuModel;
 use crate::backend::{ComputeMode, ProcessKind};
 
 /// A whole simulated machine.
+///
+/// ```
+/// # use std::path::Path;
+/// use nvitop::backend::sim::scenario::*;
+/// # let parse = |text: &str| Scenario::parse(text, Format::Toml, Path::new("example.toml"));
+/// let scenario = parse(r#"
+///     seed = 7
+///     [[gpus]]
+///     model = "H100-SXM5-80GB"
+///     processes = [{ pid = "self", memory_mib = 20480 }]
+/// "#).unwrap();
+/// assert_eq!(scenario.driver_version, "560.35.03"); // the default
+/// assert_eq!(scenario.gpus[0].processes[0].pid, PidSpec::SelfProcess);
+/// // A scenario round-trips through serde.
+/// let json = serde_json::to_string(&scenario).unwrap();
+/// assert_eq!(Scenario::parse(&json, Format::Json, Path::new("x.json")).unwrap(), scenario);
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Scenario {
@@ -61,6 +78,15 @@ fn default_cuda_version() -> CudaVersion {
 }
 
 /// A CUDA version written `"12.6"`.
+///
+/// ```
+/// # use std::path::Path;
+/// use nvitop::backend::sim::scenario::*;
+/// # let parse = |text: &str| Scenario::parse(text, Format::Toml, Path::new("example.toml"));
+/// let scenario = parse("cuda_driver_version = \"12.4\"\n[[gpus]]\nmodel = \"L4\"\n").unwrap();
+/// assert_eq!(scenario.cuda_driver_version, CudaVersion { major: 12, minor: 4 });
+/// assert!(parse("cuda_driver_version = \"twelve\"\n[[gpus]]\nmodel = \"L4\"\n").is_err());
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct CudaVersion {
@@ -72,6 +98,13 @@ pub struct CudaVersion {
 
 impl CudaVersion {
     /// NVML's encoding, `1000 * major + 10 * minor`.
+    ///
+    /// ```
+    /// # use std::path::Path;
+    /// use nvitop::backend::sim::scenario::*;
+    /// # let parse = |text: &str| Scenario::parse(text, Format::Toml, Path::new("example.toml"));
+    /// assert_eq!(CudaVersion { major: 12, minor: 4 }.encoded(), 12040);
+    /// ```
     pub fn encoded(self) -> i32 {
         (self.major * 1000 + self.minor * 10) as i32
     }
@@ -96,6 +129,23 @@ impl From<CudaVersion> for String {
 }
 
 /// One physical GPU.
+///
+/// ```
+/// # use std::path::Path;
+/// use nvitop::backend::sim::scenario::*;
+/// # let parse = |text: &str| Scenario::parse(text, Format::Toml, Path::new("example.toml"));
+/// let scenario = parse(r#"
+///     [[gpus]]
+///     model = "RTX-4090"
+///     display_active = true
+///     persistence_mode = true
+///     bus_id = "00000000:65:00.0"
+/// "#).unwrap();
+/// let gpu = &scenario.gpus[0];
+/// assert!(gpu.display_active);
+/// assert_eq!(gpu.persistence_mode, Some(true));
+/// assert!(gpu.processes.is_empty() && gpu.mig.is_empty()); // defaults
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GpuSpec {
@@ -134,6 +184,16 @@ pub struct GpuSpec {
 }
 
 /// Compute mode as written in a scenario.
+///
+/// ```
+/// # use std::path::Path;
+/// use nvitop::backend::sim::scenario::*;
+/// # let parse = |text: &str| Scenario::parse(text, Format::Toml, Path::new("example.toml"));
+/// use nvitop::backend::ComputeMode;
+/// let scenario = parse("[[gpus]]\nmodel = \"L4\"\ncompute_mode = \"exclusive_process\"\n").unwrap();
+/// assert_eq!(scenario.gpus[0].compute_mode, ComputeModeSpec::ExclusiveProcess);
+/// assert_eq!(ComputeMode::from(ComputeModeSpec::Prohibited), ComputeMode::Prohibited);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ComputeModeSpec {
@@ -160,6 +220,20 @@ impl From<ComputeModeSpec> for ComputeMode {
 }
 
 /// A MIG device (GPU instance with one compute instance).
+///
+/// ```
+/// # use std::path::Path;
+/// use nvitop::backend::sim::scenario::*;
+/// # let parse = |text: &str| Scenario::parse(text, Format::Toml, Path::new("example.toml"));
+/// let scenario = parse(r#"
+///     [[gpus]]
+///     model = "A100-SXM4-80GB"
+///     mig = [{ profile = "4g.40gb" }, { profile = "3g.40gb" }]
+/// "#).unwrap();
+/// assert_eq!(scenario.gpus[0].mig[1].profile.to_string(), "3g.40gb");
+/// // More slices than an A100 has is refused.
+/// assert!(parse("[[gpus]]\nmodel = \"A100-SXM4-80GB\"\nmig = [{ profile = \"7g.80gb\" }, { profile = \"1g.10gb\" }]\n").is_err());
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MigSpec {
@@ -168,6 +242,16 @@ pub struct MigSpec {
 }
 
 /// A MIG profile such as `3g.40gb`.
+///
+/// ```
+/// # use std::path::Path;
+/// use nvitop::backend::sim::scenario::*;
+/// # let parse = |text: &str| Scenario::parse(text, Format::Toml, Path::new("example.toml"));
+/// let profile = MigProfile::try_from("2g.20gb".to_owned()).unwrap();
+/// assert_eq!((profile.compute_slices, profile.memory_gb), (2, 20));
+/// assert_eq!(profile.to_string(), "2g.20gb");
+/// assert!(MigProfile::try_from("9g.20gb".to_owned()).is_err()); // at most 7 slices
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct MigProfile {
@@ -209,6 +293,23 @@ impl fmt::Display for MigProfile {
 /// A workload: a seeded function of time for each metric.
 ///
 /// `profile` picks the defaults; every other field overrides one of them.
+///
+/// ```
+/// # use std::path::Path;
+/// use nvitop::backend::sim::scenario::*;
+/// # let parse = |text: &str| Scenario::parse(text, Format::Toml, Path::new("example.toml"));
+/// use nvitop::backend::{Backend, DeviceRef, sim::SimBackend};
+/// let scenario = parse(r#"
+///     [[gpus]]
+///     model = "L4"
+///     workload = { profile = "inference", gpu_util = 40, swing = 0, noise = 0 }
+/// "#).unwrap();
+/// assert_eq!(scenario.gpus[0].workload.gpu_util, Some(40.0));
+/// let sim = SimBackend::new(scenario);
+/// sim.set_time(3.0);
+/// let util = sim.utilization_rates(DeviceRef::Physical(0)).unwrap().gpu;
+/// assert!((30..=50).contains(&util), "{util}");
+/// ```
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WorkloadSpec {
@@ -246,6 +347,15 @@ pub struct WorkloadSpec {
 }
 
 /// The named shapes of load.
+///
+/// ```
+/// # use std::path::Path;
+/// use nvitop::backend::sim::scenario::*;
+/// # let parse = |text: &str| Scenario::parse(text, Format::Toml, Path::new("example.toml"));
+/// let scenario = parse("[[gpus]]\nmodel = \"L4\"\nworkload = { profile = \"bursty\" }\n").unwrap();
+/// assert_eq!(scenario.gpus[0].workload.profile, Some(WorkloadProfile::Bursty));
+/// assert!(parse("[[gpus]]\nmodel = \"L4\"\nworkload = { profile = \"mining\" }\n").is_err());
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum WorkloadProfile {
@@ -262,6 +372,20 @@ pub enum WorkloadProfile {
 }
 
 /// A process with a context on the GPU.
+///
+/// ```
+/// # use std::path::Path;
+/// use nvitop::backend::sim::scenario::*;
+/// # let parse = |text: &str| Scenario::parse(text, Format::Toml, Path::new("example.toml"));
+/// let scenario = parse(r#"
+///     [[gpus]]
+///     model = "H100-SXM5-80GB"
+///     processes = [{ pid = "host:0", memory_mib = 1024, count = 8, type = "C+G" }]
+/// "#).unwrap();
+/// let process = &scenario.gpus[0].processes[0];
+/// assert_eq!((process.count, process.memory_mib), (8, 1024));
+/// assert_eq!(process.sm_weight, 1.0); // the default
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ProcessSpec {
@@ -308,6 +432,15 @@ fn one_u32() -> u32 {
 }
 
 /// A process type written `C`, `G` or `C+G`.
+///
+/// ```
+/// # use std::path::Path;
+/// use nvitop::backend::sim::scenario::*;
+/// # let parse = |text: &str| Scenario::parse(text, Format::Toml, Path::new("example.toml"));
+/// use nvitop::backend::ProcessKind;
+/// assert_eq!(ProcessKindSpec::try_from("G".to_owned()).unwrap(), ProcessKindSpec(ProcessKind::Graphics));
+/// assert!(ProcessKindSpec::try_from("X".to_owned()).is_err());
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct ProcessKindSpec(pub ProcessKind);
@@ -340,6 +473,21 @@ impl From<ProcessKindSpec> for String {
 /// - `"gone"`: a pid that belongs to no process (a process that exited
 ///   between the driver's answer and the host lookup);
 /// - a number: that pid, whatever it is.
+///
+/// ```
+/// # use std::path::Path;
+/// use nvitop::backend::sim::scenario::*;
+/// # let parse = |text: &str| Scenario::parse(text, Format::Toml, Path::new("example.toml"));
+/// use nvitop::backend::{Backend, DeviceRef, sim::SimBackend};
+/// let scenario = parse(r#"
+///     [[gpus]]
+///     model = "L4"
+///     processes = [{ pid = 4242, memory_mib = 512 }, { pid = "self", memory_mib = 512 }]
+/// "#).unwrap();
+/// assert_eq!(scenario.gpus[0].processes[0].pid, PidSpec::Literal(4242));
+/// let pids: Vec<u32> = SimBackend::new(scenario).processes(DeviceRef::Physical(0)).unwrap().iter().map(|p| p.pid).collect();
+/// assert_eq!(pids, [4242, std::process::id()]);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "PidSpecRepr", into = "PidSpecRepr")]
 pub enum PidSpec {
@@ -397,6 +545,22 @@ impl From<PidSpec> for PidSpecRepr {
 }
 
 /// Injected failures of one GPU.
+///
+/// ```
+/// # use std::path::Path;
+/// use nvitop::backend::sim::scenario::*;
+/// # let parse = |text: &str| Scenario::parse(text, Format::Toml, Path::new("example.toml"));
+/// use nvitop::backend::{Backend, BackendError, DeviceRef, sim::SimBackend};
+/// let scenario = parse(r#"
+///     [[gpus]]
+///     model = "L4"
+///     faults = { not_supported = ["fan_speed"], processes_no_permission = true, lost_at = 60.0 }
+/// "#).unwrap();
+/// let sim = SimBackend::new(scenario);
+/// sim.set_time(1.0);
+/// assert_eq!(sim.fan_speed(DeviceRef::Physical(0)), Err(BackendError::NotSupported));
+/// assert_eq!(sim.processes(DeviceRef::Physical(0)), Err(BackendError::NoPermission));
+/// ```
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FaultSpec {
@@ -412,6 +576,14 @@ pub struct FaultSpec {
 }
 
 /// A query that a fault can make unsupported.
+///
+/// ```
+/// # use std::path::Path;
+/// use nvitop::backend::sim::scenario::*;
+/// # let parse = |text: &str| Scenario::parse(text, Format::Toml, Path::new("example.toml"));
+/// let scenario = parse("[[gpus]]\nmodel = \"L4\"\nfaults = { not_supported = [\"temperature\", \"clocks\"] }\n").unwrap();
+/// assert_eq!(scenario.gpus[0].faults.not_supported, [FaultField::Temperature, FaultField::Clocks]);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 #[allow(missing_docs)] // each is the backend method of the same name
@@ -441,6 +613,16 @@ pub enum FaultField {
 }
 
 /// A scenario that could not be loaded.
+///
+/// ```
+/// # use std::path::Path;
+/// use nvitop::backend::sim::scenario::*;
+/// # let parse = |text: &str| Scenario::parse(text, Format::Toml, Path::new("example.toml"));
+/// let err = parse("[[gpus]]\nmodel = \"H200\"\n").unwrap_err();
+/// assert!(matches!(err, ScenarioError::Parse { line: 2, .. }), "{err}");
+/// let err = parse("gpus = []\n").unwrap_err();
+/// assert!(matches!(err, ScenarioError::Invalid { ref field, .. } if field == "gpus"), "{err}");
+/// ```
 #[derive(Debug, thiserror::Error)]
 pub enum ScenarioError {
     /// The file could not be read.
@@ -493,6 +675,15 @@ fn field_suffix(field: Option<&str>) -> String {
 }
 
 /// The format of a scenario text.
+///
+/// ```
+/// # use std::path::Path;
+/// use nvitop::backend::sim::scenario::*;
+/// # let parse = |text: &str| Scenario::parse(text, Format::Toml, Path::new("example.toml"));
+/// let json = r#"{ "gpus": [{ "model": "L4" }] }"#;
+/// assert_eq!(Scenario::parse(json, Format::Json, Path::new("a.json")).unwrap().gpus.len(), 1);
+/// assert!(Scenario::parse(json, Format::Toml, Path::new("a.toml")).is_err());
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
     /// TOML.
@@ -503,6 +694,15 @@ pub enum Format {
 
 impl Format {
     /// JSON for a `.json` file, TOML otherwise.
+    ///
+    /// ```
+    /// # use std::path::Path;
+    /// use nvitop::backend::sim::scenario::*;
+    /// # let parse = |text: &str| Scenario::parse(text, Format::Toml, Path::new("example.toml"));
+    /// assert_eq!(Format::of_path(Path::new("box.JSON")), Format::Json);
+    /// assert_eq!(Format::of_path(Path::new("box.toml")), Format::Toml);
+    /// assert_eq!(Format::of_path(Path::new("box")), Format::Toml);
+    /// ```
     pub fn of_path(path: &Path) -> Self {
         match path.extension().and_then(|e| e.to_str()) {
             Some(ext) if ext.eq_ignore_ascii_case("json") => Self::Json,
@@ -517,6 +717,18 @@ impl Scenario {
     /// # Errors
     /// The file cannot be read, does not parse (the error names the file,
     /// line, column and field), or describes an impossible machine.
+    ///
+    /// ```
+    /// # use std::path::Path;
+    /// use nvitop::backend::sim::scenario::*;
+    /// # let parse = |text: &str| Scenario::parse(text, Format::Toml, Path::new("example.toml"));
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let path = dir.path().join("two.toml");
+    /// std::fs::write(&path, "[[gpus]]\nmodel = \"L4\"\n[[gpus]]\nmodel = \"L4\"\n").unwrap();
+    /// assert_eq!(Scenario::from_file(&path).unwrap().gpus.len(), 2);
+    /// let err = Scenario::from_file(&dir.path().join("none.toml")).unwrap_err();
+    /// assert!(matches!(err, ScenarioError::Io { .. }));
+    /// ```
     pub fn from_file(path: &Path) -> Result<Self, ScenarioError> {
         let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Io {
             path: path.to_owned(),

@@ -19,6 +19,11 @@ use self::proto::{Event, FILE_VERSION, Summary, SummaryValue, Value, What};
 use super::{LogRecord, Sink, SinkError, now_unix, sane_wall_time};
 
 /// How long buffered events may wait before a `write` hands them to the OS.
+///
+/// ```
+/// use nvitop::sink::tensorboard::DEFAULT_FLUSH_INTERVAL;
+/// assert_eq!(DEFAULT_FLUSH_INTERVAL, std::time::Duration::from_secs(2));
+/// ```
 pub const DEFAULT_FLUSH_INTERVAL: Duration = Duration::from_secs(2);
 
 /// Room for many records between writes to the OS; also large enough that a
@@ -70,6 +75,17 @@ impl TensorBoardSink {
     /// The file is `events.out.tfevents.<unix secs>.<hostname>.<pid>.<n>`,
     /// `n` counting sinks created by this process, so two sinks never share
     /// a file even when created in the same second.
+    ///
+    /// ```
+    /// use nvitop::sink::TensorBoardSink;
+    /// use nvitop::sink::tensorboard::record::read_records;
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let sink = TensorBoardSink::create(dir.path().join("a/b")).unwrap();
+    /// assert!(sink.path().starts_with(dir.path().join("a/b")));
+    /// assert_eq!(read_records(sink.path()).unwrap().len(), 1); // the version header, already on disk
+    /// // Two sinks never share a file.
+    /// assert_ne!(TensorBoardSink::create(dir.path().join("a/b")).unwrap().path(), sink.path());
+    /// ```
     pub fn create(run_dir: impl AsRef<Path>) -> Result<Self, SinkError> {
         let run_dir = run_dir.as_ref().to_path_buf();
         fs::create_dir_all(&run_dir).map_err(|e| SinkError::io("create directory", &run_dir, e))?;
@@ -96,6 +112,17 @@ impl TensorBoardSink {
     /// Changes how long a `write` lets events sit in the buffer before
     /// flushing them ([`DEFAULT_FLUSH_INTERVAL`] unless set);
     /// `Duration::ZERO` flushes at every write.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use nvitop::sink::{LogRecord, Sink, TensorBoardSink};
+    /// use nvitop::sink::tensorboard::record::read_records;
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let mut sink = TensorBoardSink::create(dir.path()).unwrap().with_flush_interval(Duration::ZERO);
+    /// let keys = vec!["loss".to_owned()];
+    /// sink.write(&LogRecord { wall_time: 1.0, step: 1, epoch: None, keys: &keys, values: &[Some(0.5)] }).unwrap();
+    /// assert_eq!(read_records(sink.path()).unwrap().len(), 2); // on disk without a flush
+    /// ```
     #[must_use]
     pub fn with_flush_interval(mut self, interval: Duration) -> Self {
         self.flush_interval = interval;
@@ -103,11 +130,27 @@ impl TensorBoardSink {
     }
 
     /// The event file this sink writes.
+    ///
+    /// ```
+    /// use nvitop::sink::TensorBoardSink;
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let sink = TensorBoardSink::create(dir.path()).unwrap();
+    /// let name = sink.path().file_name().unwrap().to_string_lossy().into_owned();
+    /// assert!(name.starts_with("events.out.tfevents."), "{name}");
+    /// ```
     pub fn path(&self) -> &Path {
         &self.path
     }
 
     /// The run directory holding the event file.
+    ///
+    /// ```
+    /// use nvitop::sink::TensorBoardSink;
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let sink = TensorBoardSink::create(dir.path().join("run7")).unwrap();
+    /// assert_eq!(sink.run_dir(), dir.path().join("run7"));
+    /// assert_eq!(sink.path().parent(), Some(sink.run_dir()));
+    /// ```
     pub fn run_dir(&self) -> &Path {
         &self.run_dir
     }
@@ -196,6 +239,11 @@ fn create_event_file(run_dir: &Path) -> Result<(PathBuf, File), SinkError> {
 
 /// The machine's host name: `/proc/sys/kernel/hostname`, else `$HOSTNAME`,
 /// else `localhost`.
+///
+/// ```
+/// let host = nvitop::sink::tensorboard::hostname();
+/// assert!(!host.is_empty() && !host.contains('\n'));
+/// ```
 pub fn hostname() -> String {
     fs::read_to_string("/proc/sys/kernel/hostname")
         .ok()
@@ -289,6 +337,15 @@ pub fn scalar_tags(run_dir: impl AsRef<Path>) -> Result<std::collections::BTreeS
 }
 
 /// The directory runs go under: `$NVITOP_LOGDIR` if set, else `runs`.
+///
+/// ```
+/// // `$NVITOP_LOGDIR`, else `runs`.
+/// let parent = nvitop::sink::default_log_parent();
+/// match std::env::var_os("NVITOP_LOGDIR") {
+///     Some(dir) => assert_eq!(parent, std::path::PathBuf::from(dir)),
+///     None => assert_eq!(parent, std::path::PathBuf::from("runs")),
+/// }
+/// ```
 pub fn default_log_parent() -> PathBuf {
     std::env::var_os("NVITOP_LOGDIR")
         .filter(|v| !v.is_empty())

@@ -35,6 +35,14 @@
 //! files written by TensorFlow or PyTorch (their scalars, at least).
 
 /// One entry of an event file.
+///
+/// ```
+/// use prost::Message;
+/// use nvitop::sink::tensorboard::proto::{Event, FILE_VERSION, Summary, SummaryValue, Value, What};
+/// let event = Event { wall_time: 1.5e9, step: 10, what: Some(What::FileVersion(FILE_VERSION.into())) };
+/// let bytes = event.encode_to_vec();
+/// assert_eq!(Event::decode(bytes.as_slice()).unwrap(), event);
+/// ```
 #[derive(Clone, PartialEq, prost::Message)]
 pub struct Event {
     /// Seconds since the Unix epoch.
@@ -49,6 +57,13 @@ pub struct Event {
 }
 
 /// The payload of an [`Event`] (TensorFlow's `oneof what`).
+///
+/// ```
+/// use prost::Message;
+/// use nvitop::sink::tensorboard::proto::{Event, FILE_VERSION, Summary, SummaryValue, Value, What};
+/// let scalars = What::Summary(Summary { value: vec![] });
+/// assert!(matches!(scalars, What::Summary(ref s) if s.value.is_empty()));
+/// ```
 #[derive(Clone, PartialEq, prost::Oneof)]
 pub enum What {
     /// The file format version; the first event of every file, `brain.Event:2`.
@@ -60,6 +75,16 @@ pub enum What {
 }
 
 /// A set of logged values.
+///
+/// ```
+/// use prost::Message;
+/// use nvitop::sink::tensorboard::proto::{Event, FILE_VERSION, Summary, SummaryValue, Value, What};
+/// let summary = Summary {
+///     value: vec![SummaryValue { tag: "gpu0/temperature".into(), value: Some(Value::SimpleValue(61.0)) }],
+/// };
+/// let decoded = Summary::decode(summary.encode_to_vec().as_slice()).unwrap();
+/// assert_eq!(decoded.value[0].tag, "gpu0/temperature");
+/// ```
 #[derive(Clone, PartialEq, prost::Message)]
 pub struct Summary {
     /// The values, each with its own tag.
@@ -68,6 +93,13 @@ pub struct Summary {
 }
 
 /// One tagged value of a [`Summary`] (TensorFlow's `Summary.Value`).
+///
+/// ```
+/// use prost::Message;
+/// use nvitop::sink::tensorboard::proto::{Event, FILE_VERSION, Summary, SummaryValue, Value, What};
+/// let value = SummaryValue { tag: "loss".into(), value: Some(Value::SimpleValue(0.25)) };
+/// assert_eq!(SummaryValue::decode(value.encode_to_vec().as_slice()).unwrap(), value);
+/// ```
 #[derive(Clone, PartialEq, prost::Message)]
 pub struct SummaryValue {
     /// The series name, such as `gpu0/utilization`.
@@ -79,6 +111,13 @@ pub struct SummaryValue {
 }
 
 /// The payload of a [`SummaryValue`]; only scalars are supported.
+///
+/// ```
+/// use prost::Message;
+/// use nvitop::sink::tensorboard::proto::{Event, FILE_VERSION, Summary, SummaryValue, Value, What};
+/// let Value::SimpleValue(x) = Value::SimpleValue(93.0);
+/// assert_eq!(x, 93.0);
+/// ```
 #[derive(Clone, PartialEq, prost::Oneof)]
 pub enum Value {
     /// A scalar, shown by TensorBoard's Scalars dashboard.
@@ -87,4 +126,12 @@ pub enum Value {
 }
 
 /// The version string TensorBoard expects in a file's first event.
+///
+/// ```
+/// use prost::Message;
+/// use nvitop::sink::tensorboard::proto::{Event, FILE_VERSION, Summary, SummaryValue, Value, What};
+/// let first = Event { wall_time: 0.0, step: 0, what: Some(What::FileVersion(FILE_VERSION.into())) };
+/// assert_eq!(FILE_VERSION, "brain.Event:2");
+/// # let _ = first;
+/// ```
 pub const FILE_VERSION: &str = "brain.Event:2";

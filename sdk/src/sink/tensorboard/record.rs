@@ -25,12 +25,27 @@ const HEADER_BYTES: usize = 12;
 const FOOTER_BYTES: usize = 4;
 
 /// TensorFlow's masked CRC-32C of `data`.
+///
+/// ```
+/// use nvitop::sink::tensorboard::record::{frame_record, masked_crc32c, parse_records};
+/// assert_eq!(masked_crc32c(b""), 0xa282_ead8); // CRC-32C of nothing is 0, plus the mask
+/// assert_ne!(masked_crc32c(b"a"), masked_crc32c(b"b"));
+/// ```
 pub fn masked_crc32c(data: &[u8]) -> u32 {
     let crc = crc32c::crc32c(data);
     crc.rotate_right(15).wrapping_add(MASK_DELTA)
 }
 
 /// Appends one framed record holding `data` to `out`.
+///
+/// ```
+/// use nvitop::sink::tensorboard::record::{frame_record, masked_crc32c, parse_records};
+/// let mut out = Vec::new();
+/// frame_record(b"event", &mut out);
+/// assert_eq!(out.len(), 8 + 4 + 5 + 4); // length, its CRC, data, data CRC
+/// assert_eq!(&out[..8], 5_u64.to_le_bytes());
+/// assert_eq!(parse_records(&out).unwrap(), [b"event".as_slice()]);
+/// ```
 pub fn frame_record(data: &[u8], out: &mut Vec<u8>) {
     let length = (data.len() as u64).to_le_bytes();
     out.reserve(HEADER_BYTES + data.len() + FOOTER_BYTES);
@@ -41,6 +56,16 @@ pub fn frame_record(data: &[u8], out: &mut Vec<u8>) {
 }
 
 /// Where and why a buffer of records stops being valid.
+///
+/// ```
+/// use nvitop::sink::tensorboard::record::{frame_record, masked_crc32c, parse_records};
+/// let mut out = Vec::new();
+/// frame_record(b"event", &mut out);
+/// out.truncate(out.len() - 2); // a write cut short
+/// let bad = parse_records(&out).unwrap_err();
+/// assert_eq!(bad.offset, 0);
+/// assert_eq!(bad.reason, "truncated record footer");
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BadRecord {
     /// Byte offset of the start of the first bad record.
@@ -103,6 +128,20 @@ pub fn parse_records(bytes: &[u8]) -> Result<Vec<&[u8]>, BadRecord> {
 /// Reads every record of the TFRecord file at `path`, checking both CRCs of
 /// each; the first bad or cut-short record is reported as
 /// [`SinkError::Corrupt`] with its byte offset.
+///
+/// ```
+/// use nvitop::sink::tensorboard::record::{frame_record, masked_crc32c, parse_records};
+/// use nvitop::sink::tensorboard::record::read_records;
+/// let dir = tempfile::tempdir().unwrap();
+/// let path = dir.path().join("records");
+/// let mut bytes = Vec::new();
+/// frame_record(b"one", &mut bytes);
+/// frame_record(b"two", &mut bytes);
+/// std::fs::write(&path, &bytes).unwrap();
+/// assert_eq!(read_records(&path).unwrap(), [b"one".to_vec(), b"two".to_vec()]);
+/// std::fs::write(&path, &bytes[..bytes.len() - 1]).unwrap();
+/// assert!(read_records(&path).is_err()); // corrupt: an error naming the file and offset
+/// ```
 pub fn read_records(path: impl AsRef<Path>) -> Result<Vec<Vec<u8>>, SinkError> {
     let path = path.as_ref();
     let bytes = fs::read(path).map_err(|e| SinkError::io("read", path, e))?;
