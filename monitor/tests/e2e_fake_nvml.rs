@@ -353,27 +353,7 @@ fn label_string(label: &Value) -> String {
 
 /// nvitop's Python API: every device (MIG devices too) with its processes,
 /// and the script's own pid (the simulator's `self`).
-const NVITOP_API_SCRIPT: &str = r#"
-import json, os
-from nvitop import Device, NA
-def v(x):
-    return None if x is NA or x == 'N/A' else x
-out = []
-for d in Device.all():
-    entries = [(d, d.processes())]
-    for m in d.mig_devices():
-        entries.append((m, m.processes()))
-    for dev, procs in entries:
-        out.append({
-            "index": dev.index if isinstance(dev.index, int) else list(dev.index),
-            "name": v(dev.name()),
-            "memory_used": v(dev.memory_used()),
-            "memory_total": v(dev.memory_total()),
-            "gpu_utilization": v(dev.gpu_utilization()),
-            "processes": {str(pid): v(p.gpu_memory()) for pid, p in procs.items()},
-        })
-print(json.dumps({"pid": os.getpid(), "devices": out}))
-"#;
+const NVITOP_API_SCRIPT: &str = include_str!("../../tests/conformance/nvitop_api.py");
 
 #[test]
 fn python_nvitop_api_reports_what_the_monitor_reports() {

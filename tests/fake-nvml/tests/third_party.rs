@@ -60,29 +60,9 @@ workload = { profile = "desktop" }
 processes = [{ pid = "host:3", memory_mib = 400, type = "G" }, { pid = "host:4", memory_mib = 2_000, type = "C+G" }]
 "#;
 
-/// Reads the device table the nvitop API gives, as JSON.
-const NVITOP_API_SCRIPT: &str = r#"
-import json
-from nvitop import Device, NA
-def v(x):
-    return None if x is NA or x == 'N/A' else x
-out = []
-for d in Device.all():
-    entries = [(d, d.processes())]
-    for m in d.mig_devices():
-        entries.append((m, m.processes()))
-    for dev, procs in entries:
-        out.append({
-            "index": dev.index if isinstance(dev.index, int) else list(dev.index),
-            "name": v(dev.name()),
-            "memory_used": v(dev.memory_used()),
-            "memory_total": v(dev.memory_total()),
-            "gpu_utilization": v(dev.gpu_utilization()),
-            "temperature": v(dev.temperature()),
-            "processes": {str(pid): v(p.gpu_memory()) for pid, p in procs.items()},
-        })
-print(json.dumps(out))
-"#;
+/// Reads the device table the nvitop API gives, as JSON (shared with the
+/// monitor's end-to-end test).
+const NVITOP_API_SCRIPT: &str = include_str!("../../conformance/nvitop_api.py");
 
 /// The interpreter to run the clients with, or `None` (after a note) when
 /// conformance testing is not asked for.
@@ -287,9 +267,9 @@ fn nvitop_api_reports_what_the_sdk_reports() {
         };
         let expected = setup.expected(scenario);
         let out = setup.run(&python, &spec, &["-c", NVITOP_API_SCRIPT]);
-        let rows: Vec<Value> = serde_json::from_slice(&out.stdout).expect("nvitop API JSON");
+        let api: Value = serde_json::from_slice(&out.stdout).expect("nvitop API JSON");
         let mut got = BTreeMap::new();
-        for r in &rows {
+        for r in api["devices"].as_array().expect("devices") {
             let index = match &r["index"] {
                 Value::Array(parts) => format!("{}:{}", parts[0], parts[1]),
                 other => other.to_string(),
