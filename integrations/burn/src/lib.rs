@@ -764,6 +764,12 @@ impl Drop for SyncedStep<'_> {
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;
 
+/// The root README's snippets, compiled as doctests of this crate too (the
+/// `burn` one is only compiled here, see the `burn-readme` feature).
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+pub struct RootReadmeDoctests;
+
 #[cfg(test)]
 mod tests {
     use super::*;
