@@ -113,7 +113,7 @@ pub fn render(snapshot: &Snapshot, options: &RenderOptions, width: u16) -> Buffe
     buf
 }
 
-/// Process-panel lines rendered and printed at a time by [`write`].
+/// Process-panel lines rendered and printed at a time by [`write()`].
 pub const CHUNK_LINES: u16 = 64;
 
 /// Prints the main screen at `width` columns (at least the table's 79) to

@@ -1,6 +1,6 @@
 //! # nvitop-burn
 //!
-//! GPU statistics from [nvitop-rs](nvitop) in [burn](burn) trainings
+//! GPU statistics from [nvitop-rs](nvitop) in [burn] trainings
 //! (burn 0.22.1 exactly: its training API changes between minor versions).
 //!
 //! - **Learner metrics**: [`GpuStatMetric`] is a burn [`Metric`] +
