@@ -2,6 +2,9 @@
 //! columns sized to their content and the command cut at the panel's edge.
 
 use nvitop::format::NA;
+
+/// What the command column says for a pid the host does not know.
+const NO_SUCH_PROCESS: &str = "No Such Process";
 use nvitop::{ProcessSnapshot, Snapshot};
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
@@ -380,13 +383,16 @@ fn columns_of(p: &ProcessSnapshot) -> [String; 9] {
 }
 
 /// The command line, or the executable name when the command line is empty
-/// (kernel threads, zombies); `N/A` when the process is not visible here.
+/// (kernel threads, zombies); `No Such Process` (nvitop's words) when the
+/// driver lists a pid the host does not have: the process exited since, or
+/// it lives in another pid namespace (the monitor runs in a container).
 /// Control characters become `?`.
 fn command_of(p: &ProcessSnapshot) -> String {
     let raw = match &p.host {
         Some(h) if !h.command.is_empty() => h.command.as_str(),
         Some(h) if !h.name.is_empty() => h.name.as_str(),
-        _ => NA,
+        Some(_) => NA,
+        None => NO_SUCH_PROCESS,
     };
     // A newline or escape in a command line would break the table (or the
     // terminal): show control characters as `?`.
