@@ -31,10 +31,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
-use nvidia_ml::testing::{FakeLib, PidPool, assert_printed_size, first_difference};
+use nvidia_ml::testing::{FakeLib, PidPool, assert_printed_size, conformance_python, first_difference};
 use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_nvitop-monitor");
@@ -259,34 +259,6 @@ fn h100x8_lists_every_process_through_fake_nvml() {
 // ---------------------------------------------------------------------------
 // With Python nvitop.
 
-/// The interpreter to run nvitop with, or `None` (after a note) when
-/// conformance testing is not asked for.
-fn conformance_python() -> Option<PathBuf> {
-    let required = std::env::var("NVITOP_CONFORMANCE").is_ok_and(|v| v == "1");
-    let Some(python) = std::env::var_os("NVITOP_CONFORMANCE_PYTHON") else {
-        assert!(
-            !required,
-            "NVITOP_CONFORMANCE=1 but NVITOP_CONFORMANCE_PYTHON is not set (a venv python with nvitop==1.7.2 nvidia-ml-py==12.575.51)"
-        );
-        eprintln!("note: NVITOP_CONFORMANCE_PYTHON is not set; skipping the comparison with Python nvitop");
-        return None;
-    };
-    // Once an interpreter is named, nvitop is required: missing is a failure.
-    let python = PathBuf::from(python);
-    let out = Command::new(&python)
-        .args(["-c", "import nvitop, pynvml; print(nvitop.__version__)"])
-        .output()
-        .unwrap_or_else(|err| panic!("cannot run NVITOP_CONFORMANCE_PYTHON={}: {err}", python.display()));
-    assert!(
-        out.status.success(),
-        "NVITOP_CONFORMANCE_PYTHON={} cannot import nvitop/pynvml: {}",
-        python.display(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    eprintln!("Python nvitop {}", String::from_utf8_lossy(&out.stdout).trim());
-    Some(python)
-}
-
 /// One device as compared: name, memory, utilization, and its processes
 /// (pid label → GPU memory in bytes).
 #[derive(Debug, Clone, PartialEq)]
@@ -357,7 +329,9 @@ const NVITOP_API_SCRIPT: &str = include_str!("../../tests/conformance/nvitop_api
 
 #[test]
 fn python_nvitop_api_reports_what_the_monitor_reports() {
-    let Some(python) = conformance_python() else { return };
+    let Some(python) = conformance_python(&["nvitop", "pynvml"]) else {
+        return;
+    };
     let machine = Machine::new(64);
     let pool = machine.pool.pids();
     for preset in API_PRESETS {
@@ -399,7 +373,9 @@ fn python_nvitop_api_reports_what_the_monitor_reports() {
 
 #[test]
 fn python_nvitop_once_prints_what_the_monitor_prints() {
-    let Some(python) = conformance_python() else { return };
+    let Some(python) = conformance_python(&["nvitop", "pynvml"]) else {
+        return;
+    };
     let machine = Machine::new(64);
     let pool = machine.pool.pids();
     for preset in ONCE_PRESETS {

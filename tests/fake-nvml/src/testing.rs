@@ -165,3 +165,41 @@ pub fn assert_printed_size(shown: &str, bytes: u64, what: &str) {
         "{what}: nvitop shows {shown:?} ({got} B), the SDK has {bytes} B"
     );
 }
+
+/// The Python interpreter for conformance tests against third-party NVML
+/// clients, checked to import `modules`; `None` (after a note) when
+/// `NVITOP_CONFORMANCE_PYTHON` is unset, so a plain `cargo test` needs no
+/// Python. With `NVITOP_CONFORMANCE=1` the variable is required, and once an
+/// interpreter is named a missing module is a failure, never a skip (as in
+/// `.ci/conformance`).
+pub fn conformance_python(modules: &[&str]) -> Option<PathBuf> {
+    let required = std::env::var("NVITOP_CONFORMANCE").is_ok_and(|v| v == "1");
+    let Some(python) = std::env::var_os("NVITOP_CONFORMANCE_PYTHON") else {
+        assert!(
+            !required,
+            "NVITOP_CONFORMANCE=1 but NVITOP_CONFORMANCE_PYTHON is not set (a venv python with \
+             tests/conformance/requirements.txt installed)"
+        );
+        eprintln!("note: NVITOP_CONFORMANCE_PYTHON is not set; skipping the tests with Python NVML clients");
+        return None;
+    };
+    let python = PathBuf::from(python);
+    let check = format!(
+        "import {}; print(' '.join(m.__name__ + '=' + str(getattr(m, '__version__', '?')) for m in [{}]))",
+        modules.join(", "),
+        modules.join(", ")
+    );
+    let out = Command::new(&python)
+        .args(["-c", &check])
+        .output()
+        .unwrap_or_else(|err| panic!("cannot run NVITOP_CONFORMANCE_PYTHON={}: {err}", python.display()));
+    assert!(
+        out.status.success(),
+        "NVITOP_CONFORMANCE_PYTHON={} cannot import {}: {}",
+        python.display(),
+        modules.join("/"),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    eprintln!("Python clients: {}", String::from_utf8_lossy(&out.stdout).trim());
+    Some(python)
+}

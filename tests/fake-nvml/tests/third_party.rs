@@ -31,7 +31,7 @@ use nvitop::backend::Backend;
 use nvitop::backend::sim::{Scenario, SimBackend, presets};
 use serde_json::Value;
 
-use nvidia_ml::testing::{FakeLib, PidPool, assert_printed_size};
+use nvidia_ml::testing::{FakeLib, PidPool, assert_printed_size, conformance_python};
 
 const SIM_TIME: f64 = 42.0;
 const MIB: u64 = 1 << 20;
@@ -63,41 +63,6 @@ processes = [{ pid = "host:3", memory_mib = 400, type = "G" }, { pid = "host:4",
 /// Reads the device table the nvitop API gives, as JSON (shared with the
 /// monitor's end-to-end test).
 const NVITOP_API_SCRIPT: &str = include_str!("../../conformance/nvitop_api.py");
-
-/// The interpreter to run the clients with, or `None` (after a note) when
-/// conformance testing is not asked for.
-fn python() -> Option<PathBuf> {
-    let required = std::env::var("NVITOP_CONFORMANCE").is_ok_and(|v| v == "1");
-    let Some(python) = std::env::var_os("NVITOP_CONFORMANCE_PYTHON") else {
-        assert!(
-            !required,
-            "NVITOP_CONFORMANCE=1 but NVITOP_CONFORMANCE_PYTHON is not set (a venv python with nvitop==1.7.2 gpustat==1.1.1 nvidia-ml-py==12.575.51)"
-        );
-        eprintln!("note: NVITOP_CONFORMANCE_PYTHON is not set; skipping the third-party NVML client tests");
-        return None;
-    };
-    // Once an interpreter is named, the clients are required (as in
-    // `.ci/conformance`): a missing one is a failure, not a skip.
-    let python = PathBuf::from(python);
-    let out = Command::new(&python)
-        .args([
-            "-c",
-            "import nvitop, gpustat, pynvml; print(nvitop.__version__, gpustat.__version__)",
-        ])
-        .output()
-        .unwrap_or_else(|err| panic!("cannot run NVITOP_CONFORMANCE_PYTHON={}: {err}", python.display()));
-    assert!(
-        out.status.success(),
-        "NVITOP_CONFORMANCE_PYTHON={} cannot import nvitop/gpustat/pynvml: {}",
-        python.display(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    eprintln!(
-        "third-party clients: nvitop, gpustat = {}",
-        String::from_utf8_lossy(&out.stdout).trim()
-    );
-    Some(python)
-}
 
 /// The environment every client runs in.
 struct Setup {
@@ -258,7 +223,9 @@ fn u64_of(v: &Value) -> Option<u64> {
 
 #[test]
 fn nvitop_api_reports_what_the_sdk_reports() {
-    let Some(python) = python() else { return };
+    let Some(python) = conformance_python(&["nvitop", "gpustat", "pynvml"]) else {
+        return;
+    };
     for preset in [None, Some("mig"), Some("default")] {
         let setup = Setup::new();
         let (spec, scenario) = match preset {
@@ -310,7 +277,9 @@ fn nvitop_api_reports_what_the_sdk_reports() {
 
 #[test]
 fn gpustat_json_reports_what_the_sdk_reports() {
-    let Some(python) = python() else { return };
+    let Some(python) = conformance_python(&["nvitop", "gpustat", "pynvml"]) else {
+        return;
+    };
     let setup = Setup::new();
     let expected = setup.expected(scenario_of(SCENARIO));
     let out = setup.run(&python, &setup.spec(), &["-m", "gpustat", "--json"]);
@@ -360,7 +329,9 @@ fn gpustat_json_reports_what_the_sdk_reports() {
 
 #[test]
 fn nvitop_once_prints_what_the_sdk_reports() {
-    let Some(python) = python() else { return };
+    let Some(python) = conformance_python(&["nvitop", "gpustat", "pynvml"]) else {
+        return;
+    };
     for preset in [None, Some("default")] {
         let setup = Setup::new();
         let (spec, scenario) = match preset {
@@ -517,7 +488,9 @@ pynvml._nvmlGetFunctionPointer = _traced
 
 #[test]
 fn clients_find_every_function_they_look_up() {
-    let Some(python) = python() else { return };
+    let Some(python) = conformance_python(&["nvitop", "gpustat", "pynvml"]) else {
+        return;
+    };
     let setup = Setup::new();
     let trace = setup.scenario.with_file_name("trace.txt");
     let runs: [(&str, String); 3] = [
