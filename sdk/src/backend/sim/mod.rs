@@ -88,6 +88,11 @@ pub struct SimBackend {
     /// Pinned time as `f64` bits, or [`FOLLOW_WALL_CLOCK`]. Atomic so tests
     /// can move time while other threads read.
     pinned: AtomicU64,
+    /// Where the workloads' cycles stand at simulated time 0 when time
+    /// follows the wall clock: the Unix time of creation, so two one-shot
+    /// runs a few seconds apart show a machine that moved on, not the same
+    /// instant twice. Pinned time ignores it (same values everywhere).
+    wall_offset: f64,
 }
 
 impl SimBackend {
@@ -128,11 +133,15 @@ impl SimBackend {
             .and_then(|v| v.trim().parse::<f64>().ok())
             .filter(|t| t.is_finite())
             .map_or(FOLLOW_WALL_CLOCK, f64::to_bits);
+        let wall_offset = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0.0, |d| d.as_secs_f64());
         Self {
             scenario,
             machine,
             origin: Instant::now(),
             pinned: AtomicU64::new(pinned),
+            wall_offset,
         }
     }
 
@@ -285,6 +294,17 @@ impl SimBackend {
         self.pinned.store(FOLLOW_WALL_CLOCK, Ordering::Relaxed);
     }
 
+    /// The time the workloads are evaluated at: simulated time when it is
+    /// pinned, else simulated time plus the wall-clock offset (faults such
+    /// as `lost_at` always use simulated time: seconds since the start).
+    fn value_time(&self, t: f64) -> f64 {
+        if self.pinned.load(Ordering::Relaxed) == FOLLOW_WALL_CLOCK {
+            t + self.wall_offset
+        } else {
+            t
+        }
+    }
+
     /// The current simulated time, seconds.
     ///
     /// ```
@@ -331,7 +351,7 @@ impl SimBackend {
         if device.is_mig() || gpu.unsupported(field) {
             return Err(BackendError::NotSupported);
         }
-        Ok((gpu, t))
+        Ok((gpu, self.value_time(t)))
     }
 }
 
@@ -671,6 +691,30 @@ mod tests {
         assert!((sim.time() - 12.5).abs() < f64::EPSILON);
         sim.follow_wall_clock();
         assert!(sim.time() < 60.0);
+    }
+
+    #[test]
+    fn unpinned_runs_moments_apart_see_a_machine_that_moved_on() {
+        let a = SimBackend::from_preset("h100x8").unwrap();
+        a.follow_wall_clock();
+        let b = SimBackend::from_preset("h100x8").unwrap();
+        b.follow_wall_clock();
+        // Compare the two cycles at the same simulated time but with the
+        // creation offsets 1000 s apart, as two runs a while apart would be.
+        let shifted = SimBackend {
+            wall_offset: a.wall_offset + 1000.0,
+            ..b
+        };
+        let power = |sim: &SimBackend| -> Vec<u32> {
+            (0..8)
+                .map(|i| sim.power_usage(DeviceRef::Physical(i)).unwrap())
+                .collect()
+        };
+        assert_ne!(power(&a), power(&shifted));
+        // Faults still count from the start: nothing lost in the first second.
+        let faults = SimBackend::from_preset("faults").unwrap();
+        faults.follow_wall_clock();
+        assert!(faults.name(DeviceRef::Physical(3)).is_ok());
     }
 
     #[test]
