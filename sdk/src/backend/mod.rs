@@ -262,6 +262,82 @@ pub struct RawProcess {
     pub compute_instance_id: Option<u32>,
 }
 
+/// A PCI bus id, `domain:bus:device.function`, as NVML writes it.
+///
+/// One parser for every spelling users and drivers use: any case, with an
+/// 8-digit, 4-digit (sysfs, `lspci -D`) or no domain (`lspci`). It displays
+/// in NVML's form, `DDDDDDDD:BB:DD.F`.
+///
+/// ```
+/// use nvitop::backend::PciBusId;
+/// let id = PciBusId::parse("0000:af:00.1").unwrap();
+/// assert_eq!((id.domain, id.bus, id.device, id.function), (0, 0xAF, 0, 1));
+/// assert_eq!(id.to_string(), "00000000:AF:00.1");
+/// assert_eq!(id.legacy(), "0000:AF:00.1");
+/// assert_eq!(PciBusId::parse("af:00.1"), Some(id));
+/// assert_eq!(PciBusId::parse("07:20.0"), None); // 32 devices per bus
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct PciBusId {
+    /// PCI domain (segment).
+    pub domain: u32,
+    /// Bus number.
+    pub bus: u32,
+    /// Device number, `0..32`.
+    pub device: u32,
+    /// Function number, `0..8`.
+    pub function: u32,
+}
+
+impl PciBusId {
+    /// Parses a bus id; `None` when it is not one.
+    pub fn parse(text: &str) -> Option<Self> {
+        let (rest, function) = text.trim().rsplit_once('.')?;
+        let parts: Vec<&str> = rest.split(':').collect();
+        let (domain, bus, device) = match parts.as_slice() {
+            [bus, device] => ("0", *bus, *device),
+            [domain, bus, device] => (*domain, *bus, *device),
+            _ => return None,
+        };
+        let field = |text: &str, max_digits: usize| {
+            (!text.is_empty() && text.len() <= max_digits)
+                .then(|| u32::from_str_radix(text, 16).ok())
+                .flatten()
+        };
+        let id = Self {
+            domain: field(domain, 8)?,
+            bus: field(bus, 2)?,
+            device: field(device, 2)?,
+            function: field(function, 1)?,
+        };
+        // PCI allows 32 devices per bus and 8 functions per device.
+        (id.device < 32 && id.function < 8).then_some(id)
+    }
+
+    /// The legacy form with a 4-digit domain, `DDDD:BB:DD.F`.
+    ///
+    /// ```
+    /// let id = nvitop::backend::PciBusId::parse("00000000:18:00.0").unwrap();
+    /// assert_eq!(id.legacy(), "0000:18:00.0");
+    /// ```
+    pub fn legacy(&self) -> String {
+        format!(
+            "{:04X}:{:02X}:{:02X}.{:X}",
+            self.domain, self.bus, self.device, self.function
+        )
+    }
+}
+
+impl fmt::Display for PciBusId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{:08X}:{:02X}:{:02X}.{:X}",
+            self.domain, self.bus, self.device, self.function
+        )
+    }
+}
+
 /// One per-process utilization sample from the driver.
 ///
 /// ```
@@ -805,4 +881,28 @@ pub trait Backend: Send + Sync + fmt::Debug {
     /// assert!(sim.process_utilization(gpu, newest).unwrap().iter().all(|s| s.timestamp > newest));
     /// ```
     fn process_utilization(&self, device: DeviceRef, since: u64) -> BackendResult<Vec<ProcessUtilization>>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::PciBusId;
+
+    fn normalized(text: &str) -> Option<String> {
+        PciBusId::parse(text).map(|id| id.to_string())
+    }
+
+    #[test]
+    fn bus_ids_normalize_to_nvml_form() {
+        assert_eq!(normalized("07:00.0").as_deref(), Some("00000000:07:00.0"));
+        assert_eq!(normalized("0000:af:00.0").as_deref(), Some("00000000:AF:00.0"));
+        assert_eq!(normalized(" 00000000:Af:00.1 ").as_deref(), Some("00000000:AF:00.1"));
+        assert_eq!(normalized("00000001:3b:1f.7").as_deref(), Some("00000001:3B:1F.7"));
+        assert_eq!(normalized("garbage"), None);
+        assert_eq!(normalized("nonsense"), None);
+        assert_eq!(normalized("07:00"), None);
+        assert_eq!(normalized("07:00.8"), None);
+        assert_eq!(normalized("07:20.0"), None);
+        assert_eq!(normalized("1:2:3:4.0"), None);
+        assert_eq!(normalized("zz:00.0"), None);
+    }
 }

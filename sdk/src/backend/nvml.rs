@@ -25,8 +25,8 @@ use nvml_wrapper::error::NvmlError;
 use nvml_wrapper::struct_wrappers::device::ProcessInfo;
 
 use super::{
-    Backend, BackendError, BackendResult, ClockKind, ComputeMode, DeviceRef, MemoryInfo, PcieDirection, ProcessKind,
-    ProcessUtilization, RawProcess, UtilizationRates,
+    Backend, BackendError, BackendResult, ClockKind, ComputeMode, DeviceRef, MemoryInfo, PciBusId, PcieDirection,
+    ProcessKind, ProcessUtilization, RawProcess, UtilizationRates,
 };
 
 /// Environment variable naming the NVML library to load instead of the
@@ -295,7 +295,7 @@ impl Backend for NvmlBackend {
     }
 
     fn device_by_bus_id(&self, bus_id: &str) -> BackendResult<DeviceRef> {
-        let Some(wanted) = normalize_bus_id(bus_id) else {
+        let Some(wanted) = PciBusId::parse(bus_id).map(|id| id.to_string()) else {
             return Err(BackendError::NotFound {
                 what: format!("PCI bus id '{bus_id}' (expected DDDDDDDD:BB:DD.F or BB:DD.F, hexadecimal)"),
             });
@@ -309,7 +309,7 @@ impl Backend for NvmlBackend {
                     .map(DeviceRef::Physical)
                     .find(|&device| {
                         self.bus_id(device)
-                            .is_ok_and(|id| normalize_bus_id(&id).as_deref() == Some(wanted.as_str()))
+                            .is_ok_and(|id| PciBusId::parse(&id).is_some_and(|id| id.to_string() == wanted))
                     })
                     .ok_or_else(|| BackendError::NotFound {
                         what: format!("GPU at PCI bus id {wanted}"),
@@ -705,51 +705,9 @@ fn retry_list<T>(mut list: impl FnMut() -> Result<Vec<T>, NvmlError>) -> Result<
     }
 }
 
-/// Parses a PCI bus id in any case, with an 8-digit, 4-digit or no domain,
-/// into NVML's form `DDDDDDDD:BB:DD.F` (upper-case hex). `None` when it is
-/// not a bus id.
-fn normalize_bus_id(bus_id: &str) -> Option<String> {
-    let bus_id = bus_id.trim();
-    let (rest, function) = bus_id.rsplit_once('.')?;
-    let parts: Vec<&str> = rest.split(':').collect();
-    let (domain, bus, dev) = match parts.as_slice() {
-        [bus, dev] => ("0", *bus, *dev),
-        [domain, bus, dev] => (*domain, *bus, *dev),
-        _ => return None,
-    };
-    let field = |text: &str, max_digits: usize| {
-        (!text.is_empty() && text.len() <= max_digits)
-            .then(|| u32::from_str_radix(text, 16).ok())
-            .flatten()
-    };
-    let (domain, bus, dev, function) = (field(domain, 8)?, field(bus, 2)?, field(dev, 2)?, field(function, 1)?);
-    // PCI allows 32 devices per bus and 8 functions per device.
-    (dev < 32 && function < 8).then(|| format!("{domain:08X}:{bus:02X}:{dev:02X}.{function:X}"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn bus_ids_normalize_to_nvml_form() {
-        assert_eq!(normalize_bus_id("07:00.0").as_deref(), Some("00000000:07:00.0"));
-        assert_eq!(normalize_bus_id("0000:af:00.0").as_deref(), Some("00000000:AF:00.0"));
-        assert_eq!(
-            normalize_bus_id(" 00000000:Af:00.1 ").as_deref(),
-            Some("00000000:AF:00.1")
-        );
-        assert_eq!(
-            normalize_bus_id("00000001:3b:1f.7").as_deref(),
-            Some("00000001:3B:1F.7")
-        );
-        assert_eq!(normalize_bus_id("garbage"), None);
-        assert_eq!(normalize_bus_id("07:00"), None);
-        assert_eq!(normalize_bus_id("07:00.8"), None);
-        assert_eq!(normalize_bus_id("07:20.0"), None);
-        assert_eq!(normalize_bus_id("1:2:3:4.0"), None);
-        assert_eq!(normalize_bus_id("zz:00.0"), None);
-    }
 
     #[test]
     fn library_env_value_falls_back_to_default() {

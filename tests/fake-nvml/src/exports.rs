@@ -12,7 +12,8 @@ use std::sync::OnceLock;
 
 use nvitop::backend::sim::SimBackend;
 use nvitop::backend::{
-    Backend, BackendError, BackendResult, ClockKind, ComputeMode, DeviceRef, PcieDirection, ProcessKind, RawProcess,
+    Backend, BackendError, BackendResult, ClockKind, ComputeMode, DeviceRef, PciBusId, PcieDirection, ProcessKind,
+    RawProcess,
 };
 use nvml_wrapper_sys::bindings::{
     nvmlBAR1Memory_t, nvmlClockId_t, nvmlClockType_t, nvmlComputeMode_t, nvmlDevice_t, nvmlEccCounterType_t,
@@ -232,24 +233,6 @@ fn clock_kind(kind: nvmlClockType_t) -> R<ClockKind> {
     }
 }
 
-/// Parses `00000000:07:00.0` (or the legacy `0000:07:00.0`) into
-/// `(domain, bus, device, function)`.
-fn parse_bus_id(bus_id: &str) -> Option<(u32, u32, u32, u32)> {
-    let mut parts = bus_id.split(':');
-    let domain = u32::from_str_radix(parts.next()?, 16).ok()?;
-    let bus = u32::from_str_radix(parts.next()?, 16).ok()?;
-    let (device, function) = parts.next()?.split_once('.')?;
-    if parts.next().is_some() {
-        return None;
-    }
-    Some((
-        domain,
-        bus,
-        u32::from_str_radix(device, 16).ok()?,
-        u32::from_str_radix(function, 16).ok()?,
-    ))
-}
-
 /// A plausible PCI device id (`device << 16 | 0x10DE`) for a product name.
 fn pci_device_id(name: &str) -> u32 {
     let device: u32 = [
@@ -282,21 +265,18 @@ fn fill_c_chars(dst: &mut [c_char], text: &str) {
 /// The full PCI info of a device.
 fn pci_info(dev: &Dev) -> R<nvmlPciInfo_t> {
     let bus_id = check(dev.backend().bus_id(dev.dref))?;
-    let (domain, bus, device, function) = parse_bus_id(&bus_id).ok_or(UNKNOWN)?;
+    let id = PciBusId::parse(&bus_id).ok_or(UNKNOWN)?;
     let name = dev.backend().name(dev.dref).unwrap_or_default();
     let mut info = nvmlPciInfo_t {
         busIdLegacy: [0; 16],
-        domain,
-        bus,
-        device,
+        domain: id.domain,
+        bus: id.bus,
+        device: id.device,
         pciDeviceId: pci_device_id(&name),
         pciSubSystemId: 0x1000_10DE,
         busId: [0; 32],
     };
-    fill_c_chars(
-        &mut info.busIdLegacy,
-        &format!("{domain:04X}:{bus:02X}:{device:02X}.{function:X}"),
-    );
+    fill_c_chars(&mut info.busIdLegacy, &id.legacy());
     fill_c_chars(&mut info.busId, &bus_id);
     Ok(info)
 }
@@ -1319,13 +1299,6 @@ mod tests {
         assert_eq!(guard(|| panic!("boom")), UNKNOWN);
         assert_eq!(guard(|| Err(NOT_FOUND)), NOT_FOUND);
         assert_eq!(guard(|| Ok(())), SUCCESS);
-    }
-
-    #[test]
-    fn bus_ids_parse_in_both_forms() {
-        assert_eq!(parse_bus_id("00000000:07:00.0"), Some((0, 7, 0, 0)));
-        assert_eq!(parse_bus_id("0001:AB:1F.3"), Some((1, 0xAB, 0x1F, 3)));
-        assert_eq!(parse_bus_id("07:00"), None);
     }
 
     #[test]

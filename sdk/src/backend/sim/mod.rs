@@ -35,7 +35,7 @@ use self::machine::{Machine, SimGpu};
 use self::pids::PidResolver;
 use self::scenario::FaultField;
 use super::{
-    Backend, BackendError, BackendResult, ClockKind, ComputeMode, DeviceRef, MemoryInfo, PcieDirection,
+    Backend, BackendError, BackendResult, ClockKind, ComputeMode, DeviceRef, MemoryInfo, PciBusId, PcieDirection,
     ProcessUtilization, RawProcess, UtilizationRates,
 };
 
@@ -405,7 +405,7 @@ impl Backend for SimBackend {
     }
 
     fn device_by_bus_id(&self, bus_id: &str) -> BackendResult<DeviceRef> {
-        let wanted = normalize_bus_id(bus_id);
+        let wanted = PciBusId::parse(bus_id).map(|id| id.to_string());
         let t = self.time();
         let index = self
             .machine
@@ -651,38 +651,10 @@ impl Backend for SimBackend {
     }
 }
 
-/// `07:00.0`, `0000:07:00.0` or `00000000:07:00.0` (any case) in NVML's
-/// 8-digit-domain upper-case form; `None` when it is not a bus id.
-fn normalize_bus_id(bus_id: &str) -> Option<String> {
-    let parts: Vec<&str> = bus_id.trim().split(':').collect();
-    let (domain, bus, rest) = match parts.as_slice() {
-        [bus, rest] => ("0", *bus, *rest),
-        [domain, bus, rest] => (*domain, *bus, *rest),
-        _ => return None,
-    };
-    let (dev, func) = rest.split_once('.')?;
-    let domain = u32::from_str_radix(domain, 16).ok()?;
-    let bus = u8::from_str_radix(bus, 16).ok()?;
-    let dev = u8::from_str_radix(dev, 16).ok()?;
-    let func = u8::from_str_radix(func, 16).ok()?;
-    Some(format!("{domain:08X}:{bus:02X}:{dev:02X}.{func:X}"))
-}
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-
-    #[test]
-    fn bus_ids_normalize() {
-        assert_eq!(normalize_bus_id("07:00.0").as_deref(), Some("00000000:07:00.0"));
-        assert_eq!(normalize_bus_id("0000:2a:00.0").as_deref(), Some("00000000:2A:00.0"));
-        assert_eq!(
-            normalize_bus_id("00000000:2A:00.0").as_deref(),
-            Some("00000000:2A:00.0")
-        );
-        assert_eq!(normalize_bus_id("nonsense"), None);
-    }
 
     #[test]
     fn time_is_pinned_or_follows_the_clock() {
