@@ -43,15 +43,24 @@ impl PidResolver {
     /// only when there is nothing else: a GPU context never belongs to one).
     pub fn with_pool(pool: Vec<u32>) -> Self {
         let running = running_pids();
+        let own = std::process::id();
+        let parent = std::os::unix::process::parent_id();
         let host = if pool.is_empty() {
-            let user: Vec<u32> = running.iter().copied().filter(|&pid| has_cmdline(pid)).collect();
-            if user.is_empty() { running.clone() } else { user }
+            // Not this process or its parent either: they have `self` and
+            // `parent`, and a `host:N` landing on them would make the
+            // scenario's processes depend on how many others the host runs.
+            let others: Vec<u32> = running
+                .iter()
+                .copied()
+                .filter(|&pid| pid != own && pid != parent && has_cmdline(pid))
+                .collect();
+            if others.is_empty() { running.clone() } else { others }
         } else {
             pool
         };
         Self {
-            own: std::process::id(),
-            parent: std::os::unix::process::parent_id(),
+            own,
+            parent,
             gone: unused_pid(&running),
             host,
         }
@@ -117,6 +126,15 @@ mod tests {
         assert_ne!(r.resolve(PidSpec::Host(0), 0), r.resolve(PidSpec::Host(0), 1));
         let gone = r.resolve(PidSpec::Gone, 0);
         assert!(!std::path::Path::new(&format!("/proc/{gone}")).exists());
+    }
+
+    #[test]
+    fn the_host_pool_leaves_out_this_process_and_its_parent() {
+        let r = PidResolver::from_host();
+        if std::env::var_os(HOST_PIDS_ENV).is_none() && r.host.len() > 2 {
+            assert!(!r.host.contains(&std::process::id()));
+            assert!(!r.host.contains(&std::os::unix::process::parent_id()));
+        }
     }
 
     #[test]

@@ -468,8 +468,9 @@ impl From<ProcessKindSpec> for String {
 /// - `"self"`: the process that loads the simulator (so every client sees
 ///   itself on a GPU with full host details);
 /// - `"parent"`: its parent;
-/// - `"host:N"`: the N-th process of the host, by ascending pid (wrapping
-///   around), for machines full of real processes;
+/// - `"host:N"`: the N-th other user-space process of the host (not this
+///   process or its parent), by ascending pid (wrapping around), for
+///   machines full of real processes;
 /// - `"gone"`: a pid that belongs to no process (a process that exited
 ///   between the driver's answer and the host lookup);
 /// - a number: that pid, whatever it is.
