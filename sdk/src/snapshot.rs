@@ -9,7 +9,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
-use crate::backend::{Backend, BackendError, ClockKind, PcieDirection};
+use crate::backend::{Backend, BackendError, ClockKind, PcieDirection, ProcessUtilization, RawProcess};
 use crate::device::{Device, cuda_version_string, percent_of, power_status};
 use crate::error::Result;
 use crate::format::bytes2human;
@@ -301,6 +301,38 @@ pub struct ProcessSnapshot {
     pub host: Option<HostProcessInfo>,
 }
 
+impl ProcessSnapshot {
+    /// The row for one driver entry on `device` (one place for both
+    /// [`crate::GpuProcess::as_snapshot`] and [`Snapshot::take`]).
+    pub(crate) fn from_raw(
+        device: &Device,
+        raw: &RawProcess,
+        utilization: Option<&ProcessUtilization>,
+        device_memory_total: Option<u64>,
+        host: Option<HostProcessInfo>,
+    ) -> Self {
+        Self {
+            pid: raw.pid,
+            device_index: device.display_index(),
+            physical_index: device.index(),
+            gpu_memory: raw.used_gpu_memory,
+            gpu_memory_human: raw.used_gpu_memory.map(bytes2human),
+            gpu_memory_percent: raw
+                .used_gpu_memory
+                .zip(device_memory_total)
+                .and_then(|(m, t)| percent_of(m, t)),
+            kind: raw.kind.label().to_owned(),
+            gpu_sm_utilization: utilization.map(|u| u.sm),
+            gpu_memory_utilization: utilization.map(|u| u.memory),
+            gpu_encoder_utilization: utilization.map(|u| u.encoder),
+            gpu_decoder_utilization: utilization.map(|u| u.decoder),
+            gpu_instance_id: raw.gpu_instance_id,
+            compute_instance_id: raw.compute_instance_id,
+            host,
+        }
+    }
+}
+
 /// The whole machine at one moment: driver, devices, processes, host.
 ///
 /// ```
@@ -403,7 +435,7 @@ pub(crate) fn unix_now() -> f64 {
 /// on, so each process is attributed to its MIG device), joining host
 /// information in one refresh.
 fn processes_of(devices: &[Device], snaps: &[DeviceSnapshot]) -> (Vec<ProcessSnapshot>, Vec<(String, String)>) {
-    let mut rows: Vec<(ProcessSnapshot, Option<u32>)> = Vec::new();
+    let mut processes: Vec<ProcessSnapshot> = Vec::new();
     let mut errors = Vec::new();
     for (device, snap) in devices.iter().zip(snaps) {
         if snap.is_failed() {
@@ -429,40 +461,18 @@ fn processes_of(devices: &[Device], snaps: &[DeviceSnapshot]) -> (Vec<ProcessSna
                 }
             };
             let utilization = latest_utilization(&target);
-            for p in raw {
-                let u = utilization.get(&p.pid);
-                rows.push((
-                    ProcessSnapshot {
-                        pid: p.pid,
-                        device_index: target.display_index(),
-                        physical_index: target.index(),
-                        gpu_memory: p.used_gpu_memory,
-                        gpu_memory_human: p.used_gpu_memory.map(bytes2human),
-                        gpu_memory_percent: p.used_gpu_memory.zip(total).and_then(|(m, t)| percent_of(m, t)),
-                        kind: p.kind.label().to_owned(),
-                        gpu_sm_utilization: u.map(|u| u.sm),
-                        gpu_memory_utilization: u.map(|u| u.memory),
-                        gpu_encoder_utilization: u.map(|u| u.encoder),
-                        gpu_decoder_utilization: u.map(|u| u.decoder),
-                        gpu_instance_id: p.gpu_instance_id,
-                        compute_instance_id: p.compute_instance_id,
-                        host: None,
-                    },
-                    Some(p.pid),
-                ));
-            }
+            processes.extend(
+                raw.iter()
+                    .map(|p| ProcessSnapshot::from_raw(&target, p, utilization.get(&p.pid), total, None)),
+            );
         }
     }
-    let pids: Vec<u32> = rows.iter().filter_map(|(_, pid)| *pid).collect();
-    let mut infos: HashMap<u32, HostProcessInfo> = host_process_infos(&pids);
-    let mut processes: Vec<ProcessSnapshot> = rows
-        .into_iter()
-        .map(|(mut row, _)| {
-            row.host = infos.get(&row.pid).cloned();
-            row
-        })
-        .collect();
-    infos.clear();
+    // The host side of every pid in one pass.
+    let pids: Vec<u32> = processes.iter().map(|p| p.pid).collect();
+    let infos: HashMap<u32, HostProcessInfo> = host_process_infos(&pids);
+    for row in &mut processes {
+        row.host = infos.get(&row.pid).cloned();
+    }
     processes
         .sort_by(|a, b| (a.physical_index, &a.device_index, a.pid).cmp(&(b.physical_index, &b.device_index, b.pid)));
     (processes, errors)

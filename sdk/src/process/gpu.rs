@@ -364,21 +364,12 @@ impl GpuProcess {
     /// assert!(snapshot.host.is_some());
     /// ```
     pub fn as_snapshot(&self) -> crate::snapshot::ProcessSnapshot {
-        crate::snapshot::ProcessSnapshot {
-            pid: self.pid(),
-            device_index: self.device.display_index(),
-            physical_index: self.device.index(),
-            gpu_memory: self.gpu_memory(),
-            gpu_memory_human: self.gpu_memory_human(),
-            gpu_memory_percent: self.gpu_memory_percent(),
-            kind: self.type_label().to_owned(),
-            gpu_sm_utilization: self.gpu_sm_utilization(),
-            gpu_memory_utilization: self.gpu_memory_utilization(),
-            gpu_encoder_utilization: self.gpu_encoder_utilization(),
-            gpu_decoder_utilization: self.gpu_decoder_utilization(),
-            gpu_instance_id: self.raw.gpu_instance_id,
-            compute_instance_id: self.raw.compute_instance_id,
-            host: self.host_info(),
-        }
+        crate::snapshot::ProcessSnapshot::from_raw(
+            &self.device,
+            &self.raw,
+            self.utilization.as_ref(),
+            self.device_memory_total,
+            self.host_info(),
+        )
     }
 }
