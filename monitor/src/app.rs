@@ -235,12 +235,11 @@ fn backend(cli: &Cli, env: &Environment) -> Result<Arc<dyn Backend>, Failure> {
 fn devices(cli: &Cli, env: &Environment, backend: &Arc<dyn Backend>) -> Result<Vec<Device>, Failure> {
     let runtime = |err: nvitop::Error| Failure::Runtime(err.into());
     if let Some(indices) = &cli.only {
-        let count = Device::count_in(backend).map_err(runtime)?;
-        if let Some(&index) = indices.iter().find(|&&i| i >= count) {
-            let err = nvitop::Error::InvalidIndex { index, count };
-            return Err(Failure::Usage(format!("--only {index}: {err}")));
-        }
-        return Device::from_indices_in(backend, indices).map_err(runtime);
+        // The SDK checks the indices; an out-of-range one is bad input.
+        return Device::from_indices_in(backend, indices).map_err(|err| match err {
+            nvitop::Error::InvalidIndex { index, .. } => Failure::Usage(format!("--only {index}: {err}")),
+            other => runtime(other),
+        });
     }
     if cli.only_visible {
         let visible = Device::from_cuda_visible_devices_in(backend, env.cuda_visible_devices.as_deref());
