@@ -266,6 +266,44 @@ impl ResourceCollector {
             .pop();
     }
 
+    /// nvitop's name for [`ResourceCollector::activate`]: starts collecting
+    /// under `tag`. Pair with [`ResourceCollector::stop`].
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use std::time::Duration;
+    /// # use nvitop::{Device, ResourceCollector, backend::{Backend, sim::SimBackend}};
+    /// # let backend: Arc<dyn Backend> = Arc::new(SimBackend::default_machine());
+    /// # let devices = Device::from_indices_in(&backend, &[0]).unwrap();
+    /// # let collector = ResourceCollector::new(&devices, Duration::from_millis(20)).unwrap();
+    /// collector.start("train");
+    /// assert!(collector.collect().contains_key("train/gpu:0/memory_used (MiB)/mean"));
+    /// collector.stop();
+    /// assert!(collector.collect().keys().all(|k| k.starts_with("resources/")));
+    /// ```
+    pub fn start(&self, tag: &str) {
+        self.activate(tag);
+    }
+
+    /// nvitop's name for [`ResourceCollector::deactivate`]: leaves the
+    /// innermost tag (see [`ResourceCollector::start`]).
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use std::time::Duration;
+    /// # use nvitop::{Device, ResourceCollector, backend::{Backend, sim::SimBackend}};
+    /// # let backend: Arc<dyn Backend> = Arc::new(SimBackend::default_machine());
+    /// # let devices = Device::from_indices_in(&backend, &[0]).unwrap();
+    /// # let collector = ResourceCollector::new(&devices, Duration::from_millis(20)).unwrap();
+    /// collector.start("train");
+    /// collector.start("validate");
+    /// collector.stop();
+    /// assert!(collector.collect().contains_key("train/duration (s)"));
+    /// ```
+    pub fn stop(&self) {
+        self.deactivate();
+    }
+
     /// Enters a tag for the life of the returned guard.
     ///
     /// ```
