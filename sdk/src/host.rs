@@ -93,18 +93,51 @@ fn busy_percent(before: (u64, u64), after: (u64, u64)) -> f64 {
     (after.0.saturating_sub(before.0) as f64 * 100.0 / total as f64).clamp(0.0, 100.0)
 }
 
-/// The shortest window CPU percentages are computed over. The kernel counts
-/// CPU time in 10 ms ticks, so 50 ms on a few cores is coarse but real;
-/// a program that calls [`prime`] early (the monitor does, before it loads
-/// the driver) has a longer window by the time it asks and waits for nothing.
+/// The shortest window host CPU percentages are computed over on this
+/// machine.
+///
+/// The kernel counts CPU time in clock ticks (10 ms at the usual 100 Hz),
+/// so the overall percentage moves in steps of one tick over all CPUs'
+/// ticks in the window. The window is long enough for 50 ticks across all
+/// CPUs (2 % steps), but at least one tick per CPU and at most 50 ms: 50 ms
+/// on up to 10 CPUs (coarse there, but real), 31 ms on 16, 10 ms from 50
+/// CPUs up, as on the hosts of 8-GPU nodes. Per-CPU figures over so short
+/// a first window are coarse; later windows are as long as the caller's
+/// refresh interval. A program that calls [`prime`] early (the monitor
+/// does, before it loads the driver) has a longer window by the time it
+/// asks and waits for nothing.
 ///
 /// ```
-/// use nvitop::host::{MIN_CPU_WINDOW, snapshot};
+/// use std::time::Duration;
+/// use nvitop::host::{min_cpu_window, snapshot};
+/// let window = min_cpu_window();
+/// assert!((Duration::from_millis(10)..=Duration::from_millis(50)).contains(&window));
 /// let start = std::time::Instant::now();
 /// let _ = snapshot(); // the first reading waits for the window to mean something
-/// assert!(start.elapsed() + std::time::Duration::from_millis(5) >= MIN_CPU_WINDOW);
+/// assert!(start.elapsed() + Duration::from_millis(5) >= window);
 /// ```
-pub const MIN_CPU_WINDOW: Duration = Duration::from_millis(50);
+pub fn min_cpu_window() -> Duration {
+    let cpus = CPU
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .as_ref()
+        .map_or_else(cpu_count, |state| state.times.len().saturating_sub(1));
+    window_for(cpus, rustix::param::clock_ticks_per_second())
+}
+
+/// Ticks across all CPUs that make a first window meaningful (2 % steps).
+const WINDOW_TICKS: u64 = 50;
+/// Bounds of the first window: a tick per CPU at least, at most 50 ms.
+const WINDOW_BOUNDS: (Duration, Duration) = (Duration::from_millis(10), Duration::from_millis(50));
+
+/// The window for `cpus` CPUs whose clocks tick `hz` times a second.
+fn window_for(cpus: usize, hz: u64) -> Duration {
+    let (shortest, longest) = WINDOW_BOUNDS;
+    let cpus = u32::try_from(cpus.max(1)).unwrap_or(u32::MAX);
+    let tick = Duration::from_secs(1) / u32::try_from(hz.max(1)).unwrap_or(u32::MAX);
+    let one_tick_each = tick.max(shortest);
+    (tick * u32::try_from(WINDOW_TICKS).unwrap_or(50) / cpus).clamp(one_tick_each, longest.max(one_tick_each))
+}
 
 /// Starts the CPU-usage window, so that a later [`snapshot`] need not wait.
 ///
@@ -141,7 +174,7 @@ fn state(slot: &mut Option<CpuState>) -> Option<&mut CpuState> {
 ///
 /// CPU percentages need a time window: they cover the time since the
 /// previous reading (or [`prime`]). The first call in a process waits until
-/// [`MIN_CPU_WINDOW`] has passed since the window started; a call sooner
+/// [`min_cpu_window`] has passed since the window started; a call sooner
 /// than that after the previous reading returns that reading's figures.
 ///
 /// ```
@@ -159,14 +192,18 @@ pub fn snapshot() -> HostSnapshot {
             ..HostSnapshot::default()
         };
     };
+    let window = window_for(
+        state.times.len().saturating_sub(1),
+        rustix::param::clock_ticks_per_second(),
+    );
     if state.percents.is_none() {
         // The very first window must be long enough to mean something.
-        let wait = MIN_CPU_WINDOW.saturating_sub(state.last.elapsed());
+        let wait = window.saturating_sub(state.last.elapsed());
         if !wait.is_zero() {
             std::thread::sleep(wait);
         }
     }
-    if state.percents.is_none() || state.last.elapsed() >= MIN_CPU_WINDOW {
+    if state.percents.is_none() || state.last.elapsed() >= window {
         let times = cpu_times();
         state.percents = Some(
             state
@@ -288,16 +325,31 @@ mod tests {
         for _ in 0..10 {
             let _ = snapshot();
         }
-        assert!(start.elapsed() < MIN_CPU_WINDOW);
+        assert!(start.elapsed() < min_cpu_window());
+    }
+
+    #[test]
+    fn the_first_window_holds_fifty_ticks_within_10_to_50_ms() {
+        let ms = |n| Duration::from_millis(n);
+        assert_eq!(window_for(1, 100), ms(50));
+        assert_eq!(window_for(2, 100), ms(50));
+        assert_eq!(window_for(10, 100), ms(50));
+        assert_eq!(window_for(16, 100), Duration::from_micros(31_250));
+        assert_eq!(window_for(25, 100), ms(20));
+        assert_eq!(window_for(50, 100), ms(10));
+        assert_eq!(window_for(224, 100), ms(10), "never below one tick per CPU");
+        // A kernel with slower ticks needs at least one of them.
+        assert_eq!(window_for(224, 10), ms(100));
+        assert_eq!(window_for(0, 0), ms(1000), "nonsense input stays finite");
     }
 
     #[test]
     fn a_primed_window_does_not_wait() {
         prime();
-        std::thread::sleep(MIN_CPU_WINDOW);
+        std::thread::sleep(min_cpu_window());
         let start = Instant::now();
         let host = snapshot();
-        assert!(start.elapsed() < MIN_CPU_WINDOW);
+        assert!(start.elapsed() < min_cpu_window());
         assert!((0.0..=100.0).contains(&host.cpu_percent));
         assert_eq!(host.per_cpu_percent.len(), host.cpu_count);
     }
