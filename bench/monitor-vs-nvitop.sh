@@ -95,7 +95,8 @@ check nvitop-monitor "$work/monitor.txt" "$status"
 status=0; "${nvitop_cmd[@]}" >"$work/nvitop.txt" 2>"$work/nvitop.txt.err" || status=$?
 check "nvitop --once" "$work/nvitop.txt" "$status"
 
-# One measured run: appends "wall_seconds peak_rss_kib" to $work/$name.times.
+# One measured run: appends "wall_seconds peak_rss_kib cpu_seconds" to
+# $work/$name.times (CPU: user + system time of the whole process).
 measure() {
   local name=$1
   shift
@@ -103,11 +104,15 @@ measure() {
   if [ "$gnu_time" = 1 ]; then
     # Wall time from bash's EPOCHREALTIME around the run (microseconds; GNU
     # time's %e has 10 ms steps), peak RSS from GNU time's %M (KiB).
+    # CPU time from bash's `time` (children's rusage, 1 ms steps; GNU
+    # time's own %U/%S have 10 ms steps): it includes GNU time's own few
+    # hundred microseconds, the same for both programs.
     t0=$EPOCHREALTIME
-    /usr/bin/time -f '%M' -o "$work/rusage" "$@" >"$work/out" 2>"$work/err" || status=$?
+    TIMEFORMAT='%3U %3S'
+    { time /usr/bin/time -f '%M' -o "$work/rusage" "$@" >"$work/out" 2>"$work/err" || status=$?; } 2>"$work/cpu"
     t1=$EPOCHREALTIME
-    awk -v a="$t0" -v b="$t1" -v m="$(tail -n 1 "$work/rusage")" \
-      'BEGIN { printf "%.6f %d\n", b - a, m }' >"$work/sample"
+    awk -v a="$t0" -v b="$t1" -v m="$(tail -n 1 "$work/rusage")" -v c="$(tail -n 1 "$work/cpu")" \
+      'BEGIN { split(c, u, " "); printf "%.6f %d %.3f\n", b - a, m, u[1] + u[2] }' >"$work/sample"
   else
     # No GNU time: a small Python wrapper forks, execs the command and reads
     # its rusage (wait4, the per-child form of getrusage(RUSAGE_CHILDREN)).
@@ -127,7 +132,7 @@ if pid == 0:
 _, status, usage = os.wait4(pid, 0)
 t1 = time.perf_counter()
 with open(sample, "w") as f:
-    f.write("%.6f %d\n" % (t1 - t0, usage.ru_maxrss))
+    f.write("%.6f %d %.6f\n" % (t1 - t0, usage.ru_maxrss, usage.ru_utime + usage.ru_stime))
 sys.exit(os.waitstatus_to_exitcode(status))
 ' "$work/sample" "$@" || status=$?
     mv "$work/sample.out" "$work/out"
@@ -159,7 +164,7 @@ for round in $(seq "$rounds"); do
     measure monitor "${monitor_cmd[@]}"
   fi
   # shellcheck disable=SC2046 # each tail gives two numbers, split on purpose
-  printf '    round %2d: nvitop-monitor %6.3f s %7d KiB | nvitop --once %6.3f s %7d KiB\n' "$round" \
+  printf '    round %2d: nvitop-monitor %6.3f s %7d KiB %6.3f s CPU | nvitop --once %6.3f s %7d KiB %6.3f s CPU\n' "$round" \
     $(tail -n 1 "$work/monitor.times") $(tail -n 1 "$work/nvitop.times")
 done
 echo "    after: load average $(cut -d' ' -f1-3 /proc/loadavg), $(pgrep -c -x rustc || true) rustc processes running"
@@ -167,15 +172,15 @@ echo "    after: load average $(cut -d' ' -f1-3 /proc/loadavg), $(pgrep -c -x ru
 median() { # column of $work/$1.times
   sort -g -k"$2","$2" "$work/$1.times" | awk -v c="$2" '{ v[NR] = $c } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
-mw=$(median monitor 1); mm=$(median monitor 2)
-pw=$(median nvitop 1); pm=$(median nvitop 2)
+mw=$(median monitor 1); mm=$(median monitor 2); mc=$(median monitor 3)
+pw=$(median nvitop 1); pm=$(median nvitop 2); pc=$(median nvitop 3)
 
 echo
 echo "h100x8 (8 GPUs, $hosts processes) through the fake NVML library, $rounds rounds, $(nproc) CPUs"
-awk -v mw="$mw" -v mm="$mm" -v pw="$pw" -v pm="$pm" 'BEGIN {
-  printf "%-16s %14s %16s\n", "", "median wall", "median peak RSS"
-  printf "%-16s %12.1f ms %12.1f MiB\n", "nvitop-monitor", mw * 1000, mm / 1024
-  printf "%-16s %12.1f ms %12.1f MiB\n", "nvitop --once", pw * 1000, pm / 1024
-  printf "%-16s %13.1fx %15.1fx\n", "ratio", pw / mw, pm / mm
+awk -v mw="$mw" -v mm="$mm" -v mc="$mc" -v pw="$pw" -v pm="$pm" -v pc="$pc" 'BEGIN {
+  printf "%-16s %14s %16s %16s\n", "", "median wall", "median peak RSS", "median CPU time"
+  printf "%-16s %12.1f ms %12.1f MiB %13.1f ms\n", "nvitop-monitor", mw * 1000, mm / 1024, mc * 1000
+  printf "%-16s %12.1f ms %12.1f MiB %13.1f ms\n", "nvitop --once", pw * 1000, pm / 1024, pc * 1000
+  printf "%-16s %13.1fx %15.1fx %15.1fx\n", "ratio", pw / mw, pm / mm, (mc > 0) ? pc / mc : 0
   printf "(targets: >= 20x faster, >= 5x less memory: %s, %s)\n", (pw / mw >= 20) ? "met" : "NOT met", (pm / mm >= 5) ? "met" : "NOT met"
 }'
