@@ -534,13 +534,20 @@ mod tests {
         assert!(host_process_info(pid).is_none(), "an exited process drops out");
     }
 
-    #[test]
-    fn many_new_processes_are_read_in_parallel_and_agree() {
-        let mut children: Vec<_> = (0..(PARALLEL_OPEN_THRESHOLD + 8))
+    /// `n` running `sleep 30` children (past `exec`) and their pids: more
+    /// than [`PARALLEL_OPEN_THRESHOLD`] make a refresh use reader threads.
+    fn sleepers(n: usize) -> (Vec<std::process::Child>, Vec<u32>) {
+        let children: Vec<_> = (0..n)
             .map(|_| std::process::Command::new("sleep").arg("30").spawn().unwrap())
             .collect();
         let pids: Vec<u32> = children.iter().map(std::process::Child::id).collect();
         pids.iter().copied().for_each(wait_for_exec);
+        (children, pids)
+    }
+
+    #[test]
+    fn many_new_processes_are_read_in_parallel_and_agree() {
+        let (mut children, pids) = sleepers(PARALLEL_OPEN_THRESHOLD + 8);
         let infos = host_process_infos(&pids);
         assert_eq!(infos.len(), pids.len());
         assert!(
@@ -568,11 +575,7 @@ mod tests {
 
     #[test]
     fn stat_files_stay_open_only_for_processes_asked_about_again() {
-        let mut children: Vec<_> = (0..(PARALLEL_OPEN_THRESHOLD + 8))
-            .map(|_| std::process::Command::new("sleep").arg("30").spawn().unwrap())
-            .collect();
-        let pids: Vec<u32> = children.iter().map(std::process::Child::id).collect();
-        pids.iter().copied().for_each(wait_for_exec);
+        let (mut children, pids) = sleepers(PARALLEL_OPEN_THRESHOLD + 8);
         // First sight (a one-shot reader): every file is closed again.
         assert_eq!(host_process_infos(&pids).len(), pids.len());
         assert_eq!(open_stat_files(&pids), 0);
