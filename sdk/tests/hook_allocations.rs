@@ -72,11 +72,17 @@ fn hooks_do_not_allocate() {
         logger.on_train_batch_start(step);
         logger.on_train_batch_end(step);
     }
+    let devices = [0_u32, 1];
+    let sync = || {
+        std::hint::black_box(&devices);
+    };
     COUNTED.with(|c| c.set(true));
     for step in 10..10_010 {
         logger.on_train_batch_start(step);
         logger.on_train_batch_end(step);
-        let _guard = logger.step(step);
+        drop(logger.step(step));
+        // A synced step: the guard holds the sync itself, no box.
+        let _synced = logger.step_with_sync(step, &sync);
     }
     logger.on_train_epoch_end(0);
     COUNTED.with(|c| c.set(false));

@@ -171,6 +171,40 @@ fn step_guard_ends_the_step() {
 }
 
 #[test]
+fn a_synced_step_waits_for_the_device_before_the_clock_stops() {
+    let sink = MemorySink::new();
+    let rows = sink.handle();
+    let logger = GpuStatsLogger::builder(&[0])
+        .backend(sim(1.0))
+        .sink(Box::new(sink))
+        .intra_step_time(true)
+        .build()
+        .unwrap();
+    // A "device" whose queued work takes 30 ms to finish: the step returns
+    // at once, the sync waits.
+    let synced = std::sync::atomic::AtomicBool::new(false);
+    let sync = || {
+        std::thread::sleep(Duration::from_millis(30));
+        synced.store(true, std::sync::atomic::Ordering::Relaxed);
+    };
+    {
+        let step = logger.step_with_sync(5, &sync);
+        assert_eq!(step.step(), 5);
+        assert!(
+            !synced.load(std::sync::atomic::Ordering::Relaxed),
+            "no sync before the step ends"
+        );
+    }
+    assert!(synced.load(std::sync::atomic::Ordering::Relaxed));
+    drop(logger);
+    let rows = rows.records();
+    assert_eq!(rows.len(), 2);
+    assert!(rows.iter().all(|r| r.step == 5));
+    // The sync ran before on_train_batch_end: the step time includes it.
+    assert!(rows[1].get("batch_time/intra_step (ms)").unwrap() >= 29.0);
+}
+
+#[test]
 fn cuda_devices_are_labelled_like_nvitop() {
     let logger = GpuStatsLogger::builder_for_devices(
         nvitop::Device::from_cuda_visible_devices_in(&sim(1.0), Some("3"))

@@ -55,6 +55,7 @@ use burn::train::{LearnerModel, SupervisedTraining};
 
 use nvitop::backend::Backend;
 use nvitop::device::CUDA_VISIBLE_DEVICES;
+use nvitop::logger::StepSync;
 use nvitop::sampler::{DeviceSample, Sampler, SamplerConfig, Tracked};
 use nvitop::{Device, GpuStatsLogger};
 
@@ -725,37 +726,37 @@ pub trait BurnLoggerExt {
 
 impl BurnLoggerExt for GpuStatsLogger {
     fn synced_step<'a>(&'a self, step: u64, device: &'a burn::tensor::Device) -> SyncedStep<'a> {
-        self.on_train_batch_start(step);
-        SyncedStep {
-            logger: self,
-            step,
-            device,
-        }
+        self.step_with_sync(step, BurnSync(device))
     }
 }
 
 /// Ends a step when dropped, after synchronising the device (see
 /// [`BurnLoggerExt::synced_step`]).
-pub struct SyncedStep<'a> {
-    logger: &'a GpuStatsLogger,
-    step: u64,
-    device: &'a burn::tensor::Device,
-}
+pub type SyncedStep<'a> = nvitop::logger::SyncedStep<'a, BurnSync<'a>>;
 
-impl std::fmt::Debug for SyncedStep<'_> {
+/// Waits for the work queued on a burn device (`Device::sync`); a failed
+/// sync is logged as a warning and the step still ends. What
+/// [`BurnLoggerExt::synced_step`] gives [`GpuStatsLogger::step_with_sync`].
+///
+/// ```
+/// use nvitop::logger::StepSync;
+/// let device = burn::tensor::Device::flex();
+/// nvitop_burn::BurnSync(&device).sync(); // nothing queued on the CPU: returns at once
+/// ```
+#[derive(Clone, Copy)]
+pub struct BurnSync<'a>(pub &'a burn::tensor::Device);
+
+impl std::fmt::Debug for BurnSync<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SyncedStep")
-            .field("step", &self.step)
-            .finish_non_exhaustive()
+        f.debug_tuple("BurnSync").finish_non_exhaustive()
     }
 }
 
-impl Drop for SyncedStep<'_> {
-    fn drop(&mut self) {
-        if let Err(err) = self.device.sync() {
-            log::warn!("device sync before the end of step {} failed: {err}", self.step);
+impl StepSync for BurnSync<'_> {
+    fn sync(&self) {
+        if let Err(err) = self.0.sync() {
+            log::warn!("device sync before the end of a step failed: {err}");
         }
-        self.logger.on_train_batch_end(self.step);
     }
 }
 

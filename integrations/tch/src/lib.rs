@@ -43,7 +43,7 @@ use std::sync::Arc;
 
 use nvitop::backend::Backend;
 use nvitop::device::CUDA_VISIBLE_DEVICES;
-use nvitop::logger::GpuStatsLoggerBuilder;
+use nvitop::logger::{GpuStatsLoggerBuilder, StepSync};
 use nvitop::{CudaDevice, Device, GpuStatsLogger};
 
 /// What can go wrong when mapping tch devices to nvitop devices.
@@ -267,28 +267,27 @@ pub trait TchLoggerExt {
 
 impl TchLoggerExt for GpuStatsLogger {
     fn synced_step<'a>(&'a self, step: u64, devices: &'a [tch::Device]) -> SyncedStep<'a> {
-        self.on_train_batch_start(step);
-        SyncedStep {
-            logger: self,
-            step,
-            devices,
-        }
+        self.step_with_sync(step, CudaSync(devices))
     }
 }
 
 /// Ends a step when dropped, after synchronising CUDA (see
 /// [`TchLoggerExt::synced_step`]).
-#[derive(Debug)]
-pub struct SyncedStep<'a> {
-    logger: &'a GpuStatsLogger,
-    step: u64,
-    devices: &'a [tch::Device],
-}
+pub type SyncedStep<'a> = nvitop::logger::SyncedStep<'a, CudaSync<'a>>;
 
-impl Drop for SyncedStep<'_> {
-    fn drop(&mut self) {
-        synchronize(self.devices);
-        self.logger.on_train_batch_end(self.step);
+/// Waits for the CUDA devices among its devices ([`synchronize`]): what
+/// [`TchLoggerExt::synced_step`] gives [`GpuStatsLogger::step_with_sync`].
+///
+/// ```
+/// use nvitop::logger::StepSync;
+/// nvitop_tch::CudaSync(&[tch::Device::Cpu]).sync(); // no CUDA device: nothing to wait for
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub struct CudaSync<'a>(pub &'a [tch::Device]);
+
+impl StepSync for CudaSync<'_> {
+    fn sync(&self) {
+        synchronize(self.0);
     }
 }
 

@@ -589,6 +589,51 @@ impl GpuStatsLogger {
         StepGuard { logger: self, step }
     }
 
+    /// Like [`step`](Self::step), but when the guard is dropped it first
+    /// waits for the device (`sync`), then calls `on_train_batch_end(step)`.
+    ///
+    /// GPU frameworks queue work and return at once, so without a sync the
+    /// intra-step time measures how fast the step was *queued*. `sync` is
+    /// any [`StepSync`]: a closure calling the framework's synchronise
+    /// function, or the types of the `nvitop-tch` and `nvitop-burn`
+    /// adapters (their `synced_step` is this method). It runs on the
+    /// training thread, where waiting for the device is what a synced step
+    /// is for; the hook itself still never blocks.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use std::sync::atomic::{AtomicU32, Ordering};
+    /// # use nvitop::{GpuStatsLogger, backend::sim::SimBackend, sink::MemorySink};
+    /// # let sink = MemorySink::new();
+    /// # let rows = sink.handle();
+    /// # let logger = GpuStatsLogger::builder(&[0])
+    /// #     .backend(Arc::new(SimBackend::default_machine()))
+    /// #     .sink(Box::new(sink))
+    /// #     .intra_step_time(true)
+    /// #     .build()?;
+    /// // e.g. `|| stream.synchronize()` with your framework's stream or device
+    /// let syncs = AtomicU32::new(0);
+    /// let synchronize = || {
+    ///     syncs.fetch_add(1, Ordering::Relaxed);
+    /// };
+    /// for step in 0..2 {
+    ///     let _step = logger.step_with_sync(step, &synchronize);
+    ///     // ... queue forward, backward, optimizer step ...
+    /// } // synchronize(), then batch end
+    /// assert_eq!(syncs.load(Ordering::Relaxed), 2);
+    /// assert_eq!(logger.close().written, 4);
+    /// assert!(rows.records()[1].get("batch_time/intra_step (ms)").is_some());
+    /// # Ok::<(), nvitop::Error>(())
+    /// ```
+    pub fn step_with_sync<S: StepSync>(&self, step: u64, sync: S) -> SyncedStep<'_, S> {
+        self.on_train_batch_start(step);
+        SyncedStep {
+            logger: self,
+            step,
+            sync,
+        }
+    }
+
     /// Waits until everything sent so far is written and flushed; returns the report so far.
     /// Not for the hot path: it waits for the sink thread.
     ///
@@ -710,6 +755,87 @@ pub struct StepGuard<'a> {
 
 impl Drop for StepGuard<'_> {
     fn drop(&mut self) {
+        self.logger.on_train_batch_end(self.step);
+    }
+}
+
+/// Waits for the work a training step queued on a device, before the step
+/// clock stops (see [`GpuStatsLogger::step_with_sync`]). Any `Fn()` is one.
+///
+/// ```
+/// use nvitop::logger::StepSync;
+///
+/// /// A framework's device handle (stand-in).
+/// struct MyDevice;
+/// impl MyDevice {
+///     fn synchronize(&self) -> Result<(), String> { Ok(()) }
+/// }
+///
+/// struct Sync<'a>(&'a MyDevice);
+/// impl StepSync for Sync<'_> {
+///     fn sync(&self) {
+///         // A failed sync must not stop training: report it and go on.
+///         if let Err(err) = self.0.synchronize() {
+///             log::warn!("device sync failed: {err}");
+///         }
+///     }
+/// }
+/// Sync(&MyDevice).sync();
+/// (|| ()).sync(); // a closure is one too
+/// ```
+pub trait StepSync {
+    /// Waits until the work queued so far has finished. Must not panic: a
+    /// failure is for the implementation to report (a `log` warning) and
+    /// the step ends anyway.
+    fn sync(&self);
+}
+
+impl<F: Fn()> StepSync for F {
+    fn sync(&self) {
+        self();
+    }
+}
+
+/// Returned by [`GpuStatsLogger::step_with_sync`]: when dropped, syncs the
+/// device, then calls `on_train_batch_end` with the step it started.
+///
+/// ```
+/// # use std::sync::Arc;
+/// # use nvitop::{GpuStatsLogger, backend::sim::SimBackend, sink::MemorySink};
+/// # let logger = GpuStatsLogger::builder(&[0])
+/// #     .backend(Arc::new(SimBackend::default_machine()))
+/// #     .sink(Box::new(MemorySink::new()))
+/// #     .build()?;
+/// let guard = logger.step_with_sync(3, || ());
+/// assert_eq!(guard.step(), 3);
+/// drop(guard); // sync, then on_train_batch_end(3)
+/// # Ok::<(), nvitop::Error>(())
+/// ```
+pub struct SyncedStep<'a, S: StepSync> {
+    logger: &'a GpuStatsLogger,
+    step: u64,
+    sync: S,
+}
+
+impl<S: StepSync> SyncedStep<'_, S> {
+    /// The step this guard will end.
+    #[must_use]
+    pub fn step(&self) -> u64 {
+        self.step
+    }
+}
+
+impl<S: StepSync> std::fmt::Debug for SyncedStep<'_, S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SyncedStep")
+            .field("step", &self.step)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S: StepSync> Drop for SyncedStep<'_, S> {
+    fn drop(&mut self) {
+        self.sync.sync();
         self.logger.on_train_batch_end(self.step);
     }
 }
