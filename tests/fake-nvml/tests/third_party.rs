@@ -15,7 +15,9 @@
 //! because both clients look every pid up on the host and drop those they
 //! cannot find. The test scenario has no MIG devices; the nvitop API is
 //! also checked on the `mig` and `default` presets, and `nvitop --once` on
-//! the `default` preset (an A100 with three MIG devices). Its MIG rows show
+//! the `faults` preset (a lost GPU shown as all N/A, unsupported fields as
+//! N/A, a refused process list, an exited process) and on the `default`
+//! preset (an A100 with three MIG devices). Its MIG rows show
 //! each instance's BAR1 usage, which NVML answers on MIG device handles;
 //! without it nvitop 1.7.2 stops with
 //! `KeyError: 'bar1_memory_percent_string'`.
@@ -139,17 +141,24 @@ struct Expected {
     /// By display index, the fields of nvitop's device panel the SDK
     /// reports as N/A.
     not_available: BTreeMap<String, Vec<&'static str>>,
+    /// Display indices of GPUs the SDK reports lost (no values at all).
+    lost: Vec<String>,
 }
 
 impl From<&Snapshot> for Expected {
     fn from(snap: &Snapshot) -> Self {
         let mut rows = BTreeMap::new();
         let mut not_available = BTreeMap::new();
+        let mut lost = Vec::new();
         for d in snap
             .devices
             .iter()
             .flat_map(|d| std::iter::once(d).chain(&d.mig_devices))
         {
+            if d.error.is_some() {
+                lost.push(d.display_index.clone());
+                continue;
+            }
             // What nvitop's device panel shows: two lines per GPU, one line
             // (name, memory and BAR1) per MIG device.
             let shown = if d.mig_index.is_some() {
@@ -204,7 +213,11 @@ impl From<&Snapshot> for Expected {
                 rows.get_mut(&parent).unwrap().processes.insert(p.pid, p.gpu_memory);
             }
         }
-        Self { rows, not_available }
+        Self {
+            rows,
+            not_available,
+            lost,
+        }
     }
 }
 
@@ -332,13 +345,22 @@ fn nvitop_once_prints_what_the_sdk_reports() {
     let Some(python) = conformance_python(&["nvitop", "gpustat", "pynvml"]) else {
         return;
     };
-    for preset in [None, Some("default")] {
+    // `faults` at SIM_TIME: GPU 3 is lost, GPU 1 lacks some fields, GPU 2
+    // refuses its process list, GPU 0 has an exited process and one
+    // without a memory figure.
+    for preset in [None, Some("default"), Some("faults")] {
         let setup = Setup::new();
         let (spec, scenario) = match preset {
             None => (setup.spec(), scenario_of(SCENARIO)),
             Some(name) => (format!("preset:{name}"), presets::preset(name).unwrap()),
         };
         let expected = setup.expected(scenario);
+        if preset == Some("faults") {
+            // The faults this preset is here for are in effect at SIM_TIME.
+            assert_eq!(expected.lost, ["3"]);
+            assert!(expected.not_available["1"].contains(&"temperature"));
+            assert!(expected.rows["2"].processes.is_empty());
+        }
         let script = "import sys; from nvitop.cli import main; sys.argv = ['nvitop', '--once']; sys.exit(main())";
         let out = setup.run(&python, &spec, &["-c", script]);
         check_once_output(
@@ -371,6 +393,29 @@ fn check_once_output(text: &str, stderr: &[u8], expected: &Expected, setup: &Set
     let lines: Vec<&str> = text.lines().collect();
     let starts_with_index =
         |l: &str, index: &str| l.trim_start_matches('│').trim_start().starts_with(&format!("{index} "));
+    // A GPU the SDK reports lost: nvitop shows its two lines with nothing
+    // but N/A (and the `/` of usage/limit pairs).
+    for index in &expected.lost {
+        let at = lines
+            .iter()
+            .position(|l| starts_with_index(l, index) && l.contains("N/A"))
+            .unwrap_or_else(|| panic!("{spec}: no device line for lost GPU {index}:\n{text}"));
+        let values = |line: &str| -> Vec<String> {
+            table_part(line)
+                .split(['│', ' '])
+                .filter(|t| !t.is_empty() && *t != "/")
+                .map(str::to_owned)
+                .collect()
+        };
+        let first = values(lines[at]);
+        assert_eq!(first[0], *index);
+        assert!(
+            first[1..].iter().chain(&values(lines[at + 1])).all(|v| v == "N/A"),
+            "{spec}: lost GPU {index} shows values:\n{}\n{}",
+            lines[at],
+            lines[at + 1]
+        );
+    }
     for (index, row) in &expected.rows {
         let not_available = &expected.not_available[index];
         if index.contains(':') {
