@@ -20,7 +20,8 @@
 //! `--once` prints them since the fake library answers BAR1 on MIG handles
 //! (see `tests/fake-nvml/README.md`). In the printed tables, MIG devices are
 //! checked through their processes (on `1:0`-style rows); their memory is
-//! compared exactly through the API.
+//! compared exactly through the API. The `faults` preset is in the
+//! `--once` check: its lost GPU must read as lost in both tables.
 //!
 //! The fake library is `fake-nvml`'s cdylib. `fake-nvml` is a
 //! dev-dependency of this crate only so that cargo builds that cdylib (into
@@ -43,12 +44,15 @@ const MIB: u64 = 1 << 20;
 /// `host:N` processes needed by the largest preset (`h100x8`: 8 × 64).
 const HOST_PIDS: usize = 512;
 
-/// The presets compared with Python `nvitop --once` and with nvitop's API.
-/// Not `faults` (its lost GPU and unreadable process list would need their
-/// own expectations; not tried) nor `h100x8` (the benchmark's machine, see
-/// `bench/`; its 512 rows would only slow this down).
-const ONCE_PRESETS: &[&str] = &["a100x4", "rtx4090", "default", "mig"];
-const API_PRESETS: &[&str] = ONCE_PRESETS;
+/// The presets compared with Python `nvitop --once`: not `h100x8` (the
+/// benchmark's machine, see `bench/`; its 512 rows would only slow this
+/// down). `faults` at `SIM_TIME` has a lost GPU (the monitor says so on its
+/// row, nvitop prints N/A everywhere), unsupported fields, a refused
+/// process list and an exited process.
+const ONCE_PRESETS: &[&str] = &["a100x4", "rtx4090", "default", "mig", "faults"];
+/// The presets compared with nvitop's Python API (not `faults`: how the API
+/// reports a lost GPU would need its own expectations; not tried).
+const API_PRESETS: &[&str] = &["a100x4", "rtx4090", "default", "mig"];
 
 // ---------------------------------------------------------------------------
 // Running the monitor.
@@ -273,9 +277,13 @@ struct Row {
 /// The monitor's `--json` as rows by display index (`0`, `1:0`), keeping
 /// only processes a Python client can see too: the sleepers, and the
 /// `self`/`parent` processes (which exist), not the presets' `gone` pid.
+/// Lost GPUs (their `error` is set) have no row: see [`lost_of_monitor`].
 fn rows_of_monitor(json: &Value, own: u32, pool: &[u32]) -> BTreeMap<String, Row> {
     let mut rows = BTreeMap::new();
     for d in json["devices"].as_array().unwrap() {
+        if !d["error"].is_null() {
+            continue;
+        }
         for d in std::iter::once(d).chain(d["mig_devices"].as_array().unwrap()) {
             rows.insert(
                 d["display_index"].as_str().unwrap().to_owned(),
@@ -301,6 +309,17 @@ fn rows_of_monitor(json: &Value, own: u32, pool: &[u32]) -> BTreeMap<String, Row
         rows.get_mut(index).unwrap().processes.insert(label, memory);
     }
     rows
+}
+
+/// Display indices of the GPUs the monitor's `--json` reports lost.
+fn lost_of_monitor(json: &Value) -> Vec<String> {
+    json["devices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| !d["error"].is_null())
+        .map(|d| d["display_index"].as_str().unwrap().to_owned())
+        .collect()
 }
 
 /// The rows as NVML clients' APIs see them: a MIG process listed on its MIG
@@ -381,9 +400,12 @@ fn python_nvitop_once_prints_what_the_monitor_prints() {
     for preset in ONCE_PRESETS {
         let (json, monitor_pid) = machine.monitor_json(Via::FakeNvml, preset);
         let want = rows_of_monitor(&json, monitor_pid, &pool);
+        let lost = lost_of_monitor(&json);
+        assert_eq!(!lost.is_empty(), *preset == "faults", "{preset}: lost GPUs {lost:?}");
         // The monitor's own one-shot table first: it must say what its JSON says.
         let (text, own) = machine.monitor_text(Via::FakeNvml, preset);
         check_once_table("nvitop-monitor", preset, &text, own, &want);
+        check_lost_rows(preset, &text, &lost, |first, _| first.contains("is lost"));
         let (out, own) = machine.python(&python, preset, &["-m", "nvitop", "--once"]);
         let text = String::from_utf8_lossy(&out.stdout);
         assert!(text.contains("NVITOP 1.7.2"), "{text}");
@@ -392,6 +414,37 @@ fn python_nvitop_once_prints_what_the_monitor_prints() {
             "{text}"
         );
         check_once_table("Python nvitop --once", preset, &text, own, &want);
+        check_lost_rows(preset, &text, &lost, |first, second| {
+            // Every value of both lines is N/A (`/` separates usage/limit).
+            let values = |line: &str| -> Vec<String> {
+                line.split('│')
+                    .take(4)
+                    .flat_map(str::split_whitespace)
+                    .skip_while(|v| v.chars().all(|c| c.is_ascii_digit()))
+                    .filter(|v| *v != "/")
+                    .map(str::to_owned)
+                    .collect()
+            };
+            let (first, second) = (values(first), values(second));
+            !first.is_empty() && first.iter().chain(&second).all(|v| v == "N/A")
+        });
+    }
+}
+
+/// Checks the device line (and the next) of each lost GPU with `shows_lost`.
+fn check_lost_rows(preset: &str, text: &str, lost: &[String], shows_lost: impl Fn(&str, &str) -> bool) {
+    let lines: Vec<&str> = text.lines().collect();
+    for index in lost {
+        let at = lines
+            .iter()
+            .position(|l| l.trim_start_matches('│').trim_start().starts_with(&format!("{index} ")))
+            .unwrap_or_else(|| panic!("{preset}: no device line for lost GPU {index}:\n{text}"));
+        let next = lines.get(at + 1).copied().unwrap_or_default();
+        assert!(
+            shows_lost(lines[at], next),
+            "{preset}: lost GPU {index} not shown as lost:\n{}\n{next}",
+            lines[at]
+        );
     }
 }
 
