@@ -33,9 +33,11 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 
-use nvidia_ml::testing::{FakeLib, PidPool, assert_printed_size, conformance_python, first_difference};
+use nvidia_ml::testing::{
+    FakeLib, NVITOP_API_SCRIPT, NvitopApi, PidPool, assert_printed_size, conformance_python, first_difference, run_ok,
+};
 use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_nvitop-monitor");
@@ -90,9 +92,7 @@ impl Machine {
             .env_remove("NVITOP_SIM_SCENARIO")
             .env_remove("NVITOP_NVML_LIBRARY")
             .env_remove("CUDA_VISIBLE_DEVICES")
-            .env_remove("NO_COLOR")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
+            .env_remove("NO_COLOR");
         match via {
             Via::FakeNvml => {
                 cmd.env("NVITOP_NVML_LIBRARY", self.lib.path())
@@ -102,16 +102,7 @@ impl Machine {
                 cmd.args(["--simulate", preset]);
             }
         }
-        let child = cmd.spawn().expect("run nvitop-monitor");
-        let pid = child.id();
-        let out = child.wait_with_output().unwrap();
-        assert!(
-            out.status.success(),
-            "nvitop-monitor {args:?} ({via:?}, {preset}) failed ({}):\n{}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr)
-        );
-        (out, pid)
+        run_ok(&mut cmd, &format!("nvitop-monitor {args:?} ({via:?}, {preset})"))
     }
 
     fn monitor_json(&self, via: Via, preset: &str) -> (Value, u32) {
@@ -126,8 +117,8 @@ impl Machine {
 
     /// Runs a Python client on the fake library with the same scenario.
     fn python(&self, python: &Path, preset: &str, args: &[&str]) -> (Output, u32) {
-        let child = Command::new(python)
-            .args(args)
+        let mut cmd = Command::new(python);
+        cmd.args(args)
             .env("LD_LIBRARY_PATH", self.lib.dir())
             .env("NVITOP_SIM_SCENARIO", format!("preset:{preset}"))
             .env("NVITOP_SIM_TIME", SIM_TIME)
@@ -135,21 +126,8 @@ impl Machine {
             // Wide enough that nvitop prints every column in full.
             .env("COLUMNS", "200")
             .env_remove("NVITOP_SIMULATE")
-            .env_remove("CUDA_VISIBLE_DEVICES")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("run the Python client");
-        let pid = child.id();
-        let out = child.wait_with_output().unwrap();
-        assert!(
-            out.status.success(),
-            "{args:?} on {preset} failed ({}):\n{}\n{}",
-            out.status,
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        (out, pid)
+            .env_remove("CUDA_VISIBLE_DEVICES");
+        run_ok(&mut cmd, &format!("{args:?} on {preset}"))
     }
 }
 
@@ -342,10 +320,6 @@ fn label_string(label: &Value) -> String {
     label.as_str().map_or_else(|| label.to_string(), str::to_owned)
 }
 
-/// nvitop's Python API: every device (MIG devices too) with its processes,
-/// and the script's own pid (the simulator's `self`).
-const NVITOP_API_SCRIPT: &str = include_str!("../../tests/conformance/nvitop_api.py");
-
 #[test]
 fn python_nvitop_api_reports_what_the_monitor_reports() {
     let Some(python) = conformance_python(&["nvitop", "pynvml"]) else {
@@ -357,31 +331,28 @@ fn python_nvitop_api_reports_what_the_monitor_reports() {
         let (json, monitor_pid) = machine.monitor_json(Via::FakeNvml, preset);
         let want = with_mig_processes_on_parents(rows_of_monitor(&json, monitor_pid, &pool));
         let (out, _) = machine.python(&python, preset, &["-c", NVITOP_API_SCRIPT]);
-        let api: Value = serde_json::from_slice(&out.stdout).expect("nvitop API JSON");
-        let own = api["pid"].as_u64().unwrap() as u32;
-        let mut got = BTreeMap::new();
-        for r in api["devices"].as_array().unwrap() {
-            let index = match &r["index"] {
-                Value::Array(parts) => format!("{}:{}", parts[0], parts[1]),
-                other => other.to_string(),
-            };
-            let processes = r["processes"]
-                .as_object()
-                .unwrap()
-                .iter()
-                .map(|(pid, mem)| (label_string(&pid_label(pid.parse().unwrap(), own)), mem.as_u64()))
-                .collect();
-            got.insert(
-                index,
-                Row {
-                    name: r["name"].as_str().unwrap().to_owned(),
-                    memory_used: r["memory_used"].as_u64().unwrap(),
-                    memory_total: r["memory_total"].as_u64().unwrap(),
-                    gpu_utilization: r["gpu_utilization"].as_u64(),
+        // nvitop's API: every device (MIG devices too) with its processes,
+        // and the script's own pid (the simulator's `self`).
+        let api = NvitopApi::parse(&out.stdout);
+        let got: BTreeMap<String, Row> = api
+            .devices
+            .into_iter()
+            .map(|(index, d)| {
+                let processes = d
+                    .processes
+                    .into_iter()
+                    .map(|(pid, mem)| (label_string(&pid_label(u64::from(pid), api.pid)), mem))
+                    .collect();
+                let row = Row {
+                    name: d.name,
+                    memory_used: d.memory_used,
+                    memory_total: d.memory_total,
+                    gpu_utilization: d.gpu_utilization,
                     processes,
-                },
-            );
-        }
+                };
+                (index, row)
+            })
+            .collect();
         assert_eq!(
             got, want,
             "preset {preset}: nvitop API (left) vs nvitop-monitor --json (right)"

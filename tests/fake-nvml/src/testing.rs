@@ -10,8 +10,9 @@
 //! unwrap anyway.
 #![allow(clippy::expect_used, clippy::missing_panics_doc, clippy::new_without_default)]
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 
 use serde_json::Value;
 
@@ -100,6 +101,92 @@ impl Drop for PidPool {
             let _ = child.kill();
             let _ = child.wait();
         }
+    }
+}
+
+/// Runs `cmd` to the end with both streams captured and returns its output
+/// and its pid (the simulator's `self` when the program simulates); panics,
+/// showing `what`, the exit status and both streams, when it fails.
+pub fn run_ok(cmd: &mut Command, what: &str) -> (Output, u32) {
+    let child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|err| panic!("cannot start {what}: {err}"));
+    let pid = child.id();
+    let out = child.wait_with_output().unwrap_or_else(|err| panic!("{what}: {err}"));
+    assert!(
+        out.status.success(),
+        "{what} failed ({}):\nstdout:\n{}\nstderr:\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out, pid)
+}
+
+/// The Python script that prints what nvitop's API reports (run it with
+/// `python -c`; read its output with [`NvitopApi::parse`]).
+pub const NVITOP_API_SCRIPT: &str = include_str!("../../conformance/nvitop_api.py");
+
+/// One device as nvitop's API reports it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiDevice {
+    /// `Device.name()`.
+    pub name: String,
+    /// Bytes.
+    pub memory_used: u64,
+    /// Bytes.
+    pub memory_total: u64,
+    /// Percent, `None` for N/A.
+    pub gpu_utilization: Option<u64>,
+    /// Celsius, `None` for N/A.
+    pub temperature: Option<u64>,
+    /// pid → GPU memory in bytes (`None` for N/A).
+    pub processes: BTreeMap<u32, Option<u64>>,
+}
+
+/// The output of [`NVITOP_API_SCRIPT`].
+#[derive(Debug)]
+pub struct NvitopApi {
+    /// The script's own pid (the simulator's `self` process).
+    pub pid: u32,
+    /// Every device, MIG devices too, by display index (`0`, `1:0`).
+    pub devices: BTreeMap<String, ApiDevice>,
+}
+
+impl NvitopApi {
+    /// Parses the script's standard output.
+    pub fn parse(stdout: &[u8]) -> Self {
+        let api: Value = serde_json::from_slice(stdout).expect("nvitop API JSON");
+        let devices = api["devices"]
+            .as_array()
+            .expect("devices")
+            .iter()
+            .map(|d| {
+                let index = match &d["index"] {
+                    Value::Array(parts) => format!("{}:{}", parts[0], parts[1]),
+                    other => other.to_string(),
+                };
+                let processes = d["processes"]
+                    .as_object()
+                    .expect("processes")
+                    .iter()
+                    .map(|(pid, mem)| (pid.parse().expect("pid"), mem.as_u64()))
+                    .collect();
+                let device = ApiDevice {
+                    name: d["name"].as_str().expect("name").to_owned(),
+                    memory_used: d["memory_used"].as_u64().expect("memory_used"),
+                    memory_total: d["memory_total"].as_u64().expect("memory_total"),
+                    gpu_utilization: d["gpu_utilization"].as_u64(),
+                    temperature: d["temperature"].as_u64(),
+                    processes,
+                };
+                (index, device)
+            })
+            .collect();
+        let pid = api["pid"].as_u64().and_then(|p| u32::try_from(p).ok()).expect("pid");
+        Self { pid, devices }
     }
 }
 

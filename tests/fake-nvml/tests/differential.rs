@@ -18,7 +18,7 @@ use nvitop::backend::Backend;
 use nvitop::backend::sim::{SimBackend, presets};
 use serde_json::Value;
 
-use nvidia_ml::testing::{FakeLib, first_difference};
+use nvidia_ml::testing::{FakeLib, first_difference, run_ok};
 
 /// `host:N` pids of both simulators (the preset with the most, `h100x8`,
 /// needs 512 distinct ones). They need not exist: host details are not compared.
@@ -36,22 +36,16 @@ fn through_fake_library(lib: &FakeLib, spec: &str, time: f64) -> (Value, u32, u3
 /// (comma-separated) answering `NVML_ERROR_FUNCTION_NOT_FOUND`.
 fn through_old_fake_library(lib: &FakeLib, spec: &str, time: f64, missing: &str) -> (Value, u32, u32) {
     let pool: Vec<String> = host_pool().iter().map(u32::to_string).collect();
-    let output = Command::new(env!("CARGO_BIN_EXE_fake-nvml-probe"))
+    let mut probe = Command::new(env!("CARGO_BIN_EXE_fake-nvml-probe"));
+    probe
         .arg("nvml")
         .env(nvidia_ml::MISSING_ENV, missing)
         .env("NVITOP_NVML_LIBRARY", lib.path())
         .env("NVITOP_SIM_SCENARIO", spec)
         .env("NVITOP_SIM_TIME", time.to_string())
         .env("NVITOP_SIM_HOST_PIDS", pool.join(","))
-        .env_remove("NVITOP_SIMULATE")
-        .output()
-        .expect("run fake-nvml-probe");
-    assert!(
-        output.status.success(),
-        "probe failed ({}): {}",
-        output.status,
-        String::from_utf8_lossy(&output.stderr)
-    );
+        .env_remove("NVITOP_SIMULATE");
+    let (output, _) = run_ok(&mut probe, "fake-nvml-probe");
     let mut out: Value = serde_json::from_slice(&output.stdout).expect("probe JSON");
     let pid = out["pid"].as_u64().unwrap() as u32;
     let ppid = out["ppid"].as_u64().unwrap() as u32;

@@ -33,7 +33,9 @@ use nvitop::backend::Backend;
 use nvitop::backend::sim::{Scenario, SimBackend, presets};
 use serde_json::Value;
 
-use nvidia_ml::testing::{FakeLib, PidPool, assert_printed_size, conformance_python};
+use nvidia_ml::testing::{
+    FakeLib, NVITOP_API_SCRIPT, NvitopApi, PidPool, assert_printed_size, conformance_python, run_ok,
+};
 
 const SIM_TIME: f64 = 42.0;
 const MIB: u64 = 1 << 20;
@@ -62,10 +64,6 @@ workload = { profile = "desktop" }
 processes = [{ pid = "host:3", memory_mib = 400, type = "G" }, { pid = "host:4", memory_mib = 2_000, type = "C+G" }]
 "#;
 
-/// Reads the device table the nvitop API gives, as JSON (shared with the
-/// monitor's end-to-end test).
-const NVITOP_API_SCRIPT: &str = include_str!("../../conformance/nvitop_api.py");
-
 /// The environment every client runs in.
 struct Setup {
     lib: FakeLib,
@@ -89,24 +87,15 @@ impl Setup {
 
     /// Runs a client with the fake library and the scenario.
     fn run(&self, python: &Path, spec: &str, args: &[&str]) -> Output {
-        let out = Command::new(python)
-            .args(args)
+        let mut cmd = Command::new(python);
+        cmd.args(args)
             .env("LD_LIBRARY_PATH", self.lib.dir())
             .env("NVITOP_SIM_SCENARIO", spec)
             .env("NVITOP_SIM_TIME", SIM_TIME.to_string())
             .env("NVITOP_SIM_HOST_PIDS", self.pool.env_value())
             .env("COLUMNS", "200")
-            .env_remove("NVITOP_SIMULATE")
-            .output()
-            .expect("run the client");
-        assert!(
-            out.status.success(),
-            "{args:?} failed ({}):\n{}\n{}",
-            out.status,
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        out
+            .env_remove("NVITOP_SIMULATE");
+        run_ok(&mut cmd, &format!("{args:?}")).0
     }
 
     fn spec(&self) -> String {
@@ -230,10 +219,6 @@ fn scenario_of(text: &str) -> Scenario {
     .unwrap()
 }
 
-fn u64_of(v: &Value) -> Option<u64> {
-    v.as_u64()
-}
-
 #[test]
 fn nvitop_api_reports_what_the_sdk_reports() {
     let Some(python) = conformance_python(&["nvitop", "gpustat", "pynvml"]) else {
@@ -247,31 +232,21 @@ fn nvitop_api_reports_what_the_sdk_reports() {
         };
         let expected = setup.expected(scenario);
         let out = setup.run(&python, &spec, &["-c", NVITOP_API_SCRIPT]);
-        let api: Value = serde_json::from_slice(&out.stdout).expect("nvitop API JSON");
-        let mut got = BTreeMap::new();
-        for r in api["devices"].as_array().expect("devices") {
-            let index = match &r["index"] {
-                Value::Array(parts) => format!("{}:{}", parts[0], parts[1]),
-                other => other.to_string(),
-            };
-            let processes = r["processes"]
-                .as_object()
-                .unwrap()
-                .iter()
-                .map(|(pid, mem)| (pid.parse::<u32>().unwrap(), u64_of(mem)))
-                .collect();
-            got.insert(
-                index,
-                Row {
-                    name: r["name"].as_str().unwrap().to_owned(),
-                    memory_used: r["memory_used"].as_u64().unwrap(),
-                    memory_total: r["memory_total"].as_u64().unwrap(),
-                    gpu_utilization: r["gpu_utilization"].as_u64().map(|v| v as u32),
-                    temperature: r["temperature"].as_u64().map(|v| v as u32),
-                    processes,
-                },
-            );
-        }
+        let mut got: BTreeMap<String, Row> = NvitopApi::parse(&out.stdout)
+            .devices
+            .into_iter()
+            .map(|(index, d)| {
+                let row = Row {
+                    name: d.name,
+                    memory_used: d.memory_used,
+                    memory_total: d.memory_total,
+                    gpu_utilization: d.gpu_utilization.map(|v| v as u32),
+                    temperature: d.temperature.map(|v| v as u32),
+                    processes: d.processes,
+                };
+                (index, row)
+            })
+            .collect();
         let mut want = expected.rows.clone();
         // The clients cannot see processes whose pid does not exist on this
         // host (the `gone` pid of a preset) nor the clients' own `self` /
