@@ -164,14 +164,22 @@ fn file_budget() -> usize {
     usize::try_from(soft / 4).unwrap_or(2048).min(2048)
 }
 
-/// What a refresh learned about one pid that needed its files opened.
-struct Opened {
-    pid: u32,
-    stat: proc_stat::ProcStat,
-    /// The stat file, still open when it is worth keeping (see [`open_all`]).
-    file: Option<File>,
-    /// Read when the identity is new.
-    first: Option<FirstSight>,
+/// What a refresh learned about one pid whose stat file it had to open.
+enum Opened {
+    /// An identity not seen before (or a pid reused since): what never
+    /// changes, read now. Its stat file is already closed (see [`open_all`]).
+    New {
+        pid: u32,
+        stat: proc_stat::ProcStat,
+        first: FirstSight,
+    },
+    /// The identity we knew, whose stat file we did not hold: the file,
+    /// worth keeping now.
+    Seen {
+        pid: u32,
+        stat: proc_stat::ProcStat,
+        file: File,
+    },
 }
 
 /// The parts of a process that change only when it calls `exec`.
@@ -224,11 +232,7 @@ fn refresh(state: &mut HostState, pids: &[u32]) -> HashMap<u32, HostProcessInfo>
                     state.files_open = state.files_open.saturating_sub(1);
                 }
             }
-            Ok(opened) => {
-                let (pid, stat) = (opened.pid, opened.stat.clone());
-                adopt(state, opened, now);
-                stats.push((pid, stat));
-            }
+            Ok(opened) => stats.push(adopt(state, opened, now)),
         }
     }
 
@@ -236,20 +240,16 @@ fn refresh(state: &mut HostState, pids: &[u32]) -> HashMap<u32, HostProcessInfo>
     for (pid, stat) in stats {
         // A new `comm` means the process called `exec` since we read its
         // command line (an empty one: we caught it mid-`exec`, or it is a
-        // kernel thread): read it again.
+        // kernel thread): read it again, unless this pass just did.
         if state
             .known
             .get(&pid)
-            .is_some_and(|k| k.comm != stat.comm || k.cmdline.is_empty())
+            .is_some_and(|k| k.read_at != now && (k.comm != stat.comm || k.cmdline.is_empty()))
         {
             let first = first_sight(pid);
             let username = first.uid.map(|uid| user_name(state, uid));
             if let Some(known) = state.known.get_mut(&pid) {
-                known.name = full_name(&stat.comm, &first.cmdline);
-                known.command = command_line(&first.cmdline, &known.name);
-                known.comm.clone_from(&stat.comm);
-                known.cmdline = first.cmdline;
-                known.username = username;
+                describe(known, &stat.comm, first, username);
             }
         }
         let Some(known) = state.known.get_mut(&pid) else {
@@ -325,10 +325,15 @@ fn refresh(state: &mut HostState, pids: &[u32]) -> HashMap<u32, HostProcessInfo>
 fn open_all(to_open: &[(u32, Option<u64>)]) -> Vec<Result<Opened, u32>> {
     let open_one = |&(pid, known_start): &(u32, Option<u64>)| {
         let (file, stat) = proc_stat::open(pid).ok_or(pid)?;
-        let seen_before = known_start == Some(stat.start_ticks);
-        let first = (!seen_before).then(|| first_sight(pid));
-        let file = seen_before.then_some(file);
-        Ok(Opened { pid, stat, file, first })
+        Ok(if known_start == Some(stat.start_ticks) {
+            Opened::Seen { pid, stat, file }
+        } else {
+            Opened::New {
+                pid,
+                stat,
+                first: first_sight(pid),
+            }
+        })
     };
     if to_open.len() <= PARALLEL_OPEN_THRESHOLD {
         return to_open.iter().map(open_one).collect();
@@ -353,42 +358,54 @@ fn open_all(to_open: &[(u32, Option<u64>)]) -> Vec<Result<Opened, u32>> {
 }
 
 /// Records an opened process in the table: a new identity replaces what was
-/// known of the pid; the stat file is kept while the budget allows.
-fn adopt(state: &mut HostState, opened: Opened, now: Instant) {
-    let Opened { pid, stat, file, first } = opened;
-    let had_file = state.known.get(&pid).is_some_and(|k| k.stat_file.is_some());
-    let keep = file.is_some() && (had_file || state.files_open < state.file_budget);
-    if let Some(first) = first {
-        let name = full_name(&stat.comm, &first.cmdline);
-        let username = first.uid.map(|uid| user_name(state, uid));
-        let known = Known {
-            start_ticks: stat.start_ticks,
-            command: command_line(&first.cmdline, &name),
-            comm: stat.comm.clone(),
-            name,
-            cmdline: first.cmdline,
-            username,
-            cpu_ticks: stat.cpu_ticks,
-            read_at: now,
-            stat_file: file.filter(|_| keep),
-        };
-        if state
-            .known
-            .insert(pid, known)
-            .is_some_and(|old| old.stat_file.is_some())
-        {
-            state.files_open = state.files_open.saturating_sub(1);
+/// known of the pid; a known one keeps its stat file while the budget
+/// allows. Returns the pid and its stat.
+fn adopt(state: &mut HostState, opened: Opened, now: Instant) -> (u32, proc_stat::ProcStat) {
+    match opened {
+        Opened::New { pid, stat, first } => {
+            let username = first.uid.map(|uid| user_name(state, uid));
+            let mut known = Known {
+                start_ticks: stat.start_ticks,
+                comm: String::new(),
+                name: String::new(),
+                cmdline: Vec::new(),
+                command: String::new(),
+                username: None,
+                cpu_ticks: stat.cpu_ticks,
+                read_at: now,
+                stat_file: None,
+            };
+            describe(&mut known, &stat.comm, first, username);
+            if state
+                .known
+                .insert(pid, known)
+                .is_some_and(|old| old.stat_file.is_some())
+            {
+                state.files_open = state.files_open.saturating_sub(1);
+            }
+            (pid, stat)
         }
-        if keep {
-            state.files_open += 1;
+        Opened::Seen { pid, stat, file } => {
+            if state.files_open < state.file_budget
+                && let Some(known) = state.known.get_mut(&pid)
+                && known.stat_file.is_none()
+            {
+                known.stat_file = Some(file);
+                state.files_open += 1;
+            }
+            (pid, stat)
         }
-    } else if let Some(known) = state.known.get_mut(&pid)
-        && keep
-        && known.stat_file.is_none()
-    {
-        known.stat_file = file;
-        state.files_open += 1;
     }
+}
+
+/// Sets what the command line tells of a process (its name, command and
+/// owner), at first sight or again after an `exec`.
+fn describe(known: &mut Known, comm: &str, first: FirstSight, username: Option<String>) {
+    known.name = full_name(comm, &first.cmdline);
+    known.command = command_line(&first.cmdline, &known.name);
+    comm.clone_into(&mut known.comm);
+    known.cmdline = first.cmdline;
+    known.username = username;
 }
 
 /// Reads the parts of a process that change only when it calls `exec`.
