@@ -58,6 +58,16 @@ struct CpuState {
 
 static CPU: Mutex<Option<CpuState>> = Mutex::new(None);
 
+impl CpuState {
+    /// The first window for the CPUs this state reads (see [`min_cpu_window`]).
+    fn window(&self) -> Duration {
+        window_for(
+            self.times.len().saturating_sub(1),
+            rustix::param::clock_ticks_per_second(),
+        )
+    }
+}
+
 /// (busy, total) CPU ticks from `/proc/stat`: the `cpu` line, then `cpuN`.
 ///
 /// Read here rather than through sysinfo, which refuses to update CPU usage
@@ -117,12 +127,10 @@ fn busy_percent(before: (u64, u64), after: (u64, u64)) -> f64 {
 /// assert!(start.elapsed() + Duration::from_millis(5) >= window);
 /// ```
 pub fn min_cpu_window() -> Duration {
-    let cpus = CPU
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .as_ref()
-        .map_or_else(cpu_count, |state| state.times.len().saturating_sub(1));
-    window_for(cpus, rustix::param::clock_ticks_per_second())
+    CPU.lock().unwrap_or_else(PoisonError::into_inner).as_ref().map_or_else(
+        || window_for(cpu_count(), rustix::param::clock_ticks_per_second()),
+        CpuState::window,
+    )
 }
 
 /// Ticks across all CPUs that make a first window meaningful (2 % steps).
@@ -192,10 +200,7 @@ pub fn snapshot() -> HostSnapshot {
             ..HostSnapshot::default()
         };
     };
-    let window = window_for(
-        state.times.len().saturating_sub(1),
-        rustix::param::clock_ticks_per_second(),
-    );
+    let window = state.window();
     if state.percents.is_none() {
         // The very first window must be long enough to mean something.
         let wait = window.saturating_sub(state.last.elapsed());
@@ -218,11 +223,11 @@ pub fn snapshot() -> HostSnapshot {
     }
     // Asked again within the minimum window: the last window's figures,
     // rather than a noisy reading over a few milliseconds.
-    let percents = state.percents.clone().unwrap_or_default();
+    let percents = state.percents.as_deref().unwrap_or_default();
+    let cpu_percent = percents.first().copied().unwrap_or(0.0);
+    let per_cpu_percent = percents.get(1..).unwrap_or_default().to_vec();
     state.system.refresh_memory();
     let sys = &state.system;
-    let cpu_percent = percents.first().copied().unwrap_or(0.0);
-    let per_cpu_percent: Vec<f64> = percents.iter().skip(1).copied().collect();
     let memory_total = sys.total_memory();
     let memory_available = sys.available_memory();
     let memory_used = memory_total.saturating_sub(memory_available);
