@@ -585,8 +585,7 @@ impl GpuStatsLogger {
     /// assert_eq!(logger.close().written, 4);
     /// ```
     pub fn step(&self, step: u64) -> StepGuard<'_> {
-        self.on_train_batch_start(step);
-        StepGuard { logger: self, step }
+        self.step_with_sync(step, ())
     }
 
     /// Like [`step`](Self::step), but when the guard is dropped it first
@@ -726,7 +725,8 @@ impl Drop for GpuStatsLogger {
     }
 }
 
-/// Ends the step when dropped (see [`GpuStatsLogger::step`]).
+/// Ends the step when dropped (see [`GpuStatsLogger::step`]): a
+/// [`SyncedStep`] with nothing to wait for.
 ///
 /// ```
 /// # use std::sync::Arc;
@@ -747,17 +747,7 @@ impl Drop for GpuStatsLogger {
 /// logger.close();
 /// assert!(rows.records().iter().all(|r| r.step == 7));
 /// ```
-#[derive(Debug)]
-pub struct StepGuard<'a> {
-    logger: &'a GpuStatsLogger,
-    step: u64,
-}
-
-impl Drop for StepGuard<'_> {
-    fn drop(&mut self) {
-        self.logger.on_train_batch_end(self.step);
-    }
-}
+pub type StepGuard<'a> = SyncedStep<'a, ()>;
 
 /// Waits for the work a training step queued on a device, before the step
 /// clock stops (see [`GpuStatsLogger::step_with_sync`]). Any `Fn()` is one.
@@ -794,6 +784,11 @@ impl<F: Fn()> StepSync for F {
     fn sync(&self) {
         self();
     }
+}
+
+/// Nothing to wait for: the sync of a plain [`StepGuard`].
+impl StepSync for () {
+    fn sync(&self) {}
 }
 
 /// Returned by [`GpuStatsLogger::step_with_sync`]: when dropped, syncs the
