@@ -420,23 +420,9 @@ impl GpuStatsLoggerBuilder {
             Some(backend) => Ok(Arc::clone(backend)),
             None => crate::default_backend(),
         };
-        match &self.selection {
-            Selection::Devices(devices) => {
-                let prefixes = devices
-                    .iter()
-                    .map(|d| format!("gpu_id: {}", d.display_index()))
-                    .collect();
-                Ok((devices.clone(), prefixes))
-            }
-            Selection::Physical(indices) => {
-                let backend = backend()?;
-                let devices = Device::from_indices_in(&backend, indices)?;
-                let prefixes = devices
-                    .iter()
-                    .map(|d| format!("gpu_id: {}", d.display_index()))
-                    .collect();
-                Ok((devices, prefixes))
-            }
+        let devices = match &self.selection {
+            Selection::Devices(devices) => devices.clone(),
+            Selection::Physical(indices) => Device::from_indices_in(&backend()?, indices)?,
             Selection::Cuda(indices) => {
                 let backend = backend()?;
                 let value = std::env::var(crate::device::CUDA_VISIBLE_DEVICES).ok();
@@ -452,9 +438,14 @@ impl GpuStatsLoggerBuilder {
                         }
                     })
                     .collect();
-                Ok((cuda.into_iter().map(crate::CudaDevice::into_device).collect(), prefixes))
+                return Ok((cuda.into_iter().map(crate::CudaDevice::into_device).collect(), prefixes));
             }
-        }
+        };
+        let prefixes = devices
+            .iter()
+            .map(|d| format!("gpu_id: {}", d.display_index()))
+            .collect();
+        Ok((devices, prefixes))
     }
 
     /// Starts the sampler and the sink thread.
