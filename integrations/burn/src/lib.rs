@@ -326,22 +326,20 @@ impl GpuStatsConfig {
             }
         };
         let source = Arc::new(Source { sampler, reason });
+        // A statistic or a device asked for twice gets one metric.
+        let mut statistics: Vec<GpuStatistic> = Vec::with_capacity(self.statistics.len());
+        for &statistic in &self.statistics {
+            if !statistics.contains(&statistic) {
+                statistics.push(statistic);
+            }
+        }
         let mut names = Vec::new();
         let mut metrics = Vec::new();
-        let mut seen_labels = Vec::new();
         for (position, label) in labels.iter().enumerate() {
-            // The same device asked for twice gets one set of metrics.
-            if seen_labels.contains(label) {
+            if labels[..position].contains(label) {
                 continue;
             }
-            seen_labels.push(label.clone());
-            for &statistic in &self.statistics {
-                if metrics
-                    .iter()
-                    .any(|m: &GpuStatMetric| m.position == position && m.statistic == statistic)
-                {
-                    continue;
-                }
+            for &statistic in &statistics {
                 let name = unique_name(&sanitize(&format!("GPU {label} {}", statistic.label())), &names);
                 names.push(name.clone());
                 metrics.push(GpuStatMetric::new(Arc::clone(&source), position, statistic, name));
