@@ -189,12 +189,8 @@ fn main() -> ExitCode {
     match train(&options) {
         Ok(outcome) => {
             println!(
-                "loss {:.3} -> {:.3}; {} rows written, {} dropped, {} errors",
-                outcome.first_loss,
-                outcome.last_loss,
-                outcome.report.written,
-                outcome.report.dropped,
-                outcome.report.error_count
+                "loss {:.3} -> {:.3}; {}",
+                outcome.first_loss, outcome.last_loss, outcome.report
             );
             if outcome.report.is_clean() {
                 ExitCode::SUCCESS

@@ -123,8 +123,7 @@ pub fn tch_device(device: &CudaDevice) -> tch::Device {
 /// # Errors
 /// No driver, or a CUDA ordinal that CUDA would not have.
 pub fn cuda_device(device: tch::Device) -> Result<Option<CudaDevice>> {
-    let value = std::env::var(CUDA_VISIBLE_DEVICES).ok();
-    cuda_device_in(&nvitop::default_backend()?, value.as_deref(), device)
+    Ok(cuda_devices(&[device])?.pop())
 }
 
 /// [`cuda_device`] for an explicit backend and `CUDA_VISIBLE_DEVICES` value
@@ -158,8 +157,7 @@ pub fn cuda_device_in(
 /// # Errors
 /// No driver, or a CUDA ordinal that CUDA would not have.
 pub fn cuda_devices(devices: &[tch::Device]) -> Result<Vec<CudaDevice>> {
-    let value = std::env::var(CUDA_VISIBLE_DEVICES).ok();
-    cuda_devices_in(&nvitop::default_backend()?, value.as_deref(), devices)
+    Ok(Device::from_cuda_indices(&cuda_ordinals(devices))?)
 }
 
 /// [`cuda_devices`] for an explicit backend and `CUDA_VISIBLE_DEVICES` value.
@@ -194,11 +192,7 @@ pub fn cuda_devices_in(
 /// ([`Error::DeviceCountMismatch`]).
 pub fn visible_devices() -> Result<Vec<(tch::Device, CudaDevice)>> {
     let count = usize::try_from(tch::Cuda::device_count()).unwrap_or(0);
-    let value = std::env::var(CUDA_VISIBLE_DEVICES).ok();
-    pair_visible(
-        count,
-        Device::from_cuda_visible_devices_in(&nvitop::default_backend()?, value.as_deref())?,
-    )
+    pair_visible(count, Device::from_cuda_visible_devices()?)
 }
 
 /// Pairs the first `tch_count` CUDA-visible devices with their tch devices.
