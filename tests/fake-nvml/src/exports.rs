@@ -57,8 +57,6 @@ type R<T = ()> = Result<T, Code>;
 const VALUE_NOT_AVAILABLE_U64: c_ulonglong = c_ulonglong::MAX;
 /// "No MIG instance" in the process structs.
 const NO_INSTANCE_ID: c_uint = c_uint::MAX;
-/// The most MIG devices one GPU can hold (A100, H100).
-const MAX_MIG_DEVICES: u32 = 7;
 /// `nvmlProcessMode_t` values of `nvmlDeviceGetRunningProcessDetailList`.
 const PROCESS_MODE_COMPUTE: c_uint = 0;
 const PROCESS_MODE_GRAPHICS: c_uint = 1;
@@ -172,6 +170,18 @@ unsafe fn query<T>(
     let dev = dev(handle)?;
     nonnull(out)?;
     let value = check(ask(dev.backend(), dev.dref))?;
+    // SAFETY: `out` is valid for a write of `T` by this function's contract.
+    unsafe { put(out, value) }
+}
+
+/// Asks the simulator one system-wide question and writes the answer.
+///
+/// # Safety
+/// `out` is null or valid for a write of `T`.
+unsafe fn system_query<T>(out: *mut T, ask: impl FnOnce(&SimBackend) -> BackendResult<T>) -> R {
+    let loaded = state::loaded()?;
+    nonnull(out)?;
+    let value = check(ask(&loaded.backend))?;
     // SAFETY: `out` is valid for a write of `T` by this function's contract.
     unsafe { put(out, value) }
 }
@@ -294,14 +304,39 @@ fn processes_of(dev: &Dev, graphics: bool) -> R<Vec<RawProcess>> {
         .collect())
 }
 
-/// The `nvmlDeviceGet*RunningProcesses*` protocol: a null or short buffer
-/// gets the needed count in `*count` and `INSUFFICIENT_SIZE`; no processes
-/// is `SUCCESS` with a count of 0.
+/// NVML's list negotiation: `*count` holds the buffer's capacity on entry
+/// and gets the needed count; an empty list answers `empty` (`Ok` or an
+/// error, as the function documents); a null or short buffer is
+/// `INSUFFICIENT_SIZE`; otherwise the list is copied into `buf`.
+///
+/// # Safety
+/// `count` is null or valid for reads and writes; `buf` is null or valid
+/// for writes of `*count` (on entry) elements and does not overlap `list`.
+unsafe fn put_list<T: Copy>(list: &[T], count: *mut c_uint, buf: *mut T, empty: R) -> R {
+    nonnull(count)?;
+    let needed = c_uint::try_from(list.len()).map_err(|_| UNKNOWN)?;
+    // SAFETY: `count` is non-null and valid for reads and writes (contract).
+    let capacity = unsafe { count.replace(needed) };
+    if needed == 0 {
+        return empty;
+    }
+    if buf.is_null() || capacity < needed {
+        return Err(INSUFFICIENT_SIZE);
+    }
+    // SAFETY: `buf` is valid for `capacity >= needed` elements and does not
+    // overlap `list` (contract).
+    unsafe { ptr::copy_nonoverlapping(list.as_ptr(), buf, list.len()) };
+    Ok(())
+}
+
+/// The `nvmlDeviceGet*RunningProcesses*` protocol ([`put_list`]): a null or
+/// short buffer gets the needed count in `*count` and `INSUFFICIENT_SIZE`;
+/// no processes is `SUCCESS` with a count of 0.
 ///
 /// # Safety
 /// `count` is null or valid for reads and writes; `infos` is null or valid
 /// for writes of `*count` elements.
-unsafe fn running_processes<T>(
+unsafe fn running_processes<T: Copy>(
     handle: nvmlDevice_t,
     count: *mut c_uint,
     infos: *mut T,
@@ -311,21 +346,9 @@ unsafe fn running_processes<T>(
     let dev = dev(handle)?;
     nonnull(count)?;
     let list: Vec<T> = processes_of(&dev, graphics)?.iter().map(convert).collect();
-    // SAFETY: `count` is non-null and valid for reads (contract).
-    let capacity = unsafe { count.read() };
-    let needed = c_uint::try_from(list.len()).map_err(|_| UNKNOWN)?;
-    // SAFETY: `count` is non-null and valid for writes (contract).
-    unsafe { count.write(needed) };
-    if needed == 0 {
-        return Ok(());
-    }
-    if infos.is_null() || capacity < needed {
-        return Err(INSUFFICIENT_SIZE);
-    }
-    // SAFETY: `infos` is valid for `capacity >= needed` elements (contract),
-    // and does not overlap the freshly built `list`.
-    unsafe { ptr::copy_nonoverlapping(list.as_ptr(), infos, list.len()) };
-    Ok(())
+    // SAFETY: `count` and `infos` as this function's contract says; `list`
+    // is freshly built, so `infos` does not overlap it.
+    unsafe { put_list(&list, count, infos, Ok(())) }
 }
 
 fn used_memory(p: &RawProcess) -> c_ulonglong {
@@ -471,23 +494,23 @@ exports! {
 
     /// Initializes the library (legacy entry point).
     fn nvmlInit() {
-        match state::init() { SUCCESS => Ok(()), code => Err(code) }
+        state::init()
     }
 
     /// Initializes the library; reference-counted.
     fn nvmlInit_v2() {
-        match state::init() { SUCCESS => Ok(()), code => Err(code) }
+        state::init()
     }
 
     /// Initializes the library with flags (all flags are accepted and ignored).
     fn nvmlInitWithFlags(flags: c_uint) {
         let _ = flags;
-        match state::init() { SUCCESS => Ok(()), code => Err(code) }
+        state::init()
     }
 
     /// Releases one reference taken by `nvmlInit*`.
     fn nvmlShutdown() {
-        match state::shutdown() { SUCCESS => Ok(()), code => Err(code) }
+        state::shutdown()
     }
 
     // -------------------------------------------------------------- system
@@ -512,20 +535,14 @@ exports! {
 
     /// CUDA driver version, `1000 * major + 10 * minor`.
     fn nvmlSystemGetCudaDriverVersion(cuda_driver_version: *mut c_int) {
-        let loaded = state::loaded()?;
-        nonnull(cuda_driver_version)?;
-        let value = check(loaded.backend.cuda_driver_version())?;
         // SAFETY: `cuda_driver_version` is valid for a write (NVML contract).
-        unsafe { put(cuda_driver_version, value) }
+        unsafe { system_query(cuda_driver_version, Backend::cuda_driver_version) }
     }
 
     /// CUDA driver version, `1000 * major + 10 * minor`.
     fn nvmlSystemGetCudaDriverVersion_v2(cuda_driver_version: *mut c_int) {
-        let loaded = state::loaded()?;
-        nonnull(cuda_driver_version)?;
-        let value = check(loaded.backend.cuda_driver_version())?;
         // SAFETY: `cuda_driver_version` is valid for a write (NVML contract).
-        unsafe { put(cuda_driver_version, value) }
+        unsafe { system_query(cuda_driver_version, Backend::cuda_driver_version) }
     }
 
     /// Name of a host process (from `/proc`, as the driver does).
@@ -545,20 +562,14 @@ exports! {
 
     /// Number of GPUs (legacy entry point).
     fn nvmlDeviceGetCount(device_count: *mut c_uint) {
-        let loaded = state::loaded()?;
-        nonnull(device_count)?;
-        let count = check(loaded.backend.device_count())?;
         // SAFETY: `device_count` is valid for a write (NVML contract).
-        unsafe { put(device_count, count) }
+        unsafe { system_query(device_count, Backend::device_count) }
     }
 
     /// Number of GPUs.
     fn nvmlDeviceGetCount_v2(device_count: *mut c_uint) {
-        let loaded = state::loaded()?;
-        nonnull(device_count)?;
-        let count = check(loaded.backend.device_count())?;
         // SAFETY: `device_count` is valid for a write (NVML contract).
-        unsafe { put(device_count, count) }
+        unsafe { system_query(device_count, Backend::device_count) }
     }
 
     /// Handle of the GPU at an index (legacy entry point).
@@ -654,20 +665,14 @@ exports! {
 
     /// PCI information.
     fn nvmlDeviceGetPciInfo_v2(device: nvmlDevice_t, pci: *mut nvmlPciInfo_t) {
-        let dev = dev(device)?;
-        nonnull(pci)?;
-        let info = pci_info(&dev)?;
         // SAFETY: `pci` is valid for a write of the struct (NVML contract).
-        unsafe { put(pci, info) }
+        unsafe { put_pci_info(device, pci) }
     }
 
     /// PCI information.
     fn nvmlDeviceGetPciInfo_v3(device: nvmlDevice_t, pci: *mut nvmlPciInfo_t) {
-        let dev = dev(device)?;
-        nonnull(pci)?;
-        let info = pci_info(&dev)?;
         // SAFETY: `pci` is valid for a write of the struct (NVML contract).
-        unsafe { put(pci, info) }
+        unsafe { put_pci_info(device, pci) }
     }
 
     // -------------------------------------------------------------- memory
@@ -1035,9 +1040,8 @@ exports! {
             return Err(NOT_SUPPORTED);
         }
         check(dev.backend().mig_mode(dev.dref))?;
-        let max = slot.migs.iter().map(|&(index, _)| index + 1).max().unwrap_or(0).max(MAX_MIG_DEVICES);
         // SAFETY: `count` is valid for a write (NVML contract).
-        unsafe { put(count, max) }
+        unsafe { put(count, slot.max_mig_count()) }
     }
 
     /// Handle of the MIG device at an index under a GPU; `NOT_FOUND` for an empty slot.
@@ -1051,8 +1055,7 @@ exports! {
         if !check(dev.backend().mig_mode(dev.dref))? {
             return Err(INVALID_ARGUMENT);
         }
-        let max = slot.migs.iter().map(|&(i, _)| i + 1).max().unwrap_or(0).max(MAX_MIG_DEVICES);
-        if index >= max {
+        if index >= slot.max_mig_count() {
             return Err(INVALID_ARGUMENT);
         }
         let at = slot.migs.iter().find(|&&(i, _)| i == index).map(|&(_, at)| at).ok_or(NOT_FOUND)?;
@@ -1175,11 +1178,10 @@ exports! {
         let dev = dev(device)?;
         nonnull(plist)?;
         // SAFETY: `plist` is valid for reads and writes of the list header (NVML contract).
-        let (version, mode, capacity, array) = unsafe {
+        let (version, mode, array) = unsafe {
             (
                 (&raw const (*plist).version).read(),
                 (&raw const (*plist).mode).read(),
-                (&raw const (*plist).numProcArrayEntries).read(),
                 (&raw const (*plist).procArray).read(),
             )
         };
@@ -1203,19 +1205,10 @@ exports! {
             PROCESS_MODE_MPS => Vec::new(),
             _ => return Err(INVALID_ARGUMENT),
         };
-        let needed = c_uint::try_from(list.len()).map_err(|_| UNKNOWN)?;
-        // SAFETY: as above.
-        unsafe { (&raw mut (*plist).numProcArrayEntries).write(needed) };
-        if needed == 0 {
-            return Ok(());
-        }
-        if array.is_null() || capacity < needed {
-            return Err(INSUFFICIENT_SIZE);
-        }
-        // SAFETY: `procArray` holds `capacity >= needed` elements (NVML
-        // contract) and does not overlap `list`.
-        unsafe { ptr::copy_nonoverlapping(list.as_ptr(), array, list.len()) };
-        Ok(())
+        // SAFETY: `numProcArrayEntries` is in the header, valid for reads and
+        // writes (as above); `procArray` holds that many elements (NVML
+        // contract) and does not overlap the freshly built `list`.
+        unsafe { put_list(&list, &raw mut (*plist).numProcArrayEntries, array, Ok(())) }
     }
 
     /// Per-process utilization samples newer than `last_seen_time_stamp`.
@@ -1242,21 +1235,10 @@ exports! {
                 decUtil: s.decoder,
             })
             .collect();
-        let needed = c_uint::try_from(samples.len()).map_err(|_| UNKNOWN)?;
-        // SAFETY: `process_samples_count` is valid for reads and writes (NVML contract).
-        let capacity = unsafe { process_samples_count.read() };
-        // SAFETY: as above.
-        unsafe { process_samples_count.write(needed) };
-        if needed == 0 {
-            return Err(NOT_FOUND);
-        }
-        if utilization.is_null() || capacity < needed {
-            return Err(INSUFFICIENT_SIZE);
-        }
-        // SAFETY: `utilization` is valid for `capacity >= needed` elements
-        // (NVML contract) and does not overlap `samples`.
-        unsafe { ptr::copy_nonoverlapping(samples.as_ptr(), utilization, samples.len()) };
-        Ok(())
+        // SAFETY: `process_samples_count` is valid for reads and writes and
+        // `utilization` for that many elements (NVML contract); neither
+        // overlaps the freshly built `samples`.
+        unsafe { put_list(&samples, process_samples_count, utilization, Err(NOT_FOUND)) }
     }
 }
 
@@ -1273,6 +1255,18 @@ unsafe fn handle_by_index(index: c_uint, device: *mut nvmlDevice_t) -> R {
     }
     // SAFETY: `device` is valid for a write (this function's contract).
     unsafe { put_handle(&loaded, DeviceRef::Physical(index), device) }
+}
+
+/// `nvmlDeviceGetPciInfo_v2` and `_v3`: the whole current struct.
+///
+/// # Safety
+/// `pci` is null or valid for a write of the struct.
+unsafe fn put_pci_info(device: nvmlDevice_t, pci: *mut nvmlPciInfo_t) -> R {
+    let dev = dev(device)?;
+    nonnull(pci)?;
+    let info = pci_info(&dev)?;
+    // SAFETY: `pci` is valid for a write of the struct (this function's contract).
+    unsafe { put(pci, info) }
 }
 
 /// `nvmlDeviceGetHandleByPciBusId*`.

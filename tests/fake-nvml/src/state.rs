@@ -3,11 +3,14 @@
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use nvitop::backend::sim::SimBackend;
+use nvitop::backend::sim::{SIM_SCENARIO_ENV, SIM_TIME_ENV, SimBackend};
 use nvitop::backend::{Backend, BackendError, DeviceRef};
 use nvml_wrapper_sys::bindings::{nvmlDevice_st, nvmlDevice_t};
 
 use crate::exports::codes::{self, Code};
+
+/// The most MIG devices one GPU can hold (A100, H100).
+const MAX_MIG_DEVICES: u32 = 7;
 
 /// One device handle. A handle given to C is the address of one of these.
 #[derive(Debug)]
@@ -18,6 +21,19 @@ pub(crate) struct Slot {
     pub parent: Option<usize>,
     /// For a physical GPU: its MIG devices as `(MIG index, table position)`.
     pub migs: Vec<(u32, usize)>,
+}
+
+impl Slot {
+    /// Most MIG devices this GPU can hold: 7, or more if the scenario has
+    /// a MIG device at a higher index.
+    pub fn max_mig_count(&self) -> u32 {
+        self.migs
+            .iter()
+            .map(|&(index, _)| index + 1)
+            .max()
+            .unwrap_or(0)
+            .max(MAX_MIG_DEVICES)
+    }
 }
 
 /// All handles of one loaded scenario. Leaked, so handles stay valid (as
@@ -118,11 +134,11 @@ fn global() -> MutexGuard<'static, Global> {
 }
 
 /// `nvmlInit*`: loads the scenario on the first call, counts the others.
-pub(crate) fn init() -> Code {
+pub(crate) fn init() -> Result<(), Code> {
     let mut global = global();
     if global.refcount > 0 {
         global.refcount += 1;
-        return codes::SUCCESS;
+        return Ok(());
     }
     let backend = match SimBackend::from_env() {
         Ok(backend) => backend,
@@ -131,12 +147,12 @@ pub(crate) fn init() -> Code {
                 "fake-nvml: cannot load the simulator scenario ({}): {err}",
                 scenario_description()
             );
-            return codes::UNKNOWN;
+            return Err(codes::UNKNOWN);
         }
     };
     if let Err(err @ BackendError::DriverNotLoaded { .. }) = backend.device_count() {
         eprintln!("fake-nvml: {err}");
-        return codes::DRIVER_NOT_LOADED;
+        return Err(codes::DRIVER_NOT_LOADED);
     }
     let fresh = Table::build(&backend);
     let table = match global.last_table {
@@ -149,24 +165,21 @@ pub(crate) fn init() -> Code {
         table,
     });
     global.refcount = 1;
-    codes::SUCCESS
+    Ok(())
 }
 
 /// `nvmlShutdown`: drops the simulator when the last user shuts down.
-pub(crate) fn shutdown() -> Code {
+pub(crate) fn shutdown() -> Result<(), Code> {
     let mut global = global();
     match global.refcount {
-        0 => codes::UNINITIALIZED,
+        0 => return Err(codes::UNINITIALIZED),
         1 => {
             global.refcount = 0;
             global.loaded = None;
-            codes::SUCCESS
         }
-        _ => {
-            global.refcount -= 1;
-            codes::SUCCESS
-        }
+        _ => global.refcount -= 1,
     }
+    Ok(())
 }
 
 /// The loaded state, or `NVML_ERROR_UNINITIALIZED`.
@@ -176,7 +189,7 @@ pub(crate) fn loaded() -> Result<Loaded, Code> {
 
 /// A short description of where the scenario comes from, for diagnostics.
 pub fn scenario_description() -> String {
-    let scenario = std::env::var("NVITOP_SIM_SCENARIO").unwrap_or_else(|_| "<built-in default machine>".to_owned());
-    let time = std::env::var("NVITOP_SIM_TIME").unwrap_or_else(|_| "<wall clock>".to_owned());
+    let scenario = std::env::var(SIM_SCENARIO_ENV).unwrap_or_else(|_| "<built-in default machine>".to_owned());
+    let time = std::env::var(SIM_TIME_ENV).unwrap_or_else(|_| "<wall clock>".to_owned());
     format!("scenario {scenario}, simulated time {time}")
 }
