@@ -12,7 +12,7 @@ use nvitop::{Device, Snapshot};
 
 use crate::cli::Cli;
 use crate::filter::ProcessFilter;
-use crate::screen::{self, MainScreen};
+use crate::screen;
 use crate::theme::{Glyphs, RenderOptions, Theme, Thresholds};
 
 /// Why a run failed; decides the exit status.
@@ -182,10 +182,8 @@ pub fn run(cli: &Cli, env: &Environment, out: &mut impl std::io::Write) -> Resul
         hostname: env.hostname.clone(),
         utc_offset: None,
     };
-    let width = env
-        .terminal_width
-        .unwrap_or_else(|| MainScreen::new(&snapshot, &options).preferred_width());
-    screen::write(&snapshot, &options, width, env.use_color(cli), out).map_err(Failure::Output)?;
+    // Without a terminal width, `write` picks the width that fits the commands.
+    screen::write(&snapshot, &options, env.terminal_width, env.use_color(cli), out).map_err(Failure::Output)?;
     finish(out, b"")
 }
 

@@ -8,6 +8,10 @@ use crate::theme::{Glyphs, Theme, Thresholds};
 /// Partial blocks for 1..=7 eighths of a cell.
 const EIGHTHS: [&str; 7] = ["▏", "▎", "▍", "▌", "▋", "▊", "▉"];
 
+/// Widest percentage text a bar can carry (`100.0%`), reserved so that the
+/// bars of a panel share one scale.
+pub const PERCENT_RESERVE: usize = 6;
+
 /// How a bar is colored.
 #[derive(Debug, Clone, Copy)]
 pub struct BarStyle {

@@ -1,7 +1,10 @@
 //! Colors, glyphs and load thresholds: everything that decides how a value
 //! looks, kept apart from the widgets so the printer and a future TUI share it.
 
+use nvitop::DeviceSnapshot;
 use ratatui::style::{Color, Modifier, Style};
+
+use crate::bar::BarStyle;
 
 /// How heavily a resource is used, from the `--*-util-thresh` pairs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -153,6 +156,26 @@ pub struct RenderOptions {
     /// Offset from UTC for the date line; `None` uses the local time zone.
     /// Tests fix it so snapshots do not depend on the machine.
     pub utc_offset: Option<chrono::FixedOffset>,
+}
+
+impl RenderOptions {
+    /// The color of a device's load: the heavier of its GPU utilization
+    /// and memory use; no color when neither is known.
+    pub fn device_load(&self, device: &DeviceSnapshot) -> Style {
+        let gpu = device.gpu_utilization.map(|u| self.gpu_thresholds.level(f64::from(u)));
+        let mem = device.memory_percent.map(|p| self.mem_thresholds.level(p));
+        gpu.max(mem).map_or_else(Style::default, |level| self.theme.load(level))
+    }
+
+    /// How a bar colored by `thresholds` looks.
+    pub fn bar_style(&self, thresholds: Thresholds) -> BarStyle {
+        BarStyle {
+            glyphs: self.glyphs,
+            theme: self.theme,
+            thresholds,
+            colorful: self.colorful,
+        }
+    }
 }
 
 impl Default for RenderOptions {

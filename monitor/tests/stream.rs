@@ -15,7 +15,7 @@ use ratatui::widgets::Widget as _;
 
 fn streamed(snapshot: &nvitop::Snapshot, options: &RenderOptions, width: u16, color: bool, chunk: u16) -> String {
     let mut out = Vec::new();
-    screen::write_in_chunks(snapshot, options, width, color, chunk, &mut out).unwrap();
+    screen::write_in_chunks(snapshot, options, Some(width), color, chunk, &mut out).unwrap();
     String::from_utf8(out).unwrap()
 }
 
@@ -44,7 +44,7 @@ fn chunks_print_what_the_whole_buffer_prints() {
                         );
                     }
                     let mut out = Vec::new();
-                    screen::write(snapshot, options, width, color, &mut out).unwrap();
+                    screen::write(snapshot, options, Some(width), color, &mut out).unwrap();
                     assert_eq!(String::from_utf8(out).unwrap(), whole);
                 }
             }

@@ -6,14 +6,13 @@ use nvitop::format::NA;
 use nvitop::{DeviceSnapshot, Snapshot};
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
-use ratatui::style::Style;
 use ratatui::text::Span;
 use ratatui::widgets::Widget;
 
-use crate::bar::{self, BarStyle};
+use crate::bar::{self, PERCENT_RESERVE};
 use crate::frame::{self, Item, Row, Rule};
 use crate::text::{cut_marked, left, right, width};
-use crate::theme::RenderOptions;
+use crate::theme::{Glyphs, RenderOptions};
 
 /// The table's own width: the classic 79-column nvidia-smi layout.
 pub const TABLE_WIDTH: u16 = 79;
@@ -21,9 +20,6 @@ pub const TABLE_WIDTH: u16 = 79;
 pub const WIDE_FROM: u16 = 100;
 /// Column boundaries of the table.
 const COLUMNS: [u16; 4] = [0, 32, 55, 78];
-/// Widest percentage text a bar can carry (`100.0%`), reserved so that all
-/// bars share one scale.
-const PERCENT_RESERVE: usize = 6;
 
 /// The device panel widget.
 #[derive(Debug, Clone, Copy)]
@@ -40,7 +36,16 @@ impl<'a> DevicePanel<'a> {
 
     /// Lines the panel takes at `width` columns.
     pub fn height(&self, width: u16) -> u16 {
-        self.items(width).len() as u16
+        self.at_width(width).height()
+    }
+
+    /// The panel laid out at `width` columns, to measure and draw it
+    /// without laying it out again.
+    pub fn at_width(&self, width: u16) -> DeviceTable {
+        DeviceTable {
+            items: self.items(width),
+            glyphs: self.options.glyphs,
+        }
     }
 
     /// Whether the MIG-mode line is shown: only when some device reports a
@@ -150,20 +155,8 @@ impl<'a> DevicePanel<'a> {
         rows
     }
 
-    /// The color of a device's rows: its heavier load of GPU and memory.
-    fn row_style(&self, device: &DeviceSnapshot) -> Style {
-        let gpu = device
-            .gpu_utilization
-            .map(|u| self.options.gpu_thresholds.level(f64::from(u)));
-        let mem = device.memory_percent.map(|p| self.options.mem_thresholds.level(p));
-        match gpu.max(mem) {
-            Some(level) => self.options.theme.load(level),
-            None => Style::default(),
-        }
-    }
-
     fn device_rows(&self, device: &DeviceSnapshot, bounds: &[u16], bars: Option<usize>) -> Vec<Row> {
-        let style = self.row_style(device);
+        let style = self.options.device_load(device);
         let text = |s: String| vec![Span::styled(s, style)];
         let on_off = |v: Option<bool>| v.map_or(NA, |on| if on { "On" } else { "Off" });
         let name = cut_marked(
@@ -215,7 +208,7 @@ impl<'a> DevicePanel<'a> {
                 device.gpu_utilization.map(|u| (f64::from(u), format!("{u}%"))),
                 room.saturating_sub(2),
                 PERCENT_RESERVE,
-                self.bar_style(LoadKind::Gpu),
+                self.options.bar_style(self.options.gpu_thresholds),
             );
             let pad = |mut spans: Vec<Span<'static>>| {
                 spans.insert(0, Span::raw(" "));
@@ -231,16 +224,11 @@ impl<'a> DevicePanel<'a> {
     }
 
     fn mig_row(&self, mig: &DeviceSnapshot, bounds: &[u16], bars: Option<usize>) -> Row {
-        let style = self.row_style(mig);
-        let text = |s: String| vec![Span::styled(s, style)];
         if mig.is_failed() {
-            let error = mig.error.as_deref().unwrap_or(NA);
-            let cell = vec![Span::styled(
-                format!(" {}  ERROR: {error}", right(&mig.display_index, 3)),
-                self.options.theme.error(),
-            )];
-            return Row::new(&[bounds[0], bounds[bounds.len() - 1]], vec![cell]);
+            return self.failed_row(mig, bounds[bounds.len() - 1]);
         }
+        let style = self.options.device_load(mig);
+        let text = |s: String| vec![Span::styled(s, style)];
         let name = cut_marked(
             &short_name(mig.name.as_deref().unwrap_or(NA), 24),
             24,
@@ -265,7 +253,7 @@ impl<'a> DevicePanel<'a> {
             device.memory_percent.map(|p| (p, format!("{p:.1}%"))),
             room.saturating_sub(2),
             PERCENT_RESERVE,
-            self.bar_style(LoadKind::Memory),
+            self.options.bar_style(self.options.mem_thresholds),
         )
     }
 
@@ -277,29 +265,32 @@ impl<'a> DevicePanel<'a> {
         )];
         Row::new(&[0, right_edge], vec![cell])
     }
-
-    fn bar_style(&self, kind: LoadKind) -> BarStyle {
-        BarStyle {
-            glyphs: self.options.glyphs,
-            theme: self.options.theme,
-            thresholds: match kind {
-                LoadKind::Gpu => self.options.gpu_thresholds,
-                LoadKind::Memory => self.options.mem_thresholds,
-            },
-            colorful: self.options.colorful,
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy)]
-enum LoadKind {
-    Gpu,
-    Memory,
 }
 
 impl Widget for &DevicePanel<'_> {
     fn render(self, area: Rect, buf: &mut Buffer) {
-        frame::draw(&self.items(area.width), area, buf, self.options.glyphs);
+        self.at_width(area.width).render(area, buf);
+    }
+}
+
+/// The device panel laid out at one width ([`DevicePanel::at_width`]): its
+/// lines, worked out once for both its height and its drawing.
+#[derive(Debug, Clone)]
+pub struct DeviceTable {
+    items: Vec<Item>,
+    glyphs: Glyphs,
+}
+
+impl DeviceTable {
+    /// Lines the table takes.
+    pub fn height(&self) -> u16 {
+        self.items.len() as u16
+    }
+}
+
+impl Widget for &DeviceTable {
+    fn render(self, area: Rect, buf: &mut Buffer) {
+        frame::draw(&self.items, area, buf, self.glyphs);
     }
 }
 

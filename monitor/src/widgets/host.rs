@@ -7,11 +7,8 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Widget;
 
-use crate::bar::{self, BarStyle};
+use crate::bar::{self, PERCENT_RESERVE};
 use crate::theme::{RenderOptions, Thresholds};
-
-/// Widest percentage text (`100.0%`).
-const PERCENT_RESERVE: usize = 6;
 
 /// The host panel widget.
 #[derive(Debug, Clone, Copy)]
@@ -31,15 +28,6 @@ impl<'a> HostPanel<'a> {
         2
     }
 
-    fn style(&self, thresholds: Thresholds) -> BarStyle {
-        BarStyle {
-            glyphs: self.options.glyphs,
-            theme: self.options.theme,
-            thresholds,
-            colorful: self.options.colorful,
-        }
-    }
-
     /// `[ LABEL: <bar> 12.3% ]` in exactly `width` columns.
     fn bracketed(&self, label: &str, percent: f64, width: usize, thresholds: Thresholds) -> Vec<Span<'static>> {
         let inner = width.saturating_sub(4);
@@ -49,7 +37,7 @@ impl<'a> HostPanel<'a> {
             Some((percent, format!("{percent:.1}%"))),
             inner,
             PERCENT_RESERVE,
-            self.style(thresholds),
+            self.options.bar_style(thresholds),
         );
         let used: usize = content.iter().map(|s| crate::text::width(&s.content)).sum();
         spans.extend(content);

@@ -312,15 +312,10 @@ impl<'a> ProcessPanel<'a> {
             .devices
             .iter()
             .flat_map(|d| std::iter::once(d).chain(&d.mig_devices));
-        let Some(device) = devices.into_iter().find(|d| d.display_index == p.device_index) else {
-            return Style::default();
-        };
-        let gpu = device
-            .gpu_utilization
-            .map(|u| self.options.gpu_thresholds.level(f64::from(u)));
-        let mem = device.memory_percent.map(|m| self.options.mem_thresholds.level(m));
-        gpu.max(mem)
-            .map_or_else(Style::default, |level| self.options.theme.load(level))
+        devices
+            .into_iter()
+            .find(|d| d.display_index == p.device_index)
+            .map_or_else(Style::default, |device| self.options.device_load(device))
     }
 }
 
