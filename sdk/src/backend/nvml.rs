@@ -295,11 +295,12 @@ impl Backend for NvmlBackend {
     }
 
     fn device_by_bus_id(&self, bus_id: &str) -> BackendResult<DeviceRef> {
-        let Some(wanted) = PciBusId::parse(bus_id).map(|id| id.to_string()) else {
+        let Some(wanted_id) = PciBusId::parse(bus_id) else {
             return Err(BackendError::NotFound {
                 what: format!("PCI bus id '{bus_id}' (expected DDDDDDDD:BB:DD.F or BB:DD.F, hexadecimal)"),
             });
         };
+        let wanted = wanted_id.to_string();
         match self.nvml.device_by_pci_bus_id(wanted.as_str()) {
             Ok(handle) => Self::index_of(&handle, &wanted).map(DeviceRef::Physical),
             Err(NvmlError::NotFound | NvmlError::InvalidArg) => {
@@ -309,7 +310,7 @@ impl Backend for NvmlBackend {
                     .map(DeviceRef::Physical)
                     .find(|&device| {
                         self.bus_id(device)
-                            .is_ok_and(|id| PciBusId::parse(&id).is_some_and(|id| id.to_string() == wanted))
+                            .is_ok_and(|id| PciBusId::parse(&id) == Some(wanted_id))
                     })
                     .ok_or_else(|| BackendError::NotFound {
                         what: format!("GPU at PCI bus id {wanted}"),

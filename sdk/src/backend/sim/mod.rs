@@ -405,13 +405,16 @@ impl Backend for SimBackend {
     }
 
     fn device_by_bus_id(&self, bus_id: &str) -> BackendResult<DeviceRef> {
-        let wanted = PciBusId::parse(bus_id).map(|id| id.to_string());
+        // Compare parsed values, so any spelling on either side matches.
+        let wanted = PciBusId::parse(bus_id);
         let t = self.time();
-        let index = self
-            .machine
-            .gpus
-            .iter()
-            .position(|g| wanted.as_deref() == Some(g.bus_id.to_ascii_uppercase().as_str()))
+        let index = wanted
+            .and_then(|wanted| {
+                self.machine
+                    .gpus
+                    .iter()
+                    .position(|g| PciBusId::parse(&g.bus_id) == Some(wanted))
+            })
             .ok_or_else(|| BackendError::NotFound {
                 what: format!("PCI bus id {bus_id}"),
             })?;
@@ -655,6 +658,28 @@ impl Backend for SimBackend {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    #[test]
+    fn bus_id_lookup_matches_any_spelling_of_the_scenario_bus_id() {
+        let scenario = Scenario::parse(
+            "[[gpus]]\nmodel = \"A100-SXM4-80GB\"\n\n[[gpus]]\nmodel = \"A100-SXM4-80GB\"\nbus_id = \"0000:3b:00.0\"\n",
+            scenario::Format::Toml,
+            Path::new("test.toml"),
+        )
+        .unwrap();
+        let sim = SimBackend::new(scenario);
+        for query in ["00000000:3B:00.0", "0000:3b:00.0", "3B:00.0"] {
+            assert_eq!(sim.device_by_bus_id(query).unwrap(), DeviceRef::Physical(1), "{query}");
+        }
+        assert!(matches!(
+            sim.device_by_bus_id("00000000:3C:00.0"),
+            Err(BackendError::NotFound { .. })
+        ));
+        assert!(matches!(
+            sim.device_by_bus_id("not a bus id"),
+            Err(BackendError::NotFound { .. })
+        ));
+    }
 
     #[test]
     fn time_is_pinned_or_follows_the_clock() {
