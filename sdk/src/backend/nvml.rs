@@ -329,9 +329,8 @@ impl Backend for NvmlBackend {
         match handle.mig_mode() {
             Ok(mode) if mode.current == MIG_ENABLED => {}
             // Not enabled, or a GPU without MIG at all: no MIG devices either way.
-            Ok(_) | Err(NvmlError::NotSupported | NvmlError::FunctionNotFound | NvmlError::FailedToLoadSymbol(_)) => {
-                return Ok(Vec::new());
-            }
+            Ok(_) => return Ok(Vec::new()),
+            Err(err) if is_unsupported(&err) => return Ok(Vec::new()),
             Err(err) => return Err(convert(err, device)),
         }
         let slots = handle.mig_device_count().map_err(|err| convert(err, device))?;
