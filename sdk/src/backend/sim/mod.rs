@@ -133,9 +133,7 @@ impl SimBackend {
             .and_then(|v| v.trim().parse::<f64>().ok())
             .filter(|t| t.is_finite())
             .map_or(FOLLOW_WALL_CLOCK, f64::to_bits);
-        let wall_offset = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0.0, |d| d.as_secs_f64());
+        let wall_offset = crate::snapshot::unix_now();
         Self {
             scenario,
             machine,
