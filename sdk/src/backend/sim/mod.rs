@@ -217,7 +217,10 @@ impl SimBackend {
             || path
                 .extension()
                 .is_some_and(|e| e.eq_ignore_ascii_case("toml") || e.eq_ignore_ascii_case("json"));
-        if looks_like_path || (path.is_file() && presets::preset(spec).is_err()) {
+        let is_preset = presets::PRESETS
+            .iter()
+            .any(|(name, ..)| name.eq_ignore_ascii_case(spec));
+        if looks_like_path || (path.is_file() && !is_preset) {
             Self::from_file(path)
         } else {
             Self::from_preset(spec)
