@@ -344,15 +344,35 @@ impl SimBackend {
         Ok(gpu)
     }
 
-    /// A physical GPU that answers `field`: MIG devices do not (N/A), nor
-    /// does a GPU with a "not supported" fault for it.
-    fn physical(&self, device: DeviceRef, field: FaultField) -> BackendResult<(&SimGpu, f64)> {
+    /// The GPU behind `device`, MIG devices included, when it answers
+    /// `field`: not with a "not supported" fault for it (N/A).
+    fn supported(&self, device: DeviceRef, field: FaultField) -> BackendResult<(&SimGpu, f64)> {
         let t = self.time();
         let gpu = self.gpu(device, t)?;
-        if device.is_mig() || gpu.unsupported(field) {
+        if gpu.unsupported(field) {
             return Err(BackendError::NotSupported);
         }
         Ok((gpu, self.value_time(t)))
+    }
+
+    /// A physical GPU that answers `field`: MIG devices do not (N/A), nor
+    /// does a GPU with a "not supported" fault for it.
+    fn physical(&self, device: DeviceRef, field: FaultField) -> BackendResult<(&SimGpu, f64)> {
+        let (gpu, t) = self.supported(device, field)?;
+        if device.is_mig() {
+            return Err(BackendError::NotSupported);
+        }
+        Ok((gpu, t))
+    }
+
+    /// As [`Self::physical`], for device-level figures NVML does not have
+    /// while MIG mode is on (N/A then).
+    fn whole_gpu(&self, device: DeviceRef, field: FaultField) -> BackendResult<(&SimGpu, f64)> {
+        let (gpu, t) = self.physical(device, field)?;
+        if gpu.mig_enabled() {
+            return Err(BackendError::NotSupported);
+        }
+        Ok((gpu, t))
     }
 }
 
@@ -456,10 +476,7 @@ impl Backend for SimBackend {
     }
 
     fn memory_info(&self, device: DeviceRef) -> BackendResult<MemoryInfo> {
-        let gpu = self.gpu(device, self.time())?;
-        if gpu.unsupported(FaultField::MemoryInfo) {
-            return Err(BackendError::NotSupported);
-        }
+        let (gpu, _) = self.supported(device, FaultField::MemoryInfo)?;
         let (total, used) = match device {
             DeviceRef::Physical(_) => (gpu.memory_total(), gpu.memory_used()),
             DeviceRef::Mig { index, .. } => (
@@ -477,10 +494,7 @@ impl Backend for SimBackend {
     fn bar1_memory_info(&self, device: DeviceRef) -> BackendResult<MemoryInfo> {
         // NVML answers BAR1 per MIG device too ("per-instance information
         // can be queried by using specific MIG device handles").
-        let gpu = self.gpu(device, self.time())?;
-        if gpu.unsupported(FaultField::Bar1MemoryInfo) {
-            return Err(BackendError::NotSupported);
-        }
+        let (gpu, _) = self.supported(device, FaultField::Bar1MemoryInfo)?;
         let (total, used) = match device {
             DeviceRef::Physical(_) => gpu.bar1(),
             DeviceRef::Mig { index, .. } => gpu.mig_bar1(index as usize),
@@ -493,11 +507,8 @@ impl Backend for SimBackend {
     }
 
     fn utilization_rates(&self, device: DeviceRef) -> BackendResult<UtilizationRates> {
-        let (gpu, t) = self.physical(device, FaultField::UtilizationRates)?;
         // NVML has no device-level utilization while MIG is on.
-        if gpu.mig_enabled() {
-            return Err(BackendError::NotSupported);
-        }
+        let (gpu, t) = self.whole_gpu(device, FaultField::UtilizationRates)?;
         Ok(UtilizationRates {
             gpu: gpu.gpu_util(t),
             memory: gpu.memory_util(t),
@@ -505,18 +516,12 @@ impl Backend for SimBackend {
     }
 
     fn encoder_utilization(&self, device: DeviceRef) -> BackendResult<u32> {
-        let (gpu, t) = self.physical(device, FaultField::EncoderUtilization)?;
-        if gpu.mig_enabled() {
-            return Err(BackendError::NotSupported);
-        }
+        let (gpu, t) = self.whole_gpu(device, FaultField::EncoderUtilization)?;
         Ok(gpu.encoder(t))
     }
 
     fn decoder_utilization(&self, device: DeviceRef) -> BackendResult<u32> {
-        let (gpu, t) = self.physical(device, FaultField::DecoderUtilization)?;
-        if gpu.mig_enabled() {
-            return Err(BackendError::NotSupported);
-        }
+        let (gpu, t) = self.whole_gpu(device, FaultField::DecoderUtilization)?;
         Ok(gpu.decoder(t))
     }
 
@@ -601,10 +606,7 @@ impl Backend for SimBackend {
 
     fn cuda_compute_capability(&self, device: DeviceRef) -> BackendResult<(u32, u32)> {
         // MIG devices share their parent's architecture.
-        let gpu = self.gpu(device, self.time())?;
-        if gpu.unsupported(FaultField::CudaComputeCapability) {
-            return Err(BackendError::NotSupported);
-        }
+        let (gpu, _) = self.supported(device, FaultField::CudaComputeCapability)?;
         Ok(gpu.model.compute_capability)
     }
 
@@ -623,10 +625,7 @@ impl Backend for SimBackend {
     }
 
     fn process_utilization(&self, device: DeviceRef, since: u64) -> BackendResult<Vec<ProcessUtilization>> {
-        let (gpu, t) = self.physical(device, FaultField::ProcessUtilization)?;
-        if gpu.mig_enabled() {
-            return Err(BackendError::NotSupported);
-        }
+        let (gpu, t) = self.whole_gpu(device, FaultField::ProcessUtilization)?;
         if gpu.processes_no_permission {
             return Err(BackendError::NoPermission);
         }
