@@ -424,7 +424,9 @@ impl Snapshot {
     }
 }
 
-/// Seconds since the Unix epoch, as a float.
+/// Seconds since the Unix epoch, as a float (0 if the clock is set before
+/// 1970, which is not worth failing a training run over). The crate's one
+/// such reading: snapshots, samples, sink records and the simulator's clock.
 pub(crate) fn unix_now() -> f64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)

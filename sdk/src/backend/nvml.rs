@@ -295,11 +295,12 @@ impl Backend for NvmlBackend {
     }
 
     fn device_by_bus_id(&self, bus_id: &str) -> BackendResult<DeviceRef> {
-        let Some(wanted) = PciBusId::parse(bus_id).map(|id| id.to_string()) else {
+        let Some(wanted_id) = PciBusId::parse(bus_id) else {
             return Err(BackendError::NotFound {
                 what: format!("PCI bus id '{bus_id}' (expected DDDDDDDD:BB:DD.F or BB:DD.F, hexadecimal)"),
             });
         };
+        let wanted = wanted_id.to_string();
         match self.nvml.device_by_pci_bus_id(wanted.as_str()) {
             Ok(handle) => Self::index_of(&handle, &wanted).map(DeviceRef::Physical),
             Err(NvmlError::NotFound | NvmlError::InvalidArg) => {
@@ -309,7 +310,7 @@ impl Backend for NvmlBackend {
                     .map(DeviceRef::Physical)
                     .find(|&device| {
                         self.bus_id(device)
-                            .is_ok_and(|id| PciBusId::parse(&id).is_some_and(|id| id.to_string() == wanted))
+                            .is_ok_and(|id| PciBusId::parse(&id) == Some(wanted_id))
                     })
                     .ok_or_else(|| BackendError::NotFound {
                         what: format!("GPU at PCI bus id {wanted}"),
@@ -328,9 +329,8 @@ impl Backend for NvmlBackend {
         match handle.mig_mode() {
             Ok(mode) if mode.current == MIG_ENABLED => {}
             // Not enabled, or a GPU without MIG at all: no MIG devices either way.
-            Ok(_) | Err(NvmlError::NotSupported | NvmlError::FunctionNotFound | NvmlError::FailedToLoadSymbol(_)) => {
-                return Ok(Vec::new());
-            }
+            Ok(_) => return Ok(Vec::new()),
+            Err(err) if is_unsupported(&err) => return Ok(Vec::new()),
             Err(err) => return Err(convert(err, device)),
         }
         let slots = handle.mig_device_count().map_err(|err| convert(err, device))?;

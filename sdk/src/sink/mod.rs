@@ -39,7 +39,6 @@
 
 use std::io;
 use std::path::PathBuf;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 mod csv;
 mod memory;
@@ -255,13 +254,9 @@ pub(crate) fn sane_wall_time(wall_time: f64) -> f64 {
     if wall_time.is_finite() { wall_time } else { now_unix() }
 }
 
-/// The current time in seconds since the Unix epoch (0 if the clock is set
-/// before 1970, which is not worth failing a training run over).
-pub(crate) fn now_unix() -> f64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0.0, |d| d.as_secs_f64())
-}
+/// The current time in seconds since the Unix epoch (the crate's one clock
+/// reading, under the name the sinks use).
+pub(crate) use crate::snapshot::unix_now as now_unix;
 
 /// Why a sink could not do what was asked.
 ///

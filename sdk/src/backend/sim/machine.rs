@@ -200,21 +200,22 @@ impl SimGpu {
 
     /// Encoder utilization: the processes' own encoders when any has one.
     pub fn encoder(&self, t: f64) -> u32 {
-        let own: u32 = self.processes.iter().map(|p| p.encoder).sum();
-        if own > 0 {
-            own.min(100)
-        } else {
-            self.workload.encoder(t).round() as u32
-        }
+        self.codec(|p| p.encoder, || self.workload.encoder(t))
     }
 
     /// Decoder utilization: the processes' own decoders when any has one.
     pub fn decoder(&self, t: f64) -> u32 {
-        let own: u32 = self.processes.iter().map(|p| p.decoder).sum();
+        self.codec(|p| p.decoder, || self.workload.decoder(t))
+    }
+
+    /// Encoder or decoder utilization, percent: the sum of the processes'
+    /// own (`own` picks the field) when any has one, else the workload's.
+    fn codec(&self, own: impl Fn(&SimProcess) -> u32, workload: impl FnOnce() -> f64) -> u32 {
+        let own: u32 = self.processes.iter().map(own).sum();
         if own > 0 {
             own.min(100)
         } else {
-            self.workload.decoder(t).round() as u32
+            workload().round() as u32
         }
     }
 

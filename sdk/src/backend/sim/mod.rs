@@ -133,9 +133,7 @@ impl SimBackend {
             .and_then(|v| v.trim().parse::<f64>().ok())
             .filter(|t| t.is_finite())
             .map_or(FOLLOW_WALL_CLOCK, f64::to_bits);
-        let wall_offset = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0.0, |d| d.as_secs_f64());
+        let wall_offset = crate::snapshot::unix_now();
         Self {
             scenario,
             machine,
@@ -219,7 +217,10 @@ impl SimBackend {
             || path
                 .extension()
                 .is_some_and(|e| e.eq_ignore_ascii_case("toml") || e.eq_ignore_ascii_case("json"));
-        if looks_like_path || (path.is_file() && presets::preset(spec).is_err()) {
+        let is_preset = presets::PRESETS
+            .iter()
+            .any(|(name, ..)| name.eq_ignore_ascii_case(spec));
+        if looks_like_path || (path.is_file() && !is_preset) {
             Self::from_file(path)
         } else {
             Self::from_preset(spec)
@@ -343,15 +344,35 @@ impl SimBackend {
         Ok(gpu)
     }
 
-    /// A physical GPU that answers `field`: MIG devices do not (N/A), nor
-    /// does a GPU with a "not supported" fault for it.
-    fn physical(&self, device: DeviceRef, field: FaultField) -> BackendResult<(&SimGpu, f64)> {
+    /// The GPU behind `device`, MIG devices included, when it answers
+    /// `field`: not with a "not supported" fault for it (N/A).
+    fn supported(&self, device: DeviceRef, field: FaultField) -> BackendResult<(&SimGpu, f64)> {
         let t = self.time();
         let gpu = self.gpu(device, t)?;
-        if device.is_mig() || gpu.unsupported(field) {
+        if gpu.unsupported(field) {
             return Err(BackendError::NotSupported);
         }
         Ok((gpu, self.value_time(t)))
+    }
+
+    /// A physical GPU that answers `field`: MIG devices do not (N/A), nor
+    /// does a GPU with a "not supported" fault for it.
+    fn physical(&self, device: DeviceRef, field: FaultField) -> BackendResult<(&SimGpu, f64)> {
+        let (gpu, t) = self.supported(device, field)?;
+        if device.is_mig() {
+            return Err(BackendError::NotSupported);
+        }
+        Ok((gpu, t))
+    }
+
+    /// As [`Self::physical`], for device-level figures NVML does not have
+    /// while MIG mode is on (N/A then).
+    fn whole_gpu(&self, device: DeviceRef, field: FaultField) -> BackendResult<(&SimGpu, f64)> {
+        let (gpu, t) = self.physical(device, field)?;
+        if gpu.mig_enabled() {
+            return Err(BackendError::NotSupported);
+        }
+        Ok((gpu, t))
     }
 }
 
@@ -405,13 +426,16 @@ impl Backend for SimBackend {
     }
 
     fn device_by_bus_id(&self, bus_id: &str) -> BackendResult<DeviceRef> {
-        let wanted = PciBusId::parse(bus_id).map(|id| id.to_string());
+        // Compare parsed values, so any spelling on either side matches.
+        let wanted = PciBusId::parse(bus_id);
         let t = self.time();
-        let index = self
-            .machine
-            .gpus
-            .iter()
-            .position(|g| wanted.as_deref() == Some(g.bus_id.to_ascii_uppercase().as_str()))
+        let index = wanted
+            .and_then(|wanted| {
+                self.machine
+                    .gpus
+                    .iter()
+                    .position(|g| PciBusId::parse(&g.bus_id) == Some(wanted))
+            })
             .ok_or_else(|| BackendError::NotFound {
                 what: format!("PCI bus id {bus_id}"),
             })?;
@@ -452,10 +476,7 @@ impl Backend for SimBackend {
     }
 
     fn memory_info(&self, device: DeviceRef) -> BackendResult<MemoryInfo> {
-        let gpu = self.gpu(device, self.time())?;
-        if gpu.unsupported(FaultField::MemoryInfo) {
-            return Err(BackendError::NotSupported);
-        }
+        let (gpu, _) = self.supported(device, FaultField::MemoryInfo)?;
         let (total, used) = match device {
             DeviceRef::Physical(_) => (gpu.memory_total(), gpu.memory_used()),
             DeviceRef::Mig { index, .. } => (
@@ -473,10 +494,7 @@ impl Backend for SimBackend {
     fn bar1_memory_info(&self, device: DeviceRef) -> BackendResult<MemoryInfo> {
         // NVML answers BAR1 per MIG device too ("per-instance information
         // can be queried by using specific MIG device handles").
-        let gpu = self.gpu(device, self.time())?;
-        if gpu.unsupported(FaultField::Bar1MemoryInfo) {
-            return Err(BackendError::NotSupported);
-        }
+        let (gpu, _) = self.supported(device, FaultField::Bar1MemoryInfo)?;
         let (total, used) = match device {
             DeviceRef::Physical(_) => gpu.bar1(),
             DeviceRef::Mig { index, .. } => gpu.mig_bar1(index as usize),
@@ -489,11 +507,8 @@ impl Backend for SimBackend {
     }
 
     fn utilization_rates(&self, device: DeviceRef) -> BackendResult<UtilizationRates> {
-        let (gpu, t) = self.physical(device, FaultField::UtilizationRates)?;
         // NVML has no device-level utilization while MIG is on.
-        if gpu.mig_enabled() {
-            return Err(BackendError::NotSupported);
-        }
+        let (gpu, t) = self.whole_gpu(device, FaultField::UtilizationRates)?;
         Ok(UtilizationRates {
             gpu: gpu.gpu_util(t),
             memory: gpu.memory_util(t),
@@ -501,18 +516,12 @@ impl Backend for SimBackend {
     }
 
     fn encoder_utilization(&self, device: DeviceRef) -> BackendResult<u32> {
-        let (gpu, t) = self.physical(device, FaultField::EncoderUtilization)?;
-        if gpu.mig_enabled() {
-            return Err(BackendError::NotSupported);
-        }
+        let (gpu, t) = self.whole_gpu(device, FaultField::EncoderUtilization)?;
         Ok(gpu.encoder(t))
     }
 
     fn decoder_utilization(&self, device: DeviceRef) -> BackendResult<u32> {
-        let (gpu, t) = self.physical(device, FaultField::DecoderUtilization)?;
-        if gpu.mig_enabled() {
-            return Err(BackendError::NotSupported);
-        }
+        let (gpu, t) = self.whole_gpu(device, FaultField::DecoderUtilization)?;
         Ok(gpu.decoder(t))
     }
 
@@ -597,10 +606,7 @@ impl Backend for SimBackend {
 
     fn cuda_compute_capability(&self, device: DeviceRef) -> BackendResult<(u32, u32)> {
         // MIG devices share their parent's architecture.
-        let gpu = self.gpu(device, self.time())?;
-        if gpu.unsupported(FaultField::CudaComputeCapability) {
-            return Err(BackendError::NotSupported);
-        }
+        let (gpu, _) = self.supported(device, FaultField::CudaComputeCapability)?;
         Ok(gpu.model.compute_capability)
     }
 
@@ -619,10 +625,7 @@ impl Backend for SimBackend {
     }
 
     fn process_utilization(&self, device: DeviceRef, since: u64) -> BackendResult<Vec<ProcessUtilization>> {
-        let (gpu, t) = self.physical(device, FaultField::ProcessUtilization)?;
-        if gpu.mig_enabled() {
-            return Err(BackendError::NotSupported);
-        }
+        let (gpu, t) = self.whole_gpu(device, FaultField::ProcessUtilization)?;
         if gpu.processes_no_permission {
             return Err(BackendError::NoPermission);
         }
@@ -655,6 +658,28 @@ impl Backend for SimBackend {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    #[test]
+    fn bus_id_lookup_matches_any_spelling_of_the_scenario_bus_id() {
+        let scenario = Scenario::parse(
+            "[[gpus]]\nmodel = \"A100-SXM4-80GB\"\n\n[[gpus]]\nmodel = \"A100-SXM4-80GB\"\nbus_id = \"0000:3b:00.0\"\n",
+            scenario::Format::Toml,
+            Path::new("test.toml"),
+        )
+        .unwrap();
+        let sim = SimBackend::new(scenario);
+        for query in ["00000000:3B:00.0", "0000:3b:00.0", "3B:00.0"] {
+            assert_eq!(sim.device_by_bus_id(query).unwrap(), DeviceRef::Physical(1), "{query}");
+        }
+        assert!(matches!(
+            sim.device_by_bus_id("00000000:3C:00.0"),
+            Err(BackendError::NotFound { .. })
+        ));
+        assert!(matches!(
+            sim.device_by_bus_id("not a bus id"),
+            Err(BackendError::NotFound { .. })
+        ));
+    }
 
     #[test]
     fn time_is_pinned_or_follows_the_clock() {
