@@ -37,6 +37,7 @@
 // `doc_markdown` mistakes for code.
 #![allow(clippy::doc_markdown)]
 
+use crate::snapshot::unix_now;
 use std::io;
 use std::path::PathBuf;
 
@@ -251,12 +252,8 @@ impl<'a> LogRecord<'a> {
 /// Why: a NaN or infinite wall time makes TensorBoard's data server stop
 /// reading the file at that event, and makes CSV rows unsortable.
 pub(crate) fn sane_wall_time(wall_time: f64) -> f64 {
-    if wall_time.is_finite() { wall_time } else { now_unix() }
+    if wall_time.is_finite() { wall_time } else { unix_now() }
 }
-
-/// The current time in seconds since the Unix epoch (the crate's one clock
-/// reading, under the name the sinks use).
-pub(crate) use crate::snapshot::unix_now as now_unix;
 
 /// Why a sink could not do what was asked.
 ///

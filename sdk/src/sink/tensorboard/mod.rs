@@ -16,7 +16,8 @@ use std::time::{Duration, Instant};
 use prost::Message as _;
 
 use self::proto::{Event, FILE_VERSION, Summary, SummaryValue, Value, What};
-use super::{LogRecord, Sink, SinkError, now_unix, sane_wall_time};
+use super::{LogRecord, Sink, SinkError, sane_wall_time};
+use crate::snapshot::unix_now;
 
 /// How long buffered events may wait before a `write` hands them to the OS.
 ///
@@ -100,7 +101,7 @@ impl TensorBoardSink {
             values: Vec::new(),
         };
         let header = Event {
-            wall_time: now_unix(),
+            wall_time: unix_now(),
             step: 0,
             what: Some(What::FileVersion(FILE_VERSION.to_owned())),
         };
@@ -221,7 +222,7 @@ impl Sink for TensorBoardSink {
 
 /// Creates a fresh event file in `run_dir`, never overwriting one.
 fn create_event_file(run_dir: &Path) -> Result<(PathBuf, File), SinkError> {
-    let secs = now_unix() as u64;
+    let secs = unix_now() as u64;
     let host = file_safe(&hostname());
     let pid = std::process::id();
     loop {
