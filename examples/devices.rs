@@ -11,7 +11,7 @@
 
 use std::process::ExitCode;
 
-use nvitop::{Device, Snapshot, host};
+use nvitop::{Device, MigDevice, Snapshot, host};
 
 fn main() -> ExitCode {
     match run() {
@@ -75,42 +75,30 @@ fn run() -> nvitop::Result<()> {
 
     println!("\nProcesses:");
     for device in &devices {
-        let processes = match device.processes() {
-            Ok(processes) => processes,
-            Err(err) => {
-                println!("  GPU {}: {err}", device.index());
-                continue;
-            }
+        // On a MIG-enabled GPU every process runs on one of its MIG devices.
+        let migs = device.mig_devices();
+        let targets: Vec<&Device> = if migs.is_empty() {
+            vec![device]
+        } else {
+            migs.iter().map(MigDevice::as_device).collect()
         };
-        for process in processes {
-            let host = process.host_info();
-            println!(
-                "  GPU {} pid {:>7} {:<4} {:>9} sm {:>4} user {:<10} cpu {:>6} {}",
-                process.device().display_index(),
-                process.pid(),
-                process.type_label(),
-                process.gpu_memory_human().unwrap_or_else(|| "N/A".into()),
-                process
-                    .gpu_sm_utilization()
-                    .map_or_else(|| "N/A".into(), |u| format!("{u}%")),
-                host.as_ref()
-                    .and_then(|h| h.username.clone())
-                    .unwrap_or_else(|| "N/A".into()),
-                host.as_ref()
-                    .map_or_else(|| "N/A".into(), |h| format!("{:.1}%", h.cpu_percent)),
-                host.as_ref()
-                    .map_or_else(|| "No Such Process".into(), |h| h.command.clone()),
-            );
+        for target in targets {
+            print_processes(target);
         }
     }
 
     let host = host::snapshot();
+    let swap = host::swap_memory();
     println!(
-        "\nHost: {} CPUs at {:.1}%, memory {} ({:.1}%), load {:?}, up {}s",
+        "\nHost: {} CPUs at {:.1}% (busiest core {:.1}%), memory {} ({:.1}%), swap {} / {} ({:.1}%), load {:?}, up {}s",
         host.cpu_count,
         host.cpu_percent,
+        host.per_cpu_percent.iter().copied().fold(0.0, f64::max),
         host.memory_usage_human,
         host.memory_percent,
+        nvitop::format::bytes2human(swap.used),
+        nvitop::format::bytes2human(swap.total),
+        swap.percent,
         host.load_average,
         host.uptime.unwrap_or_default()
     );
@@ -123,4 +111,35 @@ fn run() -> nvitop::Result<()> {
         serde_json::to_string(&snapshot).map(|s| s.len()).unwrap_or_default()
     );
     Ok(())
+}
+
+/// One line per process on `device`, as nvitop's process panel shows them.
+fn print_processes(device: &Device) {
+    let processes = match device.processes() {
+        Ok(processes) => processes,
+        Err(err) => {
+            println!("  GPU {}: {err}", device.display_index());
+            return;
+        }
+    };
+    for process in processes {
+        let host = process.host_info();
+        println!(
+            "  GPU {} pid {:>7} {:<4} {:>9} sm {:>4} user {:<10} cpu {:>6} {}",
+            process.device().display_index(),
+            process.pid(),
+            process.type_label(),
+            process.gpu_memory_human().unwrap_or_else(|| "N/A".into()),
+            process
+                .gpu_sm_utilization()
+                .map_or_else(|| "N/A".into(), |u| format!("{u}%")),
+            host.as_ref()
+                .and_then(|h| h.username.clone())
+                .unwrap_or_else(|| "N/A".into()),
+            host.as_ref()
+                .map_or_else(|| "N/A".into(), |h| format!("{:.1}%", h.cpu_percent)),
+            host.as_ref()
+                .map_or_else(|| "No Such Process".into(), |h| h.command.clone()),
+        );
+    }
 }

@@ -1,4 +1,5 @@
-//! The host machine: CPUs, load, memory, swap, uptime.
+//! The host machine: CPUs, load, memory, swap, uptime (the figures nvitop's
+//! `host` module takes from psutil).
 
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -226,28 +227,114 @@ pub fn snapshot() -> HostSnapshot {
     let percents = state.percents.as_deref().unwrap_or_default();
     let cpu_percent = percents.first().copied().unwrap_or(0.0);
     let per_cpu_percent = percents.get(1..).unwrap_or_default().to_vec();
-    state.system.refresh_memory();
-    let sys = &state.system;
-    let memory_total = sys.total_memory();
-    let memory_available = sys.available_memory();
-    let memory_used = memory_total.saturating_sub(memory_available);
-    let swap_total = sys.total_swap();
-    let swap_used = sys.used_swap();
+    let (memory, swap) = read_memory(&mut state.system);
     HostSnapshot {
         cpu_count: per_cpu_percent.len().max(1),
         cpu_percent,
         per_cpu_percent,
         load_average: System::load_average().ok().map(|l| (l.one, l.five, l.fifteen)),
-        memory_total,
-        memory_used,
-        memory_available,
-        memory_percent: ratio(memory_used, memory_total),
-        memory_usage_human: format!("{} / {}", bytes2human(memory_used), bytes2human(memory_total)),
-        swap_total,
-        swap_used,
-        swap_percent: ratio(swap_used, swap_total),
+        memory_total: memory.total,
+        memory_used: memory.used,
+        memory_available: memory.available,
+        memory_percent: memory.percent,
+        memory_usage_human: format!("{} / {}", bytes2human(memory.used), bytes2human(memory.total)),
+        swap_total: swap.total,
+        swap_used: swap.used,
+        swap_percent: swap.percent,
         uptime: System::uptime().ok(),
     }
+}
+
+/// Host memory, as psutil's `virtual_memory()` (which nvitop's `host`
+/// re-exports) reports it, in bytes.
+///
+/// ```
+/// let memory = nvitop::host::virtual_memory();
+/// assert!(memory.total > 0);
+/// assert_eq!(memory.used, memory.total - memory.available);
+/// assert!(memory.free <= memory.total);
+/// assert!((0.0..=100.0).contains(&memory.percent));
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct VirtualMemory {
+    /// Total physical memory.
+    pub total: u64,
+    /// Memory that can be given to processes without swapping (free plus
+    /// reclaimable caches).
+    pub available: u64,
+    /// Memory in use: total minus available.
+    pub used: u64,
+    /// Memory not used at all (caches not counted as free).
+    pub free: u64,
+    /// `used` as a percent of `total`.
+    pub percent: f64,
+}
+
+/// Swap space, as psutil's `swap_memory()` reports it, in bytes.
+///
+/// ```
+/// let swap = nvitop::host::swap_memory();
+/// assert_eq!(swap.used + swap.free, swap.total);
+/// assert!((0.0..=100.0).contains(&swap.percent)); // 0 on a host without swap
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct SwapMemory {
+    /// Total swap.
+    pub total: u64,
+    /// Swap in use.
+    pub used: u64,
+    /// Swap not in use.
+    pub free: u64,
+    /// `used` as a percent of `total` (0 without swap).
+    pub percent: f64,
+}
+
+/// Host memory now (all zero when the host cannot be read).
+///
+/// ```
+/// let memory = nvitop::host::virtual_memory();
+/// println!("{} of {} bytes in use ({:.1}%)", memory.used, memory.total, memory.percent);
+/// assert!(memory.used <= memory.total);
+/// ```
+pub fn virtual_memory() -> VirtualMemory {
+    let mut guard = CPU.lock().unwrap_or_else(PoisonError::into_inner);
+    state(&mut guard).map_or_else(VirtualMemory::default, |state| read_memory(&mut state.system).0)
+}
+
+/// Swap now (all zero without swap, or when the host cannot be read).
+///
+/// ```
+/// let swap = nvitop::host::swap_memory();
+/// assert!(swap.used <= swap.total);
+/// ```
+pub fn swap_memory() -> SwapMemory {
+    let mut guard = CPU.lock().unwrap_or_else(PoisonError::into_inner);
+    state(&mut guard).map_or_else(SwapMemory::default, |state| read_memory(&mut state.system).1)
+}
+
+/// Memory and swap from one refresh, so the snapshot's figures agree.
+fn read_memory(system: &mut System) -> (VirtualMemory, SwapMemory) {
+    system.refresh_memory();
+    let total = system.total_memory();
+    let available = system.available_memory().min(total);
+    let used = total - available;
+    let swap_total = system.total_swap();
+    let swap_used = system.used_swap().min(swap_total);
+    (
+        VirtualMemory {
+            total,
+            available,
+            used,
+            free: system.free_memory().min(total),
+            percent: ratio(used, total),
+        },
+        SwapMemory {
+            total: swap_total,
+            used: swap_used,
+            free: swap_total - swap_used,
+            percent: ratio(swap_used, swap_total),
+        },
+    )
 }
 
 fn ratio(part: u64, whole: u64) -> f64 {

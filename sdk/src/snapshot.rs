@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::backend::{Backend, BackendError, ClockKind, PcieDirection, ProcessUtilization, RawProcess};
 use crate::device::{Device, cuda_version_string, percent_of, power_status};
 use crate::error::Result;
-use crate::format::bytes2human;
+use crate::format::{bytes2human, throughput2human};
 use crate::host::{self, HostSnapshot};
 use crate::process::{HostProcessInfo, host_process_infos, latest_utilization};
 
@@ -104,6 +104,10 @@ pub struct DeviceSnapshot {
     pub pcie_tx_throughput: Option<u32>,
     /// PCIe RX, KB/s.
     pub pcie_rx_throughput: Option<u32>,
+    /// PCIe TX as `320MiB/s`.
+    pub pcie_tx_throughput_human: Option<String>,
+    /// PCIe RX as `1987MiB/s`.
+    pub pcie_rx_throughput_human: Option<String>,
     /// CUDA compute capability `(major, minor)`.
     pub cuda_compute_capability: Option<(u32, u32)>,
     /// Set when the device failed as a whole (for example "GPU 2 is lost"); then every field is `None`.
@@ -131,6 +135,7 @@ impl Device {
         let memory = self.memory_info();
         let rates = self.utilization_rates();
         let (power_usage, power_limit) = (self.power_usage(), self.power_limit());
+        let (pcie_tx, pcie_rx) = (self.opt_pcie(PcieDirection::Tx), self.opt_pcie(PcieDirection::Rx));
         let mig_index = match self.handle() {
             crate::backend::DeviceRef::Mig { index, .. } => Some(index),
             crate::backend::DeviceRef::Physical(_) => None,
@@ -171,8 +176,10 @@ impl Device {
             graphics_clock: self.clock(ClockKind::Graphics),
             max_sm_clock: self.max_clock(ClockKind::Sm),
             max_memory_clock: self.max_clock(ClockKind::Memory),
-            pcie_tx_throughput: self.opt_pcie(PcieDirection::Tx),
-            pcie_rx_throughput: self.opt_pcie(PcieDirection::Rx),
+            pcie_tx_throughput: pcie_tx,
+            pcie_rx_throughput: pcie_rx,
+            pcie_tx_throughput_human: pcie_tx.map(throughput2human),
+            pcie_rx_throughput_human: pcie_rx.map(throughput2human),
             cuda_compute_capability: self.cuda_compute_capability(),
             error: None,
             mig_devices: self.mig_devices().iter().map(|m| m.as_snapshot()).collect(),
@@ -231,6 +238,8 @@ impl DeviceSnapshot {
             max_memory_clock: None,
             pcie_tx_throughput: None,
             pcie_rx_throughput: None,
+            pcie_tx_throughput_human: None,
+            pcie_rx_throughput_human: None,
             cuda_compute_capability: None,
             error: Some(err.to_string()),
             mig_devices: Vec::new(),

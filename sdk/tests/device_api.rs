@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use nvitop::backend::sim::SimBackend;
-use nvitop::backend::{Backend, BackendError, ComputeMode};
+use nvitop::backend::{Backend, BackendError, ClockKind, ComputeMode, DeviceRef};
 use nvitop::{Device, Error, Snapshot};
 
 fn machine() -> Arc<dyn Backend> {
@@ -76,10 +76,43 @@ fn every_getter_answers_on_a_busy_gpu() {
     assert!(gpu.graphics_clock().is_some());
     assert!(gpu.pcie_tx_throughput().is_some());
     assert!(gpu.pcie_rx_throughput().is_some());
+    assert!(gpu.pcie_tx_throughput_human().unwrap().ends_with("B/s"));
+    assert!(gpu.pcie_rx_throughput_human().unwrap().ends_with("B/s"));
+    assert!(gpu.clock(ClockKind::Video).is_some());
+    assert!(gpu.max_clock(ClockKind::Graphics).unwrap() >= gpu.graphics_clock().unwrap());
+    let rates = gpu.utilization_rates().unwrap();
+    assert_eq!(
+        (Some(rates.gpu), Some(rates.memory)),
+        (gpu.gpu_utilization(), gpu.memory_utilization())
+    );
+    assert_eq!(gpu.handle(), DeviceRef::Physical(gpu.index()));
+    assert_eq!(gpu.display_index(), gpu.index().to_string());
+    assert!(!gpu.is_mig_device());
+    assert!(Arc::ptr_eq(gpu.backend(), &backend));
+    assert_eq!(gpu.mig_mode(), Some(false));
+    assert!(!gpu.is_mig_mode_enabled());
     let (major, _) = gpu.cuda_compute_capability().unwrap();
     assert!(major >= 7);
     assert!(gpu.bar1_memory_info().is_some());
     assert!(gpu.status().is_ok());
+}
+
+#[test]
+fn a_desktop_card_has_a_fan_a_display_and_no_mig_or_ecc() {
+    let backend = preset("rtx4090", 12.5);
+    let card = Device::new_in(&backend, 0).unwrap();
+    assert_eq!(card.name().as_deref(), Some("NVIDIA GeForce RTX 4090"));
+    let fan = card.fan_speed().unwrap();
+    assert!((30..=100).contains(&fan), "{fan}");
+    assert_eq!(card.display_active(), Some(true));
+    assert_eq!(card.mig_mode(), None);
+    assert!(!card.is_mig_mode_enabled());
+    assert!(card.mig_devices().is_empty());
+    assert_eq!(card.total_volatile_uncorrected_ecc_errors(), None);
+    assert_eq!(card.cuda_compute_capability(), Some((8, 9)));
+    let snapshot = card.as_snapshot();
+    assert_eq!(snapshot.fan_speed, Some(fan));
+    assert_eq!(snapshot.mig_mode, None);
 }
 
 #[test]

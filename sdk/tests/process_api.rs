@@ -108,3 +108,56 @@ fn a_stale_handle_refuses_after_exit_and_reuse() {
         "{err}"
     );
 }
+
+/// What the unprivileged half of the permission test signals (a pid).
+const SIGNAL_TARGET_ENV: &str = "NVITOP_TEST_SIGNAL_TARGET";
+
+/// Signalling another user's process comes back as
+/// `Error::PermissionDenied`, never a panic. The test needs a process it
+/// may not signal, so run as root it starts a root-owned `sleep` and runs
+/// itself again as `nobody` (uid 65534, which drops every capability) to
+/// signal it; run as another user it has nothing safe to try and says so.
+#[test]
+fn signalling_another_users_process_is_permission_denied() {
+    use std::os::unix::process::CommandExt;
+    if let Ok(target) = std::env::var(SIGNAL_TARGET_ENV) {
+        // The unprivileged half.
+        let pid: u32 = target.parse().unwrap();
+        let process = HostProcess::new(pid).unwrap();
+        let err = process.terminate().unwrap_err();
+        assert!(
+            matches!(&err, Error::PermissionDenied { pid: p, .. } if *p == pid),
+            "{err:?}"
+        );
+        assert!(err.to_string().contains("permission denied"), "{err}");
+        assert!(process.is_running());
+        return;
+    }
+    if !rustix::process::geteuid().is_root() {
+        eprintln!("note: not root, so there is no process this test may safely try to signal; skipping");
+        return;
+    }
+    let mut victim = Command::new("sleep").arg("30").spawn().unwrap();
+    let output = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "signalling_another_users_process_is_permission_denied",
+            "--nocapture",
+        ])
+        .env(SIGNAL_TARGET_ENV, victim.id().to_string())
+        .uid(65534)
+        .gid(65534)
+        .output()
+        .unwrap();
+    let still_running = victim.try_wait().unwrap().is_none();
+    victim.kill().unwrap();
+    victim.wait().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "as nobody:\n{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("1 passed"),
+        "the unprivileged half did not run:\n{stdout}"
+    );
+    assert!(still_running, "the refused signal reached the process");
+}

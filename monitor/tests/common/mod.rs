@@ -56,6 +56,8 @@ pub fn device(index: u32, name: &str, total_mib: u64, used_mib: u64, util: u32) 
         max_memory_clock: Some(2619),
         pcie_tx_throughput: Some(1000),
         pcie_rx_throughput: Some(2000),
+        pcie_tx_throughput_human: Some("1000KiB/s".into()),
+        pcie_rx_throughput_human: Some("2000KiB/s".into()),
         cuda_compute_capability: Some((9, 0)),
         error: None,
         mig_devices: Vec::new(),

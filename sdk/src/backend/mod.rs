@@ -291,6 +291,15 @@ pub struct PciBusId {
 
 impl PciBusId {
     /// Parses a bus id; `None` when it is not one.
+    ///
+    /// ```
+    /// use nvitop::backend::PciBusId;
+    /// let nvml = PciBusId::parse("00000000:3B:00.0").unwrap();
+    /// assert_eq!(PciBusId::parse("0000:3b:00.0"), Some(nvml)); // sysfs, lspci -D
+    /// assert_eq!(PciBusId::parse("3b:00.0"), Some(nvml)); // lspci
+    /// assert_eq!(PciBusId::parse("3b:00"), None); // no function
+    /// assert_eq!(PciBusId::parse("GPU-3b00"), None);
+    /// ```
     pub fn parse(text: &str) -> Option<Self> {
         let (rest, function) = text.trim().rsplit_once('.')?;
         let parts: Vec<&str> = rest.split(':').collect();

@@ -242,6 +242,52 @@ mod tests {
             }
         }
 
+        /// Any prefix of a UUID (from `GPU-`/`MIG-` plus one character)
+        /// selects its device when no other UUID starts with it, in any
+        /// case, and nothing when it is ambiguous.
+        #[test]
+        fn uuid_prefixes_select_exactly_when_unique(
+            which in 0usize..6,
+            cut in 5usize..13,
+            upper in any::<bool>(),
+        ) {
+            let m = machine();
+            let mut uuids: Vec<(String, DeviceRef)> = m
+                .iter()
+                .filter_map(|g| Some((g.uuid.clone()?, g.cuda_view()?)))
+                .collect();
+            uuids.extend(m.iter().flat_map(|g| g.mig_devices.iter()).filter_map(|(h, u)| Some((u.clone()?, *h))));
+            let (uuid, target) = &uuids[which % uuids.len()];
+            let prefix = &uuid[..cut.min(uuid.len())];
+            let token = if upper { prefix.to_ascii_uppercase() } else { prefix.to_owned() };
+            let matching = uuids.iter().filter(|(u, _)| u.starts_with(prefix)).count();
+            let exact = uuids.iter().any(|(u, _)| u == prefix);
+            let got = parse_cuda_visible_devices(Some(&token), &m);
+            if matching == 1 || exact {
+                prop_assert_eq!(got, vec![*target]);
+            } else {
+                prop_assert_eq!(got, vec![]);
+            }
+        }
+
+        /// A list of distinct valid entries, written as indices or full
+        /// UUIDs in any mix, gives exactly those devices in that order.
+        #[test]
+        fn valid_mixed_lists_are_kept_in_order(
+            perm in Just(vec![0u32, 1, 2, 3]).prop_shuffle(),
+            by_uuid in proptest::collection::vec(any::<bool>(), 4),
+        ) {
+            let m = machine();
+            let value = perm
+                .iter()
+                .zip(&by_uuid)
+                .map(|(&i, &uuid)| if uuid { m[i as usize].uuid.clone().unwrap() } else { i.to_string() })
+                .collect::<Vec<_>>()
+                .join(",");
+            let want: Vec<DeviceRef> = perm.iter().filter_map(|&i| m[i as usize].cuda_view()).collect();
+            prop_assert_eq!(parse_cuda_visible_devices(Some(&value), &m), want);
+        }
+
         #[test]
         fn valid_index_lists_are_kept_in_order(perm in Just(vec![0u32, 1, 3]).prop_shuffle()) {
             let value = perm.iter().map(ToString::to_string).collect::<Vec<_>>().join(",");

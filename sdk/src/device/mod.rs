@@ -26,7 +26,7 @@ use crate::backend::{
     UtilizationRates,
 };
 use crate::error::Result;
-use crate::format::bytes2human;
+use crate::format::{bytes2human, throughput2human};
 use crate::process::GpuProcess;
 
 /// A GPU (or a MIG device) as seen through a [`Backend`].
@@ -995,6 +995,44 @@ impl Device {
             "pcie_throughput",
             self.backend.pcie_throughput(self.handle, PcieDirection::Rx),
         )
+    }
+
+    /// PCIe transmit throughput as nvitop writes it, `320MiB/s` (the
+    /// driver's KiB/s in [`bytes2human`] units, per second).
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use nvitop::{Device, backend::{Backend, sim::SimBackend}};
+    /// # let sim = SimBackend::default_machine();
+    /// # sim.set_time(10.0);
+    /// # let backend: Arc<dyn Backend> = Arc::new(sim);
+    /// # let [gpu, mig_parent, a100, rtx] = <[Device; 4]>::try_from(Device::all_in(&backend).unwrap()).unwrap();
+    /// # let mig = mig_parent.mig_devices().remove(0);
+    /// # let _ = (&gpu, &mig_parent, &a100, &rtx, &mig);
+    /// let tx = gpu.pcie_tx_throughput_human().unwrap();
+    /// assert!(tx.ends_with("iB/s"), "{tx}");
+    /// assert_eq!(mig.pcie_tx_throughput_human(), None);
+    /// ```
+    pub fn pcie_tx_throughput_human(&self) -> Option<String> {
+        self.pcie_tx_throughput().map(throughput2human)
+    }
+
+    /// PCIe receive throughput as nvitop writes it, `1987MiB/s`.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use nvitop::{Device, backend::{Backend, sim::SimBackend}};
+    /// # let sim = SimBackend::default_machine();
+    /// # sim.set_time(10.0);
+    /// # let backend: Arc<dyn Backend> = Arc::new(sim);
+    /// # let [gpu, mig_parent, a100, rtx] = <[Device; 4]>::try_from(Device::all_in(&backend).unwrap()).unwrap();
+    /// # let mig = mig_parent.mig_devices().remove(0);
+    /// # let _ = (&gpu, &mig_parent, &a100, &rtx, &mig);
+    /// let rx = gpu.pcie_rx_throughput_human().unwrap();
+    /// assert_eq!(rx, nvitop::format::throughput2human(gpu.pcie_rx_throughput().unwrap()));
+    /// ```
+    pub fn pcie_rx_throughput_human(&self) -> Option<String> {
+        self.pcie_rx_throughput().map(throughput2human)
     }
 
     /// CUDA compute capability `(major, minor)`.

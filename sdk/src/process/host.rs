@@ -442,6 +442,27 @@ mod tests {
     }
 
     #[test]
+    fn os_errors_say_what_happened() {
+        use rustix::io::Errno;
+        let me = HostProcess::current();
+        for errno in [Errno::PERM, Errno::ACCESS] {
+            let err = me.os_error("signal 15", errno);
+            assert!(
+                matches!(&err, Error::PermissionDenied { pid, action } if *pid == me.pid && action == "signal 15"),
+                "{err:?}"
+            );
+            assert!(err.to_string().contains("run as the process owner or root"), "{err}");
+        }
+        assert!(matches!(
+            me.os_error("signal 15", Errno::SRCH),
+            Error::NoSuchProcess { .. }
+        ));
+        let err = me.os_error("signal 15", Errno::INVAL);
+        assert!(matches!(err, Error::Os { .. }), "{err:?}");
+        assert!(err.to_string().starts_with("signal 15 on pid "), "{err}");
+    }
+
+    #[test]
     fn unknown_signal_number_is_an_error() {
         let me = HostProcess::current();
         assert!(matches!(me.send_signal(0x7fff), Err(Error::Os { .. })));

@@ -2,14 +2,16 @@
 //! that are needed.
 //!
 //! A process-wide table remembers every process seen, by identity (pid and
-//! start ticks): its command line, working directory and user are read once,
-//! and each later refresh reads only `/proc/<pid>/stat` (state, CPU ticks,
-//! resident pages), which also gives CPU percentages their time window. A
-//! machine with thousands of processes costs nothing extra: only the pids a
-//! snapshot asks for are read. (`sysinfo` reads five to six files per
-//! process per refresh, which made a snapshot of 512 processes take 45 ms on
-//! a 2-core VM; see docs/ARCHITECTURE.md.) `sysinfo` still provides user
-//! names and total memory.
+//! start ticks): its command line and user are read once (again after an
+//! `exec`), and each later refresh reads `/proc/<pid>/stat` (state, CPU
+//! ticks, resident pages; one `pread` once the file is kept open), which
+//! also gives CPU percentages their time window, and the working directory
+//! link, which can change at any time. A machine with thousands of
+//! processes costs nothing extra: only the pids a snapshot asks for are
+//! read. (`sysinfo` reads five to six files per process per refresh, which
+//! made a snapshot of 512 processes several times slower; see
+//! docs/ARCHITECTURE.md.) `sysinfo` still provides user names and total
+//! memory.
 
 use std::collections::HashMap;
 use std::fs::File;

@@ -5,9 +5,10 @@
 //! `(pid, start ticks)` is the identity every action on a process checks.
 //!
 //! The same line carries state, CPU ticks and resident pages, so refreshing
-//! a process that is already known costs one `open`, one `read` and one
-//! `close` (see `host_info`); on virtual machines, where a system call costs
-//! microseconds, that is what keeps a snapshot of hundreds of processes fast.
+//! a process that is already known costs one `pread` of its kept-open stat
+//! file ([`reread`], see `host_info`); on virtual machines, where a system
+//! call costs microseconds, that is what keeps a snapshot of hundreds of
+//! processes fast.
 
 use std::fs::File;
 use std::os::unix::fs::FileExt;

@@ -4,9 +4,9 @@
 
 use super::models::ModelSpec;
 use super::pids::PidResolver;
-use super::scenario::{FaultField, Scenario};
+use super::scenario::{FaultField, Scenario, default_bus_id};
 use super::workload::{Channel, Workload, mix};
-use crate::backend::{ComputeMode, ProcessKind, RawProcess};
+use crate::backend::{ComputeMode, PciBusId, ProcessKind, RawProcess};
 
 const MIB: u64 = 1 << 20;
 
@@ -149,7 +149,13 @@ impl Machine {
                         .uuid
                         .clone()
                         .unwrap_or_else(|| format!("GPU-{}", uuid_from(gpu_seed))),
-                    bus_id: spec.bus_id.clone().unwrap_or_else(|| default_bus_id(index)),
+                    // NVML's spelling, whatever the scenario's (validated to parse).
+                    bus_id: spec
+                        .bus_id
+                        .as_deref()
+                        .and_then(PciBusId::parse)
+                        .unwrap_or_else(|| default_bus_id(index))
+                        .to_string(),
                     persistence_mode: spec.persistence_mode.unwrap_or(model.datacenter),
                     display_active: spec.display_active,
                     compute_mode: spec.compute_mode.into(),
@@ -235,11 +241,16 @@ impl SimGpu {
         (self.model.power_limit_w * 1000.0).round() as u32
     }
 
-    /// Energy since the driver loaded, millijoules (never decreasing).
-    pub fn energy_mj(&self, t: f64) -> u64 {
-        let t = t.max(0.0);
-        let joules = self.model.idle_power_w * (UPTIME_AT_ZERO_S + t)
-            + self.dynamic_range_w() * self.workload.util_integral(t) / 100.0;
+    /// Energy since the driver loaded, millijoules (never decreasing):
+    /// idle power over the driver's uptime, plus the load integrated over
+    /// the `elapsed` simulated seconds from workload time `start` (where
+    /// the cycles stood at simulated time 0). Integrating from `start`
+    /// rather than from workload time 0 keeps the counter believable when
+    /// the workloads run at Unix time: the driver was not loaded in 1970.
+    pub fn energy_mj(&self, elapsed: f64, start: f64) -> u64 {
+        let elapsed = elapsed.max(0.0);
+        let load = (self.workload.util_integral(start + elapsed) - self.workload.util_integral(start)).max(0.0);
+        let joules = self.model.idle_power_w * (UPTIME_AT_ZERO_S + elapsed) + self.dynamic_range_w() * load / 100.0;
         (joules * 1000.0) as u64
     }
 
@@ -448,13 +459,6 @@ fn uuid_from(seed: u64) -> String {
     )
 }
 
-/// Bus ids laid out like an 8-GPU server's.
-fn default_bus_id(index: usize) -> String {
-    const BUSES: [u8; 8] = [0x18, 0x2A, 0x3A, 0x5D, 0x9A, 0xAB, 0xBA, 0xDB];
-    let bus = BUSES.get(index).copied().unwrap_or(((index * 0x10) % 0x100) as u8);
-    format!("00000000:{bus:02X}:00.0")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -481,7 +485,9 @@ mod tests {
 
     #[test]
     fn bus_ids_are_distinct() {
-        let ids: std::collections::HashSet<_> = (0..16).map(default_bus_id).collect();
-        assert_eq!(ids.len(), 16);
+        let ids: std::collections::HashSet<_> = (0..1000).map(default_bus_id).collect();
+        assert_eq!(ids.len(), 1000);
+        assert_eq!(default_bus_id(3).to_string(), "00000000:5D:00.0");
+        assert_eq!(default_bus_id(15).to_string(), "00000000:F0:00.0");
     }
 }

@@ -376,6 +376,14 @@ impl SimBackend {
     }
 }
 
+/// MIG device `index` of `gpu` (already checked by [`SimBackend::gpu`];
+/// looked up again rather than indexed so no path can panic).
+fn mig_of(gpu: &SimGpu, device: DeviceRef, index: u32) -> BackendResult<&machine::SimMig> {
+    gpu.migs.get(index as usize).ok_or_else(|| BackendError::NotFound {
+        what: format!("MIG device {device}"),
+    })
+}
+
 impl Backend for SimBackend {
     fn kind(&self) -> &'static str {
         "simulator"
@@ -446,6 +454,11 @@ impl Backend for SimBackend {
     fn mig_devices(&self, device: DeviceRef) -> BackendResult<Vec<DeviceRef>> {
         let t = self.time();
         let gpu = self.gpu(device, t)?;
+        // A driver that cannot report MIG mode lists no MIG devices: NVML
+        // clients (ours and nvidia-ml-py's) ask for the mode first.
+        if gpu.unsupported(FaultField::MigMode) {
+            return Ok(Vec::new());
+        }
         match device {
             DeviceRef::Mig { .. } => Ok(Vec::new()),
             DeviceRef::Physical(parent) => Ok((0..gpu.migs.len() as u32)
@@ -458,7 +471,7 @@ impl Backend for SimBackend {
         let gpu = self.gpu(device, self.time())?;
         Ok(match device {
             DeviceRef::Physical(_) => gpu.model.name.to_owned(),
-            DeviceRef::Mig { index, .. } => gpu.migs[index as usize].name.clone(),
+            DeviceRef::Mig { index, .. } => mig_of(gpu, device, index)?.name.clone(),
         })
     }
 
@@ -466,7 +479,7 @@ impl Backend for SimBackend {
         let gpu = self.gpu(device, self.time())?;
         Ok(match device {
             DeviceRef::Physical(_) => gpu.uuid.clone(),
-            DeviceRef::Mig { index, .. } => gpu.migs[index as usize].uuid.clone(),
+            DeviceRef::Mig { index, .. } => mig_of(gpu, device, index)?.uuid.clone(),
         })
     }
 
@@ -549,8 +562,9 @@ impl Backend for SimBackend {
     }
 
     fn total_energy_consumption(&self, device: DeviceRef) -> BackendResult<u64> {
-        let (gpu, t) = self.physical(device, FaultField::TotalEnergyConsumption)?;
-        Ok(gpu.energy_mj(t))
+        let (gpu, _) = self.physical(device, FaultField::TotalEnergyConsumption)?;
+        // Counted from the simulator's start, not from the workloads' clock.
+        Ok(gpu.energy_mj(self.time(), self.value_time(0.0)))
     }
 
     fn performance_state(&self, device: DeviceRef) -> BackendResult<u32> {
@@ -743,6 +757,23 @@ mod tests {
             assert!(sim.power_usage(d).unwrap() <= sim.power_limit(d).unwrap());
             assert!(sim.fan_speed(d).unwrap() <= 100);
         }
+    }
+
+    #[test]
+    fn energy_counts_from_the_start_when_following_the_wall_clock() {
+        // Following the wall clock, the workloads run at Unix time; the
+        // counter must still read like a driver loaded days ago (and keep
+        // counting), not one loaded in 1970.
+        let sim = SimBackend::from_preset("h100x8").unwrap();
+        sim.follow_wall_clock();
+        let d = DeviceRef::Physical(0);
+        let first = sim.total_energy_consumption(d).unwrap();
+        let limit_mw = u64::from(sim.power_limit(d).unwrap());
+        let week_at_the_limit_mj = limit_mw * 7 * 86_400;
+        assert!(first < week_at_the_limit_mj, "{first} mJ");
+        assert!(first > 0);
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        assert!(sim.total_energy_consumption(d).unwrap() > first);
     }
 
     #[test]

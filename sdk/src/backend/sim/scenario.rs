@@ -33,7 +33,41 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::models::GpuModel;
-use crate::backend::{ComputeMode, ProcessKind};
+use crate::backend::{ComputeMode, PciBusId, ProcessKind};
+
+/// The most GPU contexts one simulated GPU holds (the `h100x8` preset has
+/// 64; real drivers list a few hundred at most).
+///
+/// ```
+/// # use std::path::Path;
+/// use nvitop::backend::sim::scenario::*;
+/// let text = "[[gpus]]\nmodel = \"L4\"\nprocesses = [{ pid = \"host:0\", count = 100000 }]\n";
+/// let err = Scenario::parse(text, Format::Toml, Path::new("big.toml")).unwrap_err();
+/// assert!(err.to_string().contains(&MAX_PROCESSES_PER_GPU.to_string()), "{err}");
+/// ```
+pub const MAX_PROCESSES_PER_GPU: u64 = 4096;
+
+/// The bus id of GPU `index` when its scenario names none: the first eight
+/// laid out like an 8-GPU server's, the next eight on the buses between
+/// them, and every further sixteen in the next PCI domain, so no two GPUs
+/// of any scenario share one.
+///
+/// ```
+/// use nvitop::backend::sim::scenario::default_bus_id;
+/// assert_eq!(default_bus_id(0).to_string(), "00000000:18:00.0");
+/// assert_eq!(default_bus_id(16).to_string(), "00000001:18:00.0");
+/// ```
+pub fn default_bus_id(index: usize) -> PciBusId {
+    const BUSES: [u32; 16] = [
+        0x18, 0x2A, 0x3A, 0x5D, 0x9A, 0xAB, 0xBA, 0xDB, 0x80, 0x90, 0xA0, 0xB0, 0xC0, 0xD0, 0xE0, 0xF0,
+    ];
+    PciBusId {
+        domain: u32::try_from(index / BUSES.len()).unwrap_or(u32::MAX),
+        bus: BUSES[index % BUSES.len()],
+        device: 0,
+        function: 0,
+    }
+}
 
 /// A whole simulated machine.
 ///
@@ -771,6 +805,49 @@ impl Scenario {
         if self.gpus.is_empty() {
             return Err(invalid("gpus".into(), "a scenario needs at least one GPU".into()));
         }
+        // Identities must look like the driver's and name one GPU each:
+        // lookups by UUID or bus id (and CUDA_VISIBLE_DEVICES) depend on it.
+        let mut uuids: Vec<(String, usize)> = Vec::with_capacity(self.gpus.len());
+        let mut bus_ids: Vec<(PciBusId, usize)> = Vec::with_capacity(self.gpus.len());
+        for (g, gpu) in self.gpus.iter().enumerate() {
+            if let Some(uuid) = &gpu.uuid {
+                let body = uuid.get(4..).unwrap_or_default();
+                if !uuid.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("GPU-"))
+                    || body.is_empty()
+                    || !body.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-')
+                {
+                    return Err(invalid(
+                        format!("gpus[{g}].uuid"),
+                        format!(
+                            "invalid GPU UUID `{uuid}`, expected `GPU-` and hexadecimal digits, such as `GPU-5e6a0e4c-...`"
+                        ),
+                    ));
+                }
+                if let Some((_, other)) = uuids.iter().find(|(u, _)| u.eq_ignore_ascii_case(uuid)) {
+                    return Err(invalid(
+                        format!("gpus[{g}].uuid"),
+                        format!("UUID `{uuid}` is already the UUID of GPU {other}"),
+                    ));
+                }
+                uuids.push((uuid.clone(), g));
+            }
+            let bus_id = match &gpu.bus_id {
+                Some(text) => PciBusId::parse(text).ok_or_else(|| {
+                    invalid(
+                        format!("gpus[{g}].bus_id"),
+                        format!("invalid PCI bus id `{text}`, expected `DDDDDDDD:BB:DD.F` such as `00000000:18:00.0`"),
+                    )
+                })?,
+                None => default_bus_id(g),
+            };
+            if let Some((_, other)) = bus_ids.iter().find(|(b, _)| *b == bus_id) {
+                return Err(invalid(
+                    format!("gpus[{g}].bus_id"),
+                    format!("PCI bus id {bus_id} is already the bus id of GPU {other}"),
+                ));
+            }
+            bus_ids.push((bus_id, g));
+        }
         for (g, gpu) in self.gpus.iter().enumerate() {
             let spec = gpu.model.spec();
             if !gpu.mig.is_empty() {
@@ -780,9 +857,11 @@ impl Scenario {
                         format!("{} does not support MIG", spec.name),
                     ));
                 }
-                let compute: u32 = gpu.mig.iter().map(|m| m.profile.compute_slices).sum();
-                let memory: u32 = gpu.mig.iter().map(|m| m.profile.memory_gb).sum();
-                if compute > 7 || u64::from(memory) * 1024 > spec.memory_mib + 1024 {
+                // Summed in u64: a profile's figures are u32 and a list of
+                // absurd ones must be an error, not an overflow.
+                let compute: u64 = gpu.mig.iter().map(|m| u64::from(m.profile.compute_slices)).sum();
+                let memory: u64 = gpu.mig.iter().map(|m| u64::from(m.profile.memory_gb)).sum();
+                if compute > 7 || memory * 1024 > spec.memory_mib + 1024 {
                     return Err(invalid(
                         format!("gpus[{g}].mig"),
                         format!(
@@ -793,6 +872,7 @@ impl Scenario {
                 }
             }
             let mut on_gpu: u64 = 0;
+            let mut contexts: u64 = 0;
             for (p, process) in gpu.processes.iter().enumerate() {
                 let field = |name: &str| format!("gpus[{g}].processes[{p}].{name}");
                 match (process.mig, gpu.mig.len()) {
@@ -819,7 +899,24 @@ impl Scenario {
                 if !(process.sm_weight.is_finite() && process.sm_weight >= 0.0) {
                     return Err(invalid(field("sm_weight"), "must be a non-negative number".into()));
                 }
-                on_gpu += process.memory_mib * u64::from(process.count);
+                for (name, value) in [("encoder", process.encoder), ("decoder", process.decoder)] {
+                    if value > 100 {
+                        return Err(invalid(field(name), format!("{value} is out of range 0..=100")));
+                    }
+                }
+                // Saturating: a huge `memory_mib` times `count` is "more
+                // than the GPU has", reported below, not an overflow.
+                on_gpu = on_gpu.saturating_add(process.memory_mib.saturating_mul(u64::from(process.count)));
+                contexts += u64::from(process.count);
+            }
+            // Every context is a process the simulator lists and a snapshot
+            // reads from /proc: a typo such as `count = 100000000` would
+            // otherwise hang the program that loads the scenario.
+            if contexts > MAX_PROCESSES_PER_GPU {
+                return Err(invalid(
+                    format!("gpus[{g}].processes"),
+                    format!("{contexts} processes on one GPU; at most {MAX_PROCESSES_PER_GPU} are simulated"),
+                ));
             }
             if on_gpu > spec.memory_mib {
                 return Err(invalid(
@@ -1013,12 +1110,85 @@ mod tests {
                 "[[gpus]]\nmodel = \"RTX-4090\"\nworkload = { period_s = 0 }",
                 "gpus[0].workload.period_s",
             ),
+            (
+                "[[gpus]]\nmodel = \"RTX-4090\"\nprocesses = [{ pid = 1, encoder = 101 }]",
+                "gpus[0].processes[0].encoder",
+            ),
+            (
+                "[[gpus]]\nmodel = \"RTX-4090\"\nprocesses = [{ pid = \"host:0\", count = 5000 }]",
+                "gpus[0].processes",
+            ),
+            ("[[gpus]]\nmodel = \"RTX-4090\"\nuuid = \"not-a-uuid\"", "gpus[0].uuid"),
+            (
+                "[[gpus]]\nmodel = \"L4\"\nuuid = \"GPU-ab12\"\n[[gpus]]\nmodel = \"L4\"\nuuid = \"gpu-AB12\"",
+                "gpus[1].uuid",
+            ),
+            ("[[gpus]]\nmodel = \"RTX-4090\"\nbus_id = \"zz\"", "gpus[0].bus_id"),
+            (
+                // GPU 1's default bus id is 00000000:2A:00.0.
+                "[[gpus]]\nmodel = \"L4\"\nbus_id = \"2a:00.0\"\n[[gpus]]\nmodel = \"L4\"",
+                "gpus[1].bus_id",
+            ),
         ] {
             match parse(text) {
                 Err(ScenarioError::Invalid { field: f, .. }) => assert_eq!(f, field, "{text}"),
                 other => panic!("{text}: {other:?}"),
             }
         }
+    }
+
+    /// Numbers at the edge of their types are errors naming the field, not
+    /// arithmetic overflows (a panic in a debug build) or a machine with
+    /// billions of processes (a hang).
+    #[test]
+    fn absurd_numbers_are_errors_not_overflows() {
+        for (text, field) in [
+            (
+                "[[gpus]]\nmodel = \"RTX-4090\"\nprocesses = [{ pid = \"host:0\", count = 4, memory_mib = 9223372036854775807 }]",
+                "gpus[0].processes",
+            ),
+            (
+                "[[gpus]]\nmodel = \"RTX-4090\"\nprocesses = [{ pid = \"host:0\", count = 4000000000 }]",
+                "gpus[0].processes",
+            ),
+            (
+                "[[gpus]]\nmodel = \"A100-SXM4-80GB\"\nmig = [{ profile = \"1g.4294967295gb\" }, { profile = \"1g.4294967295gb\" }]",
+                "gpus[0].mig",
+            ),
+            (
+                "[[gpus]]\nmodel = \"RTX-4090\"\nprocesses = [{ pid = \"self\", encoder = 4294967295 }, { pid = \"parent\", encoder = 4294967295 }]",
+                "gpus[0].processes[0].encoder",
+            ),
+            (
+                "[[gpus]]\nmodel = \"RTX-4090\"\nprocesses = [{ pid = \"self\", decoder = 4294967295 }]",
+                "gpus[0].processes[0].decoder",
+            ),
+        ] {
+            let err = parse(text).unwrap_err();
+            assert!(
+                matches!(&err, ScenarioError::Invalid { field: f, .. } if f == field),
+                "{text}: {err:?}"
+            );
+            assert!(err.to_string().starts_with("machine.toml: "), "{err}");
+        }
+        // The limit itself is fine.
+        let text = format!(
+            "[[gpus]]\nmodel = \"RTX-4090\"\nprocesses = [{{ pid = \"host:0\", count = {MAX_PROCESSES_PER_GPU} }}]"
+        );
+        assert!(parse(&text).is_ok());
+    }
+
+    #[test]
+    fn identities_are_kept_in_the_drivers_spelling() {
+        use crate::backend::{Backend, DeviceRef};
+        let scenario = parse(
+            "[[gpus]]\nmodel = \"L4\"\nuuid = \"GPU-12ab-34cd\"\nbus_id = \"0000:3b:00.0\"\n[[gpus]]\nmodel = \"L4\"",
+        )
+        .unwrap();
+        let sim = super::super::SimBackend::new(scenario);
+        assert_eq!(sim.uuid(DeviceRef::Physical(0)).unwrap(), "GPU-12ab-34cd");
+        assert_eq!(sim.bus_id(DeviceRef::Physical(0)).unwrap(), "00000000:3B:00.0");
+        assert_eq!(sim.bus_id(DeviceRef::Physical(1)).unwrap(), "00000000:2A:00.0");
     }
 
     #[test]
