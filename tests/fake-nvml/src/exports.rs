@@ -5,7 +5,7 @@
 //! checked in the driver's order: library initialized, handle valid, output
 //! pointers non-null, then the question is asked.
 
-use std::ffi::{CStr, c_char, c_int, c_uint, c_ulonglong, c_void};
+use std::ffi::{CStr, c_char, c_int, c_uint, c_ulonglong};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::ptr;
 use std::sync::OnceLock;
@@ -16,10 +16,11 @@ use nvitop::backend::{
     RawProcess,
 };
 use nvml_wrapper_sys::bindings::{
-    nvmlBAR1Memory_t, nvmlClockId_t, nvmlClockType_t, nvmlComputeMode_t, nvmlDevice_t, nvmlEccCounterType_t,
-    nvmlEnableState_t, nvmlMemory_t, nvmlMemory_v2_t, nvmlMemoryErrorType_t, nvmlPciInfo_t, nvmlPcieUtilCounter_t,
-    nvmlProcessDetail_v1_t, nvmlProcessDetailList_v1_t, nvmlProcessInfo_t, nvmlProcessInfo_v1_t, nvmlProcessInfo_v2_t,
-    nvmlProcessUtilizationSample_t, nvmlPstates_t, nvmlTemperature_v1_t, nvmlTemperatureSensors_t, nvmlUtilization_t,
+    nvmlBAR1Memory_t, nvmlClockId_t, nvmlClockType_t, nvmlComputeMode_t, nvmlConfComputeMemSizeInfo_t, nvmlDevice_t,
+    nvmlDriverModel_t, nvmlEccCounterType_t, nvmlEnableState_t, nvmlMemory_t, nvmlMemory_v2_t, nvmlMemoryErrorType_t,
+    nvmlPciInfo_t, nvmlPcieUtilCounter_t, nvmlProcessDetail_v1_t, nvmlProcessDetailList_v1_t, nvmlProcessInfo_t,
+    nvmlProcessInfo_v1_t, nvmlProcessInfo_v2_t, nvmlProcessUtilizationSample_t, nvmlPstates_t, nvmlTemperature_v1_t,
+    nvmlTemperatureSensors_t, nvmlUtilization_t,
 };
 
 use crate::state::{self, Loaded};
@@ -478,10 +479,12 @@ macro_rules! exports {
             /// NVML documents for this function; handles are any value.
             #[unsafe(no_mangle)]
             pub unsafe extern "C" fn $name($($arg: $ty),*) -> Code {
-                if missing(stringify!($name)) {
-                    return FUNCTION_NOT_FOUND;
-                }
-                guard(move || $body)
+                guard(move || {
+                    if missing(stringify!($name)) {
+                        return Err(FUNCTION_NOT_FOUND);
+                    }
+                    $body
+                })
             }
         )*
         /// Names of every exported function.
@@ -546,16 +549,25 @@ exports! {
     }
 
     /// Name of a host process (from `/proc`, as the driver does).
+    /// The driver truncates a name that does not fit (this call has no
+    /// `INSUFFICIENT_SIZE`) and rejects a zero length.
     fn nvmlSystemGetProcessName(pid: c_uint, name: *mut c_char, length: c_uint) {
         state::loaded()?;
         nonnull(name)?;
+        if length == 0 {
+            return Err(INVALID_ARGUMENT);
+        }
         let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).map_err(|_| NOT_FOUND)?;
         let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
         let exe = cmdline.split(|&b| b == 0).next().map(String::from_utf8_lossy).unwrap_or_default();
         let text = if exe.is_empty() { comm.trim_end().to_owned() } else { exe.into_owned() };
-        let fit: String = text.chars().take(length.saturating_sub(1) as usize).collect();
+        // Cut to `length - 1` bytes (room for the NUL), at a character boundary.
+        let mut end = text.len().min(length as usize - 1);
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
         // SAFETY: `name` is valid for `length` bytes (NVML contract).
-        unsafe { put_str(&fit, name, length) }
+        unsafe { put_str(&text[..end], name, length) }
     }
 
     // ------------------------------------------------------------- devices
@@ -643,33 +655,22 @@ exports! {
         unsafe { put_str(&text, uuid, length) }
     }
 
-    /// PCI information, original (v1) struct: only the fields the v1 struct
-    /// shares with the current one are written.
+    /// PCI information, original (v1) struct: only the fields it shares
+    /// with the current struct are written.
     fn nvmlDeviceGetPciInfo(device: nvmlDevice_t, pci: *mut nvmlPciInfo_t) {
-        let dev = dev(device)?;
-        nonnull(pci)?;
-        let info = pci_info(&dev)?;
-        // SAFETY: `pci` points at a v1 struct (NVML contract), whose first
-        // six fields have the layout of the current struct's; only those are
-        // written, through raw places (no reference to the whole struct).
-        unsafe {
-            (&raw mut (*pci).busIdLegacy).write(info.busIdLegacy);
-            (&raw mut (*pci).domain).write(info.domain);
-            (&raw mut (*pci).bus).write(info.bus);
-            (&raw mut (*pci).device).write(info.device);
-            (&raw mut (*pci).pciDeviceId).write(info.pciDeviceId);
-            (&raw mut (*pci).pciSubSystemId).write(info.pciSubSystemId);
-        }
-        Ok(())
+        // SAFETY: `pci` points at a v1 struct (NVML contract).
+        unsafe { put_legacy_pci_info(device, pci) }
     }
 
-    /// PCI information.
+    /// PCI information, v2 struct: the v1 fields and four reserved words,
+    /// so only the fields it shares with the current struct are written
+    /// (its reserved words lie where the current struct's `busId` starts).
     fn nvmlDeviceGetPciInfo_v2(device: nvmlDevice_t, pci: *mut nvmlPciInfo_t) {
-        // SAFETY: `pci` is valid for a write of the struct (NVML contract).
-        unsafe { put_pci_info(device, pci) }
+        // SAFETY: `pci` points at a v2 struct (NVML contract).
+        unsafe { put_legacy_pci_info(device, pci) }
     }
 
-    /// PCI information.
+    /// PCI information, the current (v3) struct.
     fn nvmlDeviceGetPciInfo_v3(device: nvmlDevice_t, pci: *mut nvmlPciInfo_t) {
         // SAFETY: `pci` is valid for a write of the struct (NVML contract).
         unsafe { put_pci_info(device, pci) }
@@ -977,20 +978,24 @@ exports! {
 
     /// Windows driver model (WDDM/TCC): the real Linux driver exports it and
     /// answers `NOT_SUPPORTED`, and clients (nvitop) rely on the symbol.
-    fn nvmlDeviceGetDriverModel(device: nvmlDevice_t, current: *mut c_uint, pending: *mut c_uint) {
+    fn nvmlDeviceGetDriverModel(device: nvmlDevice_t, current: *mut nvmlDriverModel_t, pending: *mut nvmlDriverModel_t) {
         let _ = (dev(device)?, current, pending);
         Err(NOT_SUPPORTED)
     }
 
     /// Windows driver model, v2 entry point: `NOT_SUPPORTED` on Linux.
-    fn nvmlDeviceGetDriverModel_v2(device: nvmlDevice_t, current: *mut c_uint, pending: *mut c_uint) {
+    fn nvmlDeviceGetDriverModel_v2(
+        device: nvmlDevice_t,
+        current: *mut nvmlDriverModel_t,
+        pending: *mut nvmlDriverModel_t,
+    ) {
         let _ = (dev(device)?, current, pending);
         Err(NOT_SUPPORTED)
     }
 
     /// Confidential-computing protected memory: the simulated GPUs run
     /// without confidential computing, so `NOT_SUPPORTED`.
-    fn nvmlDeviceGetConfComputeMemSizeInfo(device: nvmlDevice_t, mem_info: *mut c_void) {
+    fn nvmlDeviceGetConfComputeMemSizeInfo(device: nvmlDevice_t, mem_info: *mut nvmlConfComputeMemSizeInfo_t) {
         let _ = (dev(device)?, mem_info);
         Err(NOT_SUPPORTED)
     }
@@ -1257,7 +1262,35 @@ unsafe fn handle_by_index(index: c_uint, device: *mut nvmlDevice_t) -> R {
     unsafe { put_handle(&loaded, DeviceRef::Physical(index), device) }
 }
 
-/// `nvmlDeviceGetPciInfo_v2` and `_v3`: the whole current struct.
+/// `nvmlDeviceGetPciInfo` and `_v2`: the structs of those versions begin
+/// with the current struct's first six fields (a 16-byte bus id, domain,
+/// bus, device, PCI device and subsystem ids); v2's then has four reserved
+/// words where the current struct's 32-byte `busId` begins, so it is 16
+/// bytes shorter. A client built against an old `nvml.h` passes the smaller
+/// struct, so only those six fields are written.
+///
+/// # Safety
+/// `pci` is null or valid for writes of the first six fields of the struct
+/// (36 bytes).
+unsafe fn put_legacy_pci_info(device: nvmlDevice_t, pci: *mut nvmlPciInfo_t) -> R {
+    let dev = dev(device)?;
+    nonnull(pci)?;
+    let info = pci_info(&dev)?;
+    // SAFETY: `pci` is valid for writes of the first six fields (this
+    // function's contract); they are written through raw places (no
+    // reference to the whole struct, which may be larger than the caller's).
+    unsafe {
+        (&raw mut (*pci).busIdLegacy).write(info.busIdLegacy);
+        (&raw mut (*pci).domain).write(info.domain);
+        (&raw mut (*pci).bus).write(info.bus);
+        (&raw mut (*pci).device).write(info.device);
+        (&raw mut (*pci).pciDeviceId).write(info.pciDeviceId);
+        (&raw mut (*pci).pciSubSystemId).write(info.pciSubSystemId);
+    }
+    Ok(())
+}
+
+/// `nvmlDeviceGetPciInfo_v3`: the whole current struct.
 ///
 /// # Safety
 /// `pci` is null or valid for a write of the struct.
@@ -1287,6 +1320,115 @@ unsafe fn handle_by_bus_id(pci_bus_id: *const c_char, device: *mut nvmlDevice_t)
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Lists exports whose C signature must be the one `nvml-wrapper-sys`
+    /// declares (its `NvmlLib` field of the same name): the function is
+    /// never called, it only compiles if every listed export has exactly
+    /// that signature, struct pointer types included.
+    macro_rules! same_signatures_as_nvml_wrapper_sys {
+        ($($name:ident),* $(,)?) => {
+            #[allow(dead_code)]
+            fn signatures(lib: &nvml_wrapper_sys::bindings::NvmlLib) {
+                fn same<T, E>(_: &Result<T, E>, _: T) {}
+                $( same(&lib.$name, $name); )*
+            }
+            const CHECKED: &[&str] = &[$(stringify!($name)),*];
+        };
+    }
+
+    same_signatures_as_nvml_wrapper_sys! {
+        nvmlDeviceGetArchitecture,
+        nvmlDeviceGetBAR1MemoryInfo,
+        nvmlDeviceGetBoardId,
+        nvmlDeviceGetClock,
+        nvmlDeviceGetClockInfo,
+        nvmlDeviceGetComputeInstanceId,
+        nvmlDeviceGetComputeMode,
+        nvmlDeviceGetComputeRunningProcesses_v3,
+        nvmlDeviceGetConfComputeMemSizeInfo,
+        nvmlDeviceGetCount_v2,
+        nvmlDeviceGetCudaComputeCapability,
+        nvmlDeviceGetDecoderUtilization,
+        nvmlDeviceGetDeviceHandleFromMigDeviceHandle,
+        nvmlDeviceGetDisplayActive,
+        nvmlDeviceGetDisplayMode,
+        nvmlDeviceGetDriverModel,
+        nvmlDeviceGetDriverModel_v2,
+        nvmlDeviceGetEccMode,
+        nvmlDeviceGetEncoderUtilization,
+        nvmlDeviceGetEnforcedPowerLimit,
+        nvmlDeviceGetFanSpeed,
+        nvmlDeviceGetFanSpeed_v2,
+        nvmlDeviceGetGpuInstanceId,
+        nvmlDeviceGetGraphicsRunningProcesses_v3,
+        nvmlDeviceGetHandleByIndex_v2,
+        nvmlDeviceGetHandleByPciBusId_v2,
+        nvmlDeviceGetHandleByUUID,
+        nvmlDeviceGetIndex,
+        nvmlDeviceGetMPSComputeRunningProcesses_v3,
+        nvmlDeviceGetMaxClockInfo,
+        nvmlDeviceGetMaxMigDeviceCount,
+        nvmlDeviceGetMemoryInfo,
+        nvmlDeviceGetMemoryInfo_v2,
+        nvmlDeviceGetMigDeviceHandleByIndex,
+        nvmlDeviceGetMigMode,
+        nvmlDeviceGetMinorNumber,
+        nvmlDeviceGetName,
+        nvmlDeviceGetNumFans,
+        nvmlDeviceGetPciInfo_v3,
+        nvmlDeviceGetPcieThroughput,
+        nvmlDeviceGetPerformanceState,
+        nvmlDeviceGetPersistenceMode,
+        nvmlDeviceGetPowerManagementLimit,
+        nvmlDeviceGetPowerState,
+        nvmlDeviceGetPowerUsage,
+        nvmlDeviceGetProcessUtilization,
+        nvmlDeviceGetRunningProcessDetailList,
+        nvmlDeviceGetTemperature,
+        nvmlDeviceGetTemperatureV,
+        nvmlDeviceGetTotalEccErrors,
+        nvmlDeviceGetTotalEnergyConsumption,
+        nvmlDeviceGetUUID,
+        nvmlDeviceGetUtilizationRates,
+        nvmlDeviceIsMigDeviceHandle,
+        nvmlErrorString,
+        nvmlInitWithFlags,
+        nvmlInit_v2,
+        nvmlShutdown,
+        nvmlSystemGetCudaDriverVersion,
+        nvmlSystemGetCudaDriverVersion_v2,
+        nvmlSystemGetDriverVersion,
+        nvmlSystemGetNVMLVersion,
+        nvmlSystemGetProcessName,
+    }
+
+    /// Exports `nvml-wrapper-sys` declares only under its
+    /// `legacy-functions` feature. Turning it on here would turn it on for
+    /// the SDK's build too (Cargo unifies features), so these are not
+    /// checked at compile time; their struct types are still the crate's.
+    const LEGACY: &[&str] = &[
+        "nvmlDeviceGetComputeRunningProcesses",
+        "nvmlDeviceGetComputeRunningProcesses_v2",
+        "nvmlDeviceGetCount",
+        "nvmlDeviceGetGraphicsRunningProcesses",
+        "nvmlDeviceGetGraphicsRunningProcesses_v2",
+        "nvmlDeviceGetHandleByIndex",
+        "nvmlDeviceGetHandleByPciBusId",
+        "nvmlDeviceGetPciInfo",
+        "nvmlDeviceGetPciInfo_v2",
+        "nvmlInit",
+    ];
+
+    #[test]
+    fn every_export_has_the_signature_nvml_wrapper_sys_declares() {
+        for name in EXPORTED {
+            assert!(
+                CHECKED.contains(name) || LEGACY.contains(name),
+                "{name}: add it to same_signatures_as_nvml_wrapper_sys! (or LEGACY)"
+            );
+        }
+        assert_eq!(CHECKED.len() + LEGACY.len(), EXPORTED.len(), "listed but not exported");
+    }
 
     #[test]
     fn a_panic_becomes_unknown_error() {

@@ -14,6 +14,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 
+use nvitop::backend::{Backend, BackendError, BackendResult, ClockKind, DeviceRef, PcieDirection};
 use serde_json::Value;
 
 /// File name of the built cdylib.
@@ -223,6 +224,152 @@ pub fn first_difference(left: &Value, right: &Value) -> Option<String> {
         }
     }
     walk("", left, right)
+}
+
+/// Every answer of `backend`, method by method and device by device (MIG
+/// devices too), as JSON: `{"ok": value}` or `{"err": kind}`, where the
+/// kind is the [`BackendError`] variant (and the device of a lost GPU), not
+/// its message, which names the backend. The pids `own` and `parent` read
+/// `SELF` and `PARENT`, because each process simulating a machine binds the
+/// scenario's `self` and `parent` to its own.
+///
+/// This is finer than a [`Snapshot`](nvitop::Snapshot): it keeps the
+/// error kinds a snapshot folds into `None`, and the answers a snapshot does
+/// not carry (BAR1, every clock domain, look-ups by UUID and bus id).
+pub fn backend_answers(backend: &dyn Backend, own: u32, parent: u32) -> Value {
+    // `{"ok": value}` or `{"err": kind}` of one backend result.
+    macro_rules! answer {
+        ($result:expr) => {
+            answer_value(($result).map(|value| serde_json::json!(value)))
+        };
+    }
+    let pid = |pid: u32| -> Value {
+        if pid == own {
+            "SELF".into()
+        } else if pid == parent {
+            "PARENT".into()
+        } else {
+            pid.into()
+        }
+    };
+    let mut system = serde_json::Map::new();
+    system.insert("driver_version".into(), answer!(backend.driver_version()));
+    system.insert("nvml_version".into(), answer!(backend.nvml_version()));
+    system.insert("cuda_driver_version".into(), answer!(backend.cuda_driver_version()));
+    system.insert("device_count".into(), answer!(backend.device_count()));
+    let mut devices = serde_json::Map::new();
+    let count = backend.device_count().unwrap_or(0);
+    for index in 0..count {
+        let physical = DeviceRef::Physical(index);
+        let migs = backend.mig_devices(physical);
+        let all = std::iter::once(physical).chain(migs.clone().unwrap_or_default());
+        for device in all {
+            let mut d = serde_json::Map::new();
+            let mut put = |key: &str, value: Value| {
+                d.insert(key.to_owned(), value);
+            };
+            put("name", answer!(backend.name(device)));
+            let uuid = backend.uuid(device);
+            if let Ok(uuid) = &uuid {
+                put("device_by_uuid", answer!(backend.device_by_uuid(uuid)));
+            }
+            put("uuid", answer!(uuid));
+            let bus_id = backend.bus_id(device);
+            if let (Ok(bus_id), DeviceRef::Physical(_)) = (&bus_id, device) {
+                put("device_by_bus_id", answer!(backend.device_by_bus_id(bus_id)));
+            }
+            put("bus_id", answer!(bus_id));
+            put("memory_info", answer!(backend.memory_info(device)));
+            put("bar1_memory_info", answer!(backend.bar1_memory_info(device)));
+            put("utilization_rates", answer!(backend.utilization_rates(device)));
+            put("encoder_utilization", answer!(backend.encoder_utilization(device)));
+            put("decoder_utilization", answer!(backend.decoder_utilization(device)));
+            put("fan_speed", answer!(backend.fan_speed(device)));
+            put("temperature", answer!(backend.temperature(device)));
+            put("power_usage", answer!(backend.power_usage(device)));
+            put("power_limit", answer!(backend.power_limit(device)));
+            put(
+                "total_energy_consumption",
+                answer!(backend.total_energy_consumption(device)),
+            );
+            put("performance_state", answer!(backend.performance_state(device)));
+            put("persistence_mode", answer!(backend.persistence_mode(device)));
+            put("display_active", answer!(backend.display_active(device)));
+            put("compute_mode", answer!(backend.compute_mode(device)));
+            put(
+                "ecc_errors_volatile_uncorrected",
+                answer!(backend.ecc_errors_volatile_uncorrected(device)),
+            );
+            put("mig_mode", answer!(backend.mig_mode(device)));
+            for kind in [ClockKind::Graphics, ClockKind::Sm, ClockKind::Memory, ClockKind::Video] {
+                put(&format!("clock({kind:?})"), answer!(backend.clock(device, kind)));
+                put(
+                    &format!("max_clock({kind:?})"),
+                    answer!(backend.max_clock(device, kind)),
+                );
+            }
+            for direction in [PcieDirection::Rx, PcieDirection::Tx] {
+                put(
+                    &format!("pcie_throughput({direction:?})"),
+                    answer!(backend.pcie_throughput(device, direction)),
+                );
+            }
+            put(
+                "cuda_compute_capability",
+                answer!(backend.cuda_compute_capability(device)),
+            );
+            let processes = backend.processes(device).map(|mut list| {
+                list.sort_by_key(|p| (p.pid, p.gpu_instance_id, p.compute_instance_id));
+                list.iter()
+                    .map(|p| {
+                        let mut v = serde_json::to_value(p).expect("a process serializes");
+                        v["pid"] = pid(p.pid);
+                        v
+                    })
+                    .collect::<Vec<_>>()
+            });
+            put("processes", answer!(processes));
+            let samples = backend.process_utilization(device, 0).map(|mut list| {
+                list.sort_by_key(|s| (s.pid, s.timestamp));
+                list.iter()
+                    .map(|s| {
+                        let mut v = serde_json::to_value(s).expect("a sample serializes");
+                        v["pid"] = pid(s.pid);
+                        v
+                    })
+                    .collect::<Vec<_>>()
+            });
+            put("process_utilization", answer!(samples));
+            if device == physical {
+                put("mig_devices", answer!(migs.clone()));
+            }
+            devices.insert(device.to_string(), Value::Object(d));
+        }
+    }
+    serde_json::json!({ "system": system, "devices": devices })
+}
+
+/// One answer of [`backend_answers`], its value already JSON.
+fn answer_value(result: BackendResult<Value>) -> Value {
+    match result {
+        Ok(value) => serde_json::json!({ "ok": value }),
+        Err(err) => {
+            // The variant only: messages name the backend (and NVML's own
+            // wording), which is not what the comparison is about.
+            let kind = match err {
+                BackendError::NotSupported => "NotSupported".to_owned(),
+                BackendError::NoPermission => "NoPermission".to_owned(),
+                BackendError::GpuLost { device } => format!("GpuLost({device})"),
+                BackendError::NotFound { .. } => "NotFound".to_owned(),
+                BackendError::LibraryNotFound { .. } => "LibraryNotFound".to_owned(),
+                BackendError::NotAnNvmlLibrary { .. } => "NotAnNvmlLibrary".to_owned(),
+                BackendError::DriverNotLoaded { .. } => "DriverNotLoaded".to_owned(),
+                BackendError::FunctionNotFound => "FunctionNotFound".to_owned(),
+                BackendError::Other(_) => "Other".to_owned(),
+            };
+            serde_json::json!({ "err": kind })
+        }
+    }
 }
 
 /// Checks a size as nvitop prints it (`8001MiB`, `400.0MiB`, `20.51GiB`)

@@ -248,6 +248,97 @@ fn unsafe_zeroed<T: Copy>() -> T {
 }
 
 #[test]
+fn legacy_pci_info_writes_only_the_legacy_fields() {
+    let lib = Lib::load();
+    assert_eq!(lib.init(), SUCCESS);
+    let d = lib.handle(0);
+    let mut current: b::nvmlPciInfo_t = unsafe_zeroed();
+    // SAFETY: valid out pointer to the v3 struct.
+    let rc = unsafe {
+        lib.f::<unsafe extern "C" fn(Device, *mut b::nvmlPciInfo_t) -> u32>("nvmlDeviceGetPciInfo_v3")(
+            d,
+            &raw mut current,
+        )
+    };
+    assert_eq!(rc, SUCCESS);
+    // SAFETY: NUL-terminated by the library.
+    let bus_id = unsafe { CStr::from_ptr(current.busId.as_ptr()) }
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(bus_id.starts_with("00000000:"), "{bus_id}");
+    for symbol in ["nvmlDeviceGetPciInfo", "nvmlDeviceGetPciInfo_v2"] {
+        // The v1/v2 structs end where the current one's `busId` starts (v2's
+        // four reserved words overlap its first 16 bytes): nothing from
+        // there on may be written.
+        // No padding: 16 + 5 * 4 + 32 bytes, 4-byte aligned.
+        assert_eq!(std::mem::size_of::<b::nvmlPciInfo_t>(), 68);
+        let mut old: b::nvmlPciInfo_t = canary();
+        // SAFETY: a v3-sized struct is larger than the v1/v2 ones the call writes.
+        let rc =
+            unsafe { lib.f::<unsafe extern "C" fn(Device, *mut b::nvmlPciInfo_t) -> u32>(symbol)(d, &raw mut old) };
+        assert_eq!(rc, SUCCESS, "{symbol}");
+        assert!(
+            old.busId.iter().all(|&c| c as u8 == CANARY),
+            "{symbol} wrote into busId"
+        );
+        assert_eq!(
+            (old.domain, old.bus, old.device, old.pciDeviceId, old.pciSubSystemId),
+            (
+                current.domain,
+                current.bus,
+                current.device,
+                current.pciDeviceId,
+                current.pciSubSystemId
+            ),
+            "{symbol}"
+        );
+        // SAFETY: NUL-terminated by the library.
+        let legacy = unsafe { CStr::from_ptr(old.busIdLegacy.as_ptr()) }
+            .to_str()
+            .unwrap()
+            .to_owned();
+        assert_eq!(
+            legacy,
+            bus_id.strip_prefix("0000").unwrap(),
+            "{symbol}: the 4-digit-domain bus id"
+        );
+    }
+    lib.shutdown();
+}
+
+#[test]
+fn process_names_are_cut_to_the_buffer() {
+    let lib = Lib::load();
+    assert_eq!(lib.init(), SUCCESS);
+    let get = lib.f::<unsafe extern "C" fn(c_uint, *mut c_char, c_uint) -> u32>("nvmlSystemGetProcessName");
+    let mut buf = [0 as c_char; 256];
+    // SAFETY: 256-byte buffer.
+    assert_eq!(unsafe { get(std::process::id(), buf.as_mut_ptr(), 256) }, SUCCESS);
+    // SAFETY: NUL-terminated by the library.
+    let full = unsafe { CStr::from_ptr(buf.as_ptr()) }.to_str().unwrap().to_owned();
+    let exe = std::fs::read(format!("/proc/{}/cmdline", std::process::id())).unwrap();
+    let exe = String::from_utf8_lossy(exe.split(|&b| b == 0).next().unwrap()).into_owned();
+    assert_eq!(full, exe.chars().take(255).collect::<String>());
+    // Too short: cut to fit with its NUL, not an error (the driver crops).
+    let mut short = [CANARY as c_char; 8];
+    // SAFETY: 5 of the 8 bytes are offered.
+    assert_eq!(unsafe { get(std::process::id(), short.as_mut_ptr(), 5) }, SUCCESS);
+    // SAFETY: NUL-terminated by the library.
+    let cut = unsafe { CStr::from_ptr(short.as_ptr()) }.to_str().unwrap();
+    assert_eq!(cut, &full[..4]);
+    assert!(short[5..].iter().all(|&c| c as u8 == CANARY), "wrote past the length");
+    // SAFETY: a zero length is rejected before the buffer is touched.
+    assert_eq!(
+        unsafe { get(std::process::id(), short.as_mut_ptr(), 0) },
+        INVALID_ARGUMENT
+    );
+    // SAFETY: 256-byte buffer.
+    assert_eq!(unsafe { get(u32::MAX, buf.as_mut_ptr(), 256) }, NOT_FOUND);
+    lib.shutdown();
+}
+
+#[test]
 fn memory_v2_checks_the_struct_version() {
     let lib = Lib::load();
     assert_eq!(lib.init(), SUCCESS);
@@ -288,6 +379,23 @@ fn processes<T: Copy>(lib: &Lib, symbol: &str, d: Device) -> Vec<T> {
     // SAFETY: `short` holds `n` elements.
     assert_eq!(unsafe { get(d, &raw mut n, short.as_mut_ptr()) }, INSUFFICIENT_SIZE);
     assert_eq!(n, needed, "{symbol}: needed count written back");
+    // Exactly the room needed, followed by canary bytes: a library that
+    // wrote a larger struct version than the symbol's would overwrite them.
+    // (Raw storage, 8-byte aligned: the structs have padding, which a typed
+    // copy of a canary value would not keep.)
+    let size = std::mem::size_of::<T>();
+    assert!(std::mem::align_of::<T>() <= 8);
+    let mut storage = vec![u64::from_ne_bytes([CANARY; 8]); (needed as usize + 1) * size / 8 + 1];
+    let mut n = needed;
+    // SAFETY: `storage` is 8-byte aligned and holds more than `n` elements of `T`.
+    assert_eq!(unsafe { get(d, &raw mut n, storage.as_mut_ptr().cast::<T>()) }, SUCCESS);
+    assert_eq!(n, needed);
+    // SAFETY: the storage is initialised bytes (u64 words), read as bytes.
+    let bytes = unsafe { std::slice::from_raw_parts(storage.as_ptr().cast::<u8>(), storage.len() * 8) };
+    assert!(
+        bytes[needed as usize * size..].iter().all(|&b| b == CANARY),
+        "{symbol}: wrote past {needed} elements of {size} bytes"
+    );
     // Room to spare: SUCCESS and the true count.
     let mut buf: Vec<T> = vec![unsafe_zeroed(); needed as usize + 5];
     let mut n = needed + 5;
@@ -296,6 +404,23 @@ fn processes<T: Copy>(lib: &Lib, symbol: &str, d: Device) -> Vec<T> {
     assert_eq!(n, needed);
     buf.truncate(n as usize);
     buf
+}
+
+const CANARY: u8 = 0xA5;
+
+/// A value whose every byte is [`CANARY`]; only for C structs without
+/// padding (a copy of a value need not keep its padding bytes).
+fn canary<T: Copy>() -> T {
+    let mut value = std::mem::MaybeUninit::<T>::uninit();
+    // SAFETY: every byte is written, and the types used here are plain C
+    // structs of integers and arrays, for which any bytes are a valid value.
+    unsafe {
+        value
+            .as_mut_ptr()
+            .cast::<u8>()
+            .write_bytes(CANARY, std::mem::size_of::<T>());
+        value.assume_init()
+    }
 }
 
 #[test]

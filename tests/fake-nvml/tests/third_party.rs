@@ -567,3 +567,86 @@ fn clients_find_every_function_they_look_up() {
             || all.contains("nvmlDeviceGetRunningProcessDetailList")
     );
 }
+
+/// Prints, for the process running it, every device on which Python
+/// nvitop's API lists it, with the host details nvitop shows.
+const OWN_PROCESS_SCRIPT: &str = r#"
+import json, os
+from nvitop import Device
+me = os.getpid()
+found = []
+for d in Device.all():
+    for dev in [d] + list(d.mig_devices()):
+        p = dev.processes().get(me)
+        if p is not None:
+            found.append({
+                "device": str(dev.index),
+                "username": p.username(),
+                "cmdline": p.cmdline(),
+                "gpu_memory": p.gpu_memory(),
+                "host_memory": p.host_memory(),
+            })
+print(json.dumps({"pid": me, "found": found}, default=str))
+"#;
+
+#[test]
+fn the_default_machine_shows_each_client_its_own_process() {
+    let Some(python) = conformance_python(&["nvitop", "gpustat", "pynvml"]) else {
+        return;
+    };
+    let lib = FakeLib::new();
+    let pool = PidPool::spawn(16);
+    // No scenario and no pinned time: the machine a user gets by pointing a
+    // client at the library and nothing else.
+    let client = |args: &[&str]| {
+        let mut cmd = Command::new(&python);
+        cmd.args(args)
+            .env("LD_LIBRARY_PATH", lib.dir())
+            .env("NVITOP_SIM_HOST_PIDS", pool.env_value())
+            .env_remove("NVITOP_SIM_SCENARIO")
+            .env_remove("NVITOP_SIMULATE")
+            .env_remove("NVITOP_SIM_TIME");
+        run_ok(&mut cmd, &format!("{args:?}"))
+    };
+    // What the default machine gives its `self` process, on GPU 0.
+    let sim = SimBackend::with_host_pool(presets::preset("default").unwrap(), pool.pids());
+    let own = sim.processes(nvitop::backend::DeviceRef::Physical(0)).unwrap();
+    let own = own
+        .iter()
+        .find(|p| p.pid == std::process::id())
+        .expect("`self` on GPU 0");
+    let memory = own.used_gpu_memory.unwrap();
+
+    let (out, _) = client(&["-c", OWN_PROCESS_SCRIPT]);
+    let json: Value = serde_json::from_slice(&out.stdout).expect("nvitop API JSON");
+    let found = json["found"].as_array().unwrap();
+    assert_eq!(found.len(), 1, "nvitop lists its own process once: {json}");
+    let me = &found[0];
+    assert_eq!(me["device"], "0", "{json}");
+    assert_eq!(me["gpu_memory"].as_u64(), Some(memory), "{json}");
+    // Full host details: the owner, the command line, host memory.
+    let user = String::from_utf8(Command::new("id").arg("-un").output().unwrap().stdout).unwrap();
+    assert_eq!(me["username"], user.trim(), "{json}");
+    assert_eq!(me["cmdline"][1], "-c", "{json}");
+    assert!(me["host_memory"].as_u64().is_some_and(|m| m > 0), "{json}");
+
+    let script = "import sys; from gpustat import main; sys.argv = ['gpustat', '--json']; sys.exit(main())";
+    let (out, pid) = client(&["-c", script]);
+    let json: Value = serde_json::from_slice(&out.stdout).expect("gpustat JSON");
+    let me: Vec<&Value> = json["gpus"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|g| g["processes"].as_array().into_iter().flatten().map(move |p| (g, p)))
+        .filter(|(_, p)| p["pid"] == pid)
+        .map(|(g, p)| {
+            assert_eq!(g["index"], 0, "gpustat shows its own process on GPU 0: {p}");
+            p
+        })
+        .collect();
+    assert_eq!(me.len(), 1, "gpustat lists its own process once: {json}");
+    assert_eq!(me[0]["gpu_memory_usage"].as_u64(), Some(memory / MIB), "{}", me[0]);
+    assert_eq!(me[0]["username"], user.trim(), "{}", me[0]);
+    assert_eq!(me[0]["full_command"][1], "-c", "{}", me[0]);
+    assert!(me[0]["cpu_memory_usage"].as_u64().is_some_and(|m| m > 0), "{}", me[0]);
+}

@@ -1,7 +1,9 @@
 //! Prints one `nvitop::Snapshot` as JSON, through the NVML backend (`nvml`,
 //! the default) or the in-process simulator (`sim`), as
-//! `{"pid": .., "ppid": .., "snapshot": {..}}`: the pids let a comparison
-//! recognise the simulator's `self` and `parent` processes.
+//! `{"pid": .., "ppid": .., "snapshot": {..}, "backend": {..}}`: the pids
+//! let a comparison recognise the simulator's `self` and `parent`
+//! processes; `backend` is every answer of the backend, errors included
+//! (`nvidia_ml::testing::backend_answers`).
 //!
 //! The differential tests run it with `NVITOP_NVML_LIBRARY` pointing at the
 //! fake library, so the NVML backend reads the simulator through the C API.
@@ -43,10 +45,12 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    let (pid, ppid) = (std::process::id(), std::os::unix::process::parent_id());
     let output = serde_json::json!({
-        "pid": std::process::id(),
-        "ppid": std::os::unix::process::parent_id(),
+        "pid": pid,
+        "ppid": ppid,
         "snapshot": snapshot,
+        "backend": nvidia_ml::testing::backend_answers(&*backend, pid, ppid),
     });
     match serde_json::to_string_pretty(&output) {
         Ok(json) => {
