@@ -1,7 +1,8 @@
 //! The training thread allocates nothing per hook in steady state.
 //!
 //! A counting global allocator counts the allocations made by threads that
-//! opted in; the sampler and sink threads allocate freely and are not counted.
+//! opted in, each thread its own count; the sampler and sink threads
+//! allocate freely and are not counted.
 #![allow(clippy::unwrap_used, missing_docs)]
 // A global allocator is an `unsafe impl`: it only forwards to the system
 // allocator and bumps a counter, which is sound.
@@ -10,27 +11,41 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use nvitop::GpuStatsLogger;
 use nvitop::backend::sim::SimBackend;
-use nvitop::sink::MemorySink;
+use nvitop::sink::{LogRecord, MemorySink, Sink, SinkError};
 
 struct Counting;
 
-static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
-
 thread_local! {
     static COUNTED: Cell<bool> = const { Cell::new(false) };
+    /// Allocations of this thread while `COUNTED` was set (per thread, so
+    /// tests running side by side do not add up).
+    static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
+}
+
+fn count() {
+    if COUNTED.with(Cell::get) {
+        ALLOCATIONS.with(|n| n.set(n.get() + 1));
+    }
+}
+
+/// Allocations made by `f` on this thread.
+fn allocations_in(f: impl FnOnce()) -> u64 {
+    let before = ALLOCATIONS.with(Cell::get);
+    COUNTED.with(|c| c.set(true));
+    f();
+    COUNTED.with(|c| c.set(false));
+    ALLOCATIONS.with(Cell::get) - before
 }
 
 // SAFETY: every call is forwarded unchanged to `System`; the counter update
-// cannot allocate (a const-initialized thread-local `Cell` and an atomic).
+// cannot allocate (const-initialized thread-local `Cell`s).
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        if COUNTED.with(Cell::get) {
-            ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        }
+        count();
         // SAFETY: same layout contract as the caller's.
         unsafe { System.alloc(layout) }
     }
@@ -41,9 +56,7 @@ unsafe impl GlobalAlloc for Counting {
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        if COUNTED.with(Cell::get) {
-            ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        }
+        count();
         // SAFETY: `ptr` was allocated by `System` with this layout.
         unsafe { System.realloc(ptr, layout, new_size) }
     }
@@ -76,17 +89,67 @@ fn hooks_do_not_allocate() {
     let sync = || {
         std::hint::black_box(&devices);
     };
-    COUNTED.with(|c| c.set(true));
-    for step in 10..10_010 {
-        logger.on_train_batch_start(step);
-        logger.on_train_batch_end(step);
-        drop(logger.step(step));
-        // A synced step: the guard holds the sync itself, no box.
-        let _synced = logger.step_with_sync(step, &sync);
-    }
-    logger.on_train_epoch_end(0);
-    COUNTED.with(|c| c.set(false));
-    assert_eq!(ALLOCATIONS.load(Ordering::Relaxed), 0);
+    let allocations = allocations_in(|| {
+        for step in 10..10_010 {
+            logger.on_train_batch_start(step);
+            logger.on_train_batch_end(step);
+            drop(logger.step(step));
+            // A synced step: the guard holds the sync itself, no box.
+            let _synced = logger.step_with_sync(step, &sync);
+        }
+        logger.on_train_epoch_end(0);
+        // Every other hook too.
+        for epoch in 1..100 {
+            logger.on_train_epoch_start(epoch);
+            logger.on_validation_start();
+            logger.on_validation_end();
+            logger.on_train_epoch_end(epoch);
+        }
+        logger.on_train_start();
+        logger.on_train_end();
+    });
+    assert_eq!(allocations, 0);
     let report = logger.close();
     assert_eq!(report.dropped, 0, "{report:?}");
+}
+
+/// A sink that cannot keep up, so the channel stays full.
+struct Stuck;
+
+impl Sink for Stuck {
+    fn start(&mut self, _keys: &[String]) -> Result<(), SinkError> {
+        Ok(())
+    }
+    fn write(&mut self, _record: &LogRecord<'_>) -> Result<(), SinkError> {
+        std::thread::sleep(Duration::from_millis(50));
+        Ok(())
+    }
+    fn flush(&mut self) -> Result<(), SinkError> {
+        Ok(())
+    }
+    fn describe(&self) -> String {
+        "stuck".into()
+    }
+}
+
+#[test]
+fn hooks_do_not_allocate_when_rows_are_dropped() {
+    let logger = GpuStatsLogger::builder(&[0])
+        .backend(Arc::new(SimBackend::default_machine()))
+        .sink(Box::new(Stuck))
+        .intra_step_time(true)
+        .channel_capacity(2)
+        .build()
+        .unwrap();
+    for step in 0..10 {
+        drop(logger.step(step));
+    }
+    let allocations = allocations_in(|| {
+        for step in 10..10_010 {
+            drop(logger.step(step));
+        }
+    });
+    assert_eq!(allocations, 0);
+    let report = logger.close();
+    assert!(report.dropped > 19_000, "{report:?}");
 }

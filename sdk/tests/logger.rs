@@ -9,6 +9,7 @@ use nvitop::backend::Backend;
 use nvitop::backend::sim::SimBackend;
 use nvitop::sink::{LogRecord, MemorySink, Sink, SinkError};
 use nvitop::{GpuStatsLogger, LoggerOptions};
+use prost::Message as _;
 
 fn sim(time: f64) -> Arc<dyn Backend> {
     let sim = SimBackend::default_machine();
@@ -168,6 +169,32 @@ fn step_guard_ends_the_step() {
     assert!(rows.iter().all(|r| r.step == 41));
     assert!(rows[1].get("batch_time/intra_step (ms)").is_some());
     assert!(rows.iter().all(|r| r.epoch.is_none()));
+}
+
+/// Callers that report only batch ends (burn's metric events drive the
+/// logger that way) still get their epoch-end row at the last step.
+#[test]
+fn an_epoch_end_row_carries_the_last_batch_end_step() {
+    let sink = MemorySink::new();
+    let rows = sink.handle();
+    let logger = GpuStatsLogger::builder(&[0])
+        .backend(sim(1.0))
+        .sink(Box::new(sink))
+        .epoch_time(true)
+        .build()
+        .unwrap();
+    logger.on_train_epoch_start(0);
+    logger.on_train_batch_end(6);
+    logger.on_train_batch_end(7);
+    logger.on_train_epoch_end(0);
+    drop(logger);
+    let rows = rows.records();
+    let epoch_end = rows
+        .iter()
+        .find(|r| r.get("epoch_time/train (s)").is_some())
+        .expect("an epoch-end row");
+    assert_eq!(epoch_end.step, 7, "{rows:?}");
+    assert_eq!(epoch_end.epoch, Some(0));
 }
 
 #[test]
@@ -353,7 +380,14 @@ fn a_gpu_lost_mid_run_gives_missing_values_and_training_goes_on() {
         let _s = logger.step(step);
     }
     sim.set_time(31.0);
-    std::thread::sleep(Duration::from_millis(100)); // the sampler sees the loss
+    // Wait for the sampler thread's next two samples (the first may have
+    // started before the loss), however loaded the machine is.
+    let seen = logger.sampler().latest_seq();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while logger.sampler().latest_seq() < seen + 2 && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert!(logger.sampler().latest_seq() >= seen + 2, "the sampler thread stopped");
     for step in 3..6 {
         let _s = logger.step(step);
     }
@@ -403,4 +437,310 @@ fn a_tracked_child_that_exits_mid_run_is_dropped_quietly() {
     assert_eq!(rows.len(), 8);
     // This process itself is still tracked: its host figures stay present.
     assert!(rows.iter().all(|r| r.get("host/process.rss (MiB)").is_some()));
+}
+
+#[test]
+fn a_csv_file_with_other_columns_is_refused_at_build() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("gpu.csv");
+    std::fs::write(&path, "wall_time,step,epoch,gpu_id: 0/fan.speed (%)\n1.0,0,,40.0\n").unwrap();
+    let before = std::fs::read(&path).unwrap();
+    let err = GpuStatsLogger::builder(&[0])
+        .backend(sim(1.0))
+        .tensorboard(dir.path().join("run"))
+        .csv(&path)
+        .build()
+        .unwrap_err();
+    assert!(!dir.path().join("run").exists(), "no empty TensorBoard run left behind");
+    let nvitop::Error::Sink(SinkError::HeaderMismatch { found, .. }) = &err else {
+        panic!("expected a header mismatch, got {err:?}");
+    };
+    assert_eq!(found.last().map(String::as_str), Some("gpu_id: 0/fan.speed (%)"));
+    assert!(err.to_string().contains(&*path.to_string_lossy()), "{err}");
+    assert_eq!(std::fs::read(&path).unwrap(), before, "the file is untouched");
+    // The same columns append.
+    let logger = GpuStatsLogger::builder(&[0])
+        .backend(sim(1.0))
+        .csv(dir.path().join("ok.csv"))
+        .build()
+        .unwrap();
+    drop(logger.step(0));
+    assert!(logger.close().is_clean());
+    let again = GpuStatsLogger::builder(&[0])
+        .backend(sim(1.0))
+        .csv(dir.path().join("ok.csv"))
+        .build()
+        .unwrap();
+    drop(again.step(1));
+    assert!(again.close().is_clean());
+    let text = std::fs::read_to_string(dir.path().join("ok.csv")).unwrap();
+    assert_eq!(text.lines().count(), 5, "{text}"); // one header, four rows
+}
+
+/// What a sink was asked to do, in order.
+#[derive(Debug, Clone, PartialEq)]
+enum Call {
+    Write { step: u64, epoch: Option<u64> },
+    Flush,
+}
+
+struct Recording(Arc<std::sync::Mutex<Vec<Call>>>);
+
+impl Sink for Recording {
+    fn start(&mut self, _keys: &[String]) -> Result<(), SinkError> {
+        Ok(())
+    }
+    fn write(&mut self, record: &LogRecord<'_>) -> Result<(), SinkError> {
+        self.0.lock().unwrap().push(Call::Write {
+            step: record.step,
+            epoch: record.epoch,
+        });
+        Ok(())
+    }
+    fn flush(&mut self) -> Result<(), SinkError> {
+        self.0.lock().unwrap().push(Call::Flush);
+        Ok(())
+    }
+    fn describe(&self) -> String {
+        "recording".into()
+    }
+}
+
+fn recording_logger() -> (GpuStatsLogger, Arc<std::sync::Mutex<Vec<Call>>>) {
+    let calls = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let logger = GpuStatsLogger::builder(&[0])
+        .backend(sim(1.0))
+        .sink(Box::new(Recording(Arc::clone(&calls))))
+        .build()
+        .unwrap();
+    (logger, calls)
+}
+
+/// Waits until `done` holds for the recorded calls (the sink thread's
+/// pace depends on the machine's load); panics after a generous deadline.
+fn wait_for(calls: &std::sync::Mutex<Vec<Call>>, done: impl Fn(&[Call]) -> bool) -> Vec<Call> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let now = calls.lock().unwrap().clone();
+        if done(&now) {
+            return now;
+        }
+        assert!(std::time::Instant::now() < deadline, "timed out: {now:?}");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+#[test]
+fn the_sink_thread_flushes_right_after_an_epoch_ends() {
+    let (logger, calls) = recording_logger();
+    logger.on_train_epoch_start(0);
+    for step in 0..3 {
+        let _s = logger.step(step);
+    }
+    logger.on_train_epoch_end(0);
+    logger.on_train_epoch_start(1);
+    for step in 3..5 {
+        let _s = logger.step(step);
+    }
+    drop(logger);
+    // The sink thread handles records in order: it flushed between the
+    // epoch-end row (the seventh) and the next epoch's first row, with no
+    // flush() call. (The run takes milliseconds, so the 2-second timer
+    // does not fire there; on a machine stalled for seconds it might, and
+    // the test would still pass, just without telling the two apart.)
+    let calls = calls.lock().unwrap().clone();
+    let writes: Vec<usize> = (0..calls.len())
+        .filter(|&i| matches!(calls[i], Call::Write { .. }))
+        .collect();
+    assert_eq!(writes.len(), 11, "{calls:?}");
+    let epoch_end = writes[6];
+    assert_eq!(
+        calls[epoch_end],
+        Call::Write {
+            step: 2,
+            epoch: Some(0)
+        },
+        "{calls:?}"
+    );
+    assert_eq!(calls[epoch_end + 1], Call::Flush, "{calls:?}");
+    assert_eq!(
+        calls[epoch_end + 2],
+        Call::Write {
+            step: 3,
+            epoch: Some(1)
+        },
+        "{calls:?}"
+    );
+}
+
+#[test]
+fn the_sink_thread_flushes_every_two_seconds_without_epochs() {
+    // Before the sink thread starts its timer.
+    let started = std::time::Instant::now();
+    let (logger, calls) = recording_logger();
+    drop(logger.step(0));
+    // Nothing else happens: the timer alone flushes the two rows, and not
+    // before 2 s (rows are buffered, not flushed one by one).
+    let seen = wait_for(&calls, |c| c.contains(&Call::Flush));
+    let waited = started.elapsed();
+    assert!(waited >= Duration::from_secs(2), "flushed after {waited:?}: {seen:?}");
+    assert_eq!(seen.iter().filter(|c| matches!(c, Call::Write { .. })).count(), 2);
+    drop(logger);
+}
+
+#[test]
+fn hooks_take_any_step_and_epoch_without_panicking() {
+    let sink = MemorySink::new();
+    let rows = sink.handle();
+    let logger = GpuStatsLogger::builder(&[0])
+        .backend(sim(1.0))
+        .sink(Box::new(sink))
+        .intra_step_time(true)
+        .inter_step_time(true)
+        .epoch_time(true)
+        .build()
+        .unwrap();
+    for value in [0, u64::MAX] {
+        logger.on_train_epoch_start(value);
+        drop(logger.step(value));
+        logger.on_validation_end(); // without a start
+        logger.on_train_epoch_end(value);
+    }
+    logger.on_train_end();
+    assert!(logger.close().is_clean());
+    let rows = rows.records();
+    assert!(rows.iter().any(|r| r.step == u64::MAX && r.epoch == Some(u64::MAX)));
+    assert!(rows.iter().any(|r| r.step == 0 && r.epoch == Some(0)));
+}
+
+#[test]
+fn an_unwritable_log_directory_is_a_clear_error_at_build() {
+    let dir = tempfile::tempdir().unwrap();
+    let locked = dir.path().join("locked");
+    std::fs::create_dir(&locked).unwrap();
+    let mut permissions = std::fs::metadata(&locked).unwrap().permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut permissions, 0o555);
+    std::fs::set_permissions(&locked, permissions).unwrap();
+    // Root writes into a mode-0555 directory anyway; /sys refuses even root.
+    let run = if std::fs::write(locked.join("probe"), "").is_err() {
+        locked.join("run")
+    } else {
+        std::path::PathBuf::from("/sys/nvitop-rs-test-run")
+    };
+    let err = GpuStatsLogger::builder(&[0])
+        .backend(sim(1.0))
+        .tensorboard(&run)
+        .build()
+        .unwrap_err();
+    assert!(matches!(err, nvitop::Error::Sink(SinkError::Io { .. })), "{err:?}");
+    assert!(err.to_string().contains(&*run.to_string_lossy()), "{err}");
+}
+
+/// A tiny tmpfs mounted for one test, unmounted when dropped (also when the
+/// test fails). `None` where mounting is not permitted (not root, no
+/// `CAP_SYS_ADMIN`): the test then says so and passes.
+struct TinyDisk(tempfile::TempDir);
+
+impl TinyDisk {
+    fn mount(bytes: u64) -> Option<Self> {
+        let dir = tempfile::tempdir().ok()?;
+        let mounted = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={bytes}"), "nvitop-rs-test"])
+            .arg(dir.path())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        mounted.then_some(Self(dir))
+    }
+
+    fn path(&self) -> &std::path::Path {
+        self.0.path()
+    }
+}
+
+impl Drop for TinyDisk {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg(self.0.path()).status();
+    }
+}
+
+#[test]
+fn a_disk_that_fills_mid_run_leaves_files_that_read_back_once_space_is_freed() {
+    let Some(disk) = TinyDisk::mount(256 * 1024) else {
+        eprintln!("skipped: cannot mount a tmpfs here (needs root or CAP_SYS_ADMIN)");
+        return;
+    };
+    // Room the run gets back later: more than the two sinks' buffers
+    // (64 KiB each) that are waiting for it then.
+    let filler = disk.path().join("filler");
+    std::fs::write(&filler, vec![0_u8; 160 * 1024]).unwrap();
+    let run = disk.path().join("run");
+    let logger = GpuStatsLogger::builder(&[0, 1])
+        .backend(sim(5.0))
+        .tensorboard(&run)
+        .csv(run.join("gpu.csv"))
+        .intra_step_time(true)
+        .inter_step_time(true)
+        .temperature(true)
+        .power(true)
+        .clocks(true)
+        .build()
+        .unwrap();
+    let keys = logger.keys().to_vec();
+    let mut step = 0;
+    // Phase 1: far more rows than fit; every epoch end flushes to the full disk.
+    for epoch in 0..60 {
+        logger.on_train_epoch_start(epoch);
+        for _ in 0..20 {
+            drop(logger.step(step));
+            step += 1;
+        }
+        logger.on_train_epoch_end(epoch);
+    }
+    let full = logger.flush();
+    assert_eq!(step, 1200, "training went on");
+    assert!(full.error_count > 0, "{full:?}");
+    assert!(
+        full.errors
+            .iter()
+            .any(|e| e.contains(&*run.to_string_lossy()) && e.contains("No space left")),
+        "{full:?}"
+    );
+    // Phase 2: space is freed; what was buffered and a few new rows go out.
+    std::fs::remove_file(&filler).unwrap();
+    logger.on_train_epoch_start(60);
+    for _ in 0..3 {
+        drop(logger.step(step));
+        step += 1;
+    }
+    logger.on_train_epoch_end(60);
+    let report = logger.close();
+    assert!(
+        report.written > 0 && report.error_count >= full.error_count,
+        "{report:?}"
+    );
+    eprintln!("disk full: {full}\nat the end: {report}");
+
+    // Every record of the event file is whole, both CRCs right, in order:
+    // no partly written record in the middle, whatever the disk did.
+    let events = nvitop::sink::tensorboard::event_files(&run).unwrap();
+    let bytes = std::fs::read(&events[0]).unwrap();
+    let records = nvitop::sink::tensorboard::record::parse_records(&bytes)
+        .unwrap_or_else(|bad| panic!("{} is damaged: {bad:?}", events[0].display()));
+    let steps: Vec<i64> = records
+        .iter()
+        .map(|r| nvitop::sink::tensorboard::proto::Event::decode(*r).unwrap().step)
+        .collect();
+    assert!(steps.len() > 10, "{steps:?}");
+    assert!(steps.windows(2).all(|w| w[0] <= w[1]), "{steps:?}");
+    assert_eq!(steps.last(), Some(&1202), "the rows after the space came back");
+    // Every CSV line is whole and has the header's columns.
+    let text = std::fs::read_to_string(run.join("gpu.csv")).unwrap();
+    assert!(text.ends_with('\n'));
+    let mut reader = csv::Reader::from_reader(text.as_bytes());
+    assert_eq!(reader.headers().unwrap().len(), keys.len() + 3);
+    let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    assert!(rows.iter().all(|r| r.len() == keys.len() + 3));
+    assert_eq!(rows.last().map(|r| r[1].to_owned()), Some("1202".to_owned()));
+    drop(disk);
 }

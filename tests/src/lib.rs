@@ -4,14 +4,30 @@
 //! Python `nvitop`, `gpustat`). They run when `NVITOP_CONFORMANCE_PYTHON`
 //! names a Python interpreter that has them (`.ci/conformance` sets it up);
 //! then a missing client is a failure, not a skip. Without the variable they
-//! are skipped, so the README's plain `cargo test` needs no Python.
+//! are skipped, so the README's plain `cargo test` needs no Python — unless
+//! `NVITOP_CONFORMANCE=1` says they must run, as for the fake-NVML tests.
 
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
 /// The Python interpreter for conformance tests, or `None` (skip) when not asked for.
+///
+/// # Panics
+/// When `NVITOP_CONFORMANCE=1` but `NVITOP_CONFORMANCE_PYTHON` is unset: a
+/// run that requires the conformance tests must not pass by skipping them.
 pub fn conformance_python() -> Option<PathBuf> {
-    std::env::var_os("NVITOP_CONFORMANCE_PYTHON").map(PathBuf::from)
+    let python = std::env::var_os("NVITOP_CONFORMANCE_PYTHON").map(PathBuf::from);
+    assert!(
+        python.is_some() || !conformance_required(),
+        "NVITOP_CONFORMANCE=1 but NVITOP_CONFORMANCE_PYTHON is not set (a venv python with \
+         tests/conformance/requirements.txt installed, as .ci/conformance makes)"
+    );
+    python
+}
+
+/// Whether `NVITOP_CONFORMANCE=1` requires the conformance tests to run.
+pub fn conformance_required() -> bool {
+    std::env::var("NVITOP_CONFORMANCE").is_ok_and(|v| v == "1")
 }
 
 /// A file under `tests/conformance/`.

@@ -186,3 +186,52 @@ fn files_of_a_killed_trainer_are_readable_up_to_the_last_flush() {
     let tb_steps: Vec<i64> = seen.iter().take(30).map(|p| p[0].as_i64().unwrap()).collect();
     assert_eq!(tb_steps, (0..30).collect::<Vec<_>>());
 }
+
+#[test]
+fn files_of_a_killed_trainer_are_readable_without_an_explicit_flush() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("killed");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_killable_trainer"))
+        .arg(&run)
+        .arg("2")
+        .arg("--no-flush")
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    // The trainer never calls flush(): the logger's own flushing (at each
+    // epoch end, and every 2 s) must bring the rows to disk while it runs.
+    let intra_steps = |run: &Path| -> Vec<i64> {
+        let Ok(files) = nvitop::sink::tensorboard::event_files(run) else {
+            return Vec::new();
+        };
+        let Some(file) = files.first() else { return Vec::new() };
+        scalars(&decode(file).0)
+            .remove("batch_time/intra_step (ms)")
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(s, _)| s)
+            .collect()
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_mins(1);
+    while intra_steps(&run).len() < 30 && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    // SIGKILL mid-run: the trainer is still stepping, maybe mid-write.
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    let steps = intra_steps(&run);
+    assert!(steps.len() >= 30, "only {} steps on disk: {steps:?}", steps.len());
+    assert_eq!(steps[..30], (0..30).collect::<Vec<_>>()[..]);
+
+    let Some(python) = conformance_python() else {
+        eprintln!("skipped the Python readers: set NVITOP_CONFORMANCE_PYTHON (see .ci/conformance)");
+        return;
+    };
+    let out = run_python(&python, "read_tensorboard.py", &[run.as_os_str()]);
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let seen = summary["runs"]["."]["batch_time/intra_step (ms)"].as_array().unwrap();
+    assert!(seen.len() >= 30, "TensorBoard saw {} intra-step points", seen.len());
+    let tb_steps: Vec<i64> = seen.iter().take(30).map(|p| p[0].as_i64().unwrap()).collect();
+    assert_eq!(tb_steps, (0..30).collect::<Vec<_>>());
+}

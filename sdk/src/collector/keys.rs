@@ -27,7 +27,8 @@ pub struct MetricKeys {
 
 impl MetricKeys {
     /// Names devices by `scopes` (one per sampled device, in order); adds
-    /// per-process metrics when `tracked`.
+    /// per-process metrics when `tracked`, for the tracked processes that
+    /// have a context on one of the devices.
     ///
     /// ```
     /// # use std::sync::Arc;
@@ -87,7 +88,10 @@ impl MetricKeys {
             push(format!("{scope}/power_limit (W)"), d.power_limit);
         }
         if self.tracked {
-            for p in &sample.processes {
+            // As nvitop's collector: a tracked process is reported only while
+            // it holds a context on one of the collected devices, so a
+            // training run's CPU-only children (data-loader workers) add no keys.
+            for p in sample.processes.iter().filter(|p| p.gpu.iter().any(Option::is_some)) {
                 let pid = p.pid;
                 if let Some(h) = &p.host {
                     push(format!("pid:{pid}/host/cpu_percent (%)"), Some(h.cpu_percent));

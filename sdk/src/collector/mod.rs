@@ -3,11 +3,22 @@
 //! nvitop's `ResourceMetricCollector`, with the same key names.
 //!
 //! Keys are `<tag>/<scope>/<metric (unit)>/<mean|min|max|last>`, plus
-//! `<tag>/duration (s)` and `<tag>/timestamp`. Scopes: `host`,
+//! `<tag>/duration (s)`, `<tag>/timestamp` and `<tag>/last_timestamp`; a
+//! process's running time is reported as nvitop does, as
+//! `pid:<pid>/host/running_time (min)` (its maximum) and `.../last`. Scopes: `host`,
 //! `cuda:0 (gpu:3)` (CUDA ordinal and physical index; `gpu:3` alone for a
 //! device chosen by physical index), and `pid:1234/host` /
-//! `pid:1234/cuda:0 (gpu:3)` for the tracked processes. The full table is in
-//! `docs/METRICS.md`.
+//! `pid:1234/cuda:0 (gpu:3)` for the tracked processes that hold a context
+//! on one of the devices. The full table is in `docs/METRICS.md`.
+//!
+//! Where nvitop differs: a reading the device does not have (an H100's fan)
+//! or cannot give (a lost GPU) is absent rather than `nan`, so a dashboard
+//! shows no point rather than a NaN; `mean` is the mean of the samples
+//! (nvitop weighs them by time, which is the same at the sampler's regular
+//! interval); `collect()` starts a new period (nvitop's accumulates until
+//! `clear()`), so each result covers the time since the previous one; and
+//! a MIG-enabled GPU is one scope, its MIG devices are not added as
+//! nvitop's `gpu:(1, 0)` scopes (pass them explicitly to collect them).
 
 mod keys;
 
@@ -55,6 +66,9 @@ struct Context {
     prefix: String,
     stats: BTreeMap<String, Stats>,
     since: Instant,
+    /// Unix time of the newest sample added (of the context's creation
+    /// before any): nvitop's `<tag>/last_timestamp`.
+    last_timestamp: f64,
 }
 
 impl Context {
@@ -63,7 +77,16 @@ impl Context {
             prefix,
             stats: BTreeMap::new(),
             since: Instant::now(),
+            last_timestamp: unix_now(),
         }
+    }
+
+    /// The statistics of the period that ends now; starts a new one.
+    fn take_report(&mut self) -> BTreeMap<String, f64> {
+        let stats = std::mem::take(&mut self.stats);
+        let duration = self.since.elapsed();
+        self.since = Instant::now();
+        report(&self.prefix, &stats, duration, self.last_timestamp)
     }
 }
 
@@ -80,6 +103,7 @@ impl SampleObserver for Accumulator {
             for (name, value) in &values {
                 context.stats.entry(name.clone()).or_default().add(*value);
             }
+            context.last_timestamp = sample.timestamp;
         }
     }
 }
@@ -358,13 +382,7 @@ impl ResourceCollector {
             }
         }
         let mut stack = self.accumulator.stack.lock().unwrap_or_else(PoisonError::into_inner);
-        let Some(context) = stack.last_mut() else {
-            return BTreeMap::new();
-        };
-        let stats = std::mem::take(&mut context.stats);
-        let duration = context.since.elapsed();
-        context.since = Instant::now();
-        report(&context.prefix, &stats, duration)
+        stack.last_mut().map(Context::take_report).unwrap_or_default()
     }
 
     fn collect_once(&self, prefix: &str, sample: &Sample) -> BTreeMap<String, f64> {
@@ -372,7 +390,7 @@ impl ResourceCollector {
         for (name, value) in self.accumulator.keys.values(sample) {
             stats.entry(name).or_insert_with(Stats::default).add(value);
         }
-        report(prefix, &stats, Duration::ZERO)
+        report(prefix, &stats, Duration::ZERO, sample.timestamp)
     }
 
     /// Collects every `interval` on a background thread under `tag` and
@@ -428,10 +446,7 @@ impl ResourceCollector {
                     let metrics = {
                         let mut stack = accumulator.stack.lock().unwrap_or_else(PoisonError::into_inner);
                         let Some(context) = stack.last_mut() else { return };
-                        let stats = std::mem::take(&mut context.stats);
-                        let duration = context.since.elapsed();
-                        context.since = Instant::now();
-                        report(&context.prefix, &stats, duration)
+                        context.take_report()
                     };
                     if !on_collect(metrics) {
                         return;
@@ -450,19 +465,34 @@ fn config_tracked(config: &SamplerConfig) -> Tracked {
     config.tracked_value().clone()
 }
 
-fn report(prefix: &str, stats: &BTreeMap<String, Stats>, duration: Duration) -> BTreeMap<String, f64> {
+/// The metric nvitop reports without a mean and a minimum: a process's
+/// running time only grows, so its maximum (under the bare name) and last
+/// value are what it says.
+const RUNNING_TIME: &str = "host/running_time (min)";
+
+fn report(
+    prefix: &str,
+    stats: &BTreeMap<String, Stats>,
+    duration: Duration,
+    last_timestamp: f64,
+) -> BTreeMap<String, f64> {
     let mut out = BTreeMap::new();
     for (name, s) in stats {
         if s.count == 0 {
             continue;
         }
-        out.insert(format!("{prefix}/{name}/mean"), s.sum / s.count as f64);
-        out.insert(format!("{prefix}/{name}/min"), s.min);
-        out.insert(format!("{prefix}/{name}/max"), s.max);
+        if name.ends_with(RUNNING_TIME) {
+            out.insert(format!("{prefix}/{name}"), s.max);
+        } else {
+            out.insert(format!("{prefix}/{name}/mean"), s.sum / s.count as f64);
+            out.insert(format!("{prefix}/{name}/min"), s.min);
+            out.insert(format!("{prefix}/{name}/max"), s.max);
+        }
         out.insert(format!("{prefix}/{name}/last"), s.last);
     }
     out.insert(format!("{prefix}/duration (s)"), duration.as_secs_f64());
     out.insert(format!("{prefix}/timestamp"), unix_now());
+    out.insert(format!("{prefix}/last_timestamp"), last_timestamp);
     out
 }
 
@@ -562,9 +592,30 @@ mod tests {
             s.add(v);
         }
         assert_eq!((s.count, s.min, s.max, s.last), (3, 1.0, 5.0, 5.0));
-        let out = report("t", &BTreeMap::from([("x (%)".to_owned(), s)]), Duration::from_secs(2));
+        let out = report(
+            "t",
+            &BTreeMap::from([("x (%)".to_owned(), s)]),
+            Duration::from_secs(2),
+            1.5e9,
+        );
         assert_eq!(out["t/x (%)/mean"], 3.0);
         assert_eq!(out["t/duration (s)"], 2.0);
+        assert_eq!(out["t/last_timestamp"], 1.5e9);
         assert!(out.contains_key("t/timestamp"));
+    }
+
+    #[test]
+    fn running_time_is_reported_as_nvitop_does() {
+        let mut s = Stats::default();
+        for minutes in [1.0, 1.5, 2.0] {
+            s.add(minutes);
+        }
+        let name = "pid:7/host/running_time (min)".to_owned();
+        let out = report("t", &BTreeMap::from([(name, s)]), Duration::ZERO, 0.0);
+        assert_eq!(out["t/pid:7/host/running_time (min)"], 2.0);
+        assert_eq!(out["t/pid:7/host/running_time (min)/last"], 2.0);
+        for stat in ["mean", "min", "max"] {
+            assert!(!out.contains_key(&format!("t/pid:7/host/running_time (min)/{stat}")));
+        }
     }
 }

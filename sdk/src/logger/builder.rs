@@ -130,7 +130,8 @@ impl GpuStatsLoggerBuilder {
         self
     }
 
-    /// Writes a CSV file at `path` (appends when its header matches).
+    /// Writes a CSV file at `path` (appends when its header matches;
+    /// [`build`](Self::build) fails on a file with a different header).
     ///
     /// ```
     /// # use std::sync::Arc;
@@ -148,6 +149,14 @@ impl GpuStatsLoggerBuilder {
     /// let text = std::fs::read_to_string(&path).unwrap();
     /// assert!(text.lines().next().unwrap().contains("gpu_id: 0/utilization.gpu (%)"));
     /// assert_eq!(text.lines().count(), 3); // header and two rows
+    /// // Other columns (here the temperature too) are refused before training starts.
+    /// let err = GpuStatsLogger::builder(&[0])
+    ///     .backend(Arc::new(SimBackend::default_machine()))
+    ///     .csv(&path)
+    ///     .temperature(true)
+    ///     .build()
+    ///     .unwrap_err();
+    /// assert!(err.to_string().contains("different CSV header"), "{err}");
     /// ```
     pub fn csv(mut self, path: impl Into<PathBuf>) -> Self {
         self.csv = Some(path.into());
@@ -451,8 +460,10 @@ impl GpuStatsLoggerBuilder {
     /// Starts the sampler and the sink thread.
     ///
     /// # Errors
-    /// No driver, a device that does not exist, an interval out of range, or
-    /// a sink that cannot be created (the error names the path).
+    /// No driver, a device that does not exist, an interval out of range, a
+    /// sink that cannot be created (the error names the path), or a CSV file
+    /// to append to whose header is not this logger's
+    /// ([`SinkError::HeaderMismatch`](crate::sink::SinkError::HeaderMismatch)).
     ///
     /// ```
     /// # use std::sync::Arc;
@@ -481,19 +492,26 @@ impl GpuStatsLoggerBuilder {
                 pcie: self.options.pcie,
             });
         let (devices, prefixes) = self.devices()?;
+        let keys = LoggerKeys::new(&prefixes, &self.options);
         let mut sinks = std::mem::take(&mut self.sinks);
+        if let Some(path) = &self.csv {
+            let mut csv = CsvSink::create(path)?;
+            // The header is checked here, not on the sink thread: appending
+            // to a file with other columns is a mistake to report before
+            // training starts, not in every row's error count. (Before the
+            // event file is created, so a refused run leaves no empty run
+            // behind in TensorBoard.)
+            csv.start(keys.names())?;
+            sinks.push(Box::new(csv));
+        }
         if let Some(dir) = &self.tensorboard {
             sinks.push(Box::new(TensorBoardSink::create(dir)?));
-        }
-        if let Some(path) = &self.csv {
-            sinks.push(Box::new(CsvSink::create(path)?));
         }
         if sinks.is_empty() {
             sinks.push(Box::new(TensorBoardSink::create(default_run_dir(
                 &default_log_parent(),
             ))?));
         }
-        let keys = LoggerKeys::new(&prefixes, &self.options);
         let sampler = Arc::new(Sampler::start(devices, config));
         let (sender, receiver) = crossbeam_channel::bounded(self.capacity);
         let dropped = Arc::new(AtomicU64::new(0));

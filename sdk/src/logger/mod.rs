@@ -13,7 +13,7 @@ mod options;
 mod record;
 mod worker;
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -104,8 +104,18 @@ struct Clocks {
     batch_end: AtomicU64,
     epoch_start: AtomicU64,
     validation_start: AtomicU64,
+    /// The current epoch, valid once `has_epoch` is set (a flag rather
+    /// than a sentinel value, so every `u64` is a valid epoch).
     epoch: AtomicU64,
+    has_epoch: AtomicBool,
     step: AtomicU64,
+}
+
+impl Clocks {
+    fn set_epoch(&self, epoch: u64) {
+        self.epoch.store(epoch, Ordering::Relaxed);
+        self.has_epoch.store(true, Ordering::Release);
+    }
 }
 
 /// Logs GPU statistics from a training loop's hooks.
@@ -289,10 +299,10 @@ impl GpuStatsLogger {
     }
 
     fn epoch(&self) -> Option<u64> {
-        match self.clocks.epoch.load(Ordering::Relaxed) {
-            0 => None,
-            e => Some(e - 1),
-        }
+        self.clocks
+            .has_epoch
+            .load(Ordering::Acquire)
+            .then(|| self.clocks.epoch.load(Ordering::Relaxed))
     }
 
     fn send(&self, event: HookEvent, step: u64, times: (Option<f64>, Option<f64>, Option<f64>, Option<f64>)) {
@@ -366,7 +376,7 @@ impl GpuStatsLogger {
     /// assert!(rows.records().iter().all(|r| r.epoch == Some(4)));
     /// ```
     pub fn on_train_epoch_start(&self, epoch: u64) {
-        self.clocks.epoch.store(epoch + 1, Ordering::Relaxed);
+        self.clocks.set_epoch(epoch);
         self.clocks.epoch_start.store(self.now_ns(), Ordering::Relaxed);
         self.clocks.batch_end.store(NONE, Ordering::Relaxed);
         self.clocks.batch_start.store(NONE, Ordering::Relaxed);
@@ -432,6 +442,10 @@ impl GpuStatsLogger {
     /// ```
     pub fn on_train_batch_end(&self, step: u64) {
         let now = self.now_ns();
+        // The epoch-end and validation rows carry the last step seen; a
+        // caller that reports only batch ends (burn's metric events) must
+        // move it too.
+        self.clocks.step.store(step, Ordering::Relaxed);
         self.clocks.batch_end.store(now, Ordering::Relaxed);
         let intra = if self.options.intra_step_time || self.options.energy {
             Self::since_ms(self.clocks.batch_start.load(Ordering::Relaxed), now)
@@ -464,7 +478,7 @@ impl GpuStatsLogger {
     /// assert!(rows.records().iter().any(|r| r.get("epoch_time/train (s)").is_some()));
     /// ```
     pub fn on_train_epoch_end(&self, epoch: u64) {
-        self.clocks.epoch.store(epoch + 1, Ordering::Relaxed);
+        self.clocks.set_epoch(epoch);
         let now = self.now_ns();
         let seconds = Self::since_ms(self.clocks.epoch_start.load(Ordering::Relaxed), now).map(|ms| ms / 1000.0);
         self.send(

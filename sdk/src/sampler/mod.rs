@@ -7,10 +7,16 @@
 //! small ring so a consumer (the logger's sink thread) can find the sample a
 //! hook saw. Observers (the resource collector) get each sample as it is
 //! taken, on the sampler thread.
+//!
+//! Nothing the sampler meets stops it: a GPU that is lost, or a tracked pid
+//! that exits, becomes missing values in the samples and one `log` warning
+//! (and a note when the GPU answers again); an observer that panics is
+//! reported and the sampler goes on.
 
 mod sample;
 
-use std::collections::VecDeque;
+use std::collections::{HashSet, VecDeque};
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, PoisonError, Weak};
 use std::thread::JoinHandle;
@@ -273,8 +279,58 @@ struct Shared {
     latest_seq: AtomicU64,
     ring: Mutex<VecDeque<Arc<Sample>>>,
     observers: Mutex<Vec<Weak<dyn SampleObserver>>>,
+    health: Mutex<Health>,
     stop: Mutex<bool>,
     wake: Condvar,
+}
+
+/// What the sampler has already warned about, so that a lost GPU or a
+/// vanished process is reported once, not at every sample.
+#[derive(Debug, Default)]
+struct Health {
+    /// Per sampled device: lost at the previous sample.
+    lost: Vec<bool>,
+    /// Explicitly tracked pids found gone.
+    vanished: HashSet<u32>,
+    /// An observer panicked (reported once).
+    observer_panicked: bool,
+}
+
+impl Health {
+    /// Records whether device `i` answered; warns when it stops, notes when it is back.
+    fn device(&mut self, i: usize, device: &Device, status: Result<(), crate::backend::BackendError>) {
+        if self.lost.len() <= i {
+            self.lost.resize(i + 1, false);
+        }
+        match status {
+            Err(err) if !self.lost[i] => {
+                self.lost[i] = true;
+                log::warn!(
+                    "GPU {}: {err}; its statistics are missing until it answers again",
+                    device.display_index()
+                );
+            }
+            Ok(()) if self.lost[i] => {
+                self.lost[i] = false;
+                log::info!("GPU {} answers again", device.display_index());
+            }
+            _ => {}
+        }
+    }
+
+    /// Warns once for each explicitly tracked pid that has no process any more.
+    fn processes(&mut self, tracked: &Tracked, found: impl Fn(u32) -> bool) {
+        // Descendants come and go (data-loader workers): only pids the
+        // caller named are expected to stay.
+        let Tracked::Pids(pids) = tracked else { return };
+        for &pid in pids {
+            if found(pid) {
+                self.vanished.remove(&pid);
+            } else if self.vanished.insert(pid) {
+                log::warn!("tracked process {pid} is gone or unreadable; its statistics are missing");
+            }
+        }
+    }
 }
 
 /// The background sampler. Stops its thread when dropped.
@@ -324,6 +380,7 @@ impl Sampler {
             latest_seq: AtomicU64::new(0),
             ring: Mutex::new(VecDeque::with_capacity(RING)),
             observers: Mutex::new(Vec::new()),
+            health: Mutex::new(Health::default()),
             stop: Mutex::new(false),
             wake: Condvar::new(),
         });
@@ -542,7 +599,15 @@ fn take_and_publish(shared: &Shared) -> Arc<Sample> {
         list.iter().filter_map(Weak::upgrade).collect()
     };
     for observer in observers {
-        observer.observe(&sample);
+        // A panicking observer must not take the sampler thread (and with
+        // it every logger's fresh values) down.
+        if catch_unwind(AssertUnwindSafe(|| observer.observe(&sample))).is_err() {
+            let mut health = shared.health.lock().unwrap_or_else(PoisonError::into_inner);
+            if !health.observer_panicked {
+                health.observer_panicked = true;
+                log::error!("a sample observer panicked; the sampler goes on");
+            }
+        }
     }
     sample
 }
@@ -569,9 +634,16 @@ fn take_sample(shared: &Shared, seq: u64) -> Sample {
     let pids = tracked_pids(&shared.config.tracked);
     let mut per_device_tracked = Vec::with_capacity(shared.devices.len());
     let mut devices = Vec::with_capacity(shared.devices.len());
-    for device in &shared.devices {
+    for (i, device) in shared.devices.iter().enumerate() {
         // A lost GPU answers nothing: skip its calls, record all N/A.
-        if device.status().is_err() {
+        let status = device.status();
+        let lost = status.is_err();
+        shared
+            .health
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .device(i, device, status);
+        if lost {
             per_device_tracked.push(std::collections::HashMap::new());
             devices.push(DeviceSample::default());
             continue;
@@ -589,6 +661,11 @@ fn take_sample(shared: &Shared, seq: u64) -> Sample {
         per_device_tracked.push(tracked);
     }
     let infos = host_process_infos(&pids);
+    shared
+        .health
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .processes(&shared.config.tracked, |pid| infos.contains_key(&pid));
     let processes = pids
         .iter()
         .map(|&pid| ProcessSample {

@@ -2,7 +2,10 @@
 //!
 //! Used by the conformance tests to check that files left by a process
 //! killed with SIGKILL are read by TensorBoard up to the last flushed record.
-//! Arguments: `RUN_DIR STEP_MS`. Prints `step N` after each flushed epoch.
+//! Arguments: `RUN_DIR STEP_MS [--no-flush]`. Prints `step N written M`
+//! after each epoch, once `flush()` has returned; with `--no-flush` it never
+//! calls `flush()` and prints `step N` as soon as the epoch ends, leaving the
+//! flushing to the logger itself (at each epoch end and every 2 s).
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -16,8 +19,16 @@ use nvitop::backend::sim::SimBackend;
 fn main() -> ExitCode {
     let mut args = std::env::args().skip(1);
     let (Some(dir), Some(step_ms)) = (args.next(), args.next().and_then(|v| v.parse::<u64>().ok())) else {
-        eprintln!("usage: killable_trainer RUN_DIR STEP_MS");
+        eprintln!("usage: killable_trainer RUN_DIR STEP_MS [--no-flush]");
         return ExitCode::from(2);
+    };
+    let explicit_flush = match args.next().as_deref() {
+        None => true,
+        Some("--no-flush") => false,
+        Some(other) => {
+            eprintln!("unknown option '{other}'; usage: killable_trainer RUN_DIR STEP_MS [--no-flush]");
+            return ExitCode::from(2);
+        }
     };
     let dir = PathBuf::from(dir);
     let sim = SimBackend::default_machine();
@@ -44,10 +55,15 @@ fn main() -> ExitCode {
             std::thread::sleep(Duration::from_millis(step_ms));
         }
         logger.on_train_epoch_end(epoch);
-        // Epoch end flushes on the sink thread; wait for it so the parent
-        // knows what must be on disk when it kills us.
-        let report = logger.flush();
-        if writeln!(stdout, "step {} written {}", epoch * 10 + 9, report.written).is_err() || stdout.flush().is_err() {
+        let line = if explicit_flush {
+            // Epoch end flushes on the sink thread; wait for it so the parent
+            // knows what must be on disk when it kills us.
+            let report = logger.flush();
+            format!("step {} written {}", epoch * 10 + 9, report.written)
+        } else {
+            format!("step {}", epoch * 10 + 9)
+        };
+        if writeln!(stdout, "{line}").is_err() || stdout.flush().is_err() {
             break;
         }
     }

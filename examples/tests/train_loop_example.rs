@@ -1,0 +1,105 @@
+//! Runs the `train_loop` example as a user would (`NVITOP_SIMULATE=1 cargo
+//! run --example train_loop -- --name x`) and reads back what it wrote.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use nvitop::sink::tensorboard::scalar_tags;
+
+/// A fresh directory, removed when dropped (this package has no
+/// `tempfile` dependency).
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(name: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!("nvitop-train-loop-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        Self(dir)
+    }
+
+    fn path(&self) -> &std::path::Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// `cargo test` builds the package's examples next to the test binaries'
+/// `deps/` folder.
+fn example(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let dir = exe.parent().unwrap().parent().unwrap();
+    dir.join("examples").join(name)
+}
+
+#[test]
+fn train_loop_logs_to_runs_name_and_prints_the_tensorboard_command() {
+    let dir = TempDir::new("name");
+    let out = Command::new(example("train_loop"))
+        .args(["--name", "x", "--epochs", "2", "--steps", "5", "--step-ms", "0"])
+        .current_dir(dir.path())
+        .env("NVITOP_SIMULATE", "1")
+        .env_remove("NVITOP_LOGDIR")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("tensorboard --logdir runs"), "{stdout}");
+    assert!(stdout.contains("epoch 1:"), "{stdout}");
+    assert!(stdout.contains("0 dropped, 0 errors"), "{stdout}");
+
+    let run = dir.path().join("runs/x");
+    // Read back strictly: framing and both CRCs of every record.
+    let tags = scalar_tags(&run).unwrap();
+    for tag in [
+        "gpu_id: 0/utilization.gpu (%)",
+        "gpu_id: 0/memory.used (MiB)",
+        "gpu_id: 0/temperature.gpu (C)",
+        "batch_time/intra_step (ms)",
+        "epoch_time/train (s)",
+    ] {
+        assert!(tags.contains(tag), "{tag} missing from {tags:?}");
+    }
+    let csv = std::fs::read_to_string(run.join("gpu_stats.csv")).unwrap();
+    assert!(csv.starts_with("wall_time,step,epoch,gpu_id: 0/"), "{csv}");
+    // 2 epochs × 5 steps × (batch start, batch end), plus each epoch's end
+    // and validation end, plus the end of training.
+    assert_eq!(csv.lines().count(), 1 + 20 + 4 + 1, "{csv}");
+}
+
+#[test]
+fn train_loop_honours_nvitop_logdir_and_refuses_unknown_options() {
+    let dir = TempDir::new("logdir");
+    let out = Command::new(example("train_loop"))
+        .args(["--name", "y", "--epochs", "1", "--steps", "2", "--step-ms", "0"])
+        .env("NVITOP_SIMULATE", "1")
+        .env("NVITOP_LOGDIR", dir.path().join("logs"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let logs = dir.path().join("logs");
+    assert!(
+        stdout.contains(&format!("tensorboard --logdir {}", logs.display())),
+        "{stdout}"
+    );
+    assert!(logs.join("y/gpu_stats.csv").is_file());
+
+    let bad = Command::new(example("train_loop"))
+        .arg("--bogus")
+        .env("NVITOP_SIMULATE", "1")
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("--bogus"));
+}
