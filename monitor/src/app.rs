@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use nvitop::backend::Backend;
+use nvitop::backend::{Backend, BackendError};
 use nvitop::global::{SIMULATE_ENV, backend_from_spec, simulate_spec};
 use nvitop::{Device, Snapshot};
 
@@ -67,8 +67,22 @@ pub struct Environment {
     pub cuda_visible_devices: Option<String>,
     /// `NVITOP_SIMULATE`.
     pub simulate: Option<String>,
-    /// The user names known to the system.
+    /// The user names known to the system (and the uid of a user that has
+    /// no name).
     pub system_users: Vec<String>,
+}
+
+/// Who runs the monitor: `$USER`, else `$LOGNAME` (either can be unset, as
+/// under cron or in containers), else the name of the real uid, else, for a
+/// uid without a name (a container started with `--user 1234`), the uid
+/// itself: the SDK names such a process's owner by its uid too, so `-u` and
+/// the dimming of other users' processes still work.
+fn current_user(user: Option<String>, logname: Option<String>, uid_name: Option<String>, uid: u32) -> String {
+    [user, logname, uid_name]
+        .into_iter()
+        .flatten()
+        .find(|name| !name.is_empty())
+        .unwrap_or_else(|| uid.to_string())
 }
 
 impl Environment {
@@ -80,18 +94,18 @@ impl Environment {
         let users: Vec<sysinfo::User> = sysinfo::Users::new_with_refreshed_list()
             .map(Vec::from)
             .unwrap_or_default();
-        // $USER can be unset (cron, containers): fall back to the name of
-        // the real uid, so the monitor still knows whose processes are ours.
-        let uid = rustix::process::getuid()
-            .as_raw()
-            .to_string()
-            .parse::<sysinfo::Uid>()
-            .ok();
+        let raw_uid = rustix::process::getuid().as_raw();
+        let uid = raw_uid.to_string().parse::<sysinfo::Uid>().ok();
         let own_name = users
             .iter()
             .find(|u| Some(u.id()) == uid.as_ref())
             .map(|u| u.name().to_owned());
-        let system_users = users.iter().map(|u| u.name().to_owned()).collect();
+        let mut system_users: Vec<String> = users.iter().map(|u| u.name().to_owned()).collect();
+        if own_name.is_none() {
+            // A uid without a name is still a user of this system: `-u`
+            // alone (or `-u 1234`) names it by number.
+            system_users.push(raw_uid.to_string());
+        }
         Self {
             stdout_is_tty,
             terminal_width: stdout_is_tty
@@ -101,10 +115,7 @@ impl Environment {
                 // A pseudo-terminal without a size reports 0 columns.
                 .filter(|&w| w > 0),
             no_color: var("NO_COLOR"),
-            user: var("USER")
-                .or_else(|| var("LOGNAME"))
-                .filter(|u| !u.is_empty())
-                .or(own_name),
+            user: Some(current_user(var("USER"), var("LOGNAME"), own_name, raw_uid)),
             hostname: std::fs::read_to_string("/proc/sys/kernel/hostname")
                 .ok()
                 .map(|h| h.trim().to_owned())
@@ -210,7 +221,9 @@ fn process_filter(cli: &Cli, env: &Environment) -> Result<ProcessFilter, Failure
     };
     Ok(ProcessFilter {
         compute: cli.compute,
+        only_compute: cli.only_compute,
         graphics: cli.graphics,
+        only_graphics: cli.only_graphics,
         users,
         pids: cli.pid.clone().unwrap_or_default(),
     })
@@ -226,8 +239,32 @@ fn backend(cli: &Cli, env: &Environment) -> Result<Arc<dyn Backend>, Failure> {
         .or_else(|| simulate_spec(env.simulate.as_deref()));
     backend_from_spec(spec).map_err(|err| match err {
         nvitop::Error::Scenario(_) => Failure::Usage(format!("--simulate {}: {err}", spec.unwrap_or_default())),
+        nvitop::Error::Backend(BackendError::LibraryNotFound { ref path, .. }) => {
+            // The error names the path it tried; for a bare library name,
+            // say where the dynamic loader looked for it too.
+            match searched_for(path, std::env::var_os("LD_LIBRARY_PATH").as_deref()) {
+                Some(searched) => Failure::Runtime(anyhow::anyhow!("{err}. {searched}")),
+                None => Failure::Runtime(err.into()),
+            }
+        }
         other => Failure::Runtime(other.into()),
     })
+}
+
+/// Where the dynamic loader looks for the library `name` when it is a bare
+/// name (no directory); `None` for a path, which is the one place tried.
+fn searched_for(name: &std::path::Path, ld_library_path: Option<&std::ffi::OsStr>) -> Option<String> {
+    if name.components().count() != 1 {
+        return None;
+    }
+    let ld = match ld_library_path.map(std::ffi::OsStr::to_string_lossy) {
+        Some(dirs) if !dirs.is_empty() => format!("LD_LIBRARY_PATH={dirs}"),
+        _ => "LD_LIBRARY_PATH (not set)".to_owned(),
+    };
+    Some(format!(
+        "The dynamic loader searched for {} in {ld}, the ld.so cache (/etc/ld.so.cache) and the default library directories (/lib, /usr/lib)",
+        name.display()
+    ))
 }
 
 fn devices(cli: &Cli, env: &Environment, backend: &Arc<dyn Backend>) -> Result<Vec<Device>, Failure> {
@@ -257,6 +294,7 @@ fn pid_exists(pid: u32) -> bool {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
 
     #[test]
@@ -291,6 +329,35 @@ mod tests {
             ..tty
         };
         assert!(empty.use_color(&plain));
+    }
+
+    #[test]
+    fn current_user_falls_back_to_the_uid() {
+        let some = |s: &str| Some(s.to_owned());
+        assert_eq!(current_user(some("alice"), some("bob"), some("carol"), 7), "alice");
+        assert_eq!(current_user(None, some("bob"), some("carol"), 7), "bob");
+        // An empty $USER counts as unset.
+        assert_eq!(current_user(some(""), some("bob"), None, 7), "bob");
+        assert_eq!(current_user(None, None, some("carol"), 7), "carol");
+        // A uid without a name: the SDK names its processes' owner `1234` too.
+        assert_eq!(current_user(None, Some(String::new()), None, 1234), "1234");
+    }
+
+    #[test]
+    fn missing_driver_says_where_it_looked() {
+        let name = std::path::Path::new("libnvidia-ml.so.1");
+        let bare = searched_for(name, None).unwrap();
+        assert!(bare.contains("libnvidia-ml.so.1"), "{bare}");
+        assert!(bare.contains("LD_LIBRARY_PATH (not set)"), "{bare}");
+        assert!(bare.contains("/etc/ld.so.cache") && bare.contains("/usr/lib"), "{bare}");
+        let with_dirs = searched_for(name, Some(std::ffi::OsStr::new("/opt/a:/opt/b"))).unwrap();
+        assert!(with_dirs.contains("LD_LIBRARY_PATH=/opt/a:/opt/b"), "{with_dirs}");
+        // A path is the one place tried, and the error already names it.
+        assert_eq!(
+            searched_for(std::path::Path::new("/opt/nvidia/libnvidia-ml.so.1"), None),
+            None
+        );
+        assert_eq!(searched_for(std::path::Path::new("./libnvidia-ml.so.1"), None), None);
     }
 
     #[test]

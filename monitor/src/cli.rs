@@ -11,33 +11,46 @@ use clap::Parser;
 #[derive(Debug, Clone, Default, Parser)]
 #[command(name = "nvitop-monitor", version, about, long_about = None)]
 pub struct Cli {
+    /// Print the status once and exit: what nvitop-monitor does without `-m` (nvitop's `--once`).
+    #[arg(long, short = '1')]
+    pub once: bool,
+
     /// Use ASCII characters only (`+-=|#`), for terminals and logs without Unicode.
     #[arg(long = "ascii", short = 'U', visible_alias = "no-unicode")]
     pub ascii: bool,
 
     /// GPU utilization thresholds for light / moderate / heavy load (1 <= TH1 < TH2 <= 99) [default: 10 75].
-    #[arg(long, num_args = 2, value_names = ["TH1", "TH2"], value_parser = clap::value_parser!(u8).range(1..=99))]
+    #[arg(long, num_args = 2, value_names = ["TH1", "TH2"], value_parser = clap::value_parser!(u8).range(1..=99), allow_negative_numbers = true)]
     pub gpu_util_thresh: Option<Vec<u8>>,
 
     /// Memory utilization thresholds for light / moderate / heavy load (1 <= TH1 < TH2 <= 99) [default: 10 80].
-    #[arg(long, num_args = 2, value_names = ["TH1", "TH2"], value_parser = clap::value_parser!(u8).range(1..=99))]
+    #[arg(long, num_args = 2, value_names = ["TH1", "TH2"], value_parser = clap::value_parser!(u8).range(1..=99), allow_negative_numbers = true)]
     pub mem_util_thresh: Option<Vec<u8>>,
 
     /// Show only the GPUs with these indices.
+    // `-1` after the indices is the `--once` flag, as in nvitop (`-o 0 1 -1`).
     #[arg(long, short = 'o', num_args = 1.., value_name = "INDEX")]
     pub only: Option<Vec<u32>>,
 
-    /// Show only the GPUs visible to CUDA (`CUDA_VISIBLE_DEVICES`); also `-ov`.
-    #[arg(long, conflicts_with = "only")]
+    /// Show only the GPUs visible to CUDA (`CUDA_VISIBLE_DEVICES`); also `-ov`. Ignored with --only.
+    #[arg(long)]
     pub only_visible: bool,
 
-    /// Show only compute (CUDA) processes; with --graphics, both kinds.
+    /// Show only processes with a compute context (type C or C+G).
     #[arg(long, short = 'c')]
     pub compute: bool,
 
-    /// Show only graphics processes; with --compute, both kinds.
+    /// Show only processes with a compute context and no graphics one (type C only).
+    #[arg(long, short = 'C')]
+    pub only_compute: bool,
+
+    /// Show only processes with a graphics context (type G or C+G).
     #[arg(long, short = 'g')]
     pub graphics: bool,
+
+    /// Show only processes with a graphics context and no compute one (type G only).
+    #[arg(long, short = 'G')]
+    pub only_graphics: bool,
 
     /// Show only the processes of these users (no name: yourself, from $USER).
     #[arg(long, short = 'u', num_args = 0.., value_name = "USERNAME")]
@@ -151,6 +164,22 @@ mod tests {
         let cli = Cli::parse_args(["nvitop-monitor", "--no-unicode", "--simulate", "mig"]).unwrap();
         assert!(cli.ascii);
         assert_eq!(cli.simulate.as_deref(), Some("mig"));
+        let cli = Cli::parse_args(["nvitop-monitor", "-1", "-C", "-G", "-g", "-ov", "-o", "1"]).unwrap();
+        assert!(cli.once && cli.only_compute && cli.only_graphics && cli.graphics && !cli.compute);
+        // Both given: nvitop's --only wins over --only-visible (see `app`).
+        assert!(cli.only_visible);
+        assert_eq!(cli.only, Some(vec![1]));
+        let cli = Cli::parse_args(["nvitop-monitor", "--once", "--only-compute", "--only-graphics"]).unwrap();
+        assert!(cli.once && cli.only_compute && cli.only_graphics);
+        // `-1` ends a list of indices or pids, as in nvitop.
+        let cli = Cli::parse_args(["nvitop-monitor", "-o", "0", "1", "-1"]).unwrap();
+        assert!(cli.once);
+        assert_eq!(cli.only, Some(vec![0, 1]));
+        let cli = Cli::parse_args(["nvitop-monitor", "-p", "12", "-1"]).unwrap();
+        assert!(cli.once);
+        assert_eq!(cli.pid, Some(vec![12]));
+        // A threshold pair takes two numbers: `-5` is a (bad) value there.
+        assert!(Cli::parse_args(["x", "--gpu-util-thresh", "-5", "50"]).is_err_and(|e| e.to_string().contains("-5")));
     }
 
     #[test]

@@ -5,13 +5,19 @@ use nvitop::{ProcessSnapshot, Snapshot};
 
 use crate::widgets::processes::sort_key;
 
-/// Which processes to keep. Empty lists and `false` flags keep everything.
+/// Which processes to keep: those that pass every filter that is on, as
+/// with nvitop (so `-c -g` keeps the `C+G` processes). Empty lists and
+/// `false` flags keep everything.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ProcessFilter {
-    /// Keep compute processes (`C`, `C+G`).
+    /// Keep processes with a compute context (`C`, `C+G`).
     pub compute: bool,
-    /// Keep graphics processes (`G`, `C+G`).
+    /// Keep processes without a graphics context (`C`).
+    pub only_compute: bool,
+    /// Keep processes with a graphics context (`G`, `C+G`).
     pub graphics: bool,
+    /// Keep processes without a compute context (`G`).
+    pub only_graphics: bool,
     /// Keep only processes of these users.
     pub users: Vec<String>,
     /// Keep only these pids.
@@ -21,10 +27,11 @@ pub struct ProcessFilter {
 impl ProcessFilter {
     /// Whether `p` passes the filter.
     pub fn keeps(&self, p: &ProcessSnapshot) -> bool {
-        let kind_ok = match (self.compute, self.graphics) {
-            (false, false) => true,
-            (compute, graphics) => (compute && p.kind.contains('C')) || (graphics && p.kind.contains('G')),
-        };
+        let (compute, graphics) = (p.kind.contains('C'), p.kind.contains('G'));
+        let kind_ok = (!self.compute || compute)
+            && (!self.only_compute || !graphics)
+            && (!self.graphics || graphics)
+            && (!self.only_graphics || !compute);
         let user_ok = self.users.is_empty()
             || p.host
                 .as_ref()
@@ -64,5 +71,63 @@ impl ProcessFilter {
             .iter()
             .copied()
             .find(|&pid| !exists(pid) && !snapshot.processes.iter().any(|p| p.pid == pid))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn of_kind(kind: &str) -> ProcessSnapshot {
+        ProcessSnapshot {
+            pid: 1,
+            device_index: "0".to_owned(),
+            physical_index: 0,
+            gpu_memory: None,
+            gpu_memory_human: None,
+            gpu_memory_percent: None,
+            kind: kind.to_owned(),
+            gpu_sm_utilization: None,
+            gpu_memory_utilization: None,
+            gpu_encoder_utilization: None,
+            gpu_decoder_utilization: None,
+            gpu_instance_id: None,
+            compute_instance_id: None,
+            host: None,
+        }
+    }
+
+    /// The kinds among `C`, `G`, `C+G` that `filter` keeps.
+    fn kept(filter: &ProcessFilter) -> Vec<&'static str> {
+        ["C", "G", "C+G"]
+            .into_iter()
+            .filter(|kind| filter.keeps(&of_kind(kind)))
+            .collect()
+    }
+
+    #[test]
+    fn type_filters_combine_like_nvitop() {
+        let none = ProcessFilter::default();
+        let set = |f: fn(&mut ProcessFilter)| {
+            let mut filter = ProcessFilter::default();
+            f(&mut filter);
+            filter
+        };
+        assert_eq!(kept(&none), ["C", "G", "C+G"]);
+        assert_eq!(kept(&set(|f| f.compute = true)), ["C", "C+G"]);
+        assert_eq!(kept(&set(|f| f.only_compute = true)), ["C"]);
+        assert_eq!(kept(&set(|f| f.graphics = true)), ["G", "C+G"]);
+        assert_eq!(kept(&set(|f| f.only_graphics = true)), ["G"]);
+        // Every filter must pass: -c -g is the processes with both contexts.
+        let both = set(|f| {
+            f.compute = true;
+            f.graphics = true;
+        });
+        assert_eq!(kept(&both), ["C+G"]);
+        let contradiction = set(|f| {
+            f.only_compute = true;
+            f.only_graphics = true;
+        });
+        assert!(kept(&contradiction).is_empty());
     }
 }

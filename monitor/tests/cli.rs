@@ -17,7 +17,19 @@ fn cmd(args: &[&str]) -> Command {
         .env_remove("NVITOP_SIM_SCENARIO")
         .env_remove("NO_COLOR")
         .env_remove("CUDA_VISIBLE_DEVICES")
+        // Set by the fake-driver tests and the benchmark; not wanted here.
+        .env_remove("NVITOP_SIM_HOST_PIDS")
+        .env_remove("NVITOP_NVML_LIBRARY")
         .env("NVITOP_SIM_TIME", "10");
+    cmd
+}
+
+/// [`cmd`] with every `host:N` process of the scenario bound to this test
+/// process, for checks that read the whole output: the rows of other host
+/// processes show whatever those run, which may contain anything.
+fn pinned_cmd(args: &[&str]) -> Command {
+    let mut cmd = cmd(args);
+    cmd.env("NVITOP_SIM_HOST_PIDS", std::process::id().to_string());
     cmd
 }
 
@@ -71,16 +83,29 @@ fn help_and_version() {
     assert!(help.status.success());
     let text = stdout(&help);
     for flag in [
+        "--once",
+        "-1,",
         "--ascii",
         "--no-unicode",
+        "-U,",
         "--gpu-util-thresh",
         "--mem-util-thresh",
         "--only",
+        "-o,",
         "--only-visible",
+        "-ov",
         "--compute",
+        "-c,",
+        "--only-compute",
+        "-C,",
         "--graphics",
+        "-g,",
+        "--only-graphics",
+        "-G,",
         "--user",
+        "-u,",
         "--pid",
+        "-p,",
         "--simulate",
         "--json",
         "--colorful",
@@ -90,9 +115,26 @@ fn help_and_version() {
     ] {
         assert!(text.contains(flag), "--help lacks {flag}");
     }
-    let version = run(&["-V"]);
-    assert!(version.status.success());
-    assert!(stdout(&version).contains(env!("CARGO_PKG_VERSION")));
+    for flag in ["-V", "--version"] {
+        let version = run(&[flag]);
+        assert!(version.status.success());
+        assert!(stdout(&version).contains(env!("CARGO_PKG_VERSION")));
+    }
+    assert_eq!(stdout(&run(&["-h"])), text);
+}
+
+#[test]
+fn once_is_what_the_monitor_does_anyway() {
+    // nvitop's `--once` / `-1`: the same one-shot output.
+    for flag in ["--once", "-1"] {
+        let output = pinned_cmd(&["--simulate", flag]).output().unwrap();
+        assert!(output.status.success(), "{flag}: {}", stderr(&output));
+        let text = stdout(&output);
+        assert!(
+            text.contains("Driver Version:") && text.contains("Processes:"),
+            "{flag}: {text}"
+        );
+    }
 }
 
 #[test]
@@ -105,6 +147,22 @@ fn no_driver_is_an_error_not_a_simulation() {
     let err = stderr(&output);
     assert!(err.contains("driver"), "{err}");
     assert!(err.contains("/nonexistent/libnvidia-ml.so.1"), "{err}");
+    assert!(err.contains("--simulate"), "{err}");
+    assert!(output.stdout.is_empty());
+
+    // A bare library name: the message says where the loader searched.
+    let output = cmd(&[])
+        .env("NVITOP_NVML_LIBRARY", "libnvidia-ml-absent.so.1")
+        .env("LD_LIBRARY_PATH", "/nonexistent/lib")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let err = stderr(&output);
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    assert!(err.contains("driver library not found"), "{err}");
+    assert!(err.contains("libnvidia-ml-absent.so.1"), "{err}");
+    assert!(err.contains("LD_LIBRARY_PATH=/nonexistent/lib"), "{err}");
+    assert!(err.contains("/etc/ld.so.cache"), "{err}");
     assert!(err.contains("--simulate"), "{err}");
     assert!(output.stdout.is_empty());
 }
@@ -177,6 +235,61 @@ fn json_has_the_documented_fields() {
     }
 }
 
+/// Every key of `value`, at any depth.
+fn all_keys(value: &Value, keys: &mut std::collections::BTreeSet<String>) {
+    match value {
+        Value::Object(map) => {
+            for (key, value) in map {
+                keys.insert(key.clone());
+                all_keys(value, keys);
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|v| all_keys(v, keys)),
+        _ => {}
+    }
+}
+
+#[test]
+fn json_fields_are_the_documented_ones() {
+    // monitor/README.md's JSON section names every field (`a_field`); the
+    // output has exactly those, so a renamed or new field needs the README.
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let start = readme.find("## JSON").unwrap();
+    let section = &readme[start..start + readme[start..].find("\n## ").unwrap()];
+    let documented: std::collections::BTreeSet<&str> = section
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .filter(|name| name.starts_with(|c: char| c.is_ascii_lowercase()))
+        .filter(|name| {
+            name.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        })
+        .collect();
+    let mut keys = std::collections::BTreeSet::new();
+    for preset in ["default", "faults"] {
+        all_keys(&json(&["--simulate", preset]), &mut keys);
+    }
+    for key in &keys {
+        // "`memory_total`, ... (+ `_human` forms)".
+        let base = key
+            .strip_suffix("_human")
+            .filter(|base| documented.contains(base) && section.contains("(+ `_human` forms"));
+        assert!(
+            documented.contains(key.as_str()) || base.is_some(),
+            "`{key}` is in the JSON but not in monitor/README.md"
+        );
+    }
+    // Values the section quotes, not fields.
+    let values = ["null", "nvml", "simulator"];
+    for name in documented.iter().filter(|name| !values.contains(name)) {
+        assert!(
+            keys.contains(*name),
+            "monitor/README.md documents `{name}`, which the JSON lacks"
+        );
+    }
+}
+
 #[test]
 fn only_selects_devices() {
     assert_eq!(device_indices(&json(&["--simulate", "--only", "0", "2"])), [0, 2]);
@@ -184,6 +297,25 @@ fn only_selects_devices() {
     let snapshot = json(&["--simulate", "-o", "2"]);
     assert!(processes(&snapshot).iter().all(|p| p["physical_index"] == 2));
     assert_usage_error(&["--simulate", "--only", "0", "7"], "7");
+    assert_usage_error(&["--simulate", "-o", "4"], "4");
+    assert_usage_error(&["--simulate", "-o", "abc"], "abc");
+    // `-1` is nvitop's `--once` flag, so `-o -1` gives `-o` no index.
+    assert_usage_error(&["--simulate", "-o", "-1"], "--only");
+}
+
+#[test]
+fn only_wins_over_only_visible() {
+    // As in nvitop, whose --only "suppresses option --only-visible".
+    for args in [["-ov", "-o", "2"], ["-o", "2", "-ov"]] {
+        let output = cmd(&["--simulate", "--json"])
+            .args(args)
+            .env("CUDA_VISIBLE_DEVICES", "3,0")
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{args:?}: {}", stderr(&output));
+        let snapshot: Value = serde_json::from_slice(&output.stdout).unwrap();
+        assert_eq!(device_indices(&snapshot), [2], "{args:?}");
+    }
 }
 
 #[test]
@@ -216,7 +348,25 @@ fn process_type_filters() {
     assert!(!compute.is_empty() && compute.iter().all(|k| k.contains('C')));
     let graphics = kinds(&json(&["--simulate", "--graphics"]));
     assert!(!graphics.is_empty() && graphics.iter().all(|k| k.contains('G')));
-    assert_eq!(kinds(&json(&["--simulate", "-c", "-g"])).len(), kinds(&all).len());
+    for kind in ["C", "G", "C+G"] {
+        assert!(
+            kinds(&all).iter().any(|k| k == kind),
+            "the default machine has a {kind} process"
+        );
+    }
+    // Each type filter must hold, as in nvitop: -c -g is the C+G processes.
+    let count = |kind: &str| kinds(&all).iter().filter(|k| *k == kind).count();
+    assert_eq!(kinds(&json(&["--simulate", "-c", "-g"])), vec!["C+G"; count("C+G")]);
+    for flag in ["-C", "--only-compute"] {
+        assert_eq!(kinds(&json(&["--simulate", flag])), vec!["C"; count("C")], "{flag}");
+    }
+    for flag in ["-G", "--only-graphics"] {
+        assert_eq!(kinds(&json(&["--simulate", flag])), vec!["G"; count("G")], "{flag}");
+    }
+    assert!(kinds(&json(&["--simulate", "-C", "-G"])).is_empty());
+    // The type filters combine with the others: GPU 3 has the G process.
+    assert_eq!(kinds(&json(&["--simulate", "-G", "-o", "3"])), vec!["G"; count("G")]);
+    assert!(kinds(&json(&["--simulate", "-G", "-o", "0"])).is_empty());
 }
 
 #[test]
@@ -274,6 +424,8 @@ fn unknown_user_and_pid_are_rejected() {
     assert_usage_error(&["--simulate", "--user", "no_such_user_xyz"], "no_such_user_xyz");
     // Above Linux's largest pid_max, so it can never exist.
     assert_usage_error(&["--simulate", "--pid", "4194305"], "4194305");
+    assert_usage_error(&["--simulate", "-p", "0"], "0");
+    assert_usage_error(&["--simulate", "-p", "abc"], "abc");
 }
 
 #[test]
@@ -284,6 +436,8 @@ fn malformed_thresholds_are_rejected() {
     assert_usage_error(&["--simulate", "--gpu-util-thresh", "10", "100"], "100");
     assert_usage_error(&["--simulate", "--mem-util-thresh", "abc", "50"], "abc");
     assert_usage_error(&["--simulate", "--gpu-util-thresh", "10"], "--gpu-util-thresh");
+    assert_usage_error(&["--simulate", "--gpu-util-thresh", "-5", "50"], "-5");
+    assert_usage_error(&["--simulate", "--mem-util-thresh", "10", "99.5"], "99.5");
 }
 
 #[test]
@@ -303,26 +457,59 @@ fn color_follows_flags_tty_and_no_color() {
 
 #[test]
 fn ascii_mode_has_no_box_drawing() {
-    let text = stdout(&run(&["--simulate", "--ascii"]));
+    // Pinned: another host process's command line could hold box drawing.
+    let text = stdout(&pinned_cmd(&["--simulate", "--ascii"]).output().unwrap());
     assert!(text.contains("+===") && text.contains("| "));
     let box_drawing = |t: &str| t.chars().any(|c| ('\u{2500}'..='\u{259f}').contains(&c));
     assert!(!box_drawing(&text), "{text}");
-    assert!(box_drawing(&stdout(&run(&["--simulate"]))));
+    assert!(box_drawing(&stdout(&pinned_cmd(&["--simulate"]).output().unwrap())));
     for flag in ["-U", "--no-unicode"] {
-        assert!(!box_drawing(&stdout(&run(&["--simulate", flag]))), "{flag}");
+        let text = stdout(&pinned_cmd(&["--simulate", flag]).output().unwrap());
+        assert!(!box_drawing(&text), "{flag}: {text}");
     }
+}
+
+#[test]
+fn light_theme_flag_changes_the_palette() {
+    // The date line's `(simulated GPUs)` is in the moderate color, bold:
+    // yellow on dark terminals, a dark amber (256-color 130) with --light.
+    let dark = stdout(&pinned_cmd(&["--simulate", "--force-color"]).output().unwrap());
+    assert!(
+        dark.lines().next().unwrap().contains("\x1b[0;1;33m  (simulated GPUs)"),
+        "{dark:?}"
+    );
+    let light = stdout(
+        &pinned_cmd(&["--simulate", "--force-color", "--light"])
+            .output()
+            .unwrap(),
+    );
+    assert!(
+        light
+            .lines()
+            .next()
+            .unwrap()
+            .contains("\x1b[0;1;38;5;130m  (simulated GPUs)"),
+        "{light:?}"
+    );
+    // Plain yellow, unreadable on white, appears nowhere.
+    assert!(!light.contains(";33m"), "{light:?}");
 }
 
 #[test]
 fn piped_width_is_79_120_or_160() {
     for preset in ["default", "mig", "rtx4090", "h100x8", "faults"] {
         let text = stdout(&run(&["--simulate", preset]));
-        let widths: Vec<usize> = text.lines().map(|l| l.chars().count()).collect();
+        // Terminal columns, not chars: the rows show real host processes,
+        // whose commands may hold wide or combining characters.
+        let widths: Vec<usize> = text.lines().map(nvitop_monitor::text::width).collect();
         let widest = widths.iter().copied().max().unwrap();
-        assert!([79, 120, 160].contains(&widest), "{preset}: widest line {widest}");
+        assert!(
+            [79, 120, 160].contains(&widest),
+            "{preset}: widest line {widest}\n{text}"
+        );
         // The process panel's frame spans the chosen width.
         let bottom = text.lines().last().unwrap();
-        assert_eq!(bottom.chars().count(), widest, "{preset}");
+        assert_eq!(nvitop_monitor::text::width(bottom), widest, "{preset}");
     }
 }
 

@@ -12,7 +12,9 @@
 //!   nvidia-ml-py==12.575.51`): Python `nvitop --once` and nvitop's Python
 //!   API, on the same fake machine, report what the monitor reports: GPU
 //!   count, names, memory used/total, GPU utilization, process pids and
-//!   their GPU memory. Without the variable this part notes it and passes,
+//!   their GPU memory; and with each process and device filter (`-c`, `-C`,
+//!   `-g`, `-G`, their pairs, `-o`, `-u`, `-p`) both list the same
+//!   processes. Without the variable this part notes it and passes,
 //!   unless `NVITOP_CONFORMANCE=1`; a named interpreter that lacks the
 //!   clients always fails it.
 //!
@@ -479,5 +481,117 @@ fn check_once_table(tool: &str, preset: &str, text: &str, own: u32, rows: &BTree
                 assert_printed_size(shown, *memory, &format!("{tool}: pid {pid} GPU memory"));
             }
         }
+    }
+}
+
+/// The (GPU, pid) pairs of the process rows of an nvitop-style one-shot
+/// table: lines whose first columns are a GPU index (`3`, `1:0`), a pid and
+/// a process type (nvitop writes `C+G` as `X`).
+fn process_rows(text: &str) -> std::collections::BTreeSet<(String, u32)> {
+    text.lines()
+        .filter_map(|line| {
+            let cols: Vec<&str> = line.trim_matches('│').split_whitespace().collect();
+            let gpu = *cols.first()?;
+            let is_index = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_digit());
+            let gpu_ok = gpu.split(':').all(is_index) && gpu.split(':').count() <= 2;
+            let pid = cols.get(1)?.parse().ok()?;
+            let kind_ok = ["C", "G", "C+G", "X"].contains(cols.get(2)?);
+            (gpu_ok && kind_ok).then(|| (gpu.to_owned(), pid))
+        })
+        .collect()
+}
+
+#[test]
+fn python_nvitop_once_filters_as_the_monitor_filters() {
+    let Some(python) = conformance_python(&["nvitop", "pynvml"]) else {
+        return;
+    };
+    let machine = Machine::new(64);
+    let pool = machine.pool.pids();
+    let parent = std::process::id().to_string();
+    // The default machine has C, G and C+G processes and MIG devices.
+    let preset = "default";
+    let (all, own) = machine.monitor_json(Via::FakeNvml, preset);
+    let user = all["processes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["pid"].as_u64() == Some(u64::from(own)))
+        .and_then(|p| p["host"]["username"].as_str())
+        .expect("the monitor's own row has a user")
+        .to_owned();
+    let filters: &[&[&str]] = &[
+        &["-c"],
+        &["-C"],
+        &["-g"],
+        &["-G"],
+        &["-c", "-g"],
+        &["-C", "-G"],
+        &["-o", "0", "3"],
+        &["-g", "-o", "3"],
+        &["-u", &user],
+        &["-p", &parent],
+    ];
+    for filter in filters {
+        let mut args = vec!["--json"];
+        args.extend_from_slice(filter);
+        let (out, own) = machine.monitor(Via::FakeNvml, preset, &args);
+        let json: Value = serde_json::from_slice(&out.stdout).unwrap();
+        // As Python sees them: the monitor's own pid is the Python
+        // process's there, and the preset's `gone` pid is not listed.
+        let want: std::collections::BTreeSet<(String, &'static str)> = json["processes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|p| {
+                let pid = p["pid"].as_u64().unwrap();
+                let label = match pid_label(pid, own) {
+                    Value::String(s) if s == "SELF" => "SELF",
+                    Value::String(_) => "PARENT",
+                    _ if pool.contains(&(pid as u32)) => "POOL",
+                    _ => return None,
+                };
+                Some((p["device_index"].as_str().unwrap().to_owned(), label))
+            })
+            .collect();
+        let mut py_args = vec!["-m", "nvitop", "--once"];
+        py_args.extend_from_slice(filter);
+        let (out, py_own) = machine.python(&python, preset, &py_args);
+        let text = String::from_utf8_lossy(&out.stdout);
+        let got: std::collections::BTreeSet<(String, &'static str)> = process_rows(&text)
+            .into_iter()
+            .map(|(gpu, pid)| {
+                let label = if pid == py_own {
+                    "SELF"
+                } else if pid == std::process::id() {
+                    "PARENT"
+                } else {
+                    assert!(pool.contains(&pid), "{filter:?}: nvitop lists pid {pid}:\n{text}");
+                    "POOL"
+                };
+                (gpu, label)
+            })
+            .collect();
+        assert_eq!(
+            got, want,
+            "{filter:?}: Python nvitop --once (left) vs nvitop-monitor --json (right):\n{text}"
+        );
+        // The labels fold the pool's pids together: compare the row counts too.
+        let json_rows = json["processes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|p| {
+                let pid = p["pid"].as_u64().unwrap() as u32;
+                pid == own || pid == std::process::id() || pool.contains(&pid)
+            })
+            .count();
+        assert_eq!(
+            process_rows(&text).len(),
+            json_rows,
+            "{filter:?}: row counts differ:\n{text}"
+        );
+        // Only the contradictory pair shows nothing: no check compares two empty lists by accident.
+        assert_eq!(json_rows == 0, *filter == ["-C", "-G"], "{filter:?}: {json_rows} rows");
     }
 }

@@ -257,10 +257,15 @@ impl<'a> DevicePanel<'a> {
         )
     }
 
+    /// One row spanning the table: the device's index and its error, cut
+    /// (and marked so) where it does not fit.
     fn failed_row(&self, device: &DeviceSnapshot, right_edge: u16) -> Row {
         let error = device.error.as_deref().unwrap_or(NA);
+        let text = format!(" {}  ERROR: {error}", right(&device.display_index, 3));
+        // The cell between the frame bars, less a space before the right one.
+        let room = usize::from(right_edge.saturating_sub(2));
         let cell = vec![Span::styled(
-            format!(" {}  ERROR: {error}", right(&device.display_index, 3)),
+            cut_marked(&text, room, self.options.glyphs.ellipsis()),
             self.options.theme.error(),
         )];
         Row::new(&[0, right_edge], vec![cell])

@@ -246,6 +246,8 @@ impl<'a> ProcessPanel<'a> {
                 Some(&BodyLine::Error(i)) => {
                     let (device, error) = &self.snapshot.process_errors[i];
                     let text = format!(" {}  process list unavailable: {error}", right(device, self.widths[0]));
+                    // A space before the frame bar, as after a cut command.
+                    let text = cut_marked(&text, inner.saturating_sub(1), self.options.glyphs.ellipsis());
                     row(vec![Span::styled(text, self.options.theme.warning())])
                 }
                 None if index == self.total_lines() - FOOTER_LINES => Item::Rule(Rule::Double),
