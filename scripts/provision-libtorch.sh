@@ -30,6 +30,13 @@ set -euo pipefail
 TORCH_VERSION=2.13.0
 CUDART_VERSION=13.0.96
 CUPTI_VERSION=13.0.85
+# SHA-256 of the exact wheels (PyPI's): pip refuses anything else, whichever
+# index or find-links it is configured with. A new version needs new hashes:
+# `sha256sum` of the wheels that the `pip download` below fetches without
+# `--require-hashes`, or the digests PyPI lists for those files.
+TORCH_SHA256=60fcdcb2f3876e21146cb4524ef06397d727ca9ad5f020818547e25075fe3cb7 # cp311 manylinux_2_28_x86_64
+CUDART_SHA256=7f82250d7782aa23b6cfe765ecc7db554bd3c2870c43f3d1821f1d18aebf0548
+CUPTI_SHA256=4eb01c08e859bf924d222250d2e8f8b8ff6d3db4721288cf35d14252a4d933c8
 
 repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cache_dir=${NVITOP_LIBTORCH_CACHE:-$repo_root/.cache/libtorch}
@@ -54,16 +61,18 @@ else
   # pip reuses a wheel already present in the destination folder, so an
   # interrupted run resumes without downloading everything again.
   # The --platform list names every manylinux tag these wheels use: this pip
-  # does not widen one tag to the older compatible ones by itself.
+  # does not widen one tag to the older compatible ones by itself. Hashes
+  # can only be given in a requirements file: it comes on stdin.
   log "downloading torch==$TORCH_VERSION (~530 MB) and the CUDA runtime wheels from PyPI"
   "$python" -m pip download --quiet --no-deps --only-binary=:all: \
     --python-version 3.11 \
     --platform manylinux_2_28_x86_64 --platform manylinux_2_25_x86_64 \
     --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
-    --dest "$wheels" \
-    "torch==$TORCH_VERSION" \
-    "nvidia-cuda-runtime==$CUDART_VERSION" \
-    "nvidia-cuda-cupti==$CUPTI_VERSION" >&2
+    --dest "$wheels" --require-hashes -r /dev/stdin >&2 <<REQUIREMENTS
+torch==$TORCH_VERSION --hash=sha256:$TORCH_SHA256
+nvidia-cuda-runtime==$CUDART_VERSION --hash=sha256:$CUDART_SHA256
+nvidia-cuda-cupti==$CUPTI_VERSION --hash=sha256:$CUPTI_SHA256
+REQUIREMENTS
 
   staging=$cache_dir/staging.$$
   rm -rf "$staging"

@@ -808,19 +808,60 @@ mod tests {
         // device's display index is `1:0`.
         let backend = sim();
         let migs = Device::from_indices_in(&backend, &[1]).unwrap_or_default()[0].mig_devices();
-        if let Some(mig) = migs.first() {
-            let sampler = Arc::new(Sampler::start(
-                vec![mig.clone().into_device()],
-                SamplerConfig::default(),
-            ));
-            let stats = GpuStatsConfig::new()
-                .sampler(sampler)
-                .statistics(&[GpuStatistic::MemoryUsed])
-                .build();
-            let name = stats.metrics()[0].name_str().to_owned();
-            assert!(!name.contains(':') && !name.contains('/'), "{name}");
-            assert!(name.starts_with("GPU 1-"), "{name}");
+        let mig = migs
+            .first()
+            .unwrap_or_else(|| unreachable!("GPU 1 of the default machine has MIG devices"));
+        assert!(mig.clone().into_device().display_index().contains(':'));
+        let sampler = Arc::new(Sampler::start(
+            vec![mig.clone().into_device()],
+            SamplerConfig::default(),
+        ));
+        let stats = GpuStatsConfig::new()
+            .sampler(sampler)
+            .statistics(&[GpuStatistic::MemoryUsed])
+            .build();
+        let name = stats.metrics()[0].name_str().to_owned();
+        assert!(!name.contains(':') && !name.contains('/'), "{name}");
+        assert!(name.starts_with("GPU 1-"), "{name}");
+    }
+
+    #[test]
+    fn update_reads_the_sampler_not_the_driver() {
+        use nvitop::backend::DeviceRef;
+        // The `faults` machine loses GPU 3 at t = 30 s. Sampled at t = 10 s
+        // (the sampler's first sample, taken by build()), then the device
+        // falls off the bus: a metric that asked the driver in update()
+        // would now find nothing.
+        let sim = Arc::new(SimBackend::from_preset("faults").unwrap_or_else(|e| unreachable!("{e}")));
+        sim.set_time(10.0);
+        let statistics = [
+            GpuStatistic::GpuUtilization,
+            GpuStatistic::MemoryUsed,
+            GpuStatistic::Temperature,
+            GpuStatistic::PowerDraw,
+        ];
+        let stats = GpuStatsConfig::new()
+            .backend(Arc::clone(&sim) as Arc<dyn Backend>)
+            .physical_devices(&[3])
+            .statistics(&statistics)
+            // No second sample during the test.
+            .interval(nvitop::sampler::MAX_INTERVAL)
+            .build();
+        let sampler = stats
+            .sampler()
+            .unwrap_or_else(|| unreachable!("GPU 3 exists at t = 10 s"));
+        let sampled = sampler.latest();
+        sim.set_time(31.0);
+        assert!(sim.name(DeviceRef::Physical(3)).is_err(), "GPU 3 is lost now");
+        for metric in stats.metrics() {
+            let mut metric = metric.clone();
+            let expected = metric.statistic().read(&sampled.devices[0]);
+            assert!(expected.is_some(), "{} was sampled", metric.name_str());
+            let entry = metric.update(&(), &metadata()).unwrap_or_else(|_| unreachable!());
+            assert!(!entry.is_not_available(), "{}", metric.name_str());
+            assert_eq!(metric.value().map(|v| v.current()), expected, "{}", metric.name_str());
         }
+        assert_eq!(sampler.latest_seq(), sampled.seq, "update() takes no sample");
     }
 
     #[test]

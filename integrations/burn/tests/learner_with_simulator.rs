@@ -99,15 +99,21 @@ fn learner_logs_gpu_metrics_to_burn_and_nvitop_sinks() {
             "missing column {expected:?} in {header:?}"
         );
     }
-    let steps: BTreeSet<u64> = reader
-        .records()
-        .map(|r| r.unwrap()[1].parse::<u64>().unwrap())
-        .collect();
+    let train_epoch = header.iter().position(|h| h == "epoch_time/train (s)").unwrap();
+    let records: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    let steps: BTreeSet<u64> = records.iter().map(|r| r[1].parse::<u64>().unwrap()).collect();
     assert_eq!(
         steps,
         (0..32).collect(),
         "one row per training batch, steps across epochs"
     );
+    // Each epoch-end row sits at that epoch's last batch, not at step 0.
+    let epoch_ends: Vec<u64> = records
+        .iter()
+        .filter(|r| !r[train_epoch].is_empty())
+        .map(|r| r[1].parse::<u64>().unwrap())
+        .collect();
+    assert_eq!(epoch_ends, [15, 31], "epoch-end rows' steps");
 }
 
 #[test]

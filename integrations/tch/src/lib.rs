@@ -234,19 +234,55 @@ fn pair_visible(tch_count: usize, visible: Vec<CudaDevice>) -> Result<Vec<(tch::
 /// # Ok::<(), nvitop::Error>(())
 /// ```
 pub fn logger_builder_for(devices: &[tch::Device]) -> GpuStatsLoggerBuilder {
-    GpuStatsLogger::builder_for_cuda_devices(&cuda_ordinals(devices))
+    let ordinals = cuda_ordinals(devices);
+    if ordinals.is_empty() {
+        // No GPU to look up: a CPU-only program gets its logger (step times,
+        // host metrics) without asking for a driver it may not have.
+        return GpuStatsLogger::builder_for_devices(Vec::new());
+    }
+    GpuStatsLogger::builder_for_cuda_devices(&ordinals)
 }
 
 /// Waits for every CUDA device among `devices` to finish its queued work
 /// (`tch::Cuda::synchronize`); nothing to do for other devices.
+///
+/// Never panics (it runs when a step guard drops): a CUDA device libtorch
+/// does not have (a CPU-only libtorch, an ordinal past
+/// `tch::Cuda::device_count()`) is skipped, and a failed synchronisation
+/// (libtorch reporting a CUDA error) is caught; both are logged as a warning,
+/// once per process.
+///
+/// ```
+/// // With a CPU-only libtorch, cuda:0 is not there: skipped with a warning.
+/// nvitop_tch::synchronize(&[tch::Device::Cpu, tch::Device::Cuda(0)]);
+/// ```
 pub fn synchronize(devices: &[tch::Device]) {
+    let mut count = None;
     for (i, device) in devices.iter().enumerate() {
         if let tch::Device::Cuda(index) = *device
             // The same device twice needs one synchronisation.
             && !devices[..i].contains(device)
         {
-            tch::Cuda::synchronize(index as i64);
+            let Ok(index) = i64::try_from(index) else { continue };
+            // tch panics on any libtorch error; this runs in a guard's drop.
+            let count = *count.get_or_insert_with(|| std::panic::catch_unwind(tch::Cuda::device_count).unwrap_or(0));
+            if index >= count {
+                warn_once(&format!(
+                    "cuda:{index} not synchronised before the end of the step: libtorch sees {count} CUDA device(s)"
+                ));
+            } else if std::panic::catch_unwind(|| tch::Cuda::synchronize(index)).is_err() {
+                warn_once(&format!("synchronising cuda:{index} before the end of the step failed"));
+            }
         }
+    }
+}
+
+/// A `log` warning, only the first time in this process: a misconfigured
+/// sync would otherwise warn at every step.
+fn warn_once(message: &str) {
+    static WARNED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    if !WARNED.swap(true, std::sync::atomic::Ordering::Relaxed) {
+        log::warn!("{message} (further sync warnings are not shown)");
     }
 }
 
@@ -255,7 +291,9 @@ pub trait TchLoggerExt {
     /// `on_train_batch_start(step)` now; when the guard drops, synchronises
     /// the CUDA devices among `devices`, then `on_train_batch_end(step)`,
     /// so `batch_time/intra_step (ms)` includes the GPU work the step
-    /// queued. On CPU devices it is [`GpuStatsLogger::step`].
+    /// queued. On CPU devices it is [`GpuStatsLogger::step`]. A CUDA device
+    /// that cannot be synchronised is skipped with a warning (see
+    /// [`synchronize`]); the step still ends.
     fn synced_step<'a>(&'a self, step: u64, devices: &'a [tch::Device]) -> SyncedStep<'a>;
 }
 
@@ -360,6 +398,30 @@ mod tests {
             pair_visible(3, visible),
             Err(Error::DeviceCountMismatch { tch: 3, nvitop: 2 })
         ));
+        Ok(())
+    }
+
+    #[test]
+    fn a_cuda_device_libtorch_lacks_is_skipped_and_the_step_still_ends() -> Result<()> {
+        // tch::Cuda::synchronize panics for an ordinal libtorch does not have
+        // (any ordinal with a CPU-only libtorch); the guard must not.
+        let missing = tch::Device::Cuda(usize::try_from(tch::Cuda::device_count()).unwrap_or(0) + 3);
+        assert!(
+            std::panic::catch_unwind(|| tch::Cuda::synchronize(cuda_ordinal(missing).map_or(0, i64::from))).is_err(),
+            "libtorch itself refuses to synchronise {missing:?}"
+        );
+        synchronize(&[missing, tch::Device::Cpu, missing]);
+        let sink = nvitop::sink::MemorySink::new();
+        let rows = sink.handle();
+        let logger = GpuStatsLogger::builder(&[0])
+            .backend(sim())
+            .sink(Box::new(sink))
+            .intra_step_time(true)
+            .build()?;
+        let devices = [missing];
+        drop(logger.synced_step(0, &devices));
+        assert_eq!(logger.close().written, 2);
+        assert!(rows.records()[1].get("batch_time/intra_step (ms)").is_some());
         Ok(())
     }
 

@@ -1,0 +1,69 @@
+//! burn's `Learner` on a machine without an NVIDIA driver (no
+//! `libnvidia-ml.so.1`, no simulator): the GPU metrics report "not
+//! available", burn writes no log files for them, nvitop's logger is not
+//! built, and training goes on.
+//!
+//! The only test of this binary: it sets the environment before any other
+//! thread of the process reads it.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs, unsafe_code)]
+
+#[allow(dead_code)]
+#[path = "../examples/burn_mlp.rs"]
+mod example;
+
+use burn::train::metric::{Metric, MetricMetadata, NumericEntry};
+use nvitop::backend::nvml::NVML_LIBRARY_ENV;
+use nvitop_burn::GpuStatsConfig;
+
+#[test]
+fn without_a_driver_the_metrics_are_not_available_and_training_goes_on() {
+    // SAFETY: the only test in this binary, run before anything else here
+    // starts a thread or reads the environment.
+    unsafe {
+        std::env::remove_var(nvitop::global::SIMULATE_ENV);
+        std::env::set_var(NVML_LIBRARY_ENV, "/nonexistent/libnvidia-ml.so.1");
+    }
+
+    let stats = GpuStatsConfig::new().build();
+    assert!(!stats.is_available());
+    let reason = stats.unavailable_reason().unwrap();
+    assert!(reason.contains("/nonexistent"), "{reason}");
+    let mut metric = stats.metrics()[0].clone();
+    assert_eq!(metric.name_str(), "GPU 0 Utilization");
+    assert!(metric.description().unwrap().starts_with("not available"));
+    let metadata = MetricMetadata {
+        progress: burn::data::dataloader::Progress::new(1, 1, None),
+        iteration: Some(0),
+        lr: None,
+    };
+    assert!(metric.update(&(), &metadata).unwrap().is_not_available());
+
+    let dir = tempfile::tempdir().unwrap();
+    let outcome = example::train(&example::Options {
+        epochs: 1,
+        logdir: dir.path().to_path_buf(),
+        cuda: 0,
+        backend: None,
+    })
+    .unwrap();
+    assert!(!outcome.gpu_stats);
+    assert!(outcome.report.is_none());
+    for split in ["train", "valid"] {
+        let folder = dir.path().join(split).join("epoch-1");
+        let loss = std::fs::read_to_string(folder.join("Loss.log")).unwrap();
+        let values: Vec<f64> = loss
+            .lines()
+            .filter(|l| !l.is_empty())
+            .map(|l| NumericEntry::deserialize(l).unwrap().current())
+            .collect();
+        assert!(!values.is_empty() && values.iter().all(|v| v.is_finite()), "{values:?}");
+        let gpu_files: Vec<_> = std::fs::read_dir(&folder)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|name| name.starts_with("GPU"))
+            .collect();
+        assert!(gpu_files.is_empty(), "N/A entries are not written: {gpu_files:?}");
+    }
+    assert!(!dir.path().join("nvitop").exists());
+}
