@@ -59,8 +59,9 @@ fn training_on_the_cpu_logs_simulated_gpu_statistics() {
     };
     let outcome = example::train(&options).unwrap();
     assert!(outcome.report.is_clean(), "{:?}", outcome.report);
-    // 8 steps x (start + end) + epoch end + train end.
-    assert_eq!(outcome.report.written, 18);
+    // 8 steps x (start + end); the epoch and train ends have no value of
+    // their own (epoch_time is off) and write no rows.
+    assert_eq!(outcome.report.written, 16);
     assert!(outcome.first_loss.is_finite() && outcome.last_loss.is_finite());
 
     let (tags, steps) = tags_and_steps(&event_file(&run));
@@ -93,5 +94,5 @@ fn training_on_the_cpu_logs_simulated_gpu_statistics() {
         );
     }
     let rows = reader.records().count();
-    assert_eq!(rows, 18);
+    assert_eq!(rows, 16);
 }

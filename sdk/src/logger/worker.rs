@@ -70,6 +70,16 @@ impl Worker {
                 Ok(Message::Record(record)) => {
                     let sample = self.sampler.sample(record.seq);
                     self.keys.fill(&record, &sample, &mut state.values);
+                    let batch = matches!(record.event, HookEvent::BatchStart | HookEvent::BatchEnd);
+                    if !batch && state.values.iter().all(Option::is_none) {
+                        // An epoch, validation or train end with nothing to
+                        // say (epoch_time off): no blank CSV row, no empty
+                        // event; only the flush an end asks for.
+                        if matches!(record.event, HookEvent::EpochEnd | HookEvent::TrainEnd) {
+                            self.flush(&mut state);
+                        }
+                        continue;
+                    }
                     let row = LogRecord {
                         wall_time: record.wall_time,
                         step: record.step,
