@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use nvitop::backend::{Backend, BackendError};
+use nvitop::backend::Backend;
 use nvitop::global::{SIMULATE_ENV, backend_from_spec, simulate_spec};
 use nvitop::{Device, Snapshot};
 
@@ -239,32 +239,8 @@ fn backend(cli: &Cli, env: &Environment) -> Result<Arc<dyn Backend>, Failure> {
         .or_else(|| simulate_spec(env.simulate.as_deref()));
     backend_from_spec(spec).map_err(|err| match err {
         nvitop::Error::Scenario(_) => Failure::Usage(format!("--simulate {}: {err}", spec.unwrap_or_default())),
-        nvitop::Error::Backend(BackendError::LibraryNotFound { ref path, .. }) => {
-            // The error names the path it tried; for a bare library name,
-            // say where the dynamic loader looked for it too.
-            match searched_for(path, std::env::var_os("LD_LIBRARY_PATH").as_deref()) {
-                Some(searched) => Failure::Runtime(anyhow::anyhow!("{err}. {searched}")),
-                None => Failure::Runtime(err.into()),
-            }
-        }
         other => Failure::Runtime(other.into()),
     })
-}
-
-/// Where the dynamic loader looks for the library `name` when it is a bare
-/// name (no directory); `None` for a path, which is the one place tried.
-fn searched_for(name: &std::path::Path, ld_library_path: Option<&std::ffi::OsStr>) -> Option<String> {
-    if name.components().count() != 1 {
-        return None;
-    }
-    let ld = match ld_library_path.map(std::ffi::OsStr::to_string_lossy) {
-        Some(dirs) if !dirs.is_empty() => format!("LD_LIBRARY_PATH={dirs}"),
-        _ => "LD_LIBRARY_PATH (not set)".to_owned(),
-    };
-    Some(format!(
-        "The dynamic loader searched for {} in {ld}, the ld.so cache (/etc/ld.so.cache) and the default library directories (/lib, /usr/lib)",
-        name.display()
-    ))
 }
 
 fn devices(cli: &Cli, env: &Environment, backend: &Arc<dyn Backend>) -> Result<Vec<Device>, Failure> {
@@ -341,23 +317,6 @@ mod tests {
         assert_eq!(current_user(None, None, some("carol"), 7), "carol");
         // A uid without a name: the SDK names its processes' owner `1234` too.
         assert_eq!(current_user(None, Some(String::new()), None, 1234), "1234");
-    }
-
-    #[test]
-    fn missing_driver_says_where_it_looked() {
-        let name = std::path::Path::new("libnvidia-ml.so.1");
-        let bare = searched_for(name, None).unwrap();
-        assert!(bare.contains("libnvidia-ml.so.1"), "{bare}");
-        assert!(bare.contains("LD_LIBRARY_PATH (not set)"), "{bare}");
-        assert!(bare.contains("/etc/ld.so.cache") && bare.contains("/usr/lib"), "{bare}");
-        let with_dirs = searched_for(name, Some(std::ffi::OsStr::new("/opt/a:/opt/b"))).unwrap();
-        assert!(with_dirs.contains("LD_LIBRARY_PATH=/opt/a:/opt/b"), "{with_dirs}");
-        // A path is the one place tried, and the error already names it.
-        assert_eq!(
-            searched_for(std::path::Path::new("/opt/nvidia/libnvidia-ml.so.1"), None),
-            None
-        );
-        assert_eq!(searched_for(std::path::Path::new("./libnvidia-ml.so.1"), None), None);
     }
 
     #[test]

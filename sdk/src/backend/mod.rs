@@ -417,6 +417,19 @@ pub enum BackendError {
         /// What the dynamic loader said.
         reason: String,
     },
+    /// A file exists at the path given, but the dynamic loader cannot load
+    /// it (not a shared library, another architecture, or a library it needs
+    /// is missing).
+    #[error(
+        "'{}' exists but could not be loaded as a shared library ({reason}); point NVITOP_NVML_LIBRARY at the driver's libnvidia-ml.so.1, or use --simulate / NVITOP_SIMULATE=1 to see a simulated machine",
+        path.display()
+    )]
+    NotALibrary {
+        /// The path that was tried.
+        path: PathBuf,
+        /// What the dynamic loader said.
+        reason: String,
+    },
     /// A library was loaded but it is not an NVML library.
     #[error(
         "'{}' is not an NVML library (missing symbol {symbol}); point NVITOP_NVML_LIBRARY at libnvidia-ml.so.1, or use --simulate / NVITOP_SIMULATE=1",

@@ -620,14 +620,45 @@ fn library_from_env(value: Option<OsString>) -> PathBuf {
     }
 }
 
+/// Where the dynamic loader looks for `name` when it is a bare file name
+/// (a user asking "which libnvidia-ml.so.1?" wants to know); `None` for a
+/// path, which is the one place tried and is named by the error already.
+fn loader_search(name: &Path, ld_library_path: Option<&std::ffi::OsStr>) -> Option<String> {
+    if name.components().count() != 1 {
+        return None;
+    }
+    let ld = match ld_library_path.map(std::ffi::OsStr::to_string_lossy) {
+        Some(dirs) if !dirs.is_empty() => format!("LD_LIBRARY_PATH={dirs}"),
+        _ => "LD_LIBRARY_PATH (not set)".to_owned(),
+    };
+    Some(format!(
+        "the dynamic loader searched for {} in {ld}, the ld.so cache (/etc/ld.so.cache) and the default library directories (/lib, /usr/lib)",
+        name.display()
+    ))
+}
+
 /// Errors from loading and initializing the library, each naming the path.
 fn init_error(err: NvmlError, path: &Path) -> BackendError {
     let shown = path.display();
     match err {
-        NvmlError::LibloadingError(err) => BackendError::LibraryNotFound {
-            path: path.to_path_buf(),
-            reason: err.to_string(),
-        },
+        // A file that is there but does not load is not "not found".
+        NvmlError::LibloadingError(err) if path.components().count() > 1 && path.is_file() => {
+            BackendError::NotALibrary {
+                path: path.to_path_buf(),
+                reason: err.to_string(),
+            }
+        }
+        NvmlError::LibloadingError(err) => {
+            let mut reason = err.to_string();
+            if let Some(searched) = loader_search(path, std::env::var_os("LD_LIBRARY_PATH").as_deref()) {
+                reason.push_str("; ");
+                reason.push_str(&searched);
+            }
+            BackendError::LibraryNotFound {
+                path: path.to_path_buf(),
+                reason,
+            }
+        }
         // `nvml-wrapper` opens the library (any shared object loads), then
         // resolves `nvmlInit_v2` and nothing else before calling it; a symbol
         // failure at this point therefore means the library is not NVML.
@@ -707,6 +738,7 @@ fn retry_list<T>(mut list: impl FnMut() -> Result<Vec<T>, NvmlError>) -> Result<
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
 
     #[test]
@@ -776,6 +808,42 @@ mod tests {
         assert_eq!(
             (merged[2].gpu_instance_id, merged[3].gpu_instance_id),
             (Some(1), Some(2))
+        );
+    }
+
+    #[test]
+    fn a_bare_library_name_says_where_the_loader_searched() {
+        let name = Path::new("libnvidia-ml.so.1");
+        let bare = loader_search(name, None).unwrap();
+        assert!(bare.contains("libnvidia-ml.so.1"), "{bare}");
+        assert!(bare.contains("LD_LIBRARY_PATH (not set)"), "{bare}");
+        assert!(bare.contains("/etc/ld.so.cache") && bare.contains("/usr/lib"), "{bare}");
+        let with_dirs = loader_search(name, Some(std::ffi::OsStr::new("/opt/a:/opt/b"))).unwrap();
+        assert!(with_dirs.contains("LD_LIBRARY_PATH=/opt/a:/opt/b"), "{with_dirs}");
+        // A path is the one place tried, and the error already names it.
+        assert_eq!(loader_search(Path::new("/opt/nvidia/libnvidia-ml.so.1"), None), None);
+        assert_eq!(loader_search(Path::new("./libnvidia-ml.so.1"), None), None);
+    }
+
+    #[test]
+    fn a_file_that_is_not_a_shared_library_is_not_reported_missing() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("libnvidia-ml.so.1");
+        std::fs::write(&file, "not an ELF file").unwrap();
+        let err = NvmlBackend::with_library(&file).err().unwrap();
+        assert!(
+            matches!(&err, BackendError::NotALibrary { path, .. } if *path == file),
+            "{err:?}"
+        );
+        let text = err.to_string();
+        assert!(text.contains("exists but could not be loaded"), "{text}");
+        assert!(text.contains("NVITOP_SIMULATE"), "{text}");
+        // Nothing there at all: not found, naming the path.
+        let missing = dir.path().join("nothing.so");
+        let err = NvmlBackend::with_library(&missing).err().unwrap();
+        assert!(
+            matches!(&err, BackendError::LibraryNotFound { path, .. } if *path == missing),
+            "{err:?}"
         );
     }
 

@@ -103,7 +103,7 @@ fn code(err: &BackendError) -> Code {
         BackendError::GpuLost { .. } => GPU_IS_LOST,
         // Asked about a device that does not exist: the handle is invalid.
         BackendError::NotFound { .. } => INVALID_ARGUMENT,
-        BackendError::LibraryNotFound { .. } => LIBRARY_NOT_FOUND,
+        BackendError::LibraryNotFound { .. } | BackendError::NotALibrary { .. } => LIBRARY_NOT_FOUND,
         BackendError::NotAnNvmlLibrary { .. } | BackendError::FunctionNotFound => FUNCTION_NOT_FOUND,
         BackendError::DriverNotLoaded { .. } => DRIVER_NOT_LOADED,
         BackendError::Other(_) => UNKNOWN,

@@ -362,6 +362,7 @@ fn answer_value(result: BackendResult<Value>) -> Value {
                 BackendError::GpuLost { device } => format!("GpuLost({device})"),
                 BackendError::NotFound { .. } => "NotFound".to_owned(),
                 BackendError::LibraryNotFound { .. } => "LibraryNotFound".to_owned(),
+                BackendError::NotALibrary { .. } => "NotALibrary".to_owned(),
                 BackendError::NotAnNvmlLibrary { .. } => "NotAnNvmlLibrary".to_owned(),
                 BackendError::DriverNotLoaded { .. } => "DriverNotLoaded".to_owned(),
                 BackendError::FunctionNotFound => "FunctionNotFound".to_owned(),
