@@ -15,7 +15,10 @@ use std::time::Duration;
 
 use nvitop::GpuStatsLogger;
 use nvitop::backend::sim::SimBackend;
-use nvitop::sink::{LogRecord, MemorySink, Sink, SinkError};
+use nvitop::sink::MemorySink;
+
+mod common;
+use common::SlowSink;
 
 struct Counting;
 
@@ -113,30 +116,11 @@ fn hooks_do_not_allocate() {
     assert_eq!(report.dropped, 0, "{report:?}");
 }
 
-/// A sink that cannot keep up, so the channel stays full.
-struct Stuck;
-
-impl Sink for Stuck {
-    fn start(&mut self, _keys: &[String]) -> Result<(), SinkError> {
-        Ok(())
-    }
-    fn write(&mut self, _record: &LogRecord<'_>) -> Result<(), SinkError> {
-        std::thread::sleep(Duration::from_millis(50));
-        Ok(())
-    }
-    fn flush(&mut self) -> Result<(), SinkError> {
-        Ok(())
-    }
-    fn describe(&self) -> String {
-        "stuck".into()
-    }
-}
-
 #[test]
 fn hooks_do_not_allocate_when_rows_are_dropped() {
     let logger = GpuStatsLogger::builder(&[0])
         .backend(Arc::new(SimBackend::default_machine()))
-        .sink(Box::new(Stuck))
+        .sink(Box::new(SlowSink(Duration::from_millis(50))))
         .intra_step_time(true)
         .channel_capacity(2)
         .build()

@@ -11,6 +11,9 @@ use nvitop::sink::{LogRecord, MemorySink, Sink, SinkError};
 use nvitop::{GpuStatsLogger, LoggerOptions};
 use prost::Message as _;
 
+mod common;
+use common::SlowSink;
+
 fn sim(time: f64) -> Arc<dyn Backend> {
     let sim = SimBackend::default_machine();
     sim.set_time(time);
@@ -299,30 +302,11 @@ fn a_lost_gpu_gives_missing_values_not_a_crash() {
     assert!(rows.iter().all(|r| r.values.is_empty()), "{rows:?}");
 }
 
-/// A sink that takes its time, to fill the channel.
-struct SlowSink;
-
-impl Sink for SlowSink {
-    fn start(&mut self, _keys: &[String]) -> Result<(), SinkError> {
-        Ok(())
-    }
-    fn write(&mut self, _record: &LogRecord<'_>) -> Result<(), SinkError> {
-        std::thread::sleep(Duration::from_millis(20));
-        Ok(())
-    }
-    fn flush(&mut self) -> Result<(), SinkError> {
-        Ok(())
-    }
-    fn describe(&self) -> String {
-        "slow".into()
-    }
-}
-
 #[test]
 fn a_slow_sink_drops_rows_instead_of_blocking() {
     let logger = GpuStatsLogger::builder(&[0])
         .backend(sim(1.0))
-        .sink(Box::new(SlowSink))
+        .sink(Box::new(SlowSink(Duration::from_millis(20))))
         .channel_capacity(4)
         .build()
         .unwrap();
