@@ -13,8 +13,22 @@ use std::process::ExitCode;
 
 use nvitop::{Device, MigDevice, Snapshot, host};
 
+/// Appends one line to the report, which `main` prints in one write: a
+/// reader that stops early (`| head`) then ends the program quietly rather
+/// than making every later `println!` panic on the closed pipe.
+macro_rules! say {
+    ($out:expr, $($arg:tt)*) => {{
+        $out.push_str(&format!($($arg)*));
+        $out.push('\n');
+    }};
+}
+
 fn main() -> ExitCode {
-    match run() {
+    let mut out = String::new();
+    let result = run(&mut out);
+    // A closed pipe is the reader's choice, not an error of ours.
+    let _ = std::io::Write::write_all(&mut std::io::stdout().lock(), out.as_bytes());
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("error: {err}");
@@ -23,18 +37,19 @@ fn main() -> ExitCode {
     }
 }
 
-fn run() -> nvitop::Result<()> {
+fn run(out: &mut String) -> nvitop::Result<()> {
     let backend = nvitop::default_backend()?;
-    println!("Driver version:      {}", Device::driver_version()?);
-    println!("CUDA driver version: {}", Device::cuda_driver_version()?);
+    say!(out, "Driver version:      {}", Device::driver_version()?);
+    say!(out, "CUDA driver version: {}", Device::cuda_driver_version()?);
     if backend.is_simulated() {
-        println!("(simulated GPUs: NVITOP_SIMULATE is set)");
+        say!(out, "(simulated GPUs: NVITOP_SIMULATE is set)");
     }
 
     let devices = Device::all()?;
-    println!("\n{} GPU(s):", devices.len());
+    say!(out, "\n{} GPU(s):", devices.len());
     for device in &devices {
-        println!(
+        say!(
+            out,
             "  GPU {} {:<28} {:>9} / {:<9} util {:>4} temp {:>4} power {}",
             device.index(),
             device.name().unwrap_or_else(|| "N/A".into()),
@@ -47,7 +62,8 @@ fn run() -> nvitop::Result<()> {
             device.power_status(),
         );
         for mig in device.mig_devices() {
-            println!(
+            say!(
+                out,
                 "    MIG {} {:<40} {:>9} / {}",
                 mig.display_index(),
                 mig.name().unwrap_or_default(),
@@ -57,23 +73,25 @@ fn run() -> nvitop::Result<()> {
         }
     }
 
-    println!(
+    say!(
+        out,
         "\nCUDA-visible devices (CUDA_VISIBLE_DEVICES={:?}):",
         std::env::var("CUDA_VISIBLE_DEVICES").ok()
     );
     for cuda in Device::from_cuda_visible_devices()? {
-        println!("  {cuda}");
+        say!(out, "  {cuda}");
     }
 
     if let Some(first) = devices.first() {
-        println!("\nSnapshot of GPU {}:", first.index());
-        println!(
+        say!(out, "\nSnapshot of GPU {}:", first.index());
+        say!(
+            out,
             "{}",
             serde_json::to_string_pretty(&first.as_snapshot()).unwrap_or_default()
         );
     }
 
-    println!("\nProcesses:");
+    say!(out, "\nProcesses:");
     for device in &devices {
         // On a MIG-enabled GPU every process runs on one of its MIG devices.
         let migs = device.mig_devices();
@@ -83,13 +101,14 @@ fn run() -> nvitop::Result<()> {
             migs.iter().map(MigDevice::as_device).collect()
         };
         for target in targets {
-            print_processes(target);
+            print_processes(out, target);
         }
     }
 
     let host = host::snapshot();
     let swap = host::swap_memory();
-    println!(
+    say!(
+        out,
         "\nHost: {} CPUs at {:.1}% (busiest core {:.1}%), memory {} ({:.1}%), swap {} / {} ({:.1}%), load {:?}, up {}s",
         host.cpu_count,
         host.cpu_percent,
@@ -104,7 +123,8 @@ fn run() -> nvitop::Result<()> {
     );
 
     let snapshot = Snapshot::take(&backend, &devices);
-    println!(
+    say!(
+        out,
         "\nOne-pass snapshot: {} devices, {} processes, {} bytes of JSON",
         snapshot.devices.len(),
         snapshot.processes.len(),
@@ -114,17 +134,18 @@ fn run() -> nvitop::Result<()> {
 }
 
 /// One line per process on `device`, as nvitop's process panel shows them.
-fn print_processes(device: &Device) {
+fn print_processes(out: &mut String, device: &Device) {
     let processes = match device.processes() {
         Ok(processes) => processes,
         Err(err) => {
-            println!("  GPU {}: {err}", device.display_index());
+            say!(out, "  GPU {}: {err}", device.display_index());
             return;
         }
     };
     for process in processes {
         let host = process.host_info();
-        println!(
+        say!(
+            out,
             "  GPU {} pid {:>7} {:<4} {:>9} sm {:>4} user {:<10} cpu {:>6} {}",
             process.device().display_index(),
             process.pid(),

@@ -2,7 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use std::path::PathBuf;
-use std::process::Command;
+use std::process::{Command, Stdio};
 
 /// `cargo test` builds the package's examples next to the test binaries'
 /// `deps/` folder.
@@ -28,7 +28,9 @@ fn devices_example_prints_a_simulated_machine() {
     assert!(stdout.contains("simulated"), "{stdout}");
     assert!(stdout.contains("MIG"), "{stdout}");
     assert!(
-        stdout.contains(&format!("pid {:>7}", std::process::id())) || stdout.contains("pid "),
+        // The default machine binds a GPU process to the example's parent:
+        // this test.
+        stdout.contains(&format!("pid {:>7}", std::process::id())),
         "{stdout}"
     );
     assert!(stdout.contains("cuda:0 (gpu:0)"), "{stdout}");
@@ -47,4 +49,20 @@ fn devices_example_without_a_driver_says_so() {
     assert!(stderr.contains("/nonexistent/libnvidia-ml.so.1"), "{stderr}");
     assert!(stderr.contains("--simulate"), "{stderr}");
     assert!(stderr.contains("NVITOP_SIMULATE"), "{stderr}");
+}
+
+#[test]
+fn devices_example_ends_quietly_when_its_reader_stops() {
+    // As `| head -1`: the reader closes the pipe before the example is done.
+    let mut child = Command::new(example("devices"))
+        .env("NVITOP_SIMULATE", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{:?}: {stderr}", out.status);
+    assert!(!stderr.contains("panicked"), "{stderr}");
 }
