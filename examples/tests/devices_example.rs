@@ -1,16 +1,10 @@
 //! Runs the `devices` example as a user would, on the simulator and without a driver.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
-/// `cargo test` builds the package's examples next to the test binaries'
-/// `deps/` folder.
-fn example(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let dir = exe.parent().unwrap().parent().unwrap();
-    dir.join("examples").join(name)
-}
+mod common;
+use common::example;
 
 #[test]
 fn devices_example_prints_a_simulated_machine() {

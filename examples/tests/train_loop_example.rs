@@ -7,6 +7,9 @@ use std::process::Command;
 
 use nvitop::sink::tensorboard::scalar_tags;
 
+mod common;
+use common::example;
+
 /// A fresh directory, removed when dropped (this package has no
 /// `tempfile` dependency).
 struct TempDir(PathBuf);
@@ -28,14 +31,6 @@ impl Drop for TempDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
     }
-}
-
-/// `cargo test` builds the package's examples next to the test binaries'
-/// `deps/` folder.
-fn example(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let dir = exe.parent().unwrap().parent().unwrap();
-    dir.join("examples").join(name)
 }
 
 #[test]

@@ -13,17 +13,10 @@ use std::collections::BTreeSet;
 use std::path::Path;
 use std::sync::Arc;
 
-use burn::train::metric::NumericEntry;
 use nvitop::backend::sim::SimBackend;
 
-/// The numeric entries of one of burn's metric log files.
-fn burn_log(path: &Path) -> Vec<f64> {
-    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    text.lines()
-        .filter(|l| !l.is_empty())
-        .map(|l| NumericEntry::deserialize(l).unwrap().current())
-        .collect()
-}
+mod common;
+use common::{burn_log, gpu_metric_files};
 
 fn tensorboard_tags(dir: &Path) -> BTreeSet<String> {
     nvitop::sink::tensorboard::scalar_tags(dir).unwrap()
@@ -132,11 +125,7 @@ fn without_the_gpu_training_goes_on_and_gpu_metrics_are_not_written() {
     assert!(outcome.report.is_none());
     let folder = dir.path().join("train").join("epoch-1");
     assert!(!burn_log(&folder.join("Loss.log")).is_empty());
-    let gpu_files: Vec<_> = std::fs::read_dir(&folder)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|name| name.starts_with("GPU"))
-        .collect();
+    let gpu_files = gpu_metric_files(&folder);
     assert!(gpu_files.is_empty(), "N/A entries are not written: {gpu_files:?}");
     assert!(!dir.path().join("nvitop").exists());
 }

@@ -12,9 +12,12 @@
 #[path = "../examples/burn_mlp.rs"]
 mod example;
 
-use burn::train::metric::{Metric, MetricMetadata, NumericEntry};
+use burn::train::metric::{Metric, MetricMetadata};
 use nvitop::backend::nvml::NVML_LIBRARY_ENV;
 use nvitop_burn::GpuStatsConfig;
+
+mod common;
+use common::{burn_log, gpu_metric_files};
 
 #[test]
 fn without_a_driver_the_metrics_are_not_available_and_training_goes_on() {
@@ -51,18 +54,9 @@ fn without_a_driver_the_metrics_are_not_available_and_training_goes_on() {
     assert!(outcome.report.is_none());
     for split in ["train", "valid"] {
         let folder = dir.path().join(split).join("epoch-1");
-        let loss = std::fs::read_to_string(folder.join("Loss.log")).unwrap();
-        let values: Vec<f64> = loss
-            .lines()
-            .filter(|l| !l.is_empty())
-            .map(|l| NumericEntry::deserialize(l).unwrap().current())
-            .collect();
+        let values = burn_log(&folder.join("Loss.log"));
         assert!(!values.is_empty() && values.iter().all(|v| v.is_finite()), "{values:?}");
-        let gpu_files: Vec<_> = std::fs::read_dir(&folder)
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .filter(|name| name.starts_with("GPU"))
-            .collect();
+        let gpu_files = gpu_metric_files(&folder);
         assert!(gpu_files.is_empty(), "N/A entries are not written: {gpu_files:?}");
     }
     assert!(!dir.path().join("nvitop").exists());
