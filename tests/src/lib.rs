@@ -41,11 +41,27 @@ pub fn conformance_script(name: &str) -> PathBuf {
 /// # Panics
 /// When the interpreter cannot be started or the script exits non-zero.
 pub fn run_python(python: &PathBuf, script: &str, args: &[&std::ffi::OsStr]) -> Output {
-    let out = Command::new(python)
-        .arg(conformance_script(script))
-        .args(args)
+    let mut command = python_script(python, script);
+    command.args(args);
+    run_script(&mut command, script)
+}
+
+/// The command that runs a conformance script, for callers that add
+/// arguments and environment before [`run_script`].
+pub fn python_script(python: &PathBuf, script: &str) -> Command {
+    let mut command = Command::new(python);
+    command.arg(conformance_script(script));
+    command
+}
+
+/// Runs a conformance script's command; panics with its output when it fails.
+///
+/// # Panics
+/// When the interpreter cannot be started or the script exits non-zero.
+pub fn run_script(command: &mut Command, script: &str) -> Output {
+    let out = command
         .output()
-        .unwrap_or_else(|err| panic!("cannot run {}: {err}", python.display()));
+        .unwrap_or_else(|err| panic!("cannot run {script}: {err}"));
     assert!(
         out.status.success(),
         "{script} failed ({}):\nstdout:\n{}\nstderr:\n{}",

@@ -22,7 +22,7 @@ use std::sync::Arc;
 use nvitop::backend::Backend;
 use nvitop::backend::sim::{SimBackend, presets};
 use nvitop::{Device, ResourceCollector};
-use nvitop_tests::{conformance_python, conformance_script};
+use nvitop_tests::{conformance_python, python_script, run_script};
 
 const SIM_TIME: f64 = 42.0;
 const VISIBLE: &str = "3,0";
@@ -81,23 +81,16 @@ fn ours() -> BTreeMap<String, f64> {
 fn nvitops(python: &PathBuf) -> BTreeMap<String, f64> {
     let lib = tempfile::tempdir().unwrap();
     std::fs::copy(fake_nvml(), lib.path().join("libnvidia-ml.so.1")).unwrap();
-    let out = Command::new(python)
-        .arg(conformance_script("collector_metrics.py"))
-        .arg(SAMPLES.to_string())
-        .env("LD_LIBRARY_PATH", lib.path())
-        .env("NVITOP_SIM_TIME", SIM_TIME.to_string())
-        .env("NVITOP_SIM_HOST_PIDS", "1")
-        .env("CUDA_VISIBLE_DEVICES", VISIBLE)
-        .env_remove("NVITOP_SIM_SCENARIO")
-        .env_remove("NVITOP_SIMULATE")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "collector_metrics.py failed ({}):\n{}\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
+    let out = run_script(
+        python_script(python, "collector_metrics.py")
+            .arg(SAMPLES.to_string())
+            .env("LD_LIBRARY_PATH", lib.path())
+            .env("NVITOP_SIM_TIME", SIM_TIME.to_string())
+            .env("NVITOP_SIM_HOST_PIDS", "1")
+            .env("CUDA_VISIBLE_DEVICES", VISIBLE)
+            .env_remove("NVITOP_SIM_SCENARIO")
+            .env_remove("NVITOP_SIMULATE"),
+        "collector_metrics.py",
     );
     let parsed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let pid = u32::try_from(parsed["pid"].as_u64().unwrap()).unwrap();
