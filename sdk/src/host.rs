@@ -21,8 +21,16 @@ use crate::format::bytes2human;
 pub struct HostSnapshot {
     /// Logical CPU count.
     pub cpu_count: usize,
-    /// Overall CPU usage, percent of all CPUs.
+    /// Overall CPU usage, percent of all CPUs (the calling process included).
     pub cpu_percent: f64,
+    /// The calling process's own part of `cpu_percent`: its CPU time over
+    /// the same window, percent of all CPUs. Exact, where `cpu_percent`
+    /// moves in clock ticks, so it can exceed `cpu_percent` by up to a tick.
+    /// A monitor subtracts it (see [`HostSnapshot::others_cpu_percent`]) so
+    /// that its own start-up burst, much of a short first window, does not
+    /// read as load.
+    #[serde(default)]
+    pub self_cpu_percent: f64,
     /// Usage per logical CPU, percent.
     pub per_cpu_percent: Vec<f64>,
     /// 1, 5 and 15 minute load averages.
@@ -47,14 +55,34 @@ pub struct HostSnapshot {
     pub uptime: Option<u64>,
 }
 
+impl HostSnapshot {
+    /// CPU usage of everything but the calling process, percent of all
+    /// CPUs: [`cpu_percent`](Self::cpu_percent) less
+    /// [`self_cpu_percent`](Self::self_cpu_percent), never below zero (the
+    /// host figure moves in whole clock ticks, the process's own is exact).
+    ///
+    /// ```
+    /// let host = nvitop::host::snapshot();
+    /// assert!(host.others_cpu_percent() <= host.cpu_percent);
+    /// assert!(host.others_cpu_percent() >= 0.0);
+    /// ```
+    pub fn others_cpu_percent(&self) -> f64 {
+        (self.cpu_percent - self.self_cpu_percent).max(0.0)
+    }
+}
+
 struct CpuState {
     system: System,
     /// When the CPU counters were last read: the start of the next window.
     last: Instant,
     /// (busy, total) ticks at `last`: all CPUs first, then each CPU.
     times: Vec<(u64, u64)>,
+    /// This process's CPU time at `last`.
+    own: Duration,
     /// The percentages of the last completed window (all CPUs first).
     percents: Option<Vec<f64>>,
+    /// This process's share of the last completed window, percent of all CPUs.
+    own_percent: f64,
 }
 
 static CPU: Mutex<Option<CpuState>> = Mutex::new(None);
@@ -93,6 +121,26 @@ fn cpu_times() -> Vec<(u64, u64)> {
             (total.saturating_sub(idle), total)
         })
         .collect()
+}
+
+/// CPU time this process has used, all threads together. Exact (the
+/// scheduler's nanosecond count), where `/proc/stat` moves in clock ticks.
+fn own_cpu_time() -> Duration {
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::ProcessCPUTime);
+    Duration::new(
+        u64::try_from(t.tv_sec).unwrap_or(0),
+        u32::try_from(t.tv_nsec).unwrap_or(0),
+    )
+}
+
+/// `own` CPU time over `elapsed` wall time on `cpus` CPUs, percent of all
+/// of them.
+fn own_percent(own: Duration, elapsed: Duration, cpus: usize) -> f64 {
+    let capacity = elapsed.as_secs_f64() * cpus.max(1) as f64;
+    if capacity <= 0.0 {
+        return 0.0;
+    }
+    (own.as_secs_f64() * 100.0 / capacity).clamp(0.0, 100.0)
 }
 
 /// Percent busy between two readings.
@@ -170,7 +218,9 @@ fn state(slot: &mut Option<CpuState>) -> Option<&mut CpuState> {
                     system,
                     last: Instant::now(),
                     times: cpu_times(),
+                    own: own_cpu_time(),
                     percents: None,
+                    own_percent: 0.0,
                 });
             }
             Err(err) => log::warn!("host information unavailable: {err}"),
@@ -211,6 +261,13 @@ pub fn snapshot() -> HostSnapshot {
     }
     if state.percents.is_none() || state.last.elapsed() >= window {
         let times = cpu_times();
+        let (now, own) = (Instant::now(), own_cpu_time());
+        state.own_percent = own_percent(
+            own.saturating_sub(state.own),
+            now.duration_since(state.last),
+            times.len().saturating_sub(1),
+        );
+        state.own = own;
         state.percents = Some(
             state
                 .times
@@ -220,7 +277,7 @@ pub fn snapshot() -> HostSnapshot {
                 .collect(),
         );
         state.times = times;
-        state.last = Instant::now();
+        state.last = now;
     }
     // Asked again within the minimum window: the last window's figures,
     // rather than a noisy reading over a few milliseconds.
@@ -231,6 +288,7 @@ pub fn snapshot() -> HostSnapshot {
     HostSnapshot {
         cpu_count: per_cpu_percent.len().max(1),
         cpu_percent,
+        self_cpu_percent: state.own_percent,
         per_cpu_percent,
         load_average: System::load_average().ok().map(|l| (l.one, l.five, l.fifteen)),
         memory_total: memory.total,
@@ -408,6 +466,20 @@ mod tests {
         let times = cpu_times();
         assert!(times.len() >= 2, "the all-CPU line and at least one CPU");
         assert!(times.iter().all(|&(busy, total)| busy <= total));
+    }
+
+    #[test]
+    fn own_percent_is_cpu_time_over_the_capacity_of_the_window() {
+        let ms = Duration::from_millis;
+        assert!((own_percent(ms(50), ms(50), 2) - 50.0).abs() < 1e-9);
+        assert!((own_percent(ms(10), ms(50), 4) - 5.0).abs() < 1e-9);
+        assert!((own_percent(ms(400), ms(50), 2) - 100.0).abs() < 1e-9, "clamped");
+        assert!(own_percent(ms(10), Duration::ZERO, 2).abs() < f64::EPSILON);
+        assert!(
+            (own_percent(ms(10), ms(10), 0) - 100.0).abs() < 1e-9,
+            "no CPUs read: one"
+        );
+        assert!(own_cpu_time() > Duration::ZERO);
     }
 
     #[test]

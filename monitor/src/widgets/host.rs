@@ -58,7 +58,10 @@ impl Widget for &HostPanel<'_> {
             || nvitop::format::NA.to_owned(),
             |(one, five, fifteen)| format!("{one:>5.2} {five:>5.2} {fifteen:>5.2}"),
         );
-        let mut first = self.bracketed("CPU", host.cpu_percent, half, gpu);
+        // The host's load without this monitor's own start-up burst, which
+        // would otherwise be much of the short first window (on 2 CPUs, a
+        // tenth of the host on an idle machine).
+        let mut first = self.bracketed("CPU", host.others_cpu_percent(), half, gpu);
         first.push(Span::raw(format!(" ( Load Average: {load} )")));
         let mut second = self.bracketed("MEM", host.memory_percent, half, mem);
         second.push(Span::raw(" "));
