@@ -140,12 +140,20 @@ impl Environment {
 }
 
 /// Runs the one-shot mode, printing to `out` as the output is made (no
-/// more of it is held in memory than a piece of the process panel).
+/// more of it is held in memory than a piece of the process panel), and
+/// warnings (input that is not wrong but probably not meant, such as a
+/// `CUDA_VISIBLE_DEVICES` entry that hides the GPUs after it) to `warnings`,
+/// one line each.
 ///
 /// # Errors
 /// [`Failure::Usage`] for bad input, [`Failure::Output`] when writing to
 /// `out` fails, [`Failure::Runtime`] otherwise.
-pub fn run(cli: &Cli, env: &Environment, out: &mut impl std::io::Write) -> Result<(), Failure> {
+pub fn run(
+    cli: &Cli,
+    env: &Environment,
+    out: &mut impl std::io::Write,
+    warnings: &mut impl std::io::Write,
+) -> Result<(), Failure> {
     // Start the host CPU window now: loading the driver and reading the
     // devices fill it, so the host panel's CPU figure costs no waiting.
     nvitop::host::prime();
@@ -163,6 +171,10 @@ pub fn run(cli: &Cli, env: &Environment, out: &mut impl std::io::Write) -> Resul
 
     let backend = backend(cli, env)?;
     let devices = devices(cli, env, &backend)?;
+    if let Some(warning) = cuda_visible_warning(cli, env, &backend) {
+        // A warning that cannot be written is not worth failing the run for.
+        let _ = writeln!(warnings, "nvitop-monitor: warning: {warning}");
+    }
     let mut snapshot = Snapshot::take(&backend, &devices);
 
     if let Some(user) = filter.unknown_user(&snapshot, &env.system_users) {
@@ -261,6 +273,21 @@ fn devices(cli: &Cli, env: &Environment, backend: &Arc<dyn Backend>) -> Result<V
             .collect());
     }
     Device::all_in(backend).map_err(runtime)
+}
+
+/// With `--only-visible`, what `CUDA_VISIBLE_DEVICES` hides by mistake:
+/// CUDA stops at the first entry that names no device and ignores the rest
+/// without a word, so `0,1,x,3` shows GPUs 0 and 1 only.
+fn cuda_visible_warning(cli: &Cli, env: &Environment, backend: &Arc<dyn Backend>) -> Option<String> {
+    if cli.only.is_some() || !cli.only_visible {
+        return None;
+    }
+    let value = env.cuda_visible_devices.as_deref();
+    let ignored = Device::ignored_cuda_visible_entry_in(backend, value).ok()??;
+    Some(format!(
+        "CUDA_VISIBLE_DEVICES='{}': {ignored}",
+        value.unwrap_or_default()
+    ))
 }
 
 /// Whether a process with this pid exists on this host.

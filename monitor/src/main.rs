@@ -27,7 +27,7 @@ fn main() -> ExitCode {
     };
     // Buffered: stdout alone flushes at every newline, a write per line.
     let mut stdout = BufWriter::with_capacity(OUT_BUFFER, std::io::stdout().lock());
-    match run(&cli, &Environment::from_process(), &mut stdout) {
+    match run(&cli, &Environment::from_process(), &mut stdout, &mut std::io::stderr()) {
         // A closed pipe (`| head`) is not an error worth reporting.
         Ok(()) | Err(Failure::Output(_)) => ExitCode::SUCCESS,
         Err(failure) => {

@@ -332,6 +332,22 @@ fn only_visible_follows_cuda_visible_devices() {
 }
 
 #[test]
+fn a_cuda_visible_devices_entry_that_hides_gpus_is_named_on_stderr() {
+    let output = cmd(&["--simulate", "--json", "-ov"])
+        .env("CUDA_VISIBLE_DEVICES", "3,GPU-nosuch,0")
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    let snapshot: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(device_indices(&snapshot), [3], "CUDA stops at the unknown UUID");
+    assert_eq!(
+        stderr(&output),
+        "nvitop-monitor: warning: CUDA_VISIBLE_DEVICES='3,GPU-nosuch,0': entry 2 of 3, 'GPU-nosuch', is not the \
+         UUID of a device here: CUDA ignores it and the 1 entry after it\n"
+    );
+}
+
+#[test]
 fn process_type_filters() {
     let all = json(&["--simulate"]);
     let kinds = |s: &Value| -> Vec<String> {

@@ -6,7 +6,7 @@
 
 use nvitop_monitor::{Cli, Environment, run};
 
-/// One H100 at a constant 90 % utilization (no swing, no noise), so the
+/// Two H100s at a constant 90 % utilization (no swing, no noise), so the
 /// bars and their colors do not depend on when the test runs.
 const STEADY: &str = r#"
 driver_version = "560.35.03"
@@ -17,6 +17,10 @@ seed = 1
 model = "H100-SXM5-80GB"
 workload = { profile = "training", gpu_util = 90, swing = 0, noise = 0 }
 processes = [{ pid = "self", memory_mib = 20480 }]
+
+[[gpus]]
+model = "H100-SXM5-80GB"
+workload = { profile = "training", gpu_util = 90, swing = 0, noise = 0 }
 "#;
 
 /// A color terminal `width` columns wide, used by `alice`.
@@ -31,17 +35,24 @@ fn terminal(width: u16) -> Environment {
 }
 
 /// Runs the one-shot flow with `args` (after the program name) on the
-/// [`STEADY`] machine in `env`.
-fn run_in(env: &Environment, args: &[&str]) -> String {
+/// [`STEADY`] machine in `env`: its output and its warnings.
+fn run_with_warnings(env: &Environment, args: &[&str]) -> (String, String) {
     let dir = tempfile::tempdir().unwrap();
     let scenario = dir.path().join("steady.toml");
     std::fs::write(&scenario, STEADY).unwrap();
     let mut all = vec!["nvitop-monitor", "--simulate", scenario.to_str().unwrap()];
     all.extend_from_slice(args);
     let cli = Cli::parse_args(all).unwrap();
-    let mut out = Vec::new();
-    run(&cli, env, &mut out).unwrap();
-    String::from_utf8(out).unwrap()
+    let (mut out, mut warnings) = (Vec::new(), Vec::new());
+    run(&cli, env, &mut out, &mut warnings).unwrap();
+    (String::from_utf8(out).unwrap(), String::from_utf8(warnings).unwrap())
+}
+
+/// [`run_with_warnings`] where no warning is expected: the output.
+fn run_in(env: &Environment, args: &[&str]) -> String {
+    let (out, warnings) = run_with_warnings(env, args);
+    assert_eq!(warnings, "", "{args:?}");
+    out
 }
 
 /// [`run_in`] on a color terminal `width` columns wide.
@@ -184,4 +195,32 @@ fn cells(line: &str, color: &str) -> usize {
         }
     }
     count
+}
+
+/// GPU rows (their bus ids) of a plain-text output.
+fn gpu_rows(text: &str) -> usize {
+    plain(text).matches("00000000:").count()
+}
+
+#[test]
+fn only_visible_warns_about_the_entry_cuda_ignores() {
+    let with = |value: &str| Environment {
+        cuda_visible_devices: Some(value.to_owned()),
+        ..terminal(120)
+    };
+    // CUDA stops at `x`: GPU 1 only, and a warning that names the entry.
+    let (out, warnings) = run_with_warnings(&with("1,x,0"), &["-ov"]);
+    assert_eq!(gpu_rows(&out), 1, "{out}");
+    assert_eq!(
+        warnings,
+        "nvitop-monitor: warning: CUDA_VISIBLE_DEVICES='1,x,0': entry 2 of 3, 'x', is neither a GPU index nor a \
+         GPU-/MIG- UUID: CUDA ignores it and the 1 entry after it\n"
+    );
+    let (_, warnings) = run_with_warnings(&with("0,5"), &["-ov"]);
+    assert!(warnings.contains("'5', is not the index of a GPU here"), "{warnings}");
+    // Every entry names a GPU: nothing to say.
+    assert_eq!(gpu_rows(&run_in(&with("1,0"), &["-ov"])), 2);
+    // The variable does not matter without --only-visible, or with --only.
+    assert_eq!(gpu_rows(&run_in(&with("1,x"), &[])), 2);
+    assert_eq!(gpu_rows(&run_in(&with("1,x"), &["-ov", "-o", "0"])), 1);
 }

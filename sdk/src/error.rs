@@ -14,7 +14,7 @@ use crate::backend::sim::ScenarioError;
 /// let backend: Arc<dyn Backend> = Arc::new(SimBackend::default_machine());
 /// let err = Device::new_in(&backend, 7).unwrap_err();
 /// assert!(matches!(err, Error::InvalidIndex { index: 7, count: 4 }));
-/// assert_eq!(err.to_string(), "no GPU with index 7: this machine has 4 GPU(s), valid indices are 0..4");
+/// assert_eq!(err.to_string(), "no GPU with index 7: this machine has 4 GPUs, indices 0 to 3");
 /// ```
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -28,7 +28,7 @@ pub enum Error {
     #[error(transparent)]
     Sink(#[from] crate::sink::SinkError),
     /// A device index that does not exist.
-    #[error("no GPU with index {index}: this machine has {count} GPU(s), valid indices are 0..{count}")]
+    #[error("no GPU with index {index}: {}", gpus_and_indices(*count))]
     InvalidIndex {
         /// The index asked for.
         index: u32,
@@ -36,12 +36,18 @@ pub enum Error {
         count: u32,
     },
     /// A CUDA device index that does not exist under the current `CUDA_VISIBLE_DEVICES`.
-    #[error("no CUDA device with index {index}: {count} device(s) are visible to CUDA (check CUDA_VISIBLE_DEVICES)")]
+    #[error(
+        "no CUDA device with index {index}: {count} device(s) are visible to CUDA ({})",
+        cuda_visible_hint(ignored.as_ref())
+    )]
     InvalidCudaIndex {
         /// The CUDA index asked for.
         index: u32,
         /// How many devices CUDA sees.
         count: usize,
+        /// The entry of `CUDA_VISIBLE_DEVICES` CUDA stopped at, when it
+        /// stopped early: often why there are fewer devices than expected.
+        ignored: Option<crate::device::cuda_visible::IgnoredEntry>,
     },
     /// The process does not exist (any more).
     #[error("no process with pid {pid} (it may have exited)")]
@@ -112,3 +118,65 @@ pub enum Error {
 /// assert_eq!(busiest(&backend).unwrap(), 0); // the training H100
 /// ```
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// What to check when a CUDA index is missing: the entry CUDA stopped at, if any.
+fn cuda_visible_hint(ignored: Option<&crate::device::cuda_visible::IgnoredEntry>) -> String {
+    ignored.map_or_else(
+        || "check CUDA_VISIBLE_DEVICES".to_owned(),
+        |entry| format!("CUDA_VISIBLE_DEVICES {entry}"),
+    )
+}
+
+/// "this machine has 4 GPUs, indices 0 to 3", for an out-of-range index.
+fn gpus_and_indices(count: u32) -> String {
+    match count {
+        0 => "this machine has no GPU".to_owned(),
+        1 => "this machine has 1 GPU, index 0".to_owned(),
+        n => format!("this machine has {n} GPUs, indices 0 to {}", n - 1),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_invalid_index_names_the_indices_there_are() {
+        let msg = |index, count| Error::InvalidIndex { index, count }.to_string();
+        assert_eq!(msg(0, 0), "no GPU with index 0: this machine has no GPU");
+        assert_eq!(msg(1, 1), "no GPU with index 1: this machine has 1 GPU, index 0");
+        assert_eq!(
+            msg(9, 8),
+            "no GPU with index 9: this machine has 8 GPUs, indices 0 to 7"
+        );
+    }
+
+    #[test]
+    fn a_missing_cuda_index_names_the_entry_cuda_stopped_at() {
+        use crate::device::cuda_visible::{IgnoredEntry, IgnoredReason};
+        let plain = Error::InvalidCudaIndex {
+            index: 1,
+            count: 1,
+            ignored: None,
+        };
+        assert_eq!(
+            plain.to_string(),
+            "no CUDA device with index 1: 1 device(s) are visible to CUDA (check CUDA_VISIBLE_DEVICES)"
+        );
+        let stopped = Error::InvalidCudaIndex {
+            index: 1,
+            count: 1,
+            ignored: Some(IgnoredEntry {
+                position: 2,
+                entries: 2,
+                entry: "l".to_owned(),
+                reason: IgnoredReason::NotADeviceName,
+            }),
+        };
+        assert_eq!(
+            stopped.to_string(),
+            "no CUDA device with index 1: 1 device(s) are visible to CUDA (CUDA_VISIBLE_DEVICES entry 2 of 2, \
+             'l', is neither a GPU index nor a GPU-/MIG- UUID: CUDA ignores it)"
+        );
+    }
+}

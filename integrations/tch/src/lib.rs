@@ -373,7 +373,7 @@ mod tests {
         assert!(
             matches!(
                 err,
-                Err(Error::Nvitop(nvitop::Error::InvalidCudaIndex { index: 1, count: 1 }))
+                Err(Error::Nvitop(nvitop::Error::InvalidCudaIndex { index: 1, count: 1, .. }))
             ),
             "{err:?}"
         );

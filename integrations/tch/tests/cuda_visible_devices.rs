@@ -34,7 +34,8 @@ fn tch_devices_follow_cuda_visible_devices() {
         nvitop_tch::cuda_device(Cuda(2)),
         Err(nvitop_tch::Error::Nvitop(nvitop::Error::InvalidCudaIndex {
             index: 2,
-            count: 2
+            count: 2,
+            ..
         }))
     ));
 

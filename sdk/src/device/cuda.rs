@@ -152,6 +152,30 @@ impl Device {
             .collect())
     }
 
+    /// The entry of `value` (a `CUDA_VISIBLE_DEVICES` value, `None` =
+    /// unset) that CUDA would ignore, with every entry after it, on this
+    /// machine: `None` when all of them name devices. CUDA says nothing
+    /// about such an entry, so a program that shows the visible devices
+    /// should (see [`super::cuda_visible::first_ignored_entry`]).
+    ///
+    /// # Errors
+    /// No driver.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use nvitop::{Device, backend::{Backend, sim::SimBackend}};
+    /// # let backend: Arc<dyn Backend> = Arc::new(SimBackend::default_machine());
+    /// let ignored = Device::ignored_cuda_visible_entry_in(&backend, Some("3,7,0")).unwrap().unwrap();
+    /// assert_eq!(ignored.entry, "7");
+    /// assert!(Device::ignored_cuda_visible_entry_in(&backend, Some("3,0")).unwrap().is_none());
+    /// ```
+    pub fn ignored_cuda_visible_entry_in(
+        backend: &Arc<dyn Backend>,
+        value: Option<&str>,
+    ) -> Result<Option<super::cuda_visible::IgnoredEntry>> {
+        Ok(super::cuda_visible::first_ignored_entry(value, &identities(backend)?))
+    }
+
     /// The devices with these CUDA ordinals under the current `CUDA_VISIBLE_DEVICES`.
     ///
     /// # Errors
@@ -183,6 +207,9 @@ impl Device {
     /// assert_eq!(devices[0].index(), 3);
     /// let err = Device::from_cuda_indices_in(&backend, Some("2,3"), &[2]).unwrap_err();
     /// assert!(err.to_string().contains("no CUDA device with index 2"), "{err}");
+    /// // A typo hides the GPUs after it: the error names the entry.
+    /// let err = Device::from_cuda_indices_in(&backend, Some("2,e"), &[1]).unwrap_err();
+    /// assert!(err.to_string().contains("entry 2 of 2, 'e'"), "{err}");
     /// ```
     pub fn from_cuda_indices_in(
         backend: &Arc<dyn Backend>,
@@ -193,10 +220,14 @@ impl Device {
         cuda_indices
             .iter()
             .map(|&index| {
-                visible.get(index as usize).cloned().ok_or(Error::InvalidCudaIndex {
-                    index,
-                    count: visible.len(),
-                })
+                visible
+                    .get(index as usize)
+                    .cloned()
+                    .ok_or_else(|| Error::InvalidCudaIndex {
+                        index,
+                        count: visible.len(),
+                        ignored: Self::ignored_cuda_visible_entry_in(backend, value).ok().flatten(),
+                    })
             })
             .collect()
     }

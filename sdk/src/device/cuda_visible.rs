@@ -61,26 +61,128 @@ impl GpuIdentity {
 /// assert_eq!(parse_cuda_visible_devices(None, &gpus).len(), 4);
 /// ```
 pub fn parse_cuda_visible_devices(value: Option<&str>, gpus: &[GpuIdentity]) -> Vec<DeviceRef> {
+    parse(value, gpus).0
+}
+
+/// The entry of `CUDA_VISIBLE_DEVICES` where parsing stopped, if one did:
+/// CUDA ignores it and every entry after it, without a word, so a typo
+/// silently hides GPUs. `None` when every entry names a device (and for an
+/// unset or empty variable).
+///
+/// ```
+/// use nvitop::device::cuda_visible::{first_ignored_entry, GpuIdentity, IgnoredReason};
+/// let gpus: Vec<GpuIdentity> = (0..4)
+///     .map(|i| GpuIdentity { index: i, uuid: Some(format!("GPU-{i}abc")), mig_devices: vec![], mig_enabled: false })
+///     .collect();
+/// let ignored = first_ignored_entry(Some("1,7,2"), &gpus).unwrap();
+/// assert_eq!((ignored.position, ignored.entry.as_str()), (2, "7"));
+/// assert_eq!(ignored.reason, IgnoredReason::NoSuchIndex);
+/// assert_eq!(ignored.to_string(), "entry 2 of 3, '7', is not the index of a GPU here: CUDA ignores it and the 1 entry after it");
+/// assert!(first_ignored_entry(Some("3,1"), &gpus).is_none());
+/// assert!(first_ignored_entry(None, &gpus).is_none());
+/// ```
+pub fn first_ignored_entry(value: Option<&str>, gpus: &[GpuIdentity]) -> Option<IgnoredEntry> {
+    parse(value, gpus).1
+}
+
+/// An entry of `CUDA_VISIBLE_DEVICES` CUDA ignores (see [`first_ignored_entry`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IgnoredEntry {
+    /// Its place in the list, from 1.
+    pub position: usize,
+    /// How many entries the list has.
+    pub entries: usize,
+    /// The entry as written (trimmed).
+    pub entry: String,
+    /// Why it names no device.
+    pub reason: IgnoredReason,
+}
+
+/// Why an entry of `CUDA_VISIBLE_DEVICES` names no device.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IgnoredReason {
+    /// Nothing between two commas.
+    Empty,
+    /// A number, but no GPU has that index.
+    NoSuchIndex,
+    /// A `GPU-`/`MIG-` UUID (or prefix) no device has.
+    NoSuchUuid,
+    /// A UUID prefix more than one device starts with.
+    AmbiguousUuid,
+    /// The device was already listed earlier.
+    Repeated,
+    /// A GPU in MIG mode without MIG devices: CUDA sees nothing there.
+    NoMigDevice,
+    /// Neither an index nor a UUID.
+    NotADeviceName,
+}
+
+impl std::fmt::Display for IgnoredEntry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let why = match self.reason {
+            IgnoredReason::Empty => "is empty",
+            IgnoredReason::NoSuchIndex => "is not the index of a GPU here",
+            IgnoredReason::NoSuchUuid => "is not the UUID of a device here",
+            IgnoredReason::AmbiguousUuid => "starts more than one device's UUID",
+            IgnoredReason::Repeated => "names a device listed before it",
+            IgnoredReason::NoMigDevice => "is a GPU in MIG mode without MIG devices",
+            IgnoredReason::NotADeviceName => "is neither a GPU index nor a GPU-/MIG- UUID",
+        };
+        let after = self.entries - self.position;
+        write!(
+            f,
+            "entry {} of {}, '{}', {why}: CUDA ignores it",
+            self.position, self.entries, self.entry
+        )?;
+        match after {
+            0 => Ok(()),
+            1 => write!(f, " and the 1 entry after it"),
+            n => write!(f, " and the {n} entries after it"),
+        }
+    }
+}
+
+/// The visible devices and, where parsing stopped early, the entry it stopped at.
+fn parse(value: Option<&str>, gpus: &[GpuIdentity]) -> (Vec<DeviceRef>, Option<IgnoredEntry>) {
     let Some(value) = value else {
-        return gpus.iter().filter_map(GpuIdentity::cuda_view).collect();
+        return (gpus.iter().filter_map(GpuIdentity::cuda_view).collect(), None);
     };
     let mut visible = Vec::new();
     if value.trim().is_empty() {
-        return visible;
+        return (visible, None);
     }
-    for token in value.split(',') {
-        match resolve_entry(token.trim(), gpus) {
-            Some(handle) if !visible.contains(&handle) => visible.push(handle),
-            _ => break,
-        }
+    let entries = value.split(',').count();
+    for (position, token) in value.split(',').map(str::trim).enumerate() {
+        let reason = match resolve_entry(token, gpus) {
+            Ok(handle) if !visible.contains(&handle) => {
+                visible.push(handle);
+                continue;
+            }
+            Ok(_) => IgnoredReason::Repeated,
+            Err(reason) => reason,
+        };
+        let ignored = IgnoredEntry {
+            position: position + 1,
+            entries,
+            entry: token.to_owned(),
+            reason,
+        };
+        return (visible, Some(ignored));
     }
-    visible
+    (visible, None)
 }
 
-fn resolve_entry(token: &str, gpus: &[GpuIdentity]) -> Option<DeviceRef> {
-    if !token.is_empty() && token.bytes().all(|b| b.is_ascii_digit()) {
-        let index: u32 = token.parse().ok()?;
-        return gpus.iter().find(|g| g.index == index).and_then(GpuIdentity::cuda_view);
+fn resolve_entry(token: &str, gpus: &[GpuIdentity]) -> Result<DeviceRef, IgnoredReason> {
+    if token.is_empty() {
+        return Err(IgnoredReason::Empty);
+    }
+    if token.bytes().all(|b| b.is_ascii_digit()) {
+        let gpu = token
+            .parse::<u32>()
+            .ok()
+            .and_then(|index| gpus.iter().find(|g| g.index == index))
+            .ok_or(IgnoredReason::NoSuchIndex)?;
+        return gpu.cuda_view().ok_or(IgnoredReason::NoMigDevice);
     }
     if has_prefix_ignore_case(token, "MIG-") {
         let candidates = gpus
@@ -92,9 +194,9 @@ fn resolve_entry(token: &str, gpus: &[GpuIdentity]) -> Option<DeviceRef> {
     if has_prefix_ignore_case(token, "GPU-") {
         let candidates = gpus.iter().filter_map(|g| g.uuid.as_deref().map(|u| (g, u)));
         let gpu = unique_prefix_match(token, candidates)?;
-        return gpu.cuda_view();
+        return gpu.cuda_view().ok_or(IgnoredReason::NoMigDevice);
     }
-    None
+    Err(IgnoredReason::NotADeviceName)
 }
 
 fn has_prefix_ignore_case(token: &str, prefix: &str) -> bool {
@@ -104,21 +206,27 @@ fn has_prefix_ignore_case(token: &str, prefix: &str) -> bool {
 }
 
 /// The one candidate whose UUID starts with `token` (an exact match wins
-/// over prefixes); `None` when none or several match.
-fn unique_prefix_match<'a, T: Copy>(token: &str, candidates: impl Iterator<Item = (T, &'a str)>) -> Option<T> {
+/// over prefixes).
+fn unique_prefix_match<'a, T: Copy>(
+    token: &str,
+    candidates: impl Iterator<Item = (T, &'a str)>,
+) -> Result<T, IgnoredReason> {
     let mut found = None;
+    let mut ambiguous = false;
     for (item, uuid) in candidates {
         if uuid.eq_ignore_ascii_case(token) {
-            return Some(item);
+            return Ok(item);
         }
         if has_prefix_ignore_case(uuid, token) {
-            if found.is_some() {
-                return None;
-            }
+            ambiguous |= found.is_some();
             found = Some(item);
         }
     }
-    found
+    match found {
+        _ if ambiguous => Err(IgnoredReason::AmbiguousUuid),
+        Some(item) => Ok(item),
+        None => Err(IgnoredReason::NoSuchUuid),
+    }
 }
 
 #[cfg(test)]
@@ -206,6 +314,52 @@ mod tests {
         assert_eq!(parse_cuda_visible_devices(Some("nonsense,0"), &m), vec![]);
     }
 
+    #[test]
+    fn the_first_ignored_entry_says_why() {
+        let m = machine();
+        let why = |value| first_ignored_entry(Some(value), &m).map(|e| (e.position, e.entry, e.reason));
+        assert_eq!(why("1,0,9,3"), Some((3, "9".to_owned(), IgnoredReason::NoSuchIndex)));
+        assert_eq!(why("0,,1"), Some((2, String::new(), IgnoredReason::Empty)));
+        assert_eq!(why("3, 3"), Some((2, "3".to_owned(), IgnoredReason::Repeated)));
+        assert_eq!(
+            why("GPU-dddd4444,3"),
+            Some((2, "3".to_owned(), IgnoredReason::Repeated))
+        );
+        assert_eq!(
+            why("GPU-aaaa"),
+            Some((1, "GPU-aaaa".to_owned(), IgnoredReason::AmbiguousUuid))
+        );
+        assert_eq!(
+            why("MIG-ffff"),
+            Some((1, "MIG-ffff".to_owned(), IgnoredReason::NoSuchUuid))
+        );
+        assert_eq!(why("-1"), Some((1, "-1".to_owned(), IgnoredReason::NotADeviceName)));
+        assert_eq!(
+            why("cuda:0"),
+            Some((1, "cuda:0".to_owned(), IgnoredReason::NotADeviceName))
+        );
+        assert_eq!(why(" 3 , 1 "), None);
+        assert_eq!(first_ignored_entry(Some(""), &m), None);
+        assert_eq!(first_ignored_entry(None, &m), None);
+
+        let mut no_mig = machine();
+        no_mig[2].mig_devices.clear();
+        let ignored = first_ignored_entry(Some("0,2"), &no_mig);
+        assert_eq!(ignored.map(|e| e.reason), Some(IgnoredReason::NoMigDevice));
+
+        let text = |value| first_ignored_entry(Some(value), &m).map(|e| e.to_string());
+        assert_eq!(
+            text("0,x,1,2").as_deref(),
+            Some(
+                "entry 2 of 4, 'x', is neither a GPU index nor a GPU-/MIG- UUID: CUDA ignores it and the 2 entries after it"
+            )
+        );
+        assert_eq!(
+            text("0,1,7").as_deref(),
+            Some("entry 3 of 3, '7', is not the index of a GPU here: CUDA ignores it")
+        );
+    }
+
     fn token() -> impl Strategy<Value = String> {
         prop_oneof![
             (0u32..8).prop_map(|i| i.to_string()),
@@ -228,6 +382,16 @@ mod tests {
             dedup.dedup();
             prop_assert_eq!(dedup.len(), got.len());
             prop_assert!(got.len() <= tokens.len());
+            // Every entry was taken, or the first one that was not is named.
+            let ignored = first_ignored_entry(Some(&value), &machine());
+            match ignored {
+                None if value.trim().is_empty() => prop_assert!(got.is_empty()),
+                None => prop_assert_eq!(got.len(), value.split(',').count()),
+                Some(e) => {
+                    prop_assert_eq!(e.position, got.len() + 1);
+                    prop_assert_eq!(e.entry.as_str(), value.split(',').nth(got.len()).unwrap_or_default().trim());
+                }
+            }
         }
 
         #[test]
