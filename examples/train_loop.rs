@@ -15,6 +15,7 @@
 //! `--epochs N`, `--steps N` (batches per epoch), `--step-ms MS` (extra
 //! sleep per step, to stand in for GPU work), `--gpus 0,1`.
 
+use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -143,6 +144,15 @@ impl Mlp {
     }
 }
 
+/// Prints one progress line. A reader that went away (`| head`) is not a
+/// reason to stop training, whose results go to the run directory: the
+/// line is dropped instead of `println!`'s panic on the closed pipe.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
+
 fn main() -> ExitCode {
     let args = match parse_args() {
         Ok(args) => args,
@@ -173,12 +183,12 @@ fn run(args: &Args) -> nvitop::Result<()> {
         .process_host(true)
         .epoch_time(true)
         .build()?;
-    println!(
+    say!(
         "Logging GPU statistics of GPU(s) {:?} to {}",
         args.gpus,
         args.run_dir.display()
     );
-    println!(
+    say!(
         "View them with:  tensorboard --logdir {}",
         args.run_dir.parent().unwrap_or(&args.run_dir).display()
     );
@@ -212,13 +222,13 @@ fn run(args: &Args) -> nvitop::Result<()> {
             .sum::<f64>()
             / validation.len() as f64;
         logger.on_validation_end();
-        println!(
+        say!(
             "epoch {epoch}: train loss {:.4}, validation mse {mse:.4}",
             epoch_loss / args.steps as f64
         );
     }
     logger.on_train_end();
     let report = logger.close();
-    println!("GPU stats: {report}");
+    say!("GPU stats: {report}");
     Ok(())
 }
