@@ -10,6 +10,8 @@ use common::example;
 fn devices_example_prints_a_simulated_machine() {
     let out = Command::new(example("devices"))
         .env("NVITOP_SIMULATE", "1")
+        // Unset, as the CUDA-order check below expects (GPU machines often set it).
+        .env_remove("CUDA_VISIBLE_DEVICES")
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);

@@ -16,7 +16,7 @@ use std::sync::Arc;
 use nvitop::backend::sim::SimBackend;
 
 mod common;
-use common::{burn_log, gpu_metric_files};
+use common::{burn_log, gpu_metric_files, rerun_without_cuda_visible_devices};
 
 fn tensorboard_tags(dir: &Path) -> BTreeSet<String> {
     nvitop::sink::tensorboard::scalar_tags(dir).unwrap()
@@ -24,6 +24,9 @@ fn tensorboard_tags(dir: &Path) -> BTreeSet<String> {
 
 #[test]
 fn learner_logs_gpu_metrics_to_burn_and_nvitop_sinks() {
+    if rerun_without_cuda_visible_devices("learner_logs_gpu_metrics_to_burn_and_nvitop_sinks") {
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     let options = example::Options {
         epochs: 2,

@@ -229,7 +229,11 @@ fn pair_visible(tch_count: usize, visible: Vec<CudaDevice>) -> Result<Vec<(tch::
 ///     .backend(Arc::new(SimBackend::default_machine()))
 ///     .sink(Box::new(sink))
 ///     .build()?;
-/// assert!(logger.keys().iter().any(|k| k == "gpu_id: 0/utilization.gpu (%)"));
+/// if std::env::var_os("CUDA_VISIBLE_DEVICES").is_none() {
+///     // cuda:0 is the simulator's GPU 0.
+///     assert!(logger.keys().iter().any(|k| k == "gpu_id: 0/utilization.gpu (%)"));
+/// }
+/// assert!(logger.keys().iter().any(|k| k.starts_with("gpu_id: 0")));
 /// logger.close();
 /// # Ok::<(), nvitop::Error>(())
 /// ```
@@ -373,7 +377,11 @@ mod tests {
         assert!(
             matches!(
                 err,
-                Err(Error::Nvitop(nvitop::Error::InvalidCudaIndex { index: 1, count: 1, .. }))
+                Err(Error::Nvitop(nvitop::Error::InvalidCudaIndex {
+                    index: 1,
+                    count: 1,
+                    ..
+                }))
             ),
             "{err:?}"
         );

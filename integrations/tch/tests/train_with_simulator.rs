@@ -17,6 +17,9 @@ use nvitop::sink::tensorboard::proto::{Event, What};
 use nvitop::sink::tensorboard::record::read_records;
 use prost::Message;
 
+mod common;
+use common::rerun_without_cuda_visible_devices;
+
 fn event_file(dir: &Path) -> std::path::PathBuf {
     nvitop::sink::tensorboard::event_files(dir)
         .unwrap()
@@ -45,6 +48,9 @@ fn tags_and_steps(path: &Path) -> (BTreeSet<String>, BTreeSet<i64>) {
 
 #[test]
 fn training_on_the_cpu_logs_simulated_gpu_statistics() {
+    if rerun_without_cuda_visible_devices("training_on_the_cpu_logs_simulated_gpu_statistics") {
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     let run = dir.path().join("run");
     let options = example::Options {
