@@ -248,7 +248,7 @@ fn refresh(state: &mut HostState, pids: &[u32]) -> HashMap<u32, HostProcessInfo>
             .get(&pid)
             .is_some_and(|k| k.read_at != now && (k.comm != stat.comm || k.cmdline.is_empty()))
         {
-            let first = first_sight(pid);
+            let first = first_sight(pid, state.known.get(&pid).and_then(|k| k.stat_file.as_ref()));
             let username = first.uid.map(|uid| user_name(state, uid));
             if let Some(known) = state.known.get_mut(&pid) {
                 describe(known, &stat.comm, first, username);
@@ -333,7 +333,7 @@ fn open_all(to_open: &[(u32, Option<u64>)]) -> Vec<Result<Opened, u32>> {
             Opened::New {
                 pid,
                 stat,
-                first: first_sight(pid),
+                first: first_sight(pid, Some(&file)),
             }
         })
     };
@@ -411,22 +411,38 @@ fn describe(known: &mut Known, comm: &str, first: FirstSight, username: Option<S
 }
 
 /// Reads the parts of a process that change only when it calls `exec`.
-fn first_sight(pid: u32) -> FirstSight {
+/// `stat_file`, the process's open `/proc/<pid>/stat` when the caller has
+/// it, gives the owner without another path lookup (the kernel sets every
+/// file of `/proc/<pid>` to the owner of the directory).
+fn first_sight(pid: u32, stat_file: Option<&File>) -> FirstSight {
     let cmdline = read_cmdline(pid);
+    let owner = match stat_file {
+        Some(file) => rustix::fs::fstat(file),
+        None => rustix::fs::stat(format!("/proc/{pid}").as_str()),
+    };
     FirstSight {
         cmdline,
-        uid: rustix::fs::stat(format!("/proc/{pid}").as_str())
-            .ok()
-            .map(|st| st.st_uid),
+        uid: owner.ok().map(|st| st.st_uid),
     }
 }
 
 /// `/proc/<pid>/cmdline` split at NULs (empty for kernel threads).
 fn read_cmdline(pid: u32) -> Vec<String> {
-    let mut raw = Vec::with_capacity(256);
-    let ok = File::open(format!("/proc/{pid}/cmdline")).and_then(|mut f| f.read_to_end(&mut raw));
-    if ok.is_err() {
+    let Ok(file) = File::open(format!("/proc/{pid}/cmdline")) else {
         return Vec::new();
+    };
+    // Plain reads to the end: `read_to_end` on a `File` first asks for the
+    // size (a `statx` and an `lseek`), which `/proc` reports as zero; two
+    // wasted system calls per process on a one-shot run over hundreds.
+    let mut raw = Vec::with_capacity(256);
+    let mut chunk = [0u8; 1024];
+    loop {
+        match (&file).read(&mut chunk) {
+            Ok(0) => break,
+            Ok(n) => raw.extend_from_slice(&chunk[..n]),
+            Err(err) if err.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => return Vec::new(),
+        }
     }
     raw.split(|&b| b == 0)
         .filter(|arg| !arg.is_empty())
@@ -610,6 +626,27 @@ mod tests {
         }
         assert!(host_process_infos(&pids).is_empty());
         assert_eq!(open_stat_files(&pids), 0, "files of exited processes are closed");
+    }
+
+    #[test]
+    fn the_owner_from_the_open_stat_file_is_the_directorys() {
+        let me = std::process::id();
+        for pid in [1, me] {
+            let Some((file, _)) = proc_stat::open(pid) else {
+                continue;
+            };
+            let dir = rustix::fs::stat(format!("/proc/{pid}").as_str()).unwrap();
+            assert_eq!(first_sight(pid, Some(&file)).uid, Some(dir.st_uid), "pid {pid}");
+            assert_eq!(first_sight(pid, None).uid, Some(dir.st_uid), "pid {pid}");
+        }
+        let (file, _) = proc_stat::open(me).unwrap();
+        let first = first_sight(me, Some(&file));
+        assert_eq!(first.uid, Some(rustix::process::geteuid().as_raw()));
+        assert_eq!(
+            first.cmdline,
+            std::env::args().collect::<Vec<_>>(),
+            "read whole, split at NULs"
+        );
     }
 
     #[test]
