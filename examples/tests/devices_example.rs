@@ -1,10 +1,10 @@
 //! Runs the `devices` example as a user would, on the simulator and without a driver.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 mod common;
-use common::example;
+use common::{example, run_with_stdout_closed};
 
 #[test]
 fn devices_example_prints_a_simulated_machine() {
@@ -49,16 +49,5 @@ fn devices_example_without_a_driver_says_so() {
 
 #[test]
 fn devices_example_ends_quietly_when_its_reader_stops() {
-    // As `| head -1`: the reader closes the pipe before the example is done.
-    let mut child = Command::new(example("devices"))
-        .env("NVITOP_SIMULATE", "1")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    drop(child.stdout.take());
-    let out = child.wait_with_output().unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{:?}: {stderr}", out.status);
-    assert!(!stderr.contains("panicked"), "{stderr}");
+    run_with_stdout_closed(Command::new(example("devices")).env("NVITOP_SIMULATE", "1"));
 }

@@ -3,12 +3,12 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use nvitop::sink::tensorboard::scalar_tags;
 
 mod common;
-use common::example;
+use common::{example, run_with_stdout_closed};
 
 /// A fresh directory, removed when dropped (this package has no
 /// `tempfile` dependency).
@@ -110,20 +110,13 @@ fn train_loop_honours_nvitop_logdir_and_refuses_unknown_options() {
 fn train_loop_trains_on_when_its_reader_goes_away() {
     let dir = TempDir::new("closed-pipe");
     // As `| head -1`: the reader closes the pipe before training is done.
-    let mut child = Command::new(example("train_loop"))
-        .args(["--name", "p", "--epochs", "2", "--steps", "3", "--step-ms", "0"])
-        .current_dir(dir.path())
-        .env("NVITOP_SIMULATE", "1")
-        .env_remove("NVITOP_LOGDIR")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    drop(child.stdout.take());
-    let out = child.wait_with_output().unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{:?}: {stderr}", out.status);
-    assert!(!stderr.contains("panicked"), "{stderr}");
+    run_with_stdout_closed(
+        Command::new(example("train_loop"))
+            .args(["--name", "p", "--epochs", "2", "--steps", "3", "--step-ms", "0"])
+            .current_dir(dir.path())
+            .env("NVITOP_SIMULATE", "1")
+            .env_remove("NVITOP_LOGDIR"),
+    );
     // The whole run still reached its files.
     let csv = std::fs::read_to_string(dir.path().join("runs/p/gpu_stats.csv")).unwrap();
     assert_eq!(csv.lines().count(), 1 + 12 + 4, "{csv}");

@@ -16,7 +16,10 @@ use std::sync::Arc;
 use nvitop::backend::sim::SimBackend;
 
 mod common;
-use common::{burn_log, gpu_metric_files, rerun_without_cuda_visible_devices};
+use common::{burn_log, gpu_metric_files};
+#[path = "../../test-support/cuda_visible_rerun.rs"]
+mod cuda_visible_rerun;
+use cuda_visible_rerun::rerun_without_cuda_visible_devices;
 
 fn tensorboard_tags(dir: &Path) -> BTreeSet<String> {
     nvitop::sink::tensorboard::scalar_tags(dir).unwrap()

@@ -16,8 +16,6 @@ use burn::train::metric::{Metric, MetricMetadata};
 use nvitop::backend::nvml::NVML_LIBRARY_ENV;
 use nvitop_burn::GpuStatsConfig;
 
-// Not every helper is used by every test binary.
-#[allow(dead_code)]
 mod common;
 use common::{burn_log, gpu_metric_files};
 

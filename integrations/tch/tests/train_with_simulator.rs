@@ -17,8 +17,9 @@ use nvitop::sink::tensorboard::proto::{Event, What};
 use nvitop::sink::tensorboard::record::read_records;
 use prost::Message;
 
-mod common;
-use common::rerun_without_cuda_visible_devices;
+#[path = "../../test-support/cuda_visible_rerun.rs"]
+mod cuda_visible_rerun;
+use cuda_visible_rerun::rerun_without_cuda_visible_devices;
 
 fn event_file(dir: &Path) -> std::path::PathBuf {
     nvitop::sink::tensorboard::event_files(dir)

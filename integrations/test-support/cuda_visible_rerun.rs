@@ -1,4 +1,5 @@
-//! Shared by the integration tests.
+//! A test helper both integrations' test suites include by path (`#[path]`):
+//! they are separate workspaces, so they cannot share a crate for it.
 
 /// Runs the test `name` again in a child process without
 /// `CUDA_VISIBLE_DEVICES` when this process has it (GPU machines often
