@@ -93,7 +93,6 @@ struct HostState {
     users: Option<Users>,
     known: HashMap<u32, Known>,
     memory_refreshed: Option<Instant>,
-    boot_time: u64,
     ticks_per_second: u64,
     page_size: u64,
     /// How many stat files may stay open: a quarter of the soft limit on
@@ -115,7 +114,6 @@ fn with_state<T: Default>(f: impl FnOnce(&mut HostState) -> T) -> T {
                     users: None,
                     known: HashMap::new(),
                     memory_refreshed: None,
-                    boot_time: System::boot_time().unwrap_or(0),
                     ticks_per_second: rustix::param::clock_ticks_per_second().max(1),
                     page_size: rustix::param::page_size() as u64,
                     file_budget: file_budget(),
@@ -206,9 +204,7 @@ fn refresh(state: &mut HostState, pids: &[u32]) -> HashMap<u32, HostProcessInfo>
         state.memory_refreshed = Some(now);
     }
     let total_memory = state.system.total_memory();
-    let unix_now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
+    let clocks = Clocks::now();
 
     // Known processes with an open stat file: one pread each. The rest (new,
     // reused, or known without a file) go to `to_open` with the start ticks
@@ -259,12 +255,12 @@ fn refresh(state: &mut HostState, pids: &[u32]) -> HashMap<u32, HostProcessInfo>
         };
         // The working directory can change at any time: read it each pass.
         let cwd = std::fs::read_link(format!("/proc/{pid}/cwd")).ok();
-        let create_time = state.boot_time + stat.start_ticks / state.ticks_per_second;
-        let running_time = unix_now.saturating_sub(create_time);
+        let (create_time, running_secs) = clocks.start_and_age(stat.start_ticks, state.ticks_per_second);
+        let running_time = running_secs as u64;
         let cpu_percent = if known.read_at == now {
             // First sight of this identity: the lifetime average, as `ps`
             // reports it, rather than a meaningless zero.
-            lifetime_cpu_percent(stat.cpu_ticks * 1000 / state.ticks_per_second, running_time)
+            lifetime_cpu_percent(stat.cpu_ticks * 1000 / state.ticks_per_second, running_secs)
         } else {
             let ticks = stat.cpu_ticks.saturating_sub(known.cpu_ticks);
             let secs = now.duration_since(known.read_at).as_secs_f64();
@@ -482,11 +478,48 @@ fn user_name(state: &mut HostState, uid: u32) -> String {
         .map_or_else(|| uid.to_string(), |u| u.name().to_owned())
 }
 
-fn lifetime_cpu_percent(cpu_ms: u64, running_secs: u64) -> f64 {
-    if running_secs == 0 {
+fn lifetime_cpu_percent(cpu_ms: u64, running_secs: f64) -> f64 {
+    if running_secs <= 0.0 {
         0.0
     } else {
-        cpu_ms as f64 / 10.0 / running_secs as f64
+        cpu_ms as f64 / 10.0 / running_secs
+    }
+}
+
+/// The clocks a process's age is read against, taken once per refresh.
+#[derive(Debug, Clone, Copy)]
+struct Clocks {
+    /// Since boot, suspend included: the clock `/proc/<pid>/stat` counts a
+    /// process's start on.
+    since_boot: Duration,
+    /// Since the Unix epoch.
+    unix: Duration,
+}
+
+impl Clocks {
+    fn now() -> Self {
+        let boot = rustix::time::clock_gettime(rustix::time::ClockId::Boottime);
+        Self {
+            since_boot: Duration::new(
+                u64::try_from(boot.tv_sec).unwrap_or(0),
+                u32::try_from(boot.tv_nsec).unwrap_or(0),
+            ),
+            unix: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap_or_default(),
+        }
+    }
+
+    /// `(create_time, running seconds)` of a process that started
+    /// `start_ticks` clock ticks after boot. The age comes from the boot
+    /// clock, exact to a tick: the boot time `/proc/stat` gives is cut to a
+    /// whole second, and with the start cut to one too, a process started
+    /// a moment ago read as running for a second or two.
+    fn start_and_age(self, start_ticks: u64, ticks_per_second: u64) -> (u64, f64) {
+        let started = start_ticks as f64 / ticks_per_second.max(1) as f64;
+        let running = (self.since_boot.as_secs_f64() - started).max(0.0);
+        let create_time = (self.unix.as_secs_f64() - running).max(0.0) as u64;
+        (create_time, running)
     }
 }
 
@@ -626,6 +659,46 @@ mod tests {
         }
         assert!(host_process_infos(&pids).is_empty());
         assert_eq!(open_stat_files(&pids), 0, "files of exited processes are closed");
+    }
+
+    #[test]
+    fn age_is_read_on_the_boot_clock_to_the_tick() {
+        let clocks = Clocks {
+            since_boot: Duration::from_millis(1_000_500),
+            unix: Duration::from_millis(1_800_000_000_700),
+        };
+        // Started 50 ms ago (at 1000.45 s after boot): no whole second yet.
+        let (create, running) = clocks.start_and_age(100_045, 100);
+        assert!((running - 0.05).abs() < 1e-6, "{running}");
+        assert_eq!(create, 1_800_000_000);
+        // Started 10.5 s ago.
+        let (create, running) = clocks.start_and_age(99_000, 100);
+        assert!((running - 10.5).abs() < 1e-6);
+        assert_eq!(create, 1_799_999_990);
+        // A start after "now" (clock read before the process appeared) is age 0.
+        assert!(clocks.start_and_age(200_000, 100).1.abs() < f64::EPSILON);
+        // The lifetime average of a young process uses its fractional age.
+        assert!((lifetime_cpu_percent(40, 0.05) - 80.0).abs() < 1e-9);
+        assert!(lifetime_cpu_percent(40, 0.0).abs() < f64::EPSILON);
+    }
+
+    #[test]
+    fn a_process_started_a_moment_ago_has_run_for_no_whole_second() {
+        let mut child = std::process::Command::new("sleep").arg("30").spawn().unwrap();
+        let info = host_process_info(child.id()).unwrap();
+        let _ = child.kill();
+        let _ = child.wait();
+        assert_eq!(info.running_time, 0, "{info:?}");
+        assert_eq!(info.running_time_human, "0:00");
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        assert!(
+            (now - 2..=now).contains(&info.create_time),
+            "{} vs {now}",
+            info.create_time
+        );
     }
 
     #[test]
