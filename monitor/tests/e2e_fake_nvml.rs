@@ -363,6 +363,72 @@ fn python_nvitop_api_reports_what_the_monitor_reports() {
     }
 }
 
+/// The Python script that prints each GPU process's host details as
+/// nvitop's API (psutil) reports them.
+const HOST_PROCESSES_SCRIPT: &str = include_str!("../../tests/conformance/nvitop_host_processes.py");
+
+/// psutil's name for a `ps` state letter.
+fn psutil_status(letter: &str) -> &str {
+    match letter {
+        "R" => "running",
+        "S" => "sleeping",
+        "D" => "disk-sleep",
+        "T" => "stopped",
+        "t" => "tracing-stop",
+        "Z" => "zombie",
+        "X" => "dead",
+        "I" => "idle",
+        "P" => "parked",
+        other => other,
+    }
+}
+
+#[test]
+fn python_nvitop_reads_the_same_host_details_of_gpu_processes() {
+    let Some(python) = conformance_python(&["nvitop", "pynvml"]) else {
+        return;
+    };
+    let machine = Machine::new(64);
+    let pool = machine.pool.pids();
+    let mut compared = 0;
+    for preset in API_PRESETS {
+        let (json, _) = machine.monitor_json(Via::FakeNvml, preset);
+        let (out, _) = machine.python(&python, preset, &["-c", HOST_PROCESSES_SCRIPT]);
+        let theirs: Vec<Value> = serde_json::from_slice(&out.stdout).expect("host details JSON");
+        for p in json["processes"].as_array().unwrap() {
+            let pid = p["pid"].as_u64().unwrap();
+            // The sleepers: the same processes, unchanging, for both readers.
+            if !pool.contains(&(pid as u32)) {
+                continue;
+            }
+            let index = p["device_index"].as_str().unwrap();
+            let t = theirs
+                .iter()
+                .find(|t| t["pid"].as_u64() == Some(pid) && t["device_index"] == index)
+                .unwrap_or_else(|| panic!("nvitop has no process {pid} on GPU {index}"));
+            let h = &p["host"];
+            let what = format!("{preset}: pid {pid} on GPU {index}: ours {p}, nvitop's {t}");
+            assert_eq!(p["type"], t["type"], "{what}");
+            for field in ["username", "name", "cmdline", "rss"] {
+                assert_eq!(h[field], t[field], "{field} of {what}");
+            }
+            assert_eq!(psutil_status(h["status"].as_str().unwrap()), t["status"], "{what}");
+            let close = |field: &str, within: f64| {
+                let (a, b) = (h[field].as_f64().unwrap(), t[field].as_f64().unwrap());
+                assert!((a - b).abs() <= within, "{field}: {a} vs {b}; {what}");
+            };
+            close("memory_percent", 1e-6);
+            // psutil adds the start to a boot time /proc/stat cuts to a whole
+            // second; ours is read on the boot clock.
+            close("create_time", 1.0);
+            // Ours in whole seconds, read first; nvitop's a moment later.
+            close("running_time", 5.0);
+            compared += 1;
+        }
+    }
+    assert!(compared >= 8, "only {compared} processes compared");
+}
+
 #[test]
 fn python_nvitop_once_prints_what_the_monitor_prints() {
     let Some(python) = conformance_python(&["nvitop", "pynvml"]) else {

@@ -4,9 +4,10 @@
 //! A process-wide table remembers every process seen, by identity (pid and
 //! start ticks): its command line and user are read once (again after an
 //! `exec`), and each later refresh reads `/proc/<pid>/stat` (state, CPU
-//! ticks, resident pages; one `pread` once the file is kept open), which
-//! also gives CPU percentages their time window, and the working directory
-//! link, which can change at any time. A machine with thousands of
+//! ticks) and `statm` (resident pages: the exact count, see
+//! [`proc_stat::resident_pages`]), one `pread` each once the files are kept
+//! open, which also gives CPU percentages their time window, and the working
+//! directory link, which can change at any time. A machine with thousands of
 //! processes costs nothing extra: only the pids a snapshot asks for are
 //! read. (`sysinfo` reads five to six files per process per refresh, which
 //! made a snapshot of 512 processes several times slower; see
@@ -82,10 +83,29 @@ struct Known {
     username: Option<String>,
     cpu_ticks: u64,
     read_at: Instant,
-    /// `/proc/<pid>/stat`, kept open (within [`HostState::file_budget`]) so
-    /// a refresh is one `pread` instead of `open` + `read` + `close`. Only
-    /// from the second refresh of an identity on: see [`open_all`].
-    stat_file: Option<File>,
+    /// `/proc/<pid>/stat` and `statm`, kept open (within
+    /// [`HostState::file_budget`]) so a refresh is two `pread`s instead of
+    /// two `open` + `read` + `close`. Only from the second refresh of an
+    /// identity on: see [`open_all`].
+    files: Option<KeptFiles>,
+}
+
+/// The open files a known process is refreshed from.
+struct KeptFiles {
+    stat: File,
+    statm: File,
+}
+
+impl KeptFiles {
+    /// The stat line, with the exact resident pages of `statm` (see
+    /// [`proc_stat::resident_pages`]).
+    fn reread(&self) -> Option<proc_stat::ProcStat> {
+        let mut stat = proc_stat::reread(&self.stat)?;
+        if let Some(pages) = proc_stat::resident_pages(&self.statm) {
+            stat.rss_pages = pages;
+        }
+        Some(stat)
+    }
 }
 
 struct HostState {
@@ -95,10 +115,11 @@ struct HostState {
     memory_refreshed: Option<Instant>,
     ticks_per_second: u64,
     page_size: u64,
-    /// How many stat files may stay open: a quarter of the soft limit on
-    /// open files, at most 2048, so the program embedding the SDK keeps
-    /// nearly all of its descriptors.
+    /// How many processes may keep their two files open: together a
+    /// quarter of the soft limit on open files, at most 2048 files, so the
+    /// program embedding the SDK keeps nearly all of its descriptors.
     file_budget: usize,
+    /// How many processes keep their files open now.
     files_open: usize,
 }
 
@@ -161,7 +182,7 @@ fn file_budget() -> usize {
     let soft = rustix::process::getrlimit(rustix::process::Resource::Nofile)
         .current
         .unwrap_or(1024);
-    usize::try_from(soft / 4).unwrap_or(2048).min(2048)
+    usize::try_from(soft / 4).unwrap_or(2048).min(2048) / 2
 }
 
 /// What a refresh learned about one pid whose stat file it had to open.
@@ -173,12 +194,12 @@ enum Opened {
         stat: proc_stat::ProcStat,
         first: FirstSight,
     },
-    /// The identity we knew, whose stat file we did not hold: the file,
-    /// worth keeping now.
+    /// The identity we knew, whose files we did not hold: the files, worth
+    /// keeping now (none when `statm` would not open).
     Seen {
         pid: u32,
         stat: proc_stat::ProcStat,
-        file: File,
+        files: Option<KeptFiles>,
     },
 }
 
@@ -206,7 +227,7 @@ fn refresh(state: &mut HostState, pids: &[u32]) -> HashMap<u32, HostProcessInfo>
     let total_memory = state.system.total_memory();
     let clocks = Clocks::now();
 
-    // Known processes with an open stat file: one pread each. The rest (new,
+    // Known processes with their files open: two preads each. The rest (new,
     // reused, or known without a file) go to `to_open` with the start ticks
     // we knew, if any.
     let mut stats: Vec<(u32, proc_stat::ProcStat)> = Vec::with_capacity(pids.len());
@@ -214,7 +235,7 @@ fn refresh(state: &mut HostState, pids: &[u32]) -> HashMap<u32, HostProcessInfo>
     for &pid in pids {
         match state.known.get(&pid) {
             Some(known) => {
-                let reread = known.stat_file.as_ref().and_then(proc_stat::reread);
+                let reread = known.files.as_ref().and_then(KeptFiles::reread);
                 match reread {
                     Some(stat) if stat.start_ticks == known.start_ticks => stats.push((pid, stat)),
                     _ => to_open.push((pid, Some(known.start_ticks))),
@@ -226,7 +247,7 @@ fn refresh(state: &mut HostState, pids: &[u32]) -> HashMap<u32, HostProcessInfo>
     for opened in open_all(&to_open) {
         match opened {
             Err(pid) => {
-                if state.known.remove(&pid).is_some_and(|k| k.stat_file.is_some()) {
+                if state.known.remove(&pid).is_some_and(|k| k.files.is_some()) {
                     state.files_open = state.files_open.saturating_sub(1);
                 }
             }
@@ -244,7 +265,10 @@ fn refresh(state: &mut HostState, pids: &[u32]) -> HashMap<u32, HostProcessInfo>
             .get(&pid)
             .is_some_and(|k| k.read_at != now && (k.comm != stat.comm || k.cmdline.is_empty()))
         {
-            let first = first_sight(pid, state.known.get(&pid).and_then(|k| k.stat_file.as_ref()));
+            let first = first_sight(
+                pid,
+                state.known.get(&pid).and_then(|k| k.files.as_ref()).map(|f| &f.stat),
+            );
             let username = first.uid.map(|uid| user_name(state, uid));
             if let Some(known) = state.known.get_mut(&pid) {
                 describe(known, &stat.comm, first, username);
@@ -303,16 +327,16 @@ fn refresh(state: &mut HostState, pids: &[u32]) -> HashMap<u32, HostProcessInfo>
     // stays bounded.
     if state.known.len() > 4 * pids.len() + 1024 {
         state.known.retain(|pid, _| pids.binary_search(pid).is_ok());
-        state.files_open = state.known.values().filter(|k| k.stat_file.is_some()).count();
+        state.files_open = state.known.values().filter(|k| k.files.is_some()).count();
     }
     out
 }
 
-/// Opens the stat file of each pid and, for identities not seen before,
-/// reads what never changes; split over threads when there are many.
-/// `Err(pid)` for a process that no longer exists.
+/// Opens the stat and statm files of each pid and, for identities not seen
+/// before, reads what never changes; split over threads when there are
+/// many. `Err(pid)` for a process that no longer exists.
 ///
-/// The stat file of an identity seen for the first time is closed at once:
+/// The files of an identity seen for the first time are closed at once:
 /// only one asked about again (a sampler, the interactive monitor) keeps
 /// it. A one-shot reader of hundreds of processes then never holds hundreds
 /// of descriptors at once, and so never makes the kernel grow the
@@ -322,9 +346,14 @@ fn refresh(state: &mut HostState, pids: &[u32]) -> HashMap<u32, HostProcessInfo>
 /// 8 × 64-process benchmark).
 fn open_all(to_open: &[(u32, Option<u64>)]) -> Vec<Result<Opened, u32>> {
     let open_one = |&(pid, known_start): &(u32, Option<u64>)| {
-        let (file, stat) = proc_stat::open(pid).ok_or(pid)?;
+        let (file, mut stat) = proc_stat::open(pid).ok_or(pid)?;
+        let statm = proc_stat::open_statm(pid);
+        if let Some(pages) = statm.as_ref().and_then(proc_stat::resident_pages) {
+            stat.rss_pages = pages;
+        }
         Ok(if known_start == Some(stat.start_ticks) {
-            Opened::Seen { pid, stat, file }
+            let files = statm.map(|statm| KeptFiles { stat: file, statm });
+            Opened::Seen { pid, stat, files }
         } else {
             Opened::New {
                 pid,
@@ -371,24 +400,21 @@ fn adopt(state: &mut HostState, opened: Opened, now: Instant) -> (u32, proc_stat
                 username: None,
                 cpu_ticks: stat.cpu_ticks,
                 read_at: now,
-                stat_file: None,
+                files: None,
             };
             describe(&mut known, &stat.comm, first, username);
-            if state
-                .known
-                .insert(pid, known)
-                .is_some_and(|old| old.stat_file.is_some())
-            {
+            if state.known.insert(pid, known).is_some_and(|old| old.files.is_some()) {
                 state.files_open = state.files_open.saturating_sub(1);
             }
             (pid, stat)
         }
-        Opened::Seen { pid, stat, file } => {
+        Opened::Seen { pid, stat, files } => {
             if state.files_open < state.file_budget
+                && let Some(files) = files
                 && let Some(known) = state.known.get_mut(&pid)
-                && known.stat_file.is_none()
+                && known.files.is_none()
             {
-                known.stat_file = Some(file);
+                known.files = Some(files);
                 state.files_open += 1;
             }
             (pid, stat)
@@ -633,7 +659,13 @@ mod tests {
     /// How many of this process's descriptors are open on `/proc/<pid>/stat`
     /// for one of `pids`.
     fn open_stat_files(pids: &[u32]) -> usize {
-        let wanted: Vec<String> = pids.iter().map(|p| format!("/proc/{p}/stat")).collect();
+        open_proc_files(pids, "stat")
+    }
+
+    /// How many of this process's descriptors are open on `/proc/<pid>/<file>`
+    /// for one of `pids`.
+    fn open_proc_files(pids: &[u32], file: &str) -> usize {
+        let wanted: Vec<String> = pids.iter().map(|p| format!("/proc/{p}/{file}")).collect();
         std::fs::read_dir("/proc/self/fd")
             .unwrap()
             .filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
@@ -647,9 +679,11 @@ mod tests {
         // First sight (a one-shot reader): every file is closed again.
         assert_eq!(host_process_infos(&pids).len(), pids.len());
         assert_eq!(open_stat_files(&pids), 0);
+        assert_eq!(open_proc_files(&pids, "statm"), 0);
         // Asked again: now worth keeping (the budget is far above 72 here).
         assert_eq!(host_process_infos(&pids).len(), pids.len());
         assert_eq!(open_stat_files(&pids), pids.len());
+        assert_eq!(open_proc_files(&pids, "statm"), pids.len());
         // And the kept files answer the third pass.
         let third = host_process_infos(&pids);
         assert!(third.values().all(|i| i.command == "sleep 30"));
@@ -659,6 +693,29 @@ mod tests {
         }
         assert!(host_process_infos(&pids).is_empty());
         assert_eq!(open_stat_files(&pids), 0, "files of exited processes are closed");
+    }
+
+    /// Resident bytes as `statm` (and psutil, and `top`) count them.
+    fn statm_rss(pid: u32) -> u64 {
+        let text = std::fs::read_to_string(format!("/proc/{pid}/statm")).unwrap();
+        let pages: u64 = text.split_ascii_whitespace().nth(1).unwrap().parse().unwrap();
+        pages * rustix::param::page_size() as u64
+    }
+
+    #[test]
+    fn resident_memory_is_statms_on_every_pass() {
+        let (mut children, pids) = sleepers(3);
+        // First sight, seen again (files opened and kept), then from the kept files.
+        for pass in ["first sight", "second", "kept files"] {
+            let infos = host_process_infos(&pids);
+            for &pid in &pids {
+                assert_eq!(infos[&pid].rss, statm_rss(pid), "{pass}, pid {pid}");
+            }
+        }
+        for child in &mut children {
+            child.kill().unwrap();
+            child.wait().unwrap();
+        }
     }
 
     #[test]
