@@ -170,8 +170,8 @@ pub fn run(
     let filter = process_filter(cli, env)?;
 
     let backend = backend(cli, env)?;
-    let devices = devices(cli, env, &backend)?;
-    if let Some(warning) = cuda_visible_warning(cli, env, &backend) {
+    let (devices, warning) = devices(cli, env, &backend)?;
+    if let Some(warning) = warning {
         // A warning that cannot be written is not worth failing the run for.
         let _ = writeln!(warnings, "nvitop-monitor: warning: {warning}");
     }
@@ -255,39 +255,28 @@ fn backend(cli: &Cli, env: &Environment) -> Result<Arc<dyn Backend>, Failure> {
     })
 }
 
-fn devices(cli: &Cli, env: &Environment, backend: &Arc<dyn Backend>) -> Result<Vec<Device>, Failure> {
+/// The devices to show, and with `--only-visible`, a warning about what
+/// `CUDA_VISIBLE_DEVICES` hides by mistake: CUDA stops at the first entry
+/// that names no device and ignores the rest without a word, so `0,1,x,3`
+/// shows GPUs 0 and 1 only.
+fn devices(cli: &Cli, env: &Environment, backend: &Arc<dyn Backend>) -> Result<(Vec<Device>, Option<String>), Failure> {
     let runtime = |err: nvitop::Error| Failure::Runtime(err.into());
     if let Some(indices) = &cli.only {
         // The SDK checks the indices; an out-of-range one is bad input.
-        return Device::from_indices_in(backend, indices).map_err(|err| match err {
+        let devices = Device::from_indices_in(backend, indices).map_err(|err| match err {
             nvitop::Error::InvalidIndex { index, .. } => Failure::Usage(format!("--only {index}: {err}")),
             other => runtime(other),
-        });
+        })?;
+        return Ok((devices, None));
     }
     if cli.only_visible {
-        let visible = Device::from_cuda_visible_devices_in(backend, env.cuda_visible_devices.as_deref());
-        return Ok(visible
-            .map_err(runtime)?
-            .into_iter()
-            .map(nvitop::CudaDevice::into_device)
-            .collect());
+        let value = env.cuda_visible_devices.as_deref();
+        let (visible, ignored) = Device::from_cuda_visible_devices_checked_in(backend, value).map_err(runtime)?;
+        let warning = ignored.map(|entry| format!("CUDA_VISIBLE_DEVICES='{}': {entry}", value.unwrap_or_default()));
+        let devices = visible.into_iter().map(nvitop::CudaDevice::into_device).collect();
+        return Ok((devices, warning));
     }
-    Device::all_in(backend).map_err(runtime)
-}
-
-/// With `--only-visible`, what `CUDA_VISIBLE_DEVICES` hides by mistake:
-/// CUDA stops at the first entry that names no device and ignores the rest
-/// without a word, so `0,1,x,3` shows GPUs 0 and 1 only.
-fn cuda_visible_warning(cli: &Cli, env: &Environment, backend: &Arc<dyn Backend>) -> Option<String> {
-    if cli.only.is_some() || !cli.only_visible {
-        return None;
-    }
-    let value = env.cuda_visible_devices.as_deref();
-    let ignored = Device::ignored_cuda_visible_entry_in(backend, value).ok()??;
-    Some(format!(
-        "CUDA_VISIBLE_DEVICES='{}': {ignored}",
-        value.unwrap_or_default()
-    ))
+    Ok((Device::all_in(backend).map_err(runtime)?, None))
 }
 
 /// Whether a process with this pid exists on this host.

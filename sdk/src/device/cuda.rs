@@ -5,7 +5,7 @@ use std::ops::Deref;
 use std::sync::Arc;
 
 use super::Device;
-use super::cuda_visible::{GpuIdentity, parse_cuda_visible_devices};
+use super::cuda_visible::{self, GpuIdentity, IgnoredEntry};
 use crate::backend::Backend;
 use crate::error::{Error, Result};
 use crate::global::default_backend;
@@ -141,22 +141,14 @@ impl Device {
     /// assert_eq!(Device::from_cuda_visible_devices_in(&backend, Some("3,7,0")).unwrap().len(), 1);
     /// ```
     pub fn from_cuda_visible_devices_in(backend: &Arc<dyn Backend>, value: Option<&str>) -> Result<Vec<CudaDevice>> {
-        let identities = identities(backend)?;
-        Ok(parse_cuda_visible_devices(value, &identities)
-            .into_iter()
-            .zip(0..)
-            .map(|(handle, cuda_index)| CudaDevice {
-                cuda_index,
-                device: Self::from_parts(Arc::clone(backend), handle),
-            })
-            .collect())
+        Ok(Self::from_cuda_visible_devices_checked_in(backend, value)?.0)
     }
 
-    /// The entry of `value` (a `CUDA_VISIBLE_DEVICES` value, `None` =
-    /// unset) that CUDA would ignore, with every entry after it, on this
-    /// machine: `None` when all of them name devices. CUDA says nothing
-    /// about such an entry, so a program that shows the visible devices
-    /// should (see [`super::cuda_visible::first_ignored_entry`]).
+    /// [`Device::from_cuda_visible_devices_in`], and the entry of `value`
+    /// that CUDA stops at, ignoring it and every entry after it (`None`
+    /// when all of them name devices). CUDA says nothing about such an
+    /// entry, so a program that shows the visible devices should (see
+    /// [`super::cuda_visible::first_ignored_entry`]).
     ///
     /// # Errors
     /// No driver.
@@ -165,15 +157,26 @@ impl Device {
     /// # use std::sync::Arc;
     /// # use nvitop::{Device, backend::{Backend, sim::SimBackend}};
     /// # let backend: Arc<dyn Backend> = Arc::new(SimBackend::default_machine());
-    /// let ignored = Device::ignored_cuda_visible_entry_in(&backend, Some("3,7,0")).unwrap().unwrap();
-    /// assert_eq!(ignored.entry, "7");
-    /// assert!(Device::ignored_cuda_visible_entry_in(&backend, Some("3,0")).unwrap().is_none());
+    /// let (visible, ignored) = Device::from_cuda_visible_devices_checked_in(&backend, Some("3,7,0")).unwrap();
+    /// assert_eq!(visible.len(), 1); // GPU 3: CUDA stops at 7
+    /// assert_eq!(ignored.unwrap().entry, "7");
+    /// let (visible, ignored) = Device::from_cuda_visible_devices_checked_in(&backend, Some("3,0")).unwrap();
+    /// assert_eq!((visible.len(), ignored), (2, None));
     /// ```
-    pub fn ignored_cuda_visible_entry_in(
+    pub fn from_cuda_visible_devices_checked_in(
         backend: &Arc<dyn Backend>,
         value: Option<&str>,
-    ) -> Result<Option<super::cuda_visible::IgnoredEntry>> {
-        Ok(super::cuda_visible::first_ignored_entry(value, &identities(backend)?))
+    ) -> Result<(Vec<CudaDevice>, Option<IgnoredEntry>)> {
+        let (handles, ignored) = cuda_visible::parse(value, &identities(backend)?);
+        let devices = handles
+            .into_iter()
+            .zip(0..)
+            .map(|(handle, cuda_index)| CudaDevice {
+                cuda_index,
+                device: Self::from_parts(Arc::clone(backend), handle),
+            })
+            .collect();
+        Ok((devices, ignored))
     }
 
     /// The devices with these CUDA ordinals under the current `CUDA_VISIBLE_DEVICES`.
@@ -216,7 +219,7 @@ impl Device {
         value: Option<&str>,
         cuda_indices: &[u32],
     ) -> Result<Vec<CudaDevice>> {
-        let visible = Self::from_cuda_visible_devices_in(backend, value)?;
+        let (visible, ignored) = Self::from_cuda_visible_devices_checked_in(backend, value)?;
         cuda_indices
             .iter()
             .map(|&index| {
@@ -226,7 +229,7 @@ impl Device {
                     .ok_or_else(|| Error::InvalidCudaIndex {
                         index,
                         count: visible.len(),
-                        ignored: Self::ignored_cuda_visible_entry_in(backend, value).ok().flatten(),
+                        ignored: ignored.clone(),
                     })
             })
             .collect()

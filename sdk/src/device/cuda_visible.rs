@@ -142,8 +142,10 @@ impl std::fmt::Display for IgnoredEntry {
     }
 }
 
-/// The visible devices and, where parsing stopped early, the entry it stopped at.
-fn parse(value: Option<&str>, gpus: &[GpuIdentity]) -> (Vec<DeviceRef>, Option<IgnoredEntry>) {
+/// The visible devices and, where parsing stopped early, the entry it
+/// stopped at: [`parse_cuda_visible_devices`] and [`first_ignored_entry`]
+/// in one pass.
+pub(crate) fn parse(value: Option<&str>, gpus: &[GpuIdentity]) -> (Vec<DeviceRef>, Option<IgnoredEntry>) {
     let Some(value) = value else {
         return (gpus.iter().filter_map(GpuIdentity::cuda_view).collect(), None);
     };
