@@ -86,9 +86,6 @@ impl Widget for &HostPanel<'_> {
             || nvitop::format::NA.to_owned(),
             |(one, five, fifteen)| format!("{one:>5.2} {five:>5.2} {fifteen:>5.2}"),
         );
-        // The host's load without this monitor's own start-up burst, which
-        // would otherwise be much of the short first window (on 2 CPUs, a
-        // tenth of the host on an idle machine).
         // Wide enough: the CPU block also tells the uptime and the memory
         // block how much is used, right-aligned; every block leaves the
         // same room so the three bars keep one scale.
@@ -105,6 +102,9 @@ impl Widget for &HostPanel<'_> {
         } else {
             (None, None, 0)
         };
+        // The host's load without this monitor's own start-up burst, which
+        // would otherwise be much of the short first window (on 2 CPUs, a
+        // tenth of the host on an idle machine).
         let mut first = self.bracketed("CPU", host.others_cpu_percent(), half, gpu, (uptime, room));
         first.push(Span::raw(format!(" ( Load Average: {load} )")));
         let mut second = self.bracketed("MEM", host.memory_percent, half, mem, (used, room));
