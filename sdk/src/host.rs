@@ -126,7 +126,12 @@ fn cpu_times() -> Vec<(u64, u64)> {
 /// CPU time this process has used, all threads together. Exact (the
 /// scheduler's nanosecond count), where `/proc/stat` moves in clock ticks.
 fn own_cpu_time() -> Duration {
-    let t = rustix::time::clock_gettime(rustix::time::ClockId::ProcessCPUTime);
+    clock_time(rustix::time::ClockId::ProcessCPUTime)
+}
+
+/// A clock's reading (zero for the impossible negative one).
+pub(crate) fn clock_time(id: rustix::time::ClockId) -> Duration {
+    let t = rustix::time::clock_gettime(id);
     Duration::new(
         u64::try_from(t.tv_sec).unwrap_or(0),
         u32::try_from(t.tv_nsec).unwrap_or(0),

@@ -524,12 +524,8 @@ struct Clocks {
 
 impl Clocks {
     fn now() -> Self {
-        let boot = rustix::time::clock_gettime(rustix::time::ClockId::Boottime);
         Self {
-            since_boot: Duration::new(
-                u64::try_from(boot.tv_sec).unwrap_or(0),
-                u32::try_from(boot.tv_nsec).unwrap_or(0),
-            ),
+            since_boot: crate::host::clock_time(rustix::time::ClockId::Boottime),
             unix: std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .unwrap_or_default(),
