@@ -72,7 +72,6 @@ impl HostSnapshot {
 }
 
 struct CpuState {
-    system: System,
     /// When the CPU counters were last read: the start of the next window.
     last: Instant,
     /// (busy, total) ticks at `last`: all CPUs first, then each CPU.
@@ -215,23 +214,14 @@ pub fn prime() {
 }
 
 /// The CPU state, created (with a first reading of the counters) on first use.
-fn state(slot: &mut Option<CpuState>) -> Option<&mut CpuState> {
-    if slot.is_none() {
-        match System::new() {
-            Ok(system) => {
-                *slot = Some(CpuState {
-                    system,
-                    last: Instant::now(),
-                    times: cpu_times(),
-                    own: own_cpu_time(),
-                    percents: None,
-                    own_percent: 0.0,
-                });
-            }
-            Err(err) => log::warn!("host information unavailable: {err}"),
-        }
-    }
-    slot.as_mut()
+fn state(slot: &mut Option<CpuState>) -> &mut CpuState {
+    slot.get_or_insert_with(|| CpuState {
+        last: Instant::now(),
+        times: cpu_times(),
+        own: own_cpu_time(),
+        percents: None,
+        own_percent: 0.0,
+    })
 }
 
 /// Reads host-wide usage now.
@@ -250,12 +240,7 @@ fn state(slot: &mut Option<CpuState>) -> Option<&mut CpuState> {
 /// ```
 pub fn snapshot() -> HostSnapshot {
     let mut guard = CPU.lock().unwrap_or_else(PoisonError::into_inner);
-    let Some(state) = state(&mut guard) else {
-        return HostSnapshot {
-            cpu_count: cpu_count(),
-            ..HostSnapshot::default()
-        };
-    };
+    let state = state(&mut guard);
     let window = state.window();
     if state.percents.is_none() {
         // The very first window must be long enough to mean something.
@@ -289,7 +274,7 @@ pub fn snapshot() -> HostSnapshot {
     let percents = state.percents.as_deref().unwrap_or_default();
     let cpu_percent = percents.first().copied().unwrap_or(0.0);
     let per_cpu_percent = percents.get(1..).unwrap_or_default().to_vec();
-    let (memory, swap) = read_memory(&mut state.system);
+    let (memory, swap) = read_memory();
     HostSnapshot {
         cpu_count: per_cpu_percent.len().max(1),
         cpu_percent,
@@ -309,13 +294,13 @@ pub fn snapshot() -> HostSnapshot {
 }
 
 /// Host memory, as psutil's `virtual_memory()` (which nvitop's `host`
-/// re-exports) reports it, in bytes.
+/// re-exports) and `free` report it, in bytes, from `/proc/meminfo`.
 ///
 /// ```
 /// let memory = nvitop::host::virtual_memory();
 /// assert!(memory.total > 0);
 /// assert_eq!(memory.used, memory.total - memory.available);
-/// assert!(memory.free <= memory.total);
+/// assert!(memory.free <= memory.available);
 /// assert!((0.0..=100.0).contains(&memory.percent));
 /// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
@@ -325,7 +310,8 @@ pub struct VirtualMemory {
     /// Memory that can be given to processes without swapping (free plus
     /// reclaimable caches).
     pub available: u64,
-    /// Memory in use: total minus available.
+    /// Memory in use: total less available, as psutil (7) and `free`
+    /// (procps 4) count it.
     pub used: u64,
     /// Memory not used at all (caches not counted as free).
     pub free: u64,
@@ -360,8 +346,7 @@ pub struct SwapMemory {
 /// assert!(memory.used <= memory.total);
 /// ```
 pub fn virtual_memory() -> VirtualMemory {
-    let mut guard = CPU.lock().unwrap_or_else(PoisonError::into_inner);
-    state(&mut guard).map_or_else(VirtualMemory::default, |state| read_memory(&mut state.system).0)
+    read_memory().0
 }
 
 /// Swap now (all zero without swap, or when the host cannot be read).
@@ -371,30 +356,54 @@ pub fn virtual_memory() -> VirtualMemory {
 /// assert!(swap.used <= swap.total);
 /// ```
 pub fn swap_memory() -> SwapMemory {
-    let mut guard = CPU.lock().unwrap_or_else(PoisonError::into_inner);
-    state(&mut guard).map_or_else(SwapMemory::default, |state| read_memory(&mut state.system).1)
+    read_memory().1
 }
 
-/// Memory and swap from one refresh, so the snapshot's figures agree.
-fn read_memory(system: &mut System) -> (VirtualMemory, SwapMemory) {
-    system.refresh_memory();
-    let total = system.total_memory();
-    let available = system.available_memory().min(total);
+/// Memory and swap from one read of `/proc/meminfo`, so the snapshot's
+/// figures agree (all zero when it cannot be read).
+fn read_memory() -> (VirtualMemory, SwapMemory) {
+    std::fs::read_to_string("/proc/meminfo").map_or_else(|_| Default::default(), |text| memory_from(&text))
+}
+
+/// Total physical memory, bytes (0 when `/proc/meminfo` cannot be read).
+pub(crate) fn total_memory() -> u64 {
+    read_memory().0.total
+}
+
+/// psutil's arithmetic over the fields of `/proc/meminfo` (kB).
+fn memory_from(meminfo: &str) -> (VirtualMemory, SwapMemory) {
+    let field = |name: &str| -> Option<u64> {
+        meminfo.lines().find_map(|line| {
+            let rest = line.strip_prefix(name)?.strip_prefix(':')?;
+            let kib: u64 = rest.trim().trim_end_matches("kB").trim().parse().ok()?;
+            Some(kib * 1024)
+        })
+    };
+    let get = |name: &str| field(name).unwrap_or(0);
+    let total = get("MemTotal");
+    let free = get("MemFree").min(total);
+    // Kernels before 3.14 have no MemAvailable: free plus the caches then.
+    let cached = get("Cached") + get("SReclaimable");
+    let buffers = get("Buffers");
+    let available = field("MemAvailable").unwrap_or(free + cached + buffers).min(total);
+    // As psutil 7 and procps `free` 4 count it (older versions subtracted
+    // free, buffers and caches instead).
     let used = total - available;
-    let swap_total = system.total_swap();
-    let swap_used = system.used_swap().min(swap_total);
+    let swap_total = get("SwapTotal");
+    let swap_free = get("SwapFree").min(swap_total);
+    let swap_used = swap_total - swap_free;
     (
         VirtualMemory {
             total,
             available,
             used,
-            free: system.free_memory().min(total),
+            free,
             percent: ratio(used, total),
         },
         SwapMemory {
             total: swap_total,
             used: swap_used,
-            free: swap_total - swap_used,
+            free: swap_free,
             percent: ratio(swap_used, swap_total),
         },
     )
@@ -471,6 +480,36 @@ mod tests {
         let times = cpu_times();
         assert!(times.len() >= 2, "the all-CPU line and at least one CPU");
         assert!(times.iter().all(|&(busy, total)| busy <= total));
+    }
+
+    #[test]
+    fn memory_is_counted_as_psutil_counts_it() {
+        let meminfo = "MemTotal:       24683584 kB\nMemFree:        21504000 kB\nMemAvailable:   24055844 kB\n\
+                       Buffers:           81000 kB\nCached:          2100000 kB\nSwapCached:            0 kB\n\
+                       SReclaimable:     150000 kB\nSwapTotal:       2097148 kB\nSwapFree:        1048574 kB\n";
+        let (memory, swap) = memory_from(meminfo);
+        let kib = |k: u64| k * 1024;
+        assert_eq!(memory.total, kib(24_683_584));
+        assert_eq!(memory.free, kib(21_504_000));
+        assert_eq!(memory.available, kib(24_055_844));
+        assert_eq!(memory.used, kib(24_683_584 - 24_055_844));
+        assert!((memory.percent - (24_683_584.0 - 24_055_844.0) * 100.0 / 24_683_584.0).abs() < 1e-9);
+        assert_eq!(
+            (swap.total, swap.used, swap.free),
+            (kib(2_097_148), kib(1_048_574), kib(1_048_574))
+        );
+        assert!((swap.percent - 50.0).abs() < 1e-3);
+
+        // No MemAvailable (before Linux 3.14): free plus the caches, at most all.
+        let (old, _) = memory_from("MemTotal: 1000 kB\nMemFree: 600 kB\nCached: 300 kB\nBuffers: 50 kB\n");
+        assert_eq!((old.available, old.used), (kib(950), kib(50)));
+        let (overlap, _) = memory_from("MemTotal: 1000 kB\nMemFree: 600 kB\nCached: 500 kB\n");
+        assert_eq!((overlap.available, overlap.used), (kib(1000), 0));
+        // Nothing readable: zeros, no panic.
+        assert_eq!(
+            memory_from("garbage"),
+            (VirtualMemory::default(), SwapMemory::default())
+        );
     }
 
     #[test]

@@ -11,8 +11,8 @@
 //! processes costs nothing extra: only the pids a snapshot asks for are
 //! read. (`sysinfo` reads five to six files per process per refresh, which
 //! made a snapshot of 512 processes several times slower; see
-//! docs/ARCHITECTURE.md.) `sysinfo` still provides user names and total
-//! memory.
+//! docs/ARCHITECTURE.md.) `sysinfo` still provides user names; total
+//! memory, for `%MEM`, comes from [`crate::host`].
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -22,7 +22,7 @@ use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
-use sysinfo::{System, Users};
+use sysinfo::Users;
 
 use super::proc_stat;
 use crate::format::{bytes2human, timedelta2human};
@@ -109,10 +109,10 @@ impl KeptFiles {
 }
 
 struct HostState {
-    system: System,
     users: Option<Users>,
     known: HashMap<u32, Known>,
-    memory_refreshed: Option<Instant>,
+    /// Total physical memory (for `%MEM`) and when it was read.
+    total_memory: Option<(u64, Instant)>,
     ticks_per_second: u64,
     page_size: u64,
     /// How many processes may keep their two files open: together a
@@ -125,29 +125,17 @@ struct HostState {
 
 static STATE: Mutex<Option<HostState>> = Mutex::new(None);
 
-fn with_state<T: Default>(f: impl FnOnce(&mut HostState) -> T) -> T {
+fn with_state<T>(f: impl FnOnce(&mut HostState) -> T) -> T {
     let mut guard = STATE.lock().unwrap_or_else(PoisonError::into_inner);
-    if guard.is_none() {
-        match System::new() {
-            Ok(system) => {
-                *guard = Some(HostState {
-                    system,
-                    users: None,
-                    known: HashMap::new(),
-                    memory_refreshed: None,
-                    ticks_per_second: rustix::param::clock_ticks_per_second().max(1),
-                    page_size: rustix::param::page_size() as u64,
-                    file_budget: file_budget(),
-                    files_open: 0,
-                });
-            }
-            Err(err) => {
-                log::warn!("host process information unavailable: {err}");
-                return T::default();
-            }
-        }
-    }
-    guard.as_mut().map(f).unwrap_or_default()
+    f(guard.get_or_insert_with(|| HostState {
+        users: None,
+        known: HashMap::new(),
+        total_memory: None,
+        ticks_per_second: rustix::param::clock_ticks_per_second().max(1),
+        page_size: rustix::param::page_size() as u64,
+        file_budget: file_budget(),
+        files_open: 0,
+    }))
 }
 
 /// Reads host information for `pids` in one pass. Pids that no longer exist
@@ -216,15 +204,16 @@ const PARALLEL_OPEN_THRESHOLD: usize = 64;
 
 fn refresh(state: &mut HostState, pids: &[u32]) -> HashMap<u32, HostProcessInfo> {
     let now = Instant::now();
-    // Total memory changes rarely; re-read it at most once a second.
-    if state
-        .memory_refreshed
-        .is_none_or(|t| now.duration_since(t) > Duration::from_secs(1))
-    {
-        state.system.refresh_memory();
-        state.memory_refreshed = Some(now);
-    }
-    let total_memory = state.system.total_memory();
+    // Total memory changes rarely (memory hot-plug); re-read it at most
+    // once a second.
+    let total_memory = match state.total_memory {
+        Some((total, read)) if now.duration_since(read) <= Duration::from_secs(1) => total,
+        _ => {
+            let total = crate::host::total_memory();
+            state.total_memory = Some((total, now));
+            total
+        }
+    };
     let clocks = Clocks::now();
 
     // Known processes with their files open: two preads each. The rest (new,

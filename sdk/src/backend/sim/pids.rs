@@ -61,7 +61,7 @@ impl PidResolver {
         Self {
             own,
             parent,
-            gone: unused_pid(&running),
+            gone: unused_pid(),
             host,
         }
     }
@@ -99,20 +99,19 @@ fn running_pids() -> Vec<u32> {
     pids
 }
 
-/// A pid no process has: counting down from the kernel's maximum, where new
-/// pids are reached last.
-fn unused_pid(running: &[u32]) -> u32 {
-    let max = std::fs::read_to_string("/proc/sys/kernel/pid_max")
+/// A pid no process has: the kernel's `pid_max`, since pids are allocated
+/// below it. Every reader of one machine picks the same one, where the
+/// highest free pid (as this once was) differed between two readers once
+/// pids had wrapped and new processes took pids near the top.
+fn unused_pid() -> u32 {
+    std::fs::read_to_string("/proc/sys/kernel/pid_max")
         .ok()
         .and_then(|s| s.trim().parse::<u32>().ok())
-        .unwrap_or(32_768);
-    (2..max)
-        .rev()
-        .find(|pid| running.binary_search(pid).is_err())
-        .unwrap_or(max)
+        .unwrap_or(4_194_304)
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -126,6 +125,16 @@ mod tests {
         assert_ne!(r.resolve(PidSpec::Host(0), 0), r.resolve(PidSpec::Host(0), 1));
         let gone = r.resolve(PidSpec::Gone, 0);
         assert!(!std::path::Path::new(&format!("/proc/{gone}")).exists());
+        // pid_max itself, which the kernel never hands out: the same for
+        // every reader, whatever runs meanwhile.
+        let pid_max: u32 = std::fs::read_to_string("/proc/sys/kernel/pid_max")
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        assert_eq!(gone, pid_max);
+        let _child = std::process::Command::new("true").status();
+        assert_eq!(PidResolver::from_host().resolve(PidSpec::Gone, 0), gone);
     }
 
     #[test]
