@@ -318,8 +318,11 @@ pub fn backend_answers(backend: &dyn Backend, own: u32, parent: u32) -> Value {
                 "cuda_compute_capability",
                 answer!(backend.cuda_compute_capability(device)),
             );
+            // Sorted by the named pid: `SELF` and `PARENT` are different
+            // numbers in the two readers compared, and once pids wrap a
+            // child's can be below its parent's.
             let processes = backend.processes(device).map(|mut list| {
-                list.sort_by_key(|p| (p.pid, p.gpu_instance_id, p.compute_instance_id));
+                list.sort_by_key(|p| (pid(p.pid).to_string(), p.gpu_instance_id, p.compute_instance_id));
                 list.iter()
                     .map(|p| {
                         let mut v = serde_json::to_value(p).expect("a process serializes");
@@ -330,7 +333,7 @@ pub fn backend_answers(backend: &dyn Backend, own: u32, parent: u32) -> Value {
             });
             put("processes", answer!(processes));
             let samples = backend.process_utilization(device, 0).map(|mut list| {
-                list.sort_by_key(|s| (s.pid, s.timestamp));
+                list.sort_by_key(|s| (pid(s.pid).to_string(), s.timestamp));
                 list.iter()
                     .map(|s| {
                         let mut v = serde_json::to_value(s).expect("a sample serializes");
