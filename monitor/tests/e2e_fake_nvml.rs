@@ -389,6 +389,7 @@ fn python_nvitop_reads_the_same_host_details_of_gpu_processes() {
         return;
     };
     let machine = Machine::new(64);
+    machine.pool.wait_until_asleep();
     let pool = machine.pool.pids();
     let mut compared = 0;
     for preset in API_PRESETS {

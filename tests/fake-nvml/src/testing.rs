@@ -90,6 +90,24 @@ impl PidPool {
         self.children.iter().map(Child::id).collect()
     }
 
+    /// Waits (up to a few seconds) until every child sleeps: past `exec`
+    /// and its dynamic loader, so what the host says of it (its resident
+    /// memory above all) holds still between two readers.
+    pub fn wait_until_asleep(&self) {
+        for pid in self.pids() {
+            for _ in 0..1000 {
+                let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+                let state = stat
+                    .rsplit_once(')')
+                    .and_then(|(_, rest)| rest.split_whitespace().next());
+                if state == Some("S") {
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(2));
+            }
+        }
+    }
+
     /// The value of `NVITOP_SIM_HOST_PIDS`.
     pub fn env_value(&self) -> String {
         self.pids().iter().map(u32::to_string).collect::<Vec<_>>().join(",")
