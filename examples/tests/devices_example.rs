@@ -4,21 +4,15 @@
 use std::process::Command;
 
 mod common;
-use common::{example, run_with_stdout_closed};
+use common::{example, run_to_success, run_with_stdout_closed};
 
 #[test]
 fn devices_example_prints_a_simulated_machine() {
-    let out = Command::new(example("devices"))
-        .env("NVITOP_SIMULATE", "1")
-        // Unset, as the CUDA-order check below expects (GPU machines often set it).
-        .env_remove("CUDA_VISIBLE_DEVICES")
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
+    let stdout = run_to_success(
+        Command::new(example("devices"))
+            .env("NVITOP_SIMULATE", "1")
+            // Unset, as the CUDA-order check below expects (GPU machines often set it).
+            .env_remove("CUDA_VISIBLE_DEVICES"),
     );
     assert!(stdout.contains("4 GPU(s)"), "{stdout}");
     assert!(stdout.contains("simulated"), "{stdout}");

@@ -8,7 +8,7 @@ use std::process::Command;
 use nvitop::sink::tensorboard::scalar_tags;
 
 mod common;
-use common::{example, run_with_stdout_closed};
+use common::{example, run_to_success, run_with_stdout_closed};
 
 /// A fresh directory, removed when dropped (this package has no
 /// `tempfile` dependency).
@@ -36,18 +36,12 @@ impl Drop for TempDir {
 #[test]
 fn train_loop_logs_to_runs_name_and_prints_the_tensorboard_command() {
     let dir = TempDir::new("name");
-    let out = Command::new(example("train_loop"))
-        .args(["--name", "x", "--epochs", "2", "--steps", "5", "--step-ms", "0"])
-        .current_dir(dir.path())
-        .env("NVITOP_SIMULATE", "1")
-        .env_remove("NVITOP_LOGDIR")
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
+    let stdout = run_to_success(
+        Command::new(example("train_loop"))
+            .args(["--name", "x", "--epochs", "2", "--steps", "5", "--step-ms", "0"])
+            .current_dir(dir.path())
+            .env("NVITOP_SIMULATE", "1")
+            .env_remove("NVITOP_LOGDIR"),
     );
     assert!(stdout.contains("tensorboard --logdir runs"), "{stdout}");
     assert!(stdout.contains("epoch 1:"), "{stdout}");
@@ -82,14 +76,12 @@ fn train_loop_logs_to_runs_name_and_prints_the_tensorboard_command() {
 #[test]
 fn train_loop_honours_nvitop_logdir_and_refuses_unknown_options() {
     let dir = TempDir::new("logdir");
-    let out = Command::new(example("train_loop"))
-        .args(["--name", "y", "--epochs", "1", "--steps", "2", "--step-ms", "0"])
-        .env("NVITOP_SIMULATE", "1")
-        .env("NVITOP_LOGDIR", dir.path().join("logs"))
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stdout = run_to_success(
+        Command::new(example("train_loop"))
+            .args(["--name", "y", "--epochs", "1", "--steps", "2", "--step-ms", "0"])
+            .env("NVITOP_SIMULATE", "1")
+            .env("NVITOP_LOGDIR", dir.path().join("logs")),
+    );
     let logs = dir.path().join("logs");
     assert!(
         stdout.contains(&format!("tensorboard --logdir {}", logs.display())),

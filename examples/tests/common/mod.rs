@@ -1,5 +1,5 @@
-//! What the example tests share: finding a built example, running it for a
-//! reader that goes away.
+//! What the example tests share: finding a built example, running it to
+//! success, running it for a reader that goes away.
 
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
@@ -10,6 +10,20 @@ pub fn example(name: &str) -> PathBuf {
     let exe = std::env::current_exe().unwrap();
     let dir = exe.parent().unwrap().parent().unwrap();
     dir.join("examples").join(name)
+}
+
+/// Runs `command` to the end and checks that it succeeded (showing both
+/// streams when not); its standard output.
+pub fn run_to_success(command: &mut Command) -> String {
+    let out = command.output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{:?}\n{stdout}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
 }
 
 /// Runs `command` as under `| head -1`, its stdout closed before it is
