@@ -11,6 +11,8 @@ use common::Sleepers;
 use criterion::{Criterion, criterion_group, criterion_main};
 use nvitop::backend::Backend;
 use nvitop::backend::sim::{SimBackend, presets};
+use nvitop::process::HostProcessReader;
+use nvitop::snapshot::SnapshotFields;
 use nvitop::{Device, Snapshot};
 
 fn bench_snapshot(c: &mut Criterion) {
@@ -21,12 +23,23 @@ fn bench_snapshot(c: &mut Criterion) {
     let devices = Device::all_in(&backend).unwrap();
     let processes: usize = devices.iter().map(|d| d.processes().map_or(0, |p| p.len())).sum();
     assert_eq!(processes, 8 * 64, "the preset promises 64 processes per GPU");
-    // Warm the host caches (CPU-percent window, user table) as a running
-    // monitor or sampler would have them.
-    let _ = Snapshot::take(&backend, &devices);
+    // Warm a reader (CPU windows, command lines, open files) as a running
+    // monitor or sampler would have it.
+    let mut reader = HostProcessReader::new();
+    let _ = Snapshot::take_with(&backend, &devices, SnapshotFields::all(), &mut reader);
 
     let mut group = c.benchmark_group("snapshot_8gpu_x_64proc");
     group.bench_function("full (devices + processes + host)", |b| {
+        b.iter(|| {
+            black_box(Snapshot::take_with(
+                &backend,
+                &devices,
+                SnapshotFields::all(),
+                &mut reader,
+            ))
+        });
+    });
+    group.bench_function("one-off (a reader of its own, as --once)", |b| {
         b.iter(|| black_box(Snapshot::take(&backend, &devices)));
     });
     group.bench_function("devices only", |b| {
@@ -38,7 +51,7 @@ fn bench_snapshot(c: &mut Criterion) {
         .map(|p| p.pid())
         .collect();
     group.bench_function("host refresh of the processes' pids", |b| {
-        b.iter(|| black_box(nvitop::process::host_process_infos(&pids)));
+        b.iter(|| black_box(reader.infos(&pids)));
     });
     group.bench_function("host-wide (cpu, memory, load)", |b| {
         b.iter(|| black_box(nvitop::host::snapshot()));

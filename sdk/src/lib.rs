@@ -33,6 +33,7 @@ pub mod process;
 pub mod sampler;
 pub mod sink;
 pub mod snapshot;
+pub mod users;
 
 pub use collector::ResourceCollector;
 pub use device::{CudaDevice, Device, MigDevice};

@@ -14,7 +14,7 @@ use crate::device::{Device, cuda_version_string, percent_of, power_status};
 use crate::error::Result;
 use crate::format::{bytes2human, throughput2human};
 use crate::host::{self, HostSnapshot};
-use crate::process::{HostProcessInfo, host_process_infos, latest_utilization};
+use crate::process::{HostProcessInfo, HostProcessReader, latest_utilization};
 
 /// One device at one moment. Every measured field is `Option`: `None` is `N/A`.
 ///
@@ -116,9 +116,76 @@ pub struct DeviceSnapshot {
     pub mig_devices: Vec<DeviceSnapshot>,
 }
 
+/// Which of the slow fields a snapshot reads; every other field is always
+/// read. A field not asked for is `None` (`N/A`) without asking the driver.
+///
+/// Built from [`SnapshotFields::all`] (also the [`Default`]) or
+/// [`SnapshotFields::fast`], then adjusted field by field, so a new field
+/// is not a breaking change.
+///
+/// ```
+/// # use std::sync::Arc;
+/// # use nvitop::{Device, backend::{Backend, sim::SimBackend}};
+/// use nvitop::snapshot::SnapshotFields;
+/// let backend: Arc<dyn Backend> = Arc::new(SimBackend::default_machine());
+/// let device = Device::new_in(&backend, 0).unwrap();
+/// let fast = device.as_snapshot_with(SnapshotFields::fast());
+/// assert_eq!(fast.pcie_rx_throughput, None); // not asked for: the driver was not called
+/// let full = device.as_snapshot_with(SnapshotFields::fast().pcie_throughput(true));
+/// assert!(full.pcie_rx_throughput.is_some());
+/// assert_eq!(SnapshotFields::default(), SnapshotFields::all());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SnapshotFields {
+    /// PCIe TX and RX throughput. NVML measures each over 20 ms, so on a
+    /// real driver this is 40 ms per GPU: most of a snapshot's time.
+    pub pcie_throughput: bool,
+}
+
+impl SnapshotFields {
+    /// Every field.
+    ///
+    /// ```
+    /// assert!(nvitop::snapshot::SnapshotFields::all().pcie_throughput);
+    /// ```
+    pub const fn all() -> Self {
+        Self { pcie_throughput: true }
+    }
+
+    /// The fields the driver answers at once: everything but PCIe
+    /// throughput. What a display that does not show PCIe asks for.
+    ///
+    /// ```
+    /// assert!(!nvitop::snapshot::SnapshotFields::fast().pcie_throughput);
+    /// ```
+    pub const fn fast() -> Self {
+        Self { pcie_throughput: false }
+    }
+
+    /// With or without PCIe throughput.
+    ///
+    /// ```
+    /// use nvitop::snapshot::SnapshotFields;
+    /// assert_eq!(SnapshotFields::fast().pcie_throughput(true), SnapshotFields::all());
+    /// ```
+    #[must_use]
+    pub const fn pcie_throughput(mut self, read: bool) -> Self {
+        self.pcie_throughput = read;
+        self
+    }
+}
+
+impl Default for SnapshotFields {
+    fn default() -> Self {
+        Self::all()
+    }
+}
+
 impl Device {
     /// Reads every field in one pass. A lost GPU gives a snapshot whose
     /// `error` says so and whose fields are all `None`: it never fails.
+    /// See [`Device::as_snapshot_with`] to leave out the slow fields.
     ///
     /// ```
     /// # use std::sync::Arc;
@@ -129,13 +196,33 @@ impl Device {
     /// assert!(snap.memory_total.is_some());
     /// ```
     pub fn as_snapshot(&self) -> DeviceSnapshot {
+        self.as_snapshot_with(SnapshotFields::all())
+    }
+
+    /// Reads the always-read fields and those `fields` asks for (the rest
+    /// are `None`), in one pass; MIG devices the same way.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use nvitop::{Device, backend::{Backend, sim::SimBackend}};
+    /// use nvitop::snapshot::SnapshotFields;
+    /// let backend: Arc<dyn Backend> = Arc::new(SimBackend::default_machine());
+    /// let snap = Device::new_in(&backend, 0).unwrap().as_snapshot_with(SnapshotFields::fast());
+    /// assert!(snap.memory_total.is_some());
+    /// assert_eq!(snap.pcie_tx_throughput_human, None);
+    /// ```
+    pub fn as_snapshot_with(&self, fields: SnapshotFields) -> DeviceSnapshot {
         if let Err(err) = self.status() {
             return DeviceSnapshot::failed(self, &err);
         }
         let memory = self.memory_info();
         let rates = self.utilization_rates();
         let (power_usage, power_limit) = (self.power_usage(), self.power_limit());
-        let (pcie_tx, pcie_rx) = (self.opt_pcie(PcieDirection::Tx), self.opt_pcie(PcieDirection::Rx));
+        let (pcie_tx, pcie_rx) = if fields.pcie_throughput {
+            (self.opt_pcie(PcieDirection::Tx), self.opt_pcie(PcieDirection::Rx))
+        } else {
+            (None, None)
+        };
         let mig_index = match self.handle() {
             crate::backend::DeviceRef::Mig { index, .. } => Some(index),
             crate::backend::DeviceRef::Physical(_) => None,
@@ -182,7 +269,7 @@ impl Device {
             pcie_rx_throughput_human: pcie_rx.map(throughput2human),
             cuda_compute_capability: self.cuda_compute_capability(),
             error: None,
-            mig_devices: self.mig_devices().iter().map(|m| m.as_snapshot()).collect(),
+            mig_devices: self.mig_devices().iter().map(|m| m.as_snapshot_with(fields)).collect(),
         }
     }
 
@@ -382,8 +469,12 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
-    /// Takes a snapshot of `devices`, their processes and the host. Host
-    /// information is refreshed only for the pids found on the devices.
+    /// Takes a snapshot of `devices` (every field), their processes and
+    /// the host, once. Host information is read only for the pids found on
+    /// the devices, by a [`HostProcessReader`] of its own: each process's
+    /// `cpu_percent` is its lifetime average, as `ps` shows it. To follow
+    /// processes over time (a refresh loop), keep a reader and use
+    /// [`Snapshot::take_with`].
     ///
     /// ```
     /// # use std::sync::Arc;
@@ -396,8 +487,37 @@ impl Snapshot {
     /// assert!(snap.processes.iter().all(|p| p.physical_index == 2));
     /// ```
     pub fn take(backend: &std::sync::Arc<dyn Backend>, devices: &[Device]) -> Self {
-        let device_snapshots: Vec<DeviceSnapshot> = devices.iter().map(Device::as_snapshot).collect();
-        let (processes, process_errors) = processes_of(devices, &device_snapshots);
+        Self::take_with(backend, devices, SnapshotFields::all(), &mut HostProcessReader::new())
+    }
+
+    /// Takes a snapshot of the `fields` of `devices`, their processes and
+    /// the host, reading the processes' host side through `reader`: their
+    /// `cpu_percent` covers the time since this reader's previous read
+    /// (see [`HostProcessReader`]), whatever else reads them.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use nvitop::{Device, Snapshot, backend::{Backend, sim::SimBackend}};
+    /// use nvitop::process::HostProcessReader;
+    /// use nvitop::snapshot::SnapshotFields;
+    /// let backend: Arc<dyn Backend> = Arc::new(SimBackend::default_machine());
+    /// let devices = Device::all_in(&backend).unwrap();
+    /// let mut reader = HostProcessReader::new(); // one per refresh loop
+    /// for _ in 0..2 {
+    ///     let snap = Snapshot::take_with(&backend, &devices, SnapshotFields::fast(), &mut reader);
+    ///     let me = snap.processes.iter().find(|p| p.pid == std::process::id()).unwrap();
+    ///     assert!(me.host.as_ref().unwrap().cpu_percent >= 0.0);
+    ///     assert_eq!(snap.devices[0].pcie_rx_throughput, None);
+    /// }
+    /// ```
+    pub fn take_with(
+        backend: &std::sync::Arc<dyn Backend>,
+        devices: &[Device],
+        fields: SnapshotFields,
+        reader: &mut HostProcessReader,
+    ) -> Self {
+        let device_snapshots: Vec<DeviceSnapshot> = devices.iter().map(|d| d.as_snapshot_with(fields)).collect();
+        let (processes, process_errors) = processes_of(devices, &device_snapshots, reader);
         Self {
             timestamp: unix_now(),
             backend: backend.kind().to_owned(),
@@ -412,7 +532,8 @@ impl Snapshot {
         }
     }
 
-    /// Takes a snapshot of every device on `backend`.
+    /// Takes a snapshot of every device on `backend`, once (as
+    /// [`Snapshot::take`]).
     ///
     /// # Errors
     /// The device count cannot be read (no driver).
@@ -445,7 +566,11 @@ pub(crate) fn unix_now() -> f64 {
 /// Reads the processes of every device (MIG devices included where MIG is
 /// on, so each process is attributed to its MIG device), joining host
 /// information in one refresh.
-fn processes_of(devices: &[Device], snaps: &[DeviceSnapshot]) -> (Vec<ProcessSnapshot>, Vec<(String, String)>) {
+fn processes_of(
+    devices: &[Device],
+    snaps: &[DeviceSnapshot],
+    reader: &mut HostProcessReader,
+) -> (Vec<ProcessSnapshot>, Vec<(String, String)>) {
     let mut processes: Vec<ProcessSnapshot> = Vec::new();
     let mut errors = Vec::new();
     for (device, snap) in devices.iter().zip(snaps) {
@@ -480,7 +605,7 @@ fn processes_of(devices: &[Device], snaps: &[DeviceSnapshot]) -> (Vec<ProcessSna
     }
     // The host side of every pid in one pass.
     let pids: Vec<u32> = processes.iter().map(|p| p.pid).collect();
-    let infos: HashMap<u32, HostProcessInfo> = host_process_infos(&pids);
+    let infos: HashMap<u32, HostProcessInfo> = reader.infos(&pids);
     for row in &mut processes {
         row.host = infos.get(&row.pid).cloned();
     }

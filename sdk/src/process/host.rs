@@ -2,11 +2,12 @@
 
 use std::fmt;
 use std::os::fd::OwnedFd;
+use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use rustix::process::{Pid, PidfdFlags, Signal, pidfd_open, pidfd_send_signal};
 
-use super::host_info::{HostProcessInfo, host_process_info};
+use super::host_info::{HostProcessInfo, HostProcessReader};
 use super::proc_stat;
 use crate::error::{Error, Result};
 
@@ -16,6 +17,11 @@ use crate::error::{Error, Result};
 /// gone, or when the pid now belongs to another process. Signals refuse to go
 /// to a reused pid.
 ///
+/// Each handle reads through a [`HostProcessReader`] of its own, so
+/// [`cpu_percent`](Self::cpu_percent) covers the time since *this handle's*
+/// previous reading, whoever else reads the process; a clone starts with a
+/// fresh window. Equality and hashing are by identity `(pid, start time)`.
+///
 /// ```
 /// use nvitop::HostProcess;
 /// let me = HostProcess::current();
@@ -23,13 +29,52 @@ use crate::error::{Error, Result};
 /// assert!(me.is_running());
 /// println!("{} {:?} {:?}", me.pid(), me.name(), me.running_time_human());
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct HostProcess {
     pid: u32,
     start_ticks: u64,
+    /// This handle's own reader: its CPU window and kept files.
+    reader: Mutex<HostProcessReader>,
+}
+
+impl Clone for HostProcess {
+    /// The same process, with a CPU window of its own (starting afresh).
+    fn clone(&self) -> Self {
+        Self::with_identity(self.pid, self.start_ticks)
+    }
+}
+
+impl PartialEq for HostProcess {
+    fn eq(&self, other: &Self) -> bool {
+        (self.pid, self.start_ticks) == (other.pid, other.start_ticks)
+    }
+}
+
+impl Eq for HostProcess {}
+
+impl std::hash::Hash for HostProcess {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        (self.pid, self.start_ticks).hash(state);
+    }
+}
+
+impl fmt::Debug for HostProcess {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HostProcess")
+            .field("pid", &self.pid)
+            .field("start_ticks", &self.start_ticks)
+            .finish_non_exhaustive()
+    }
 }
 
 impl HostProcess {
+    fn with_identity(pid: u32, start_ticks: u64) -> Self {
+        Self {
+            pid,
+            start_ticks,
+            reader: Mutex::new(HostProcessReader::new()),
+        }
+    }
+
     /// The process with this pid, as it is now.
     ///
     /// # Errors
@@ -43,10 +88,7 @@ impl HostProcess {
     /// ```
     pub fn new(pid: u32) -> Result<Self> {
         let stat = proc_stat::read(pid).ok_or(Error::NoSuchProcess { pid })?;
-        Ok(Self {
-            pid,
-            start_ticks: stat.start_ticks,
-        })
+        Ok(Self::with_identity(pid, stat.start_ticks))
     }
 
     /// The calling process.
@@ -61,7 +103,7 @@ impl HostProcess {
         // Our own /proc entry always exists; a zero start time would only make
         // identity checks stricter, never wrong.
         let start_ticks = proc_stat::read(pid).map_or(0, |s| s.start_ticks);
-        Self { pid, start_ticks }
+        Self::with_identity(pid, start_ticks)
     }
 
     /// Process id.
@@ -111,7 +153,10 @@ impl HostProcess {
     /// assert!(!info.cmdline.is_empty());
     /// ```
     pub fn info(&self) -> Option<HostProcessInfo> {
-        host_process_info(self.pid).filter(|info| info.start_ticks == self.start_ticks)
+        let mut reader = self.reader.lock().unwrap_or_else(PoisonError::into_inner);
+        reader
+            .info(self.pid)
+            .filter(|info| info.start_ticks == self.start_ticks)
     }
 
     /// Executable name.
@@ -180,13 +225,22 @@ impl HostProcess {
         self.info().map(|i| i.status)
     }
 
-    /// CPU percent of one core (since the previous reading of this process;
-    /// the lifetime average on the first reading).
+    /// CPU percent of one core, up to the number of CPUs × 100.
+    ///
+    /// Measured over the time since this handle's previous reading (any of
+    /// its getters reads), which nothing else restarts. A handle's first
+    /// reading is a one-off: the process's lifetime average, as `ps` shows
+    /// it. Within [`MIN_CPU_WINDOW`](crate::process::MIN_CPU_WINDOW) of
+    /// the previous reading, that reading's figure again.
     ///
     /// ```
     /// # use nvitop::HostProcess;
-    /// let percent = HostProcess::current().cpu_percent().unwrap();
-    /// assert!(percent >= 0.0);
+    /// use nvitop::process::MIN_CPU_WINDOW;
+    /// let me = HostProcess::current();
+    /// let lifetime = me.cpu_percent().unwrap();
+    /// std::thread::sleep(MIN_CPU_WINDOW);
+    /// let recent = me.cpu_percent().unwrap(); // over the last 200 ms
+    /// assert!(lifetime >= 0.0 && recent >= 0.0);
     /// ```
     pub fn cpu_percent(&self) -> Option<f64> {
         self.info().map(|i| i.cpu_percent)
@@ -421,10 +475,7 @@ mod tests {
     fn a_reused_pid_is_refused() {
         let mut victim = Command::new("sleep").arg("30").spawn().unwrap();
         let live = HostProcess::new(victim.id()).unwrap();
-        let stale = HostProcess {
-            pid: live.pid,
-            start_ticks: live.start_ticks - 1,
-        };
+        let stale = HostProcess::with_identity(live.pid, live.start_ticks - 1);
         let err = stale.terminate().unwrap_err();
         assert!(matches!(err, Error::PidReused { .. }), "{err}");
         assert!(err.to_string().contains("different process"));

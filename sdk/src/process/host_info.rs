@@ -1,29 +1,34 @@
 //! Host-side process information, read from `/proc` for exactly the pids
 //! that are needed.
 //!
-//! A process-wide table remembers every process seen, by identity (pid and
-//! start ticks): its command line and user are read once (again after an
-//! `exec`), and each later refresh reads `/proc/<pid>/stat` (state, CPU
-//! ticks) and `statm` (resident pages: the exact count, see
+//! A [`HostProcessReader`] remembers every process it has seen, by identity
+//! (pid and start ticks): its command line and user are read once (again
+//! after an `exec`), and each later refresh reads `/proc/<pid>/stat`
+//! (state, CPU ticks) and `statm` (resident pages: the exact count, see
 //! [`proc_stat::resident_pages`]), one `pread` each once the files are kept
-//! open, which also gives CPU percentages their time window, and the working
-//! directory link, which can change at any time. A machine with thousands of
-//! processes costs nothing extra: only the pids a snapshot asks for are
-//! read. (`sysinfo` reads five to six files per process per refresh, which
-//! made a snapshot of 512 processes several times slower; see
-//! docs/ARCHITECTURE.md.) `sysinfo` still provides user names; total
-//! memory, for `%MEM`, comes from [`crate::host`].
+//! open, and the working directory link, which can change at any time. A
+//! machine with thousands of processes costs nothing extra: only the pids a
+//! reader asks for are read. (`sysinfo` reads five to six files per process
+//! per refresh, which made a snapshot of 512 processes several times
+//! slower; see docs/ARCHITECTURE.md.)
+//!
+//! CPU percentages need a previous reading, and each reader keeps its own
+//! ([`CpuWindow`]): the sampler, the collector, the monitor and user code
+//! can read the same processes at once and each gets the figure over its
+//! own window. User names come from the C library ([`crate::users`]);
+//! total memory, for `%MEM`, from [`crate::host`].
 
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::Read;
 use std::path::PathBuf;
-use std::sync::{Mutex, PoisonError};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
-use sysinfo::Users;
 
+use super::cpu_window::{CpuScale, CpuWindow};
 use super::proc_stat;
 use crate::format::{bytes2human, timedelta2human};
 
@@ -52,7 +57,9 @@ pub struct HostProcessInfo {
     pub username: Option<String>,
     /// Status as `ps` prints it (`R`, `S`, `D`, `Z`, ...).
     pub status: String,
-    /// CPU usage in percent of one core (can exceed 100 for multi-threaded processes).
+    /// CPU usage in percent of one core, over the reading reader's own
+    /// window (see [`HostProcessReader`]): up to 100 per busy thread, never
+    /// above the number of CPUs × 100.
     pub cpu_percent: f64,
     /// Resident memory as a percent of the host's total memory.
     pub memory_percent: f64,
@@ -70,8 +77,8 @@ pub struct HostProcessInfo {
     pub start_ticks: u64,
 }
 
-/// What is kept of a process between refreshes: the parts that never change
-/// for one identity (read once), and the last CPU reading.
+/// What a reader keeps of a process between refreshes: the parts that never
+/// change for one identity (read once), and its CPU window.
 struct Known {
     start_ticks: u64,
     /// `comm` when the rest was read: `exec` changes it (but not the start
@@ -81,22 +88,36 @@ struct Known {
     cmdline: Vec<String>,
     command: String,
     username: Option<String>,
-    cpu_ticks: u64,
-    read_at: Instant,
-    /// `/proc/<pid>/stat` and `statm`, kept open (within
-    /// [`HostState::file_budget`]) so a refresh is two `pread`s instead of
-    /// two `open` + `read` + `close`. Only from the second refresh of an
+    /// When the command line was last read (the pass that did it).
+    described_at: Instant,
+    cpu: CpuWindow,
+    /// `/proc/<pid>/stat` and `statm`, kept open (within the process-wide
+    /// [`file_budget`]) so a refresh is two `pread`s instead of two
+    /// `open`, `read` and `close`. Only from the second refresh of an
     /// identity on: see [`open_all`].
     files: Option<KeptFiles>,
 }
 
-/// The open files a known process is refreshed from.
+/// The open files a known process is refreshed from. Each holds one slot
+/// of the process-wide [`file_budget`], given back when dropped.
 struct KeptFiles {
     stat: File,
     statm: File,
 }
 
+/// Processes whose files are kept open, over all readers.
+static FILES_KEPT: AtomicUsize = AtomicUsize::new(0);
+
 impl KeptFiles {
+    /// Keeps the files when the budget has room (else they are closed).
+    fn keep(stat: File, statm: File) -> Option<Self> {
+        let budget = file_budget();
+        FILES_KEPT
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| (n < budget).then_some(n + 1))
+            .ok()
+            .map(|_| Self { stat, statm })
+    }
+
     /// The stat line, with the exact resident pages of `statm` (see
     /// [`proc_stat::resident_pages`]).
     fn reread(&self) -> Option<proc_stat::ProcStat> {
@@ -108,38 +129,111 @@ impl KeptFiles {
     }
 }
 
-struct HostState {
-    users: Option<Users>,
+impl Drop for KeptFiles {
+    fn drop(&mut self) {
+        FILES_KEPT.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// Reads host information about processes, keeping what it needs between
+/// reads: each process's CPU window, its command line and owner (read once
+/// per identity), and (from a process's second read on) its open `/proc`
+/// files.
+///
+/// Every part of a program that shows CPU percentages over time (a
+/// sampler, a monitor's refresh loop) owns one reader, so its figures cover
+/// the time since *its* previous read, whoever else reads the same
+/// processes. A read sooner than [`MIN_CPU_WINDOW`](super::MIN_CPU_WINDOW)
+/// after the previous one repeats that window's figure; the first read of a
+/// process gives its lifetime average (as `ps` does). No figure is above
+/// the number of CPUs × 100.
+///
+/// ```
+/// use nvitop::process::HostProcessReader;
+/// let mut reader = HostProcessReader::new();
+/// let me = std::process::id();
+/// for _ in 0..3 {
+///     let infos = reader.infos(&[me, u32::MAX]);
+///     assert!(infos[&me].cpu_percent >= 0.0);
+///     assert!(!infos.contains_key(&u32::MAX)); // no such process: simply absent
+///     std::thread::sleep(std::time::Duration::from_millis(100));
+/// }
+/// ```
+pub struct HostProcessReader {
     known: HashMap<u32, Known>,
     /// Total physical memory (for `%MEM`) and when it was read.
     total_memory: Option<(u64, Instant)>,
-    ticks_per_second: u64,
+    scale: CpuScale,
     page_size: u64,
-    /// How many processes may keep their two files open: together a
-    /// quarter of the soft limit on open files, at most 2048 files, so the
-    /// program embedding the SDK keeps nearly all of its descriptors.
-    file_budget: usize,
-    /// How many processes keep their files open now.
-    files_open: usize,
 }
 
-static STATE: Mutex<Option<HostState>> = Mutex::new(None);
-
-fn with_state<T>(f: impl FnOnce(&mut HostState) -> T) -> T {
-    let mut guard = STATE.lock().unwrap_or_else(PoisonError::into_inner);
-    f(guard.get_or_insert_with(|| HostState {
-        users: None,
-        known: HashMap::new(),
-        total_memory: None,
-        ticks_per_second: rustix::param::clock_ticks_per_second().max(1),
-        page_size: rustix::param::page_size() as u64,
-        file_budget: file_budget(),
-        files_open: 0,
-    }))
+impl std::fmt::Debug for HostProcessReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HostProcessReader")
+            .field("known", &self.known.len())
+            .finish_non_exhaustive()
+    }
 }
 
-/// Reads host information for `pids` in one pass. Pids that no longer exist
-/// are simply absent from the result.
+impl Default for HostProcessReader {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl HostProcessReader {
+    /// A reader that has seen nothing yet (cheap: nothing is read until
+    /// asked).
+    ///
+    /// ```
+    /// let mut reader = nvitop::process::HostProcessReader::new();
+    /// assert!(reader.info(std::process::id()).is_some());
+    /// ```
+    pub fn new() -> Self {
+        Self {
+            known: HashMap::new(),
+            total_memory: None,
+            scale: CpuScale {
+                ticks_per_second: rustix::param::clock_ticks_per_second().max(1),
+                cpus: online_cpus(),
+            },
+            page_size: rustix::param::page_size() as u64,
+        }
+    }
+
+    /// Reads host information for `pids` in one pass. Pids that no longer
+    /// exist are simply absent from the result.
+    ///
+    /// ```
+    /// let mut reader = nvitop::process::HostProcessReader::new();
+    /// let me = std::process::id();
+    /// let infos = reader.infos(&[me, me]);
+    /// assert_eq!(infos.len(), 1);
+    /// assert_eq!(infos[&me].pid, me);
+    /// ```
+    pub fn infos(&mut self, pids: &[u32]) -> HashMap<u32, HostProcessInfo> {
+        let mut unique: Vec<u32> = pids.to_vec();
+        unique.sort_unstable();
+        unique.dedup();
+        refresh(self, &unique)
+    }
+
+    /// Host information for one pid (`None` if it does not exist).
+    ///
+    /// ```
+    /// let mut reader = nvitop::process::HostProcessReader::new();
+    /// assert!(reader.info(std::process::id()).is_some());
+    /// assert!(reader.info(u32::MAX).is_none());
+    /// ```
+    pub fn info(&mut self, pid: u32) -> Option<HostProcessInfo> {
+        refresh(self, &[pid]).remove(&pid)
+    }
+}
+
+/// Reads host information for `pids` once, with a reader of its own: each
+/// `cpu_percent` is the process's lifetime average, as `ps` shows it, since
+/// a one-off read has no previous reading to measure from. Keep a
+/// [`HostProcessReader`] to follow processes over time.
 ///
 /// ```
 /// use nvitop::process::host_process_infos;
@@ -149,13 +243,11 @@ fn with_state<T>(f: impl FnOnce(&mut HostState) -> T) -> T {
 /// assert!(!infos.contains_key(&u32::MAX)); // no such process: simply absent
 /// ```
 pub fn host_process_infos(pids: &[u32]) -> HashMap<u32, HostProcessInfo> {
-    let mut unique: Vec<u32> = pids.to_vec();
-    unique.sort_unstable();
-    unique.dedup();
-    with_state(|state| refresh(state, &unique))
+    HostProcessReader::new().infos(pids)
 }
 
-/// Host information for one pid (`None` if it does not exist).
+/// Host information for one pid (`None` if it does not exist), read once:
+/// see [`host_process_infos`] for what its `cpu_percent` means.
 ///
 /// ```
 /// use nvitop::process::host_process_info;
@@ -166,11 +258,32 @@ pub fn host_process_info(pid: u32) -> Option<HostProcessInfo> {
     host_process_infos(&[pid]).remove(&pid)
 }
 
+/// CPUs online: the most CPUs any process can use at once. Not
+/// [`crate::host::cpu_count`], which is what the *calling* process may use
+/// (its affinity and cgroup quota); another process may have more.
+fn online_cpus() -> u32 {
+    static CPUS: OnceLock<u32> = OnceLock::new();
+    *CPUS.get_or_init(|| {
+        let listed = std::fs::read_to_string("/proc/stat").map_or(0, |text| {
+            text.lines()
+                .filter(|line| line.starts_with("cpu") && line.as_bytes().get(3).is_some_and(u8::is_ascii_digit))
+                .count()
+        });
+        u32::try_from(listed.max(crate::host::cpu_count()).max(1)).unwrap_or(u32::MAX)
+    })
+}
+
+/// How many processes may keep their two files open, over all readers:
+/// together a quarter of the soft limit on open files, at most 2048 files,
+/// so the program embedding the SDK keeps nearly all of its descriptors.
 fn file_budget() -> usize {
-    let soft = rustix::process::getrlimit(rustix::process::Resource::Nofile)
-        .current
-        .unwrap_or(1024);
-    usize::try_from(soft / 4).unwrap_or(2048).min(2048) / 2
+    static BUDGET: OnceLock<usize> = OnceLock::new();
+    *BUDGET.get_or_init(|| {
+        let soft = rustix::process::getrlimit(rustix::process::Resource::Nofile)
+            .current
+            .unwrap_or(1024);
+        usize::try_from(soft / 4).unwrap_or(2048).min(2048) / 2
+    })
 }
 
 /// What a refresh learned about one pid whose stat file it had to open.
@@ -187,7 +300,7 @@ enum Opened {
     Seen {
         pid: u32,
         stat: proc_stat::ProcStat,
-        files: Option<KeptFiles>,
+        files: Option<(File, File)>,
     },
 }
 
@@ -202,19 +315,20 @@ struct FirstSight {
 /// processes opens several files of each).
 const PARALLEL_OPEN_THRESHOLD: usize = 64;
 
-fn refresh(state: &mut HostState, pids: &[u32]) -> HashMap<u32, HostProcessInfo> {
+fn refresh(reader: &mut HostProcessReader, pids: &[u32]) -> HashMap<u32, HostProcessInfo> {
     let now = Instant::now();
     // Total memory changes rarely (memory hot-plug); re-read it at most
     // once a second.
-    let total_memory = match state.total_memory {
+    let total_memory = match reader.total_memory {
         Some((total, read)) if now.duration_since(read) <= Duration::from_secs(1) => total,
         _ => {
             let total = crate::host::total_memory();
-            state.total_memory = Some((total, now));
+            reader.total_memory = Some((total, now));
             total
         }
     };
     let clocks = Clocks::now();
+    let ticks_per_second = reader.scale.ticks_per_second;
 
     // Known processes with their files open: two preads each. The rest (new,
     // reused, or known without a file) go to `to_open` with the start ticks
@@ -222,7 +336,7 @@ fn refresh(state: &mut HostState, pids: &[u32]) -> HashMap<u32, HostProcessInfo>
     let mut stats: Vec<(u32, proc_stat::ProcStat)> = Vec::with_capacity(pids.len());
     let mut to_open: Vec<(u32, Option<u64>)> = Vec::new();
     for &pid in pids {
-        match state.known.get(&pid) {
+        match reader.known.get(&pid) {
             Some(known) => {
                 let reread = known.files.as_ref().and_then(KeptFiles::reread);
                 match reread {
@@ -236,56 +350,30 @@ fn refresh(state: &mut HostState, pids: &[u32]) -> HashMap<u32, HostProcessInfo>
     for opened in open_all(&to_open) {
         match opened {
             Err(pid) => {
-                if state.known.remove(&pid).is_some_and(|k| k.files.is_some()) {
-                    state.files_open = state.files_open.saturating_sub(1);
-                }
+                reader.known.remove(&pid);
             }
-            Ok(opened) => stats.push(adopt(state, opened, now)),
+            Ok(opened) => stats.push(adopt(reader, opened, now)),
         }
     }
 
     let mut out = HashMap::with_capacity(pids.len());
     for (pid, stat) in stats {
+        let Some(known) = reader.known.get_mut(&pid) else {
+            continue;
+        };
         // A new `comm` means the process called `exec` since we read its
         // command line (an empty one: we caught it mid-`exec`, or it is a
         // kernel thread): read it again, unless this pass just did.
-        if state
-            .known
-            .get(&pid)
-            .is_some_and(|k| k.read_at != now && (k.comm != stat.comm || k.cmdline.is_empty()))
-        {
-            let first = first_sight(
-                pid,
-                state.known.get(&pid).and_then(|k| k.files.as_ref()).map(|f| &f.stat),
-            );
-            let username = first.uid.map(|uid| user_name(state, uid));
-            if let Some(known) = state.known.get_mut(&pid) {
-                describe(known, &stat.comm, first, username);
-            }
+        if known.described_at != now && (known.comm != stat.comm || known.cmdline.is_empty()) {
+            let first = first_sight(pid, known.files.as_ref().map(|f| &f.stat));
+            describe(known, &stat.comm, first, now);
         }
-        let Some(known) = state.known.get_mut(&pid) else {
-            continue;
-        };
         // The working directory can change at any time: read it each pass.
         let cwd = std::fs::read_link(format!("/proc/{pid}/cwd")).ok();
-        let (create_time, running_secs) = clocks.start_and_age(stat.start_ticks, state.ticks_per_second);
+        let (create_time, running_secs) = clocks.start_and_age(stat.start_ticks, ticks_per_second);
         let running_time = running_secs as u64;
-        let cpu_percent = if known.read_at == now {
-            // First sight of this identity: the lifetime average, as `ps`
-            // reports it, rather than a meaningless zero.
-            lifetime_cpu_percent(stat.cpu_ticks * 1000 / state.ticks_per_second, running_secs)
-        } else {
-            let ticks = stat.cpu_ticks.saturating_sub(known.cpu_ticks);
-            let secs = now.duration_since(known.read_at).as_secs_f64();
-            known.cpu_ticks = stat.cpu_ticks;
-            known.read_at = now;
-            if secs > 0.0 {
-                ticks as f64 / state.ticks_per_second as f64 / secs * 100.0
-            } else {
-                0.0
-            }
-        };
-        let rss = stat.rss_pages * state.page_size;
+        let cpu_percent = known.cpu.percent(stat.cpu_ticks, now, running_secs, reader.scale);
+        let rss = stat.rss_pages * reader.page_size;
         out.insert(
             pid,
             HostProcessInfo {
@@ -314,9 +402,8 @@ fn refresh(state: &mut HostState, pids: &[u32]) -> HashMap<u32, HostProcessInfo>
     }
     // Forget processes not asked about so the table (and its open files)
     // stays bounded.
-    if state.known.len() > 4 * pids.len() + 1024 {
-        state.known.retain(|pid, _| pids.binary_search(pid).is_ok());
-        state.files_open = state.known.values().filter(|k| k.files.is_some()).count();
+    if reader.known.len() > 4 * pids.len() + 1024 {
+        reader.known.retain(|pid, _| pids.binary_search(pid).is_ok());
     }
     out
 }
@@ -341,7 +428,7 @@ fn open_all(to_open: &[(u32, Option<u64>)]) -> Vec<Result<Opened, u32>> {
             stat.rss_pages = pages;
         }
         Ok(if known_start == Some(stat.start_ticks) {
-            let files = statm.map(|statm| KeptFiles { stat: file, statm });
+            let files = statm.map(|statm| (file, statm));
             Opened::Seen { pid, stat, files }
         } else {
             Opened::New {
@@ -373,13 +460,12 @@ fn open_all(to_open: &[(u32, Option<u64>)]) -> Vec<Result<Opened, u32>> {
     })
 }
 
-/// Records an opened process in the table: a new identity replaces what was
-/// known of the pid; a known one keeps its stat file while the budget
+/// Records an opened process in the reader's table: a new identity replaces
+/// what was known of the pid; a known one keeps its files while the budget
 /// allows. Returns the pid and its stat.
-fn adopt(state: &mut HostState, opened: Opened, now: Instant) -> (u32, proc_stat::ProcStat) {
+fn adopt(reader: &mut HostProcessReader, opened: Opened, now: Instant) -> (u32, proc_stat::ProcStat) {
     match opened {
         Opened::New { pid, stat, first } => {
-            let username = first.uid.map(|uid| user_name(state, uid));
             let mut known = Known {
                 start_ticks: stat.start_ticks,
                 comm: String::new(),
@@ -387,24 +473,19 @@ fn adopt(state: &mut HostState, opened: Opened, now: Instant) -> (u32, proc_stat
                 cmdline: Vec::new(),
                 command: String::new(),
                 username: None,
-                cpu_ticks: stat.cpu_ticks,
-                read_at: now,
+                described_at: now,
+                cpu: CpuWindow::start(stat.cpu_ticks, now),
                 files: None,
             };
-            describe(&mut known, &stat.comm, first, username);
-            if state.known.insert(pid, known).is_some_and(|old| old.files.is_some()) {
-                state.files_open = state.files_open.saturating_sub(1);
-            }
+            describe(&mut known, &stat.comm, first, now);
+            reader.known.insert(pid, known);
             (pid, stat)
         }
         Opened::Seen { pid, stat, files } => {
-            if state.files_open < state.file_budget
-                && let Some(files) = files
-                && let Some(known) = state.known.get_mut(&pid)
+            if let Some(known) = reader.known.get_mut(&pid)
                 && known.files.is_none()
             {
-                known.files = Some(files);
-                state.files_open += 1;
+                known.files = files.and_then(|(stat, statm)| KeptFiles::keep(stat, statm));
             }
             (pid, stat)
         }
@@ -413,12 +494,13 @@ fn adopt(state: &mut HostState, opened: Opened, now: Instant) -> (u32, proc_stat
 
 /// Sets what the command line tells of a process (its name, command and
 /// owner), at first sight or again after an `exec`.
-fn describe(known: &mut Known, comm: &str, first: FirstSight, username: Option<String>) {
+fn describe(known: &mut Known, comm: &str, first: FirstSight, now: Instant) {
     known.name = full_name(comm, &first.cmdline);
     known.command = command_line(&first.cmdline, &known.name);
     comm.clone_into(&mut known.comm);
     known.cmdline = first.cmdline;
-    known.username = username;
+    known.username = first.uid.map(crate::users::user_name_or_uid);
+    known.described_at = now;
 }
 
 /// Reads the parts of a process that change only when it calls `exec`.
@@ -472,33 +554,6 @@ fn full_name(comm: &str, cmdline: &[String]) -> String {
         return exe.to_owned();
     }
     comm.to_owned()
-}
-
-fn user_name(state: &mut HostState, uid: u32) -> String {
-    let uid = sysinfo::Uid::try_from(uid as usize).ok();
-    let Some(uid) = uid else {
-        return String::new();
-    };
-    if state.users.is_none() {
-        state.users = Users::new_with_refreshed_list().ok();
-    }
-    let Some(users) = state.users.as_mut() else {
-        return uid.to_string();
-    };
-    if users.get_user_by_id(&uid).is_none() {
-        users.refresh();
-    }
-    users
-        .get_user_by_id(&uid)
-        .map_or_else(|| uid.to_string(), |u| u.name().to_owned())
-}
-
-fn lifetime_cpu_percent(cpu_ms: u64, running_secs: f64) -> f64 {
-    if running_secs <= 0.0 {
-        0.0
-    } else {
-        cpu_ms as f64 / 10.0 / running_secs
-    }
 }
 
 /// The clocks a process's age is read against, taken once per refresh.
@@ -581,10 +636,12 @@ mod tests {
             .unwrap();
         let pid = child.id();
         wait_for_exec(pid);
-        let before = host_process_info(pid).unwrap();
+        // One reader (which remembers the command line) sees the exec.
+        let mut reader = HostProcessReader::new();
+        let before = reader.info(pid).unwrap();
         assert_eq!(before.name, "sh");
         std::thread::sleep(Duration::from_millis(800));
-        let after = host_process_info(pid).unwrap();
+        let after = reader.info(pid).unwrap();
         assert_eq!(after.start_ticks, before.start_ticks, "exec keeps the identity");
         assert_eq!(after.name, "sleep");
         assert_eq!(after.command, "sleep 30");
@@ -597,20 +654,22 @@ mod tests {
         let mut child = std::process::Command::new("sleep").arg("30").spawn().unwrap();
         let pid = child.id();
         wait_for_exec(pid);
-        let first = host_process_info(pid).unwrap();
+        let mut reader = HostProcessReader::new();
+        let first = reader.info(pid).unwrap();
         assert_eq!(first.name, "sleep");
         assert_eq!(first.cmdline, vec!["sleep".to_owned(), "30".to_owned()]);
         // Second pass opens the file and keeps it; the third re-reads the
         // kept file: same identity, same facts.
         for _ in 0..2 {
-            let again = host_process_info(pid).unwrap();
+            let again = reader.info(pid).unwrap();
             assert_eq!(again.start_ticks, first.start_ticks);
             assert_eq!(again.command, "sleep 30");
         }
         assert_eq!(open_stat_files(&[pid]), 1);
         child.kill().unwrap();
         child.wait().unwrap();
-        assert!(host_process_info(pid).is_none(), "an exited process drops out");
+        assert!(reader.info(pid).is_none(), "an exited process drops out");
+        drop(reader);
     }
 
     /// `n` running `sleep 30` children (past `exec`) and their pids: more
@@ -662,21 +721,22 @@ mod tests {
     fn stat_files_stay_open_only_for_processes_asked_about_again() {
         let (mut children, pids) = sleepers(PARALLEL_OPEN_THRESHOLD + 8);
         // First sight (a one-shot reader): every file is closed again.
-        assert_eq!(host_process_infos(&pids).len(), pids.len());
+        let mut reader = HostProcessReader::new();
+        assert_eq!(reader.infos(&pids).len(), pids.len());
         assert_eq!(open_stat_files(&pids), 0);
         assert_eq!(open_proc_files(&pids, "statm"), 0);
         // Asked again: now worth keeping (the budget is far above 72 here).
-        assert_eq!(host_process_infos(&pids).len(), pids.len());
+        assert_eq!(reader.infos(&pids).len(), pids.len());
         assert_eq!(open_stat_files(&pids), pids.len());
         assert_eq!(open_proc_files(&pids, "statm"), pids.len());
         // And the kept files answer the third pass.
-        let third = host_process_infos(&pids);
+        let third = reader.infos(&pids);
         assert!(third.values().all(|i| i.command == "sleep 30"));
         for child in &mut children {
             child.kill().unwrap();
             child.wait().unwrap();
         }
-        assert!(host_process_infos(&pids).is_empty());
+        assert!(reader.infos(&pids).is_empty());
         assert_eq!(open_stat_files(&pids), 0, "files of exited processes are closed");
     }
 
@@ -704,8 +764,9 @@ mod tests {
         // A process still loading its libraries grows between two reads.
         pids.iter().copied().for_each(wait_for_sleep);
         // First sight, seen again (files opened and kept), then from the kept files.
+        let mut reader = HostProcessReader::new();
         for pass in ["first sight", "second", "kept files"] {
-            let infos = host_process_infos(&pids);
+            let infos = reader.infos(&pids);
             for &pid in &pids {
                 assert_eq!(infos[&pid].rss, statm_rss(pid), "{pass}, pid {pid}");
             }
@@ -732,9 +793,6 @@ mod tests {
         assert_eq!(create, 1_799_999_990);
         // A start after "now" (clock read before the process appeared) is age 0.
         assert!(clocks.start_and_age(200_000, 100).1.abs() < f64::EPSILON);
-        // The lifetime average of a young process uses its fractional age.
-        assert!((lifetime_cpu_percent(40, 0.05) - 80.0).abs() < 1e-9);
-        assert!(lifetime_cpu_percent(40, 0.0).abs() < f64::EPSILON);
     }
 
     #[test]

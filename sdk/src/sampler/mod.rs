@@ -27,7 +27,7 @@ pub use sample::{DeviceSample, ProcessGpuSample, ProcessSample, Sample, SampleOp
 use crate::device::Device;
 use crate::error::{Error, Result};
 use crate::host;
-use crate::process::{HostProcess, host_process_infos};
+use crate::process::{HostProcess, HostProcessReader};
 use crate::snapshot::unix_now;
 
 /// Shortest accepted sampling interval.
@@ -282,6 +282,9 @@ struct Shared {
     health: Mutex<Health>,
     stop: Mutex<bool>,
     wake: Condvar,
+    /// This sampler's own CPU windows over the tracked processes (shared
+    /// by its thread and `sample_now`, and by no other reader).
+    host_reader: Mutex<HostProcessReader>,
 }
 
 /// What the sampler has already warned about, so that a lost GPU or a
@@ -383,6 +386,7 @@ impl Sampler {
             health: Mutex::new(Health::default()),
             stop: Mutex::new(false),
             wake: Condvar::new(),
+            host_reader: Mutex::new(HostProcessReader::new()),
         });
         take_and_publish(&shared);
         let worker = Arc::clone(&shared);
@@ -660,7 +664,11 @@ fn take_sample(shared: &Shared, seq: u64) -> Sample {
         devices.push(sample::read_device(device, shared.config.options, &totals));
         per_device_tracked.push(tracked);
     }
-    let infos = host_process_infos(&pids);
+    let infos = shared
+        .host_reader
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .infos(&pids);
     shared
         .health
         .lock()
