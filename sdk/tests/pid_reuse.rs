@@ -6,8 +6,14 @@
 //! --fork --mount-proc` (no privileges needed where user namespaces are
 //! enabled), where it is pid 1, nothing else takes pids, and writing
 //! `/proc/sys/kernel/ns_last_pid` makes the kernel hand out a chosen pid
-//! next. Where namespaces are not available the test says so and passes.
+//! next. Where namespaces are not available the test says so and passes,
+//! unless `NVITOP_REQUIRE_PRIVILEGED_TESTS=1` (set in CI) makes that a
+//! failure.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+// Only `skip_or_fail` is used here.
+#[allow(dead_code)]
+mod common;
 
 use std::os::unix::process::ExitStatusExt;
 use std::process::{Child, Command};
@@ -39,7 +45,7 @@ fn a_reused_pid_is_refused_and_its_new_owner_untouched() {
     let output = match output {
         Ok(output) => output,
         Err(err) => {
-            eprintln!("note: cannot run unshare ({err}); skipping the forced pid reuse");
+            common::skip_or_fail(&format!("cannot run unshare ({err}), so no forced pid reuse"));
             return;
         }
     };
@@ -48,10 +54,10 @@ fn a_reused_pid_is_refused_and_its_new_owner_untouched() {
     // unshare reports its own failures (namespaces disabled) on stderr,
     // prefixed with its name, before the test binary ever runs.
     if !output.status.success() && output.status.code() != Some(101) && stderr.starts_with("unshare:") {
-        eprintln!(
-            "note: no pid namespace here ({}); skipping the forced pid reuse",
+        common::skip_or_fail(&format!(
+            "no pid namespace here ({}), so no forced pid reuse",
             stderr.trim()
-        );
+        ));
         return;
     }
     assert!(output.status.success(), "inside the namespace:\n{stdout}\n{stderr}");

@@ -1,6 +1,10 @@
 //! GPU and host processes: getters, identity and signals.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
+// Only `skip_or_fail` is used here.
+#[allow(dead_code)]
+mod common;
+
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
@@ -116,7 +120,8 @@ const SIGNAL_TARGET_ENV: &str = "NVITOP_TEST_SIGNAL_TARGET";
 /// `Error::PermissionDenied`, never a panic. The test needs a process it
 /// may not signal, so run as root it starts a root-owned `sleep` and runs
 /// itself again as `nobody` (uid 65534, which drops every capability) to
-/// signal it; run as another user it has nothing safe to try and says so.
+/// signal it; run as another user it has nothing safe to try and says so
+/// (a failure under `NVITOP_REQUIRE_PRIVILEGED_TESTS=1`).
 #[test]
 fn signalling_another_users_process_is_permission_denied() {
     use std::os::unix::process::CommandExt;
@@ -134,7 +139,7 @@ fn signalling_another_users_process_is_permission_denied() {
         return;
     }
     if !rustix::process::geteuid().is_root() {
-        eprintln!("note: not root, so there is no process this test may safely try to signal; skipping");
+        common::skip_or_fail("not root, so there is no process this test may safely try to signal");
         return;
     }
     let mut victim = Command::new("sleep").arg("30").spawn().unwrap();
