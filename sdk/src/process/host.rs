@@ -1,14 +1,13 @@
 //! A host process with a stable identity.
 
 use std::fmt;
-use std::os::fd::OwnedFd;
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
-use rustix::process::{Pid, PidfdFlags, Signal, pidfd_open, pidfd_send_signal};
+use rustix::process::Signal;
 
 use super::host_info::{HostProcessInfo, HostProcessReader};
-use super::proc_stat;
+use super::{proc_stat, signal};
 use crate::error::{Error, Result};
 
 /// A process on the host, identified by `(pid, start time)`.
@@ -350,14 +349,21 @@ impl HostProcess {
 
     /// Sends a signal (a raw signal number such as `libc::SIGUSR1`).
     ///
-    /// The signal goes through a pidfd opened *before* the identity check, so
-    /// it reaches this exact process or nobody: a pid reused in between
-    /// cannot be hit.
+    /// The signal reaches this exact process or nobody: it goes through a
+    /// pidfd opened *before* the identity check, so a pid reused in between
+    /// cannot be hit. Where `pidfd_open` is missing (Linux before 5.3) or
+    /// refused by a container's system-call filter, a `/proc/<pid>`
+    /// directory fd does the same (Linux 5.1 on); where that is refused too,
+    /// `kill(2)` right after the identity check, which leaves a race no
+    /// wider than a pid reuse within microseconds (see `docs/ARCHITECTURE.md`).
     ///
     /// # Errors
     /// [`Error::PidReused`] when the pid belongs to another process now,
     /// [`Error::NoSuchProcess`] when it exited, [`Error::PermissionDenied`]
-    /// when the OS refuses, [`Error::Os`] for an unknown signal number.
+    /// when the kernel refuses (not the owner: a filtered system call is
+    /// not reported as this), [`Error::Os`] for an unknown signal number
+    /// or another failure, naming the call and why better ways were
+    /// passed over.
     ///
     /// ```
     /// # use nvitop::HostProcess;
@@ -367,14 +373,12 @@ impl HostProcess {
     /// assert_eq!(child.wait().unwrap().signal(), Some(10));
     /// ```
     pub fn send_signal(&self, signal: i32) -> Result<()> {
-        let action = format!("signal {signal}");
         let sig = Signal::from_named_raw(signal).ok_or_else(|| Error::Os {
             pid: self.pid,
-            action: action.clone(),
+            action: format!("signal {signal}"),
             source: std::io::Error::from(std::io::ErrorKind::InvalidInput),
         })?;
-        let fd = self.open_checked(&action)?;
-        pidfd_send_signal(&fd, sig).map_err(|errno| self.os_error(&action, errno))
+        signal::send(&signal::Kernel, self.pid, self.start_ticks, sig).map(|_way| ())
     }
 
     /// Sends `SIGINT`.
@@ -427,31 +431,6 @@ impl HostProcess {
     pub fn kill(&self) -> Result<()> {
         self.send_signal(libc::SIGKILL)
     }
-
-    fn open_checked(&self, action: &str) -> Result<OwnedFd> {
-        let pid = Pid::from_raw(self.pid as i32).ok_or(Error::NoSuchProcess { pid: self.pid })?;
-        let fd = pidfd_open(pid, PidfdFlags::empty()).map_err(|errno| self.os_error(action, errno))?;
-        match proc_stat::read(self.pid) {
-            Some(stat) if stat.start_ticks == self.start_ticks => Ok(fd),
-            Some(_) => Err(Error::PidReused { pid: self.pid }),
-            None => Err(Error::NoSuchProcess { pid: self.pid }),
-        }
-    }
-
-    fn os_error(&self, action: &str, errno: rustix::io::Errno) -> Error {
-        match errno {
-            rustix::io::Errno::SRCH => Error::NoSuchProcess { pid: self.pid },
-            rustix::io::Errno::PERM | rustix::io::Errno::ACCESS => Error::PermissionDenied {
-                pid: self.pid,
-                action: action.to_owned(),
-            },
-            other => Error::Os {
-                pid: self.pid,
-                action: action.to_owned(),
-                source: other.into(),
-            },
-        }
-    }
 }
 
 impl fmt::Display for HostProcess {
@@ -490,27 +469,6 @@ mod tests {
         }
         live.kill().unwrap();
         assert!(!victim.wait().unwrap().success());
-    }
-
-    #[test]
-    fn os_errors_say_what_happened() {
-        use rustix::io::Errno;
-        let me = HostProcess::current();
-        for errno in [Errno::PERM, Errno::ACCESS] {
-            let err = me.os_error("signal 15", errno);
-            assert!(
-                matches!(&err, Error::PermissionDenied { pid, action } if *pid == me.pid && action == "signal 15"),
-                "{err:?}"
-            );
-            assert!(err.to_string().contains("run as the process owner or root"), "{err}");
-        }
-        assert!(matches!(
-            me.os_error("signal 15", Errno::SRCH),
-            Error::NoSuchProcess { .. }
-        ));
-        let err = me.os_error("signal 15", Errno::INVAL);
-        assert!(matches!(err, Error::Os { .. }), "{err:?}");
-        assert!(err.to_string().starts_with("signal 15 on pid "), "{err}");
     }
 
     #[test]

@@ -6,6 +6,7 @@ mod gpu;
 mod host;
 mod host_info;
 pub(crate) mod proc_stat;
+mod signal;
 
 pub use cpu_window::MIN_CPU_WINDOW;
 pub use gpu::GpuProcess;
