@@ -67,8 +67,9 @@ pub struct Environment {
     pub cuda_visible_devices: Option<String>,
     /// `NVITOP_SIMULATE`.
     pub simulate: Option<String>,
-    /// The user names known to the system (and the uid of a user that has
-    /// no name).
+    /// User names to accept besides those the system's user database
+    /// answers for (through NSS, so LDAP and SSSD users too; see
+    /// `nvitop::users`): the uid of the calling user when it has no name.
     pub system_users: Vec<String>,
 }
 
@@ -91,16 +92,9 @@ impl Environment {
         use std::io::IsTerminal as _;
         let stdout_is_tty = std::io::stdout().is_terminal();
         let var = |name: &str| std::env::var(name).ok();
-        let users: Vec<sysinfo::User> = sysinfo::Users::new_with_refreshed_list()
-            .map(Vec::from)
-            .unwrap_or_default();
         let raw_uid = rustix::process::getuid().as_raw();
-        let uid = raw_uid.to_string().parse::<sysinfo::Uid>().ok();
-        let own_name = users
-            .iter()
-            .find(|u| Some(u.id()) == uid.as_ref())
-            .map(|u| u.name().to_owned());
-        let mut system_users: Vec<String> = users.iter().map(|u| u.name().to_owned()).collect();
+        let own_name = nvitop::users::user_name(raw_uid);
+        let mut system_users = Vec::new();
         if own_name.is_none() {
             // A uid without a name is still a user of this system: `-u`
             // alone (or `-u 1234`) names it by number.
@@ -177,7 +171,17 @@ pub fn run(
     }
     let mut snapshot = Snapshot::take(&backend, &devices);
 
-    if let Some(user) = filter.unknown_user(&snapshot, &env.system_users) {
+    // The names `-u` gives that the user database knows (it cannot be
+    // listed: a directory server need not enumerate its users).
+    let mut known_users = env.system_users.clone();
+    known_users.extend(
+        filter
+            .users
+            .iter()
+            .filter(|name| nvitop::users::user_id(name).is_some())
+            .cloned(),
+    );
+    if let Some(user) = filter.unknown_user(&snapshot, &known_users) {
         return Err(Failure::Usage(format!("unknown user '{user}'")));
     }
     if let Some(pid) = filter.unknown_pid(&snapshot, pid_exists) {
