@@ -608,6 +608,18 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_reader_can_move_to_another_thread() {
+        // The sampler keeps one behind a mutex shared with its thread.
+        fn send<T: Send>(_: &T) {}
+        let mut reader = HostProcessReader::new();
+        let me = std::process::id();
+        assert!(reader.info(me).is_some());
+        send(&reader);
+        let moved = std::thread::spawn(move || reader.info(me).is_some()).join().unwrap();
+        assert!(moved);
+    }
+
+    #[test]
     fn quotes_arguments_with_spaces() {
         let cmd = command_line(
             &["python".into(), "train.py".into(), "--name".into(), "my run".into()],
