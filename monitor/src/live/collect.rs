@@ -1,0 +1,178 @@
+//! Collection, on a thread of its own: the UI thread never calls the
+//! driver. Every driver and `/proc` read of the viewer is in this module
+//! ([`SnapshotSource`]), so switching to another SDK reading API is an
+//! edit here only.
+//!
+//! Devices and host are read every `device_interval`, processes every
+//! `process_interval`; each reading is published whole (a [`Published`]
+//! on the event channel) and the UI keeps the newest. A device-only
+//! reading carries the previous process list forward.
+
+use std::sync::Arc;
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
+use std::time::{Duration, Instant};
+
+use nvitop::backend::Backend;
+use nvitop::{Device, Snapshot};
+
+use crate::filter::ProcessFilter;
+use crate::live::Event;
+
+/// Default seconds between device and host readings.
+pub const DEVICE_INTERVAL: Duration = Duration::from_secs(1);
+/// Default seconds between process readings.
+pub const PROCESS_INTERVAL: Duration = Duration::from_secs(2);
+
+/// How often to read, from `--interval` (seconds): it sets the process
+/// interval and, below the device default, the device interval too.
+pub fn intervals(interval: Option<f64>) -> (Duration, Duration) {
+    match interval {
+        None => (DEVICE_INTERVAL, PROCESS_INTERVAL),
+        Some(secs) => {
+            let process = Duration::from_secs_f64(secs);
+            (process.min(DEVICE_INTERVAL), process)
+        }
+    }
+}
+
+/// Where snapshots come from. The viewer's one is [`SnapshotSource`];
+/// tests put a slow or scripted one in its place.
+pub trait Source: Send + 'static {
+    /// Devices, host and processes.
+    fn full(&mut self) -> Snapshot;
+    /// Devices and host, with `previous`'s processes.
+    fn devices(&mut self, previous: &Snapshot) -> Snapshot;
+}
+
+/// The driver through the SDK's [`Snapshot`], filtered by the command
+/// line's process filter.
+pub struct SnapshotSource {
+    backend: Arc<dyn Backend>,
+    devices: Vec<Device>,
+    filter: ProcessFilter,
+}
+
+impl SnapshotSource {
+    /// Reads `devices` of `backend`; keeps the processes `filter` keeps.
+    pub fn new(backend: Arc<dyn Backend>, devices: Vec<Device>, filter: ProcessFilter) -> Self {
+        Self {
+            backend,
+            devices,
+            filter,
+        }
+    }
+}
+
+impl Source for SnapshotSource {
+    fn full(&mut self) -> Snapshot {
+        let mut snapshot = Snapshot::take(&self.backend, &self.devices);
+        self.filter.apply(&mut snapshot);
+        snapshot
+    }
+
+    fn devices(&mut self, previous: &Snapshot) -> Snapshot {
+        let devices = self.devices.iter().map(Device::as_snapshot).collect();
+        if previous.backend.is_empty() {
+            // The first reading: the driver's versions too (no devices
+            // given, so no process is read).
+            return Snapshot {
+                devices,
+                ..Snapshot::take(&self.backend, &[])
+            };
+        }
+        Snapshot {
+            timestamp: now(),
+            devices,
+            host: nvitop::host::snapshot(),
+            ..previous.clone()
+        }
+    }
+}
+
+fn now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
+/// One reading handed to the UI.
+#[derive(Debug, Clone)]
+pub struct Published {
+    /// The snapshot.
+    pub snapshot: Arc<Snapshot>,
+    /// Whether its process list was read (false until the first full
+    /// reading lands: the panel says "Gathering process status...").
+    pub processes_ready: bool,
+}
+
+/// What the UI asks of the collector.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Control {
+    /// Read everything now.
+    Refresh,
+}
+
+/// Runs the collector until the UI hangs up: a quick device reading first
+/// (the first frame shows the devices while the processes are read), then
+/// full and device readings on their intervals. A `Refresh` cuts the wait.
+pub fn run(
+    mut source: impl Source,
+    (device_interval, process_interval): (Duration, Duration),
+    control: &Receiver<Control>,
+    events: &Sender<Event>,
+) {
+    let empty = Snapshot {
+        timestamp: now(),
+        backend: String::new(),
+        simulated: false,
+        driver_version: None,
+        nvml_version: None,
+        cuda_driver_version: None,
+        devices: Vec::new(),
+        processes: Vec::new(),
+        host: nvitop::host::HostSnapshot::default(),
+        process_errors: Vec::new(),
+    };
+    let first = source.devices(&empty);
+    if !publish(events, first, false) {
+        return;
+    }
+    let mut next_full = Instant::now();
+    let mut next_devices = Instant::now() + device_interval;
+    let mut previous: Option<Snapshot> = None;
+    loop {
+        let now = Instant::now();
+        if now >= next_full {
+            let snapshot = source.full();
+            next_full = Instant::now() + process_interval;
+            next_devices = Instant::now() + device_interval;
+            previous = Some(snapshot.clone());
+            if !publish(events, snapshot, true) {
+                return;
+            }
+        } else if now >= next_devices {
+            let snapshot = source.devices(previous.as_ref().unwrap_or(&empty));
+            next_devices = Instant::now() + device_interval;
+            let ready = previous.is_some();
+            previous = Some(snapshot.clone());
+            if !publish(events, snapshot, ready) {
+                return;
+            }
+        }
+        let wait = next_full.min(next_devices).saturating_duration_since(Instant::now());
+        match control.recv_timeout(wait) {
+            Ok(Control::Refresh) => next_full = Instant::now(),
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => return,
+        }
+    }
+}
+
+/// Sends a reading to the UI; false when the UI is gone.
+fn publish(events: &Sender<Event>, snapshot: Snapshot, processes_ready: bool) -> bool {
+    let published = Published {
+        snapshot: Arc::new(snapshot),
+        processes_ready,
+    };
+    events.send(Event::Snapshot(published)).is_ok()
+}
