@@ -6,7 +6,43 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 use crate::cli::LayoutMode;
 use crate::live::rows::SortKey;
-use crate::live::state::{Action, AppState, SignalKind};
+use crate::live::state::{Action, AppState, Screen, SignalKind};
+
+/// Every key of the main screen and what it does, as the help screen shows
+/// it. `true` marks a signal key (dimmed under `--readonly`).
+pub const HELP: &[(&str, &str, bool)] = &[
+    ("q Q", "quit", false),
+    ("h ?", "this help (any key returns)", false),
+    ("a f c", "layout: auto / full / compact", false),
+    ("r R ^R F5", "refresh now", false),
+    ("Up Down Tab S-Tab M-k M-j", "select the previous / next process", false),
+    ("Home End", "select the first / last process", false),
+    ("PgUp PgDn [ ]", "a page up / down", false),
+    ("Esc", "clear the selection and the tags", false),
+    ("Space", "tag the selected process and move down", false),
+    ("Left Right M-h M-l", "scroll the COMMAND column", false),
+    ("^A ^  /  ^E $", "start / end of the COMMAND column", false),
+    (", <  /  . >", "sort by the previous / next column", false),
+    ("/", "reverse the sort order", false),
+    (
+        "o n p u g s b c m t",
+        "sort by GPU PID USER GPU-MEM %SM %GMBW %CPU %MEM TIME (capital: reversed)",
+        false,
+    ),
+    ("\\", "filter by command, user or pid (Enter keeps, Esc clears)", false),
+    ("T", "SIGTERM the tagged or selected processes", true),
+    ("K k", "SIGKILL the tagged or selected processes", true),
+    (
+        "I ^C",
+        "SIGINT the tagged or selected processes (^C quits with nothing selected)",
+        true,
+    ),
+    (
+        "dialog",
+        "Enter/Space send, 1-4 choose, Left/Right/Tab move, n/Esc/q cancel",
+        true,
+    ),
+];
 
 /// The action for `key` in `state`, or `None` for a key that does nothing.
 ///
@@ -14,6 +50,9 @@ use crate::live::state::{Action, AppState, SignalKind};
 /// key, then the filter prompt, then a pending `o` (sort by ...), then the
 /// main screen.
 pub fn action_for(state: &AppState, key: KeyEvent) -> Option<Action> {
+    if state.screen == Screen::Help {
+        return Some(Action::Show(Screen::Main));
+    }
     if state.dialog.is_some() {
         return dialog_key(key);
     }
@@ -53,6 +92,7 @@ fn main_key(state: &AppState, key: KeyEvent) -> Option<Action> {
         KeyCode::Char('h') if alt(&key) => A::CommandLeft,
         KeyCode::Char('l') if alt(&key) => A::CommandRight,
         KeyCode::Char('q' | 'Q') => A::Quit,
+        KeyCode::Char('h' | '?') => A::Show(Screen::Help),
         KeyCode::Char('a') => A::Layout(LayoutMode::Auto),
         KeyCode::Char('f') => A::Layout(LayoutMode::Full),
         KeyCode::Char('c') => A::Layout(LayoutMode::Compact),

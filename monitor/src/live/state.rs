@@ -50,6 +50,17 @@ pub struct Dialog {
     pub targets: Vec<ProcessKey>,
 }
 
+/// Which screen is shown. The next screens (process metrics, tree,
+/// environment) join this list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Screen {
+    /// Devices, host and processes.
+    #[default]
+    Main,
+    /// Every key.
+    Help,
+}
+
 /// The dialog's number of choices (three signals and Cancel).
 pub const DIALOG_CHOICES: usize = 4;
 
@@ -59,6 +70,8 @@ pub const DIALOG_CHOICES: usize = 4;
 pub enum Action {
     /// Leave the viewer.
     Quit,
+    /// Show this screen.
+    Show(Screen),
     /// Switch the layout.
     Layout(LayoutMode),
     /// Collect now instead of at the next tick.
@@ -162,6 +175,8 @@ pub const COMMAND_STEP: usize = 4;
 /// The viewer's whole state.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct AppState {
+    /// The screen shown.
+    pub screen: Screen,
     /// The layout asked for.
     pub layout: LayoutMode,
     /// The selected process.
@@ -213,6 +228,7 @@ impl AppState {
         }
         match action {
             A::Quit => return Effect::Quit,
+            A::Show(screen) => self.screen = screen,
             A::Layout(layout) => self.layout = layout,
             A::Refresh => return Effect::Refresh,
             A::Up => self.step(cx.rows, -1),

@@ -13,8 +13,9 @@ use ratatui::widgets::{Block, Borders, Clear, Paragraph, Widget};
 
 use crate::cli::LayoutMode;
 use crate::live::collect::Published;
+use crate::live::keys::HELP;
 use crate::live::rows::{self, ProcessKey, SortKey};
-use crate::live::state::{AppState, DIALOG_CHOICES, SignalKind, Viewport};
+use crate::live::state::{AppState, DIALOG_CHOICES, Screen, SignalKind, Viewport};
 use crate::screen;
 use crate::text::{cut, width};
 use crate::theme::{Glyphs, RenderOptions};
@@ -85,6 +86,10 @@ pub fn draw(
         return Shown::default();
     };
     let (order, keys) = rows_of(state, latest);
+    if state.screen == Screen::Help {
+        help(buf, area, state, options);
+        return Shown { rows: keys, page: 1 };
+    }
     if area.width < TABLE_WIDTH {
         narrow(buf, area, options);
         return Shown { rows: keys, page: 1 };
@@ -186,7 +191,7 @@ fn device_table(
 
 /// `(Press h for help or q to quit)`, and what limits the viewer.
 fn hint(state: &AppState) -> String {
-    let mut hint = String::from("  (Press q to quit)");
+    let mut hint = String::from("  (Press h for help or q to quit)");
     if state.readonly {
         hint.push_str("  read-only: signal keys are off");
     }
@@ -216,6 +221,45 @@ fn bottom_line(state: &AppState) -> Option<String> {
 
 fn line_of(text: &str, options: &RenderOptions) -> Line<'static> {
     Line::from(Span::styled(text.to_owned(), options.theme.title()))
+}
+
+/// The help screen: every key, the thresholds, and under `--readonly`
+/// the signal keys dimmed.
+fn help(buf: &mut Buffer, area: Rect, state: &AppState, options: &RenderOptions) {
+    let keys_width = HELP.iter().map(|(k, _, _)| width(k)).max().unwrap_or(0);
+    let mut lines = vec![
+        Line::from(Span::styled(
+            "nvitop-monitor -m: keys (press any key to return)",
+            options.theme.title(),
+        )),
+        Line::from(""),
+    ];
+    for (keys, what, signal) in HELP {
+        let style = if *signal && state.readonly {
+            options.theme.dim()
+        } else {
+            ratatui::style::Style::default()
+        };
+        let what = if *signal && state.readonly {
+            format!("{what} (off: --readonly)")
+        } else {
+            (*what).to_owned()
+        };
+        lines.push(Line::from(vec![
+            Span::styled(
+                format!("  {}  ", crate::text::left(keys, keys_width)),
+                options.theme.title(),
+            ),
+            Span::styled(what, style),
+        ]));
+    }
+    let (gpu, mem) = (options.gpu_thresholds, options.mem_thresholds);
+    lines.push(Line::from(""));
+    lines.push(Line::from(format!(
+        "  Thresholds: GPU utilization {} {}, memory {} {} (percent: light below the first, heavy from the second)",
+        gpu.low, gpu.high, mem.low, mem.high
+    )));
+    Paragraph::new(lines).render(area, buf);
 }
 
 /// The message for a terminal narrower than the device table, centred and

@@ -92,7 +92,8 @@ impl<'a> DevicePanel<'a> {
             items.push(Item::Row(Row::new(&[0, right_edge], vec![vec![message]])));
         }
         for (i, device) in self.snapshot.devices.iter().enumerate() {
-            if i > 0 {
+            // The compact panel has no rules between devices: one line each.
+            if i > 0 && !self.compact {
                 items.push(Item::Rule(Rule::Single));
             }
             if device.is_failed() {
@@ -106,7 +107,9 @@ impl<'a> DevicePanel<'a> {
                     .map(Item::Row),
             );
             for mig in &device.mig_devices {
-                items.push(Item::Rule(Rule::Single));
+                if !self.compact {
+                    items.push(Item::Rule(Rule::Single));
+                }
                 items.push(Item::Row(self.mig_row(mig, &device_bounds, bars)));
             }
         }

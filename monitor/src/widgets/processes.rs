@@ -176,11 +176,12 @@ impl<'a> ProcessPanel<'a> {
         live: Option<&'a LiveRows>,
         separators: bool,
     ) -> Self {
-        // The live view keeps a column free for the sort marker.
-        let marker = usize::from(live.is_some());
+        // The sort column's header has room for its marker.
+        let sorted_column = live.and_then(|l| l.sort).map(|(column, _)| column);
         let mut widths: Vec<usize> = columns
             .iter()
-            .map(|(header, min)| (width(header) + marker).max(*min))
+            .enumerate()
+            .map(|(i, (header, min))| (width(header) + usize::from(sorted_column == Some(i))).max(*min))
             .collect();
         let gmbw = live.is_some();
         for p in &sorted {
