@@ -56,7 +56,7 @@ pub fn run(cli: &Cli, env: &Environment, warnings: &mut impl std::io::Write) -> 
     terminal::forward_input(events).map_err(runtime)?;
     let mut screen = Terminal::new(CrosstermBackend::new(std::io::stdout())).map_err(runtime)?;
     let state = AppState::new(layout, cli.readonly);
-    let result = run_loop(&mut screen, state, &inbox, &control, &view, signals::send);
+    let result = run_loop(&mut screen, state, &inbox, &control, &view, signals::send, &mut |_| {});
     drop(screen);
     drop(guard);
     result.map(|(_, ending)| ending).map_err(Failure::Runtime)

@@ -59,7 +59,8 @@ pub type Sender_ = fn(state::SignalKind, &[rows::ProcessKey]) -> String;
 
 /// Runs the viewer on `terminal` until `q`, a termination signal, or an
 /// input error: waits for an event, applies everything waiting, draws one
-/// frame. Returns the final state (tests look at it).
+/// frame, and calls `on_frame` with the state it drew. Returns the final
+/// state (tests look at it, and time frames through `on_frame`).
 ///
 /// # Errors
 /// Drawing failed, or the terminal could not be read.
@@ -70,6 +71,7 @@ pub fn run_loop<B: TermBackend>(
     control: &Sender<Control>,
     view: &ViewOptions,
     send: Sender_,
+    on_frame: &mut dyn FnMut(&AppState),
 ) -> anyhow::Result<(AppState, Ending)>
 where
     B::Error: Send + Sync + 'static,
@@ -77,6 +79,7 @@ where
     let mut latest: Option<Published> = None;
     let mut shown = Shown::default();
     draw(terminal, &mut state, latest.as_ref(), view, &mut shown)?;
+    on_frame(&state);
     loop {
         let Ok(first) = events.recv() else {
             return Ok((state, Ending::Disconnected));
@@ -96,7 +99,14 @@ where
                         rows: &shown.rows,
                         page: shown.page,
                     };
-                    match state.apply(action, cx) {
+                    let effect = state.apply(action, cx);
+                    // The next key of the same burst sees this one's
+                    // filter and sort (`\`, a pid, Enter, Down selects in
+                    // the filtered list).
+                    if let Some(latest) = &latest {
+                        shown.rows = view::rows_of(&state, latest).1;
+                    }
+                    match effect {
                         Effect::None => {}
                         Effect::Quit => return Ok((state, Ending::Quit)),
                         // A collector that is gone cannot refresh; the
@@ -123,6 +133,7 @@ where
             state.reconcile(&rows);
         }
         draw(terminal, &mut state, latest.as_ref(), view, &mut shown)?;
+        on_frame(&state);
     }
 }
 
