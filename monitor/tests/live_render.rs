@@ -182,7 +182,7 @@ fn each_sort_marks_its_column_and_orders_the_rows() {
                 ..AppState::default()
             };
             let text = draw(&mut state, (200, 60));
-            let marker = if sort.descending() != reversed { "▼" } else { "▲" };
+            let marker = if sort.descending() == reversed { "▲" } else { "▼" };
             assert!(
                 text.contains(&format!("{header}{marker}")),
                 "{sort:?} {reversed}:\n{text}"

@@ -112,7 +112,12 @@ fn the_whole_flow(via: Via) {
     let machine = Machine::new();
     let lib = matches!(via, Via::FakeNvml).then(nvidia_ml::testing::FakeLib::new);
     let tmux = Tmux::shell(120, 40);
-    tmux.type_line(&command(&machine, via, lib.as_ref().map(|l| l.path()).as_deref(), ""));
+    tmux.type_line(&command(
+        &machine,
+        via,
+        lib.as_ref().map(nvidia_ml::testing::FakeLib::path).as_deref(),
+        "",
+    ));
 
     // Start: devices at once, then the processes.
     let screen = tmux.wait_for("the process rows", |s| {

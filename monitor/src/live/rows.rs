@@ -72,6 +72,7 @@ impl SortKey {
     ];
 
     /// The key after (or before) this one, wrapping around.
+    #[must_use]
     pub fn cycle(self, forward: bool) -> Self {
         let at = Self::ALL.iter().position(|&k| k == self).unwrap_or(0);
         let n = Self::ALL.len();

@@ -89,7 +89,9 @@ pub fn send_with(
         if !line.is_empty() {
             line.push_str("; ");
         }
-        line.push_str(&format!("{} not sent to {}", kind.name(), failed.join(", ")));
+        line.push_str(kind.name());
+        line.push_str(" not sent to ");
+        line.push_str(&failed.join(", "));
     }
     line
 }

@@ -66,7 +66,7 @@ pub const DIALOG_CHOICES: usize = 4;
 
 /// Something the viewer can be asked to do. Keys map to actions in
 /// [`crate::live::keys`].
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {
     /// Leave the viewer.
     Quit,
