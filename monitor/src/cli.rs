@@ -12,8 +12,10 @@ use clap::Parser;
 #[derive(Debug, Clone, Default, Parser)]
 #[command(name = "nvitop-monitor", version, about, long_about = None)]
 pub struct Cli {
-    /// Run the live, interactive viewer (bare `-m`: auto layout, picked by the terminal's height).
-    #[arg(long, short = 'm', num_args = 0..=1, default_missing_value = "auto", value_name = "MODE", conflicts_with = "json")]
+    /// Run the live, interactive viewer; MODE is auto (bare `-m`: full or compact by the terminal's height), full or compact.
+    // The values are named here, not listed by clap: its long list would
+    // make `--help` differ from `-h`.
+    #[arg(long, short = 'm', num_args = 0..=1, default_missing_value = "auto", value_name = "MODE", conflicts_with = "json", hide_possible_values = true)]
     pub monitor: Option<LayoutMode>,
 
     /// With `-m`: seconds between process refreshes (at least 0.25; below 1 it also sets the device and host refresh) [default: devices 1, processes 2].

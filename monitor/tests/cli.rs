@@ -114,6 +114,10 @@ fn help_and_version() {
         "--no-color",
         "--force-color",
         "--light",
+        "-m,",
+        "--monitor",
+        "--interval",
+        "--readonly",
     ] {
         assert!(text.contains(flag), "--help lacks {flag}");
     }

@@ -304,3 +304,23 @@ fn root_warning() {
     );
     assert!(text.contains("running as root"));
 }
+
+#[test]
+fn any_size_draws_without_a_panic() {
+    let mut state = AppState {
+        selected: Some(nth(3)),
+        dialog: Some(Dialog {
+            choice: 2,
+            targets: vec![nth(3)],
+        }),
+        status: Some("a status line".to_owned()),
+        ..AppState::default()
+    };
+    for size in [(1, 1), (120, 1), (120, 5), (79, 3), (300, 2), (79, 100), (500, 200)] {
+        for layout in [LayoutMode::Auto, LayoutMode::Full, LayoutMode::Compact] {
+            state.layout = layout;
+            let text = draw(&mut state, size);
+            assert!(text.lines().count() <= usize::from(size.1), "{size:?}");
+        }
+    }
+}

@@ -246,13 +246,20 @@ fn sigterm_to_the_monitor_gives_the_terminal_back() {
     let tmux = Tmux::shell(100, 30);
     tmux.type_line(&command(&machine, Via::Simulate, None, ""));
     tmux.wait_for("the viewer", |s| s.contains("Processes:"));
-    let pid = tmux.format("#{pane_pid}");
-    // The monitor is the shell's child.
-    let out = Command::new("pkill")
-        .args(["-TERM", "-P", &pid, "-x", "nvitop-monitor"])
-        .status()
-        .unwrap();
-    assert!(out.success());
+    // The monitor is the shell's only child.
+    let shell: i32 = tmux.format("#{pane_pid}").parse().unwrap();
+    let children = std::fs::read_to_string(format!("/proc/{shell}/task/{shell}/children")).unwrap();
+    let monitor: i32 = children.split_whitespace().next().unwrap().parse().unwrap();
+    assert!(
+        std::fs::read_to_string(format!("/proc/{monitor}/comm"))
+            .unwrap()
+            .starts_with("nvitop-monitor")
+    );
+    rustix::process::kill_process(
+        rustix::process::Pid::from_raw(monitor).unwrap(),
+        rustix::process::Signal::TERM,
+    )
+    .unwrap();
     tmux.wait_for("the exit status", |s| s.contains("EXIT=143"));
     assert_eq!(tmux.format("#{alternate_on} #{cursor_flag}"), "0 1");
     tmux.type_line("stty -a; echo STTY=done");
