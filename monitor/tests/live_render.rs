@@ -324,3 +324,44 @@ fn any_size_draws_without_a_panic() {
         }
     }
 }
+
+#[test]
+fn zombie_no_permission_and_shared_pid_rows() {
+    let mut snapshot = common::machine();
+    let zombie = snapshot.processes.iter_mut().find(|p| p.pid == 51002).unwrap();
+    zombie.host.as_mut().unwrap().status = "Z".to_owned();
+    let hidden = snapshot.processes.iter_mut().find(|p| p.pid == 51088).unwrap();
+    let host = hidden.host.as_mut().unwrap();
+    host.username = None;
+    host.command.clear();
+    // One process on two GPUs.
+    let mut twin = snapshot.processes.iter().find(|p| p.pid == 23017).unwrap().clone();
+    twin.device_index = "3".to_owned();
+    twin.physical_index = 3;
+    snapshot.processes.push(twin);
+    let latest = published(snapshot);
+    let text = draw_with(
+        Some(&latest),
+        &mut AppState::default(),
+        &view_options(),
+        (200, 60),
+        false,
+    );
+    assert!(text.contains("Zombie Process (python)"), "{text}");
+    assert!(text.contains("No Permissions"), "{text}");
+    let color = draw_with(
+        Some(&latest),
+        &mut AppState::default(),
+        &view_options(),
+        (200, 60),
+        true,
+    );
+    let underlined: Vec<&str> = color.lines().filter(|l| l.contains("23017")).collect();
+    assert_eq!(underlined.len(), 2);
+    assert!(
+        underlined
+            .iter()
+            .all(|l| l.contains(";4m") || l.contains("[4m") || l.contains(";4;")),
+        "{underlined:?}"
+    );
+}
