@@ -1,10 +1,6 @@
 //! The process panel: one row per GPU process, sorted by GPU then PID, with
 //! columns sized to their content and the command cut at the panel's edge.
 
-use nvitop::format::NA;
-
-/// What the command column says for a pid the host does not know.
-const NO_SUCH_PROCESS: &str = "No Such Process";
 use nvitop::{ProcessSnapshot, Snapshot};
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
@@ -15,36 +11,9 @@ use ratatui::widgets::Widget;
 use crate::frame::{self, Item, Row, Rule};
 use crate::text::{cut_marked, left, right, width};
 use crate::theme::RenderOptions;
-
-/// Column headers and minimum widths; the last column (COMMAND) takes what
-/// is left. Minimums keep the familiar nvitop look when values are short.
-const COLUMNS: [(&str, usize); 9] = [
-    ("GPU", 3),
-    ("PID", 7),
-    ("", 1),
-    ("USER", 7),
-    ("GPU-MEM", 8),
-    ("%SM", 3),
-    ("%CPU", 5),
-    ("%MEM", 5),
-    ("TIME", 8),
-];
-/// The interactive viewer's columns: the one-shot ones and `%GMBW`
-/// (memory-bandwidth utilization) after `%SM`, as nvitop's live view has.
-const LIVE_COLUMNS: [(&str, usize); 10] = [
-    ("GPU", 3),
-    ("PID", 7),
-    ("", 1),
-    ("USER", 7),
-    ("GPU-MEM", 8),
-    ("%SM", 3),
-    ("%GMBW", 5),
-    ("%CPU", 5),
-    ("%MEM", 5),
-    ("TIME", 8),
-];
-/// Index of the kind column (`C`, `G`, `C+G`): left-aligned, no header.
-const KIND_COLUMN: usize = 2;
+use crate::widgets::process_columns::{
+    COLUMNS, KIND_COLUMN, LIVE_COLUMNS, clean, columns_of, command_of, prefix_width, skip_columns,
+};
 
 /// What the interactive viewer adds to the panel: its own row order (sorted
 /// and filtered), the selection, the tags, the command scroll and the sort
@@ -73,9 +42,6 @@ pub struct LiveRows {
     /// No process list was read yet: the body says it is being gathered.
     pub gathering: bool,
 }
-/// User names longer than this are cut, so one long name cannot push the
-/// command off the screen.
-const MAX_USER: usize = 10;
 
 /// The lines of the panel above the process rows: top rule, title, column
 /// headers and the rule under them.
@@ -517,71 +483,4 @@ impl Widget for &ProcessPanel<'_> {
             );
         }
     }
-}
-
-/// Columns before COMMAND: leading space, the columns with single spaces
-/// between them, and two spaces before the command.
-fn prefix_width(widths: &[usize]) -> usize {
-    1 + widths.iter().sum::<usize>() + (widths.len() - 1) + 2
-}
-
-/// The text of each fixed column for one process; `gmbw` adds `%GMBW`
-/// after `%SM` (the live view's columns).
-fn columns_of(p: &ProcessSnapshot, gmbw: bool) -> Vec<String> {
-    let host = p.host.as_ref();
-    let user = host
-        .and_then(|h| h.username.as_deref())
-        .map_or_else(|| NA.to_owned(), |u| cut_marked(u, MAX_USER, "+"));
-    let percent = |u: Option<u32>| u.map_or_else(|| NA.to_owned(), |u| u.to_string());
-    let mut values = vec![
-        p.device_index.clone(),
-        p.pid.to_string(),
-        p.kind.clone(),
-        user,
-        p.gpu_memory_human.clone().unwrap_or_else(|| NA.to_owned()),
-        percent(p.gpu_sm_utilization),
-    ];
-    if gmbw {
-        values.push(percent(p.gpu_memory_utilization));
-    }
-    values.extend([
-        host.map_or_else(|| NA.to_owned(), |h| format!("{:.1}", h.cpu_percent)),
-        host.map_or_else(|| NA.to_owned(), |h| format!("{:.1}", h.memory_percent)),
-        host.map_or_else(|| NA.to_owned(), |h| h.running_time_human.clone()),
-    ]);
-    values
-}
-
-/// `s` without its first `columns` display columns.
-fn skip_columns(s: &str, columns: usize) -> &str {
-    let mut used = 0;
-    for (at, ch) in s.char_indices() {
-        if used >= columns {
-            return &s[at..];
-        }
-        used += unicode_width::UnicodeWidthChar::width(ch).unwrap_or(0);
-    }
-    ""
-}
-
-/// Control characters as `?`.
-fn clean(s: &str) -> String {
-    s.chars().map(|c| if c.is_control() { '?' } else { c }).collect()
-}
-
-/// The command line, or the executable name when the command line is empty
-/// (kernel threads, zombies); `No Such Process` (nvitop's words) when the
-/// driver lists a pid the host does not have: the process exited since, or
-/// it lives in another pid namespace (the monitor runs in a container).
-/// Control characters become `?`.
-fn command_of(p: &ProcessSnapshot) -> String {
-    let raw = match &p.host {
-        Some(h) if !h.command.is_empty() => h.command.as_str(),
-        Some(h) if !h.name.is_empty() => h.name.as_str(),
-        Some(_) => NA,
-        None => NO_SUCH_PROCESS,
-    };
-    // A newline or escape in a command line would break the table (or the
-    // terminal): show control characters as `?`.
-    clean(raw)
 }
