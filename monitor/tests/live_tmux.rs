@@ -238,33 +238,34 @@ fn readonly_sends_nothing() {
 }
 
 #[test]
-fn sigterm_to_the_monitor_gives_the_terminal_back() {
-    let Some(()) = tmux::available("sigterm_to_the_monitor_gives_the_terminal_back") else {
+fn sigterm_and_sighup_give_the_terminal_back() {
+    let Some(()) = tmux::available("sigterm_and_sighup_give_the_terminal_back") else {
         return;
     };
     let machine = Machine::new();
-    let tmux = Tmux::shell(100, 30);
-    tmux.type_line(&command(&machine, Via::Simulate, None, ""));
-    tmux.wait_for("the viewer", |s| s.contains("Processes:"));
-    // The monitor is the shell's only child.
-    let shell: i32 = tmux.format("#{pane_pid}").parse().unwrap();
-    let children = std::fs::read_to_string(format!("/proc/{shell}/task/{shell}/children")).unwrap();
-    let monitor: i32 = children.split_whitespace().next().unwrap().parse().unwrap();
-    assert!(
-        std::fs::read_to_string(format!("/proc/{monitor}/comm"))
-            .unwrap()
-            .starts_with("nvitop-monitor")
-    );
-    rustix::process::kill_process(
-        rustix::process::Pid::from_raw(monitor).unwrap(),
-        rustix::process::Signal::TERM,
-    )
-    .unwrap();
-    tmux.wait_for("the exit status", |s| s.contains("EXIT=143"));
-    assert_eq!(tmux.format("#{alternate_on} #{cursor_flag}"), "0 1");
-    tmux.type_line("stty -a; echo STTY=done");
-    let screen = tmux.wait_for("stty", |s| s.contains("STTY=done"));
-    assert!(!screen.contains("-icanon") && !screen.contains("-echo "), "{screen}");
+    for (signal, status) in [
+        (rustix::process::Signal::TERM, "EXIT=143"),
+        (rustix::process::Signal::HUP, "EXIT=129"),
+    ] {
+        let tmux = Tmux::shell(100, 30);
+        tmux.type_line(&command(&machine, Via::Simulate, None, ""));
+        tmux.wait_for("the viewer", |s| s.contains("Processes:"));
+        // The monitor is the shell's only child.
+        let shell: i32 = tmux.format("#{pane_pid}").parse().unwrap();
+        let children = std::fs::read_to_string(format!("/proc/{shell}/task/{shell}/children")).unwrap();
+        let monitor: i32 = children.split_whitespace().next().unwrap().parse().unwrap();
+        let comm = std::fs::read_to_string(format!("/proc/{monitor}/comm")).unwrap();
+        assert!(comm.starts_with("nvitop-monitor"), "{comm}");
+        rustix::process::kill_process(rustix::process::Pid::from_raw(monitor).unwrap(), signal).unwrap();
+        tmux.wait_for("the exit status", |s| s.contains(status));
+        assert_eq!(tmux.format("#{alternate_on} #{cursor_flag}"), "0 1", "{signal:?}");
+        tmux.type_line("stty -a; echo STTY=done");
+        let screen = tmux.wait_for("stty", |s| s.contains("STTY=done"));
+        assert!(
+            !screen.contains("-icanon") && !screen.contains("-echo "),
+            "{signal:?}: {screen}"
+        );
+    }
 }
 
 #[test]
