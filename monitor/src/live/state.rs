@@ -337,7 +337,7 @@ impl AppState {
             self.tagged.clone()
         };
         if targets.is_empty() {
-            self.status = Some("no process selected: ↑/↓ select one, Space tags several".to_owned());
+            self.status = Some("no process selected: Up/Down select one, Space tags several".to_owned());
             return;
         }
         let choice = SignalKind::ALL.iter().position(|&k| k == kind).unwrap_or(0);
