@@ -346,3 +346,41 @@ fn slow_driver_keys_in_tmux() {
         "{latencies:?}"
     );
 }
+
+/// Not a test by itself: run by `a_panic_gives_the_terminal_back` inside
+/// tmux (this test binary, with `NVITOP_TEST_PANIC_CHILD` set), it takes
+/// the terminal as the viewer does and panics.
+#[test]
+fn panic_child() {
+    if std::env::var_os("NVITOP_TEST_PANIC_CHILD").is_none() {
+        return;
+    }
+    let _guard = nvitop_monitor::live::terminal::TerminalGuard::enter().unwrap();
+    print!("inside the viewer's terminal");
+    std::io::Write::flush(&mut std::io::stdout()).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    panic!("a deliberate panic with the terminal taken");
+}
+
+#[test]
+fn a_panic_gives_the_terminal_back() {
+    let Some(()) = tmux::available("a_panic_gives_the_terminal_back") else {
+        return;
+    };
+    let me = std::env::current_exe().unwrap();
+    let tmux = Tmux::shell(100, 30);
+    tmux.type_line(&format!(
+        "NVITOP_TEST_PANIC_CHILD=1 {} panic_child --exact --nocapture --test-threads 1; echo EXIT=$?",
+        me.display()
+    ));
+    // (The typed command line holds `EXIT=$?` too.)
+    let screen = tmux.wait_for("the exit status", |s| s.lines().any(|l| l.starts_with("EXIT=")));
+    // The panic message is on the normal screen, readable, after the
+    // terminal was given back.
+    assert!(screen.contains("a deliberate panic"), "{screen}");
+    assert!(!screen.contains("EXIT=0"), "{screen}");
+    assert_eq!(tmux.format("#{alternate_on} #{cursor_flag}"), "0 1");
+    tmux.type_line("stty -a; echo STTY=done");
+    let screen = tmux.wait_for("stty", |s| s.contains("STTY=done"));
+    assert!(!screen.contains("-icanon") && !screen.contains("-echo "), "{screen}");
+}

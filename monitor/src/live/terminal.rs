@@ -6,12 +6,20 @@
 
 use std::io::Write as _;
 use std::sync::Once;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::Sender;
 
 use crossterm::terminal::{EnterAlternateScreen, LeaveAlternateScreen, disable_raw_mode, enable_raw_mode};
 use crossterm::{cursor, execute};
 
 use crate::live::Event;
+
+/// Whether the viewer holds the terminal: [`restore`] acts only then. A
+/// second "leave the alternate screen" is not harmless: terminals (tmux
+/// among them) restore the cursor saved on entering it, so a panic message
+/// printed between the panic hook's restore and the guard's would be
+/// overwritten by whatever comes next.
+static TAKEN: AtomicBool = AtomicBool::new(false);
 
 /// Holds the terminal in the viewer's mode; gives it back on drop.
 #[derive(Debug)]
@@ -30,6 +38,7 @@ impl TerminalGuard {
         install_panic_hook();
         enable_raw_mode()?;
         // From here on, dropping the guard undoes whatever was done.
+        TAKEN.store(true, Ordering::SeqCst);
         let guard = Self { _private: () };
         execute!(std::io::stdout(), EnterAlternateScreen, cursor::Hide)?;
         Ok(guard)
@@ -43,8 +52,12 @@ impl Drop for TerminalGuard {
 }
 
 /// Gives the terminal back: leaves the alternate screen, shows the cursor,
-/// turns raw mode off. Safe to call more than once.
+/// turns raw mode off; once: later calls (the guard after the panic hook)
+/// do nothing.
 pub fn restore() {
+    if !TAKEN.swap(false, Ordering::SeqCst) {
+        return;
+    }
     let mut out = std::io::stdout();
     // Nothing more can be done about a terminal that refuses.
     let _ = execute!(out, LeaveAlternateScreen, cursor::Show);
