@@ -176,3 +176,103 @@ fn publish(events: &Sender<Event>, snapshot: Snapshot, processes_ready: bool) ->
     };
     events.send(Event::Snapshot(published)).is_ok()
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use std::sync::mpsc;
+
+    use super::*;
+
+    #[test]
+    fn interval_sets_processes_and_below_a_second_devices_too() {
+        assert_eq!(intervals(None), (DEVICE_INTERVAL, PROCESS_INTERVAL));
+        assert_eq!(intervals(Some(5.0)), (Duration::from_secs(1), Duration::from_secs(5)));
+        assert_eq!(
+            intervals(Some(0.25)),
+            (Duration::from_millis(250), Duration::from_millis(250))
+        );
+    }
+
+    /// Counts its readings; every snapshot says which kind it was.
+    struct Counting {
+        full: usize,
+        devices: usize,
+    }
+
+    fn marked(backend: &str) -> Snapshot {
+        Snapshot {
+            timestamp: 0.0,
+            backend: backend.to_owned(),
+            simulated: true,
+            driver_version: None,
+            nvml_version: None,
+            cuda_driver_version: None,
+            devices: Vec::new(),
+            processes: Vec::new(),
+            host: nvitop::host::HostSnapshot::default(),
+            process_errors: Vec::new(),
+        }
+    }
+
+    impl Source for Counting {
+        fn full(&mut self) -> Snapshot {
+            self.full += 1;
+            marked("full")
+        }
+
+        fn devices(&mut self, _previous: &Snapshot) -> Snapshot {
+            self.devices += 1;
+            marked("devices")
+        }
+    }
+
+    fn next(inbox: &mpsc::Receiver<Event>) -> (String, bool) {
+        match inbox.recv_timeout(Duration::from_secs(5)).unwrap() {
+            Event::Snapshot(p) => (p.snapshot.backend.clone(), p.processes_ready),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn devices_first_then_processes_then_on_their_intervals() {
+        let (events, inbox) = mpsc::channel();
+        let (control, control_inbox) = mpsc::channel();
+        let source = Counting { full: 0, devices: 0 };
+        let intervals = (Duration::from_millis(50), Duration::from_millis(120));
+        let collector = std::thread::spawn(move || run(source, intervals, &control_inbox, &events));
+        // The first frame gets devices at once, "gathering" processes.
+        assert_eq!(next(&inbox), ("devices".to_owned(), false));
+        assert_eq!(next(&inbox), ("full".to_owned(), true));
+        // Then device readings between full ones, processes still shown.
+        let mut seen = Vec::new();
+        while seen.iter().filter(|(kind, _)| kind == "full").count() < 2 {
+            seen.push(next(&inbox));
+        }
+        assert!(seen.iter().all(|(_, ready)| *ready));
+        assert!(
+            seen.iter().filter(|(kind, _)| kind == "devices").count() >= 1,
+            "{seen:?}"
+        );
+        drop(inbox);
+        drop(control);
+        collector.join().unwrap();
+    }
+
+    #[test]
+    fn refresh_reads_everything_now() {
+        let (events, inbox) = mpsc::channel();
+        let (control, control_inbox) = mpsc::channel();
+        let source = Counting { full: 0, devices: 0 };
+        // Without the refresh, the next full reading is an hour away.
+        let intervals = (Duration::from_secs(3600), Duration::from_secs(3600));
+        let collector = std::thread::spawn(move || run(source, intervals, &control_inbox, &events));
+        assert_eq!(next(&inbox), ("devices".to_owned(), false));
+        assert_eq!(next(&inbox), ("full".to_owned(), true));
+        control.send(Control::Refresh).unwrap();
+        assert_eq!(next(&inbox), ("full".to_owned(), true));
+        // The UI hanging up stops the collector.
+        drop(control);
+        collector.join().unwrap();
+    }
+}
