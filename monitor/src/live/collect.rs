@@ -265,7 +265,7 @@ mod tests {
         let (control, control_inbox) = mpsc::channel();
         let source = Counting { full: 0, devices: 0 };
         // Without the refresh, the next full reading is an hour away.
-        let intervals = (Duration::from_secs(3600), Duration::from_secs(3600));
+        let intervals = (Duration::from_hours(1), Duration::from_hours(1));
         let collector = std::thread::spawn(move || run(source, intervals, &control_inbox, &events));
         assert_eq!(next(&inbox), ("devices".to_owned(), false));
         assert_eq!(next(&inbox), ("full".to_owned(), true));
