@@ -58,6 +58,9 @@ pub struct Environment {
     pub stdout_is_tty: bool,
     /// The terminal's width, when stdout is one.
     pub terminal_width: Option<u16>,
+    /// `COLUMNS`, when set to a width: the one-shot width when stdout is
+    /// not a terminal.
+    pub columns: Option<u16>,
     /// `NO_COLOR`.
     pub no_color: Option<String>,
     /// `USER` (or `LOGNAME`): the default for a bare `--user`, and whose
@@ -110,6 +113,9 @@ impl Environment {
                 .map(|(w, _)| w)
                 // A pseudo-terminal without a size reports 0 columns.
                 .filter(|&w| w > 0),
+            columns: var("COLUMNS")
+                .and_then(|c| c.trim().parse().ok())
+                .filter(|&w: &u16| w > 0),
             no_color: var("NO_COLOR"),
             user: Some(current_user(var("USER"), var("LOGNAME"), own_name, raw_uid)),
             hostname: std::fs::read_to_string("/proc/sys/kernel/hostname")
@@ -153,24 +159,12 @@ pub fn run(
     // Start the host CPU window now: loading the driver and reading the
     // devices fill it, so the host panel's CPU figure costs no waiting.
     nvitop::host::prime();
-    let gpu_thresholds = thresholds(
-        cli.gpu_util_thresh.as_deref(),
-        Thresholds::GPU_DEFAULT,
-        "--gpu-util-thresh",
-    )?;
-    let mem_thresholds = thresholds(
-        cli.mem_util_thresh.as_deref(),
-        Thresholds::MEM_DEFAULT,
-        "--mem-util-thresh",
-    )?;
-    let filter = process_filter(cli, env)?;
-
-    let backend = backend(cli, env)?;
-    let (devices, warning) = devices(cli, env, &backend)?;
-    if let Some(warning) = warning {
-        // A warning that cannot be written is not worth failing the run for.
-        let _ = writeln!(warnings, "nvitop-monitor: warning: {warning}");
-    }
+    let Prepared {
+        options,
+        filter,
+        backend,
+        devices,
+    } = prepare(cli, env, warnings)?;
     let mut snapshot = Snapshot::take_with(&backend, &devices, snapshot_fields(cli), &mut HostProcessReader::new());
 
     // The names `-u` gives that the user database knows (it cannot be
@@ -201,6 +195,46 @@ pub fn run(
             })
             .and_then(|()| finish(out, b"\n"));
     }
+    // Without a terminal, `COLUMNS` (as nvitop honours it), else the width
+    // that fits the commands.
+    let width = env.terminal_width.or(env.columns);
+    screen::write(&snapshot, &options, width, env.use_color(cli), out).map_err(Failure::Output)?;
+    finish(out, b"")
+}
+
+/// What both the one-shot run and the viewer build from the command line.
+pub struct Prepared {
+    /// How everything looks.
+    pub options: RenderOptions,
+    /// Which processes to keep.
+    pub filter: ProcessFilter,
+    /// The driver or the simulator.
+    pub backend: Arc<dyn Backend>,
+    /// The devices to show.
+    pub devices: Vec<Device>,
+}
+
+/// Checks the options and opens the backend; warnings (see [`run`]) go to
+/// `warnings`.
+pub fn prepare(cli: &Cli, env: &Environment, warnings: &mut impl std::io::Write) -> Result<Prepared, Failure> {
+    let gpu_thresholds = thresholds(
+        cli.gpu_util_thresh.as_deref(),
+        Thresholds::GPU_DEFAULT,
+        "--gpu-util-thresh",
+    )?;
+    let mem_thresholds = thresholds(
+        cli.mem_util_thresh.as_deref(),
+        Thresholds::MEM_DEFAULT,
+        "--mem-util-thresh",
+    )?;
+    let filter = process_filter(cli, env)?;
+
+    let backend = backend(cli, env)?;
+    let (devices, warning) = devices(cli, env, &backend)?;
+    if let Some(warning) = warning {
+        // A warning that cannot be written is not worth failing the run for.
+        let _ = writeln!(warnings, "nvitop-monitor: warning: {warning}");
+    }
     let options = RenderOptions {
         glyphs: if cli.ascii { Glyphs::Ascii } else { Glyphs::Unicode },
         theme: Theme::new(cli.light),
@@ -211,9 +245,12 @@ pub fn run(
         hostname: env.hostname.clone(),
         utc_offset: None,
     };
-    // Without a terminal width, `write` picks the width that fits the commands.
-    screen::write(&snapshot, &options, env.terminal_width, env.use_color(cli), out).map_err(Failure::Output)?;
-    finish(out, b"")
+    Ok(Prepared {
+        options,
+        filter,
+        backend,
+        devices,
+    })
 }
 
 /// What the run reads: `--json` prints every field; the table does not
@@ -297,7 +334,7 @@ fn devices(cli: &Cli, env: &Environment, backend: &Arc<dyn Backend>) -> Result<(
 }
 
 /// Whether a process with this pid exists on this host.
-fn pid_exists(pid: u32) -> bool {
+pub(crate) fn pid_exists(pid: u32) -> bool {
     std::path::Path::new(&format!("/proc/{pid}")).exists()
 }
 

@@ -4,13 +4,28 @@ use std::ffi::OsString;
 
 use clap::Parser;
 
-/// Show the status of NVIDIA GPUs, their processes and the host, once.
+/// Show the status of NVIDIA GPUs, their processes and the host.
 ///
 /// Prints the device table, host usage and the GPU processes like
-/// `nvidia-smi`, richer and colored, then exits.
+/// `nvidia-smi`, richer and colored, then exits; with `-m`, a live
+/// full-screen viewer.
 #[derive(Debug, Clone, Default, Parser)]
 #[command(name = "nvitop-monitor", version, about, long_about = None)]
 pub struct Cli {
+    /// Run the live, interactive viewer; MODE is auto (bare `-m`: full or compact by the terminal's height), full or compact.
+    // The values are named here, not listed by clap: its long list would
+    // make `--help` differ from `-h`.
+    #[arg(long, short = 'm', num_args = 0..=1, default_missing_value = "auto", value_name = "MODE", conflicts_with = "json", hide_possible_values = true)]
+    pub monitor: Option<LayoutMode>,
+
+    /// With `-m`: seconds between process refreshes (at least 0.25; below 1 it also sets the device and host refresh) [default: devices 1, processes 2].
+    #[arg(long, value_name = "SECS", value_parser = parse_interval, allow_negative_numbers = true)]
+    pub interval: Option<f64>,
+
+    /// With `-m`: never send a signal to a process (the signal keys do nothing).
+    #[arg(long)]
+    pub readonly: bool,
+
     /// Print the status once and exit: what nvitop-monitor does without `-m` (nvitop's `--once`).
     #[arg(long, short = '1')]
     pub once: bool,
@@ -85,6 +100,35 @@ pub struct Cli {
     /// Colors for terminals with a light background.
     #[arg(long)]
     pub light: bool,
+}
+
+/// The interactive viewer's layout (`-m MODE`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum LayoutMode {
+    /// Full panels when they leave room for the processes, else compact ones.
+    #[default]
+    Auto,
+    /// Two lines per GPU.
+    Full,
+    /// One line per GPU.
+    Compact,
+}
+
+/// The shortest `--interval`: faster refreshes cost the driver more than
+/// they show.
+pub const MIN_INTERVAL: f64 = 0.25;
+
+/// Parses `--interval`: a number of seconds, at least [`MIN_INTERVAL`].
+fn parse_interval(value: &str) -> Result<f64, String> {
+    let secs: f64 = value
+        .trim()
+        .parse()
+        .map_err(|_| format!("'{value}' is not a number of seconds"))?;
+    if secs.is_finite() && secs >= MIN_INTERVAL {
+        Ok(secs)
+    } else {
+        Err(format!("'{value}' is below the minimum of {MIN_INTERVAL} s"))
+    }
 }
 
 /// Rewrites nvitop's two-letter short flag `-ov`, which clap cannot
@@ -180,6 +224,26 @@ mod tests {
         assert_eq!(cli.pid, Some(vec![12]));
         // A threshold pair takes two numbers: `-5` is a (bad) value there.
         assert!(Cli::parse_args(["x", "--gpu-util-thresh", "-5", "50"]).is_err_and(|e| e.to_string().contains("-5")));
+    }
+
+    #[test]
+    fn monitor_options() {
+        let cli = Cli::parse_args(["x", "-m"]).unwrap();
+        assert_eq!(cli.monitor, Some(LayoutMode::Auto));
+        let cli = Cli::parse_args(["x", "-m", "compact", "--interval", "0.5", "--readonly"]).unwrap();
+        assert_eq!(cli.monitor, Some(LayoutMode::Compact));
+        assert_eq!(cli.interval, Some(0.5));
+        assert!(cli.readonly);
+        assert_eq!(
+            Cli::parse_args(["x", "--monitor", "full"]).unwrap().monitor,
+            Some(LayoutMode::Full)
+        );
+        assert_eq!(Cli::parse_args(["x"]).unwrap().monitor, None);
+        for bad in ["0.1", "-1", "abc", "NaN", "inf"] {
+            let err = Cli::parse_args(["x", "-m", "--interval", bad]).unwrap_err();
+            assert!(err.to_string().contains(bad), "{bad}: {err}");
+        }
+        assert!(Cli::parse_args(["x", "-m", "huge"]).is_err());
     }
 
     #[test]

@@ -1,8 +1,10 @@
-//! `nvitop-monitor`: prints the GPU status once and exits.
+//! `nvitop-monitor`: prints the GPU status once and exits, or with `-m`
+//! runs the live viewer.
 
 use std::io::BufWriter;
 use std::process::ExitCode;
 
+use nvitop_monitor::live::Ending;
 use nvitop_monitor::{Cli, Environment, Failure, run};
 
 /// Bytes of output gathered before each write to stdout: a few chunks of
@@ -25,6 +27,17 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if cli.monitor.is_some() && !cli.once {
+        return match nvitop_monitor::live::launch::run(&cli, &Environment::from_process(), &mut std::io::stderr()) {
+            Ok(Ending::Quit | Ending::Disconnected) => ExitCode::SUCCESS,
+            // As a shell reports a process ended by that signal.
+            Ok(Ending::Signal(signal)) => ExitCode::from(u8::try_from(128 + signal).unwrap_or(1)),
+            Err(failure) => {
+                eprintln!("nvitop-monitor: error: {failure}");
+                ExitCode::from(failure.exit_code())
+            }
+        };
+    }
     // Buffered: stdout alone flushes at every newline, a write per line.
     let mut stdout = BufWriter::with_capacity(OUT_BUFFER, std::io::stdout().lock());
     match run(&cli, &Environment::from_process(), &mut stdout, &mut std::io::stderr()) {

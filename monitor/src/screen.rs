@@ -60,13 +60,19 @@ impl<'a> MainScreen<'a> {
 
     /// `Wed Nov 25 10:31:45 2026` for the snapshot's time.
     fn date(&self) -> String {
-        let secs = self.snapshot.timestamp.floor() as i64;
-        let utc = DateTime::<Utc>::from_timestamp(secs, 0).unwrap_or_default();
-        let format = "%a %b %e %H:%M:%S %Y";
-        match self.options.utc_offset {
-            Some(offset) => utc.with_timezone(&offset).format(format).to_string(),
-            None => utc.with_timezone(&Local).format(format).to_string(),
-        }
+        date(self.snapshot, self.options)
+    }
+}
+
+/// `Wed Nov 25 10:31:45 2026`: the snapshot's time as the date line shows
+/// it (in `options.utc_offset`, else the local time zone).
+pub fn date(snapshot: &Snapshot, options: &RenderOptions) -> String {
+    let secs = snapshot.timestamp.floor() as i64;
+    let utc = DateTime::<Utc>::from_timestamp(secs, 0).unwrap_or_default();
+    let format = "%a %b %e %H:%M:%S %Y";
+    match options.utc_offset {
+        Some(offset) => utc.with_timezone(&offset).format(format).to_string(),
+        None => utc.with_timezone(&Local).format(format).to_string(),
     }
 }
 

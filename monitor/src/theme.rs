@@ -76,6 +76,16 @@ impl Glyphs {
         }
     }
 
+    /// The sort-column marker: descending or ascending.
+    pub fn sort_marker(self, descending: bool) -> &'static str {
+        match (self, descending) {
+            (Self::Unicode, true) => "▼",
+            (Self::Unicode, false) => "▲",
+            (Self::Ascii, true) => "v",
+            (Self::Ascii, false) => "^",
+        }
+    }
+
     /// The ellipsis that marks a cut name.
     pub fn ellipsis(self) -> &'static str {
         match self {
@@ -127,6 +137,16 @@ impl Theme {
     /// Titles and column headers.
     pub fn title(self) -> Style {
         Style::new().add_modifier(Modifier::BOLD)
+    }
+
+    /// Tagged processes in the live view (Space).
+    pub fn tagged(self) -> Style {
+        let color = if self.light_background {
+            Color::Blue
+        } else {
+            Color::Cyan
+        };
+        Style::new().fg(color).add_modifier(Modifier::BOLD)
     }
 
     /// Warnings (for example: the GPUs are simulated).

@@ -20,6 +20,8 @@ fn cmd(args: &[&str]) -> Command {
         // Set by the fake-driver tests and the benchmark; not wanted here.
         .env_remove("NVITOP_SIM_HOST_PIDS")
         .env_remove("NVITOP_NVML_LIBRARY")
+        // The piped width follows it (see `piped_width_follows_columns`).
+        .env_remove("COLUMNS")
         .env("NVITOP_SIM_TIME", "10");
     cmd
 }
@@ -112,6 +114,10 @@ fn help_and_version() {
         "--no-color",
         "--force-color",
         "--light",
+        "-m,",
+        "--monitor",
+        "--interval",
+        "--readonly",
     ] {
         assert!(text.contains(flag), "--help lacks {flag}");
     }
@@ -527,6 +533,22 @@ fn piped_width_is_79_120_or_160() {
         let bottom = text.lines().last().unwrap();
         assert_eq!(nvitop_monitor::text::width(bottom), widest, "{preset}");
     }
+}
+
+#[test]
+fn piped_width_follows_columns() {
+    // As nvitop does: COLUMNS, when set, is the width of a piped run,
+    // whatever the commands need (at least the table's 79).
+    for (columns, want) in [("100", 100), ("200", 200), ("60", 79)] {
+        let text = stdout(&cmd(&["--simulate", "h100x8"]).env("COLUMNS", columns).output().unwrap());
+        let widest = text.lines().map(nvitop_monitor::text::width).max().unwrap();
+        assert_eq!(widest, want, "COLUMNS={columns}");
+        assert_eq!(nvitop_monitor::text::width(text.lines().last().unwrap()), want);
+    }
+    // Not a width: ignored.
+    let text = stdout(&cmd(&["--simulate", "default"]).env("COLUMNS", "wide").output().unwrap());
+    let widest = text.lines().map(nvitop_monitor::text::width).max().unwrap();
+    assert!([79, 120, 160].contains(&widest));
 }
 
 #[test]

@@ -18,6 +18,8 @@ use crate::theme::{Glyphs, RenderOptions};
 pub const TABLE_WIDTH: u16 = 79;
 /// From this width on, the bar panel is drawn right of the table.
 pub const WIDE_FROM: u16 = 100;
+/// From this width on, a compact device row holds both bars side by side.
+pub const TWO_BARS_FROM: u16 = 123;
 /// Column boundaries of the table.
 const COLUMNS: [u16; 4] = [0, 32, 55, 78];
 
@@ -26,12 +28,27 @@ const COLUMNS: [u16; 4] = [0, 32, 55, 78];
 pub struct DevicePanel<'a> {
     snapshot: &'a Snapshot,
     options: &'a RenderOptions,
+    compact: bool,
 }
 
 impl<'a> DevicePanel<'a> {
     /// A panel for the devices of `snapshot`.
     pub fn new(snapshot: &'a Snapshot, options: &'a RenderOptions) -> Self {
-        Self { snapshot, options }
+        Self {
+            snapshot,
+            options,
+            compact: false,
+        }
+    }
+
+    /// The compact panel of the live view: one line per GPU (fan,
+    /// temperature, performance state, power, memory, utilization, compute
+    /// mode), with the memory bar (and from [`TWO_BARS_FROM`] columns the
+    /// utilization bar beside it) in wide terminals.
+    #[must_use]
+    pub fn compact(mut self, compact: bool) -> Self {
+        self.compact = compact;
+        self
     }
 
     /// Lines the panel takes at `width` columns.
@@ -52,7 +69,7 @@ impl<'a> DevicePanel<'a> {
     /// MIG mode at all, so machines without MIG-capable GPUs keep the
     /// familiar two-line rows.
     fn show_mig_mode(&self) -> bool {
-        self.snapshot.devices.iter().any(|d| d.mig_mode.is_some())
+        !self.compact && self.snapshot.devices.iter().any(|d| d.mig_mode.is_some())
     }
 
     fn items(&self, width: u16) -> Vec<Item> {
@@ -75,7 +92,8 @@ impl<'a> DevicePanel<'a> {
             items.push(Item::Row(Row::new(&[0, right_edge], vec![vec![message]])));
         }
         for (i, device) in self.snapshot.devices.iter().enumerate() {
-            if i > 0 {
+            // The compact panel has no rules between devices: one line each.
+            if i > 0 && !self.compact {
                 items.push(Item::Rule(Rule::Single));
             }
             if device.is_failed() {
@@ -89,7 +107,9 @@ impl<'a> DevicePanel<'a> {
                     .map(Item::Row),
             );
             for mig in &device.mig_devices {
-                items.push(Item::Rule(Rule::Single));
+                if !self.compact {
+                    items.push(Item::Rule(Rule::Single));
+                }
                 items.push(Item::Row(self.mig_row(mig, &device_bounds, bars)));
             }
         }
@@ -128,6 +148,16 @@ impl<'a> DevicePanel<'a> {
     fn column_headers(&self) -> Vec<Row> {
         let title = self.options.theme.title();
         let cell = |s: &str| vec![Span::styled(s.to_owned(), title)];
+        if self.compact {
+            return vec![Row::new(
+                &COLUMNS,
+                vec![
+                    cell("GPU Fan Temp Perf Pwr:Usage/Cap"),
+                    cell("         Memory-Usage "),
+                    cell(" GPU-Util  Compute M. "),
+                ],
+            )];
+        }
         let mut rows = vec![
             Row::new(
                 &COLUMNS,
@@ -196,6 +226,9 @@ impl<'a> DevicePanel<'a> {
                 right(device.compute_mode.as_deref().unwrap_or(NA), 10)
             )),
         ];
+        if self.compact {
+            return vec![self.compact_row(device, bounds, bars, row2)];
+        }
         let mut rows = vec![row1, row2];
         if self.show_mig_mode() {
             let mig = device.mig_mode.map_or(NA, |on| if on { "Enabled" } else { "Disabled" });
@@ -221,6 +254,57 @@ impl<'a> DevicePanel<'a> {
             }
         }
         rows.into_iter().map(|cells| Row::new(bounds, cells)).collect()
+    }
+
+    /// The one line of a device in the compact panel: the full panel's
+    /// second line with the index in front, and the bars.
+    fn compact_row(
+        &self,
+        device: &DeviceSnapshot,
+        bounds: &[u16],
+        bars: Option<usize>,
+        mut cells: Vec<Vec<Span<'static>>>,
+    ) -> Row {
+        let style = self.options.device_load(device);
+        if let Some(first) = cells.first_mut() {
+            // Under `GPU Fan Temp Perf Pwr:Usage/Cap`, in the 31 columns
+            // between the frame bars.
+            let text = format!(
+                "{} {} {} {} {}",
+                right(&device.display_index, 3),
+                right(&opt_suffix(device.fan_speed, "%"), 3),
+                right(&opt_suffix(device.temperature, "C"), 4),
+                right(device.performance_state.as_deref().unwrap_or(NA), 4),
+                right(&device.power_status, 13)
+            );
+            *first = vec![Span::styled(
+                cut_marked(&text, 31, self.options.glyphs.ellipsis()),
+                style,
+            )];
+        }
+        if let Some(room) = bars {
+            let style_of = |t| self.options.bar_style(t);
+            let util = |room: usize| {
+                bar::labeled(
+                    "UTL",
+                    device.gpu_utilization.map(|u| (f64::from(u), format!("{u}%"))),
+                    room,
+                    PERCENT_RESERVE,
+                    style_of(self.options.gpu_thresholds),
+                )
+            };
+            let mut spans = vec![Span::raw(" ")];
+            if room + usize::from(TABLE_WIDTH) + 1 >= usize::from(TWO_BARS_FROM) {
+                let half = room.saturating_sub(3) / 2;
+                spans.extend(self.memory_bar(device, half + 2));
+                spans.push(Span::raw("  "));
+                spans.extend(util(room.saturating_sub(half + 5)));
+            } else {
+                spans.extend(self.memory_bar(device, room));
+            }
+            cells.push(spans);
+        }
+        Row::new(bounds, cells)
     }
 
     fn mig_row(&self, mig: &DeviceSnapshot, bounds: &[u16], bars: Option<usize>) -> Row {

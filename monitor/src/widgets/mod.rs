@@ -4,6 +4,7 @@
 
 pub mod devices;
 pub mod host;
+mod process_columns;
 pub mod processes;
 
 pub use devices::DevicePanel;

@@ -1,37 +1,47 @@
 //! The process panel: one row per GPU process, sorted by GPU then PID, with
 //! columns sized to their content and the command cut at the panel's edge.
 
-use nvitop::format::NA;
-
-/// What the command column says for a pid the host does not know.
-const NO_SUCH_PROCESS: &str = "No Such Process";
 use nvitop::{ProcessSnapshot, Snapshot};
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
-use ratatui::style::Style;
+use ratatui::style::{Modifier, Style};
 use ratatui::text::Span;
 use ratatui::widgets::Widget;
 
 use crate::frame::{self, Item, Row, Rule};
 use crate::text::{cut_marked, left, right, width};
 use crate::theme::RenderOptions;
+use crate::widgets::process_columns::{
+    COLUMNS, KIND_COLUMN, LIVE_COLUMNS, clean, columns_of, command_of, prefix_width, skip_columns,
+};
 
-/// Column headers and minimum widths; the last column (COMMAND) takes what
-/// is left. Minimums keep the familiar nvitop look when values are short.
-const COLUMNS: [(&str, usize); 9] = [
-    ("GPU", 3),
-    ("PID", 7),
-    ("", 1),
-    ("USER", 7),
-    ("GPU-MEM", 8),
-    ("%SM", 3),
-    ("%CPU", 5),
-    ("%MEM", 5),
-    ("TIME", 8),
-];
-/// User names longer than this are cut, so one long name cannot push the
-/// command off the screen.
-const MAX_USER: usize = 10;
+/// What the interactive viewer adds to the panel: its own row order (sorted
+/// and filtered), the selection, the tags, the command scroll and the sort
+/// marker. The snapshot itself is never changed: rows are indices into
+/// `snapshot.processes`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LiveRows {
+    /// The rows shown, in order: indices into the snapshot's processes.
+    pub order: Vec<usize>,
+    /// Whether to draw a rule between two GPUs' rows (sorted by GPU).
+    pub separators: bool,
+    /// The selected row (a snapshot index), drawn reversed.
+    pub selected: Option<usize>,
+    /// Tagged rows (snapshot indices), highlighted.
+    pub tagged: Vec<usize>,
+    /// Display columns of the command skipped at its left (`←`/`→`).
+    pub command_offset: usize,
+    /// The sort column (an index into the live columns, 10 = COMMAND
+    /// is never a sort column) and whether it is descending.
+    pub sort: Option<(usize, bool)>,
+    /// Pids that run on several GPUs: their PID is underlined.
+    pub shared_pids: Vec<u32>,
+    /// The monitor runs as root: the title says so, since a signal key
+    /// then reaches anybody's process.
+    pub root: bool,
+    /// No process list was read yet: the body says it is being gathered.
+    pub gathering: bool,
+}
 
 /// The lines of the panel above the process rows: top rule, title, column
 /// headers and the rule under them.
@@ -80,8 +90,12 @@ pub struct ProcessPanel<'a> {
     options: &'a RenderOptions,
     /// The processes in display order.
     sorted: Vec<&'a ProcessSnapshot>,
+    /// The fixed columns' headers.
+    columns: &'static [(&'static str, usize)],
     /// The fixed columns' widths.
-    widths: [usize; 9],
+    widths: Vec<usize>,
+    /// The interactive viewer's additions.
+    live: Option<&'a LiveRows>,
     /// The body's lines, in order.
     body: Vec<BodyLine>,
     view: View,
@@ -106,9 +120,38 @@ impl<'a> ProcessPanel<'a> {
         if !sorted.is_sorted_by_key(|p| sort_key(p)) {
             sorted.sort_by_cached_key(|p| sort_key(p));
         }
-        let mut widths = COLUMNS.map(|(header, min)| width(header).max(min));
+        Self::build(snapshot, options, sorted, &COLUMNS, None, true)
+    }
+
+    /// The interactive viewer's panel: rows in `live.order`, with the
+    /// `%GMBW` column, the selection, tags, sort marker and command scroll.
+    ///
+    /// Every index in `live.order` must be one of the snapshot's processes
+    /// (the view builds the order from the same snapshot); rows past the
+    /// end are left out.
+    pub fn live(snapshot: &'a Snapshot, options: &'a RenderOptions, live: &'a LiveRows) -> Self {
+        let rows = live.order.iter().map_while(|&i| snapshot.processes.get(i)).collect();
+        Self::build(snapshot, options, rows, &LIVE_COLUMNS, Some(live), live.separators)
+    }
+
+    fn build(
+        snapshot: &'a Snapshot,
+        options: &'a RenderOptions,
+        sorted: Vec<&'a ProcessSnapshot>,
+        columns: &'static [(&'static str, usize)],
+        live: Option<&'a LiveRows>,
+        separators: bool,
+    ) -> Self {
+        // The sort column's header has room for its marker.
+        let sorted_column = live.and_then(|l| l.sort).map(|(column, _)| column);
+        let mut widths: Vec<usize> = columns
+            .iter()
+            .enumerate()
+            .map(|(i, (header, min))| (width(header) + usize::from(sorted_column == Some(i))).max(*min))
+            .collect();
+        let gmbw = live.is_some();
         for p in &sorted {
-            for (w, value) in widths.iter_mut().zip(columns_of(p)) {
+            for (w, value) in widths.iter_mut().zip(columns_of(p, gmbw)) {
                 *w = (*w).max(width(&value));
             }
         }
@@ -118,7 +161,7 @@ impl<'a> ProcessPanel<'a> {
         }
         let mut last_gpu = None;
         for (i, p) in sorted.iter().enumerate() {
-            if last_gpu.is_some_and(|gpu| gpu != p.physical_index) {
+            if separators && last_gpu.is_some_and(|gpu| gpu != p.physical_index) {
                 body.push(BodyLine::Separator);
             }
             last_gpu = Some(p.physical_index);
@@ -129,10 +172,30 @@ impl<'a> ProcessPanel<'a> {
             snapshot,
             options,
             sorted,
+            columns,
             widths,
+            live,
             body,
             view: View::All,
         }
+    }
+
+    /// The body line (see [`scrolled`](Self::scrolled)) of row `row` of
+    /// the shown order.
+    pub fn body_line_of(&self, row: usize) -> Option<usize> {
+        self.body.iter().position(|line| *line == BodyLine::Process(row))
+    }
+
+    /// Display columns of the longest command beyond the room it has at
+    /// `panel_width`: how far `→` can scroll it.
+    pub fn command_overflow(&self, panel_width: u16) -> usize {
+        let room = self.command_room(usize::from(panel_width.saturating_sub(2)));
+        let longest = self.sorted.iter().map(|p| width(&self.command(p))).max().unwrap_or(0);
+        longest.saturating_sub(room)
+    }
+
+    fn command_room(&self, inner: usize) -> usize {
+        inner.saturating_sub(prefix_width(&self.widths) + 1)
     }
 
     /// Shows the header, `visible` body lines from body line `offset` on
@@ -172,7 +235,7 @@ impl<'a> ProcessPanel<'a> {
 
     /// Columns needed to show every command in full.
     pub fn required_width(&self) -> usize {
-        let command = self.sorted.iter().map(|p| width(&command_of(p))).max().unwrap_or(0);
+        let command = self.sorted.iter().map(|p| width(&self.command(p))).max().unwrap_or(0);
         // Frame bar, space, columns, two spaces, command, space, frame bar.
         2 + prefix_width(&self.widths) + command.max("COMMAND".len()) + 2
     }
@@ -202,22 +265,39 @@ impl<'a> ProcessPanel<'a> {
             (None, None) => String::new(),
         };
         let label = " Processes:";
+        let root = if self.live.is_some_and(|l| l.root) {
+            " (running as root: signals reach every process)"
+        } else {
+            ""
+        };
         // Right-align the user@host part by sizing the middle span.
-        let used = width(label) + width(&who);
+        let used = width(label) + width(root) + width(&who);
         vec![
             Span::styled(label, self.options.theme.title()),
+            Span::styled(root, self.options.theme.warning()),
             Span::raw(" ".repeat(inner.saturating_sub(used + 1))),
             Span::styled(who, self.options.theme.title()),
         ]
     }
 
     fn header(&self) -> String {
+        let sort = self.live.and_then(|l| l.sort);
         let mut header = String::from(" ");
-        for (i, ((name, _), w)) in COLUMNS.iter().zip(self.widths).enumerate() {
+        for (i, ((name, _), &w)) in self.columns.iter().zip(&self.widths).enumerate() {
             if i > 0 {
                 header.push(' ');
             }
-            header.push_str(&if i == 2 { left(name, w) } else { right(name, w) });
+            let name = match sort {
+                Some((column, descending)) if column == i => {
+                    format!("{name}{}", self.options.glyphs.sort_marker(descending))
+                }
+                _ => (*name).to_owned(),
+            };
+            header.push_str(&if i == KIND_COLUMN {
+                left(&name, w)
+            } else {
+                right(&name, w)
+            });
         }
         header.push_str("  COMMAND");
         header
@@ -234,15 +314,16 @@ impl<'a> ProcessPanel<'a> {
             1 => row(self.title(inner)),
             2 => row(vec![Span::styled(self.header(), self.options.theme.title())]),
             _ => match self.body.get(index - HEADER_LINES) {
-                Some(BodyLine::NoProcesses) => row(vec![Span::styled(
-                    " No running processes found",
-                    self.options.theme.dim(),
-                )]),
-                Some(BodyLine::Separator) => Item::Rule(Rule::Single),
-                Some(&BodyLine::Process(i)) => {
-                    let command_room = inner.saturating_sub(prefix_width(&self.widths) + 1);
-                    row(self.process_cells(self.sorted[i], command_room))
+                Some(BodyLine::NoProcesses) => {
+                    let text = if self.live.is_some_and(|l| l.gathering) {
+                        " Gathering process status..."
+                    } else {
+                        " No running processes found"
+                    };
+                    row(vec![Span::styled(text, self.options.theme.dim())])
                 }
+                Some(BodyLine::Separator) => Item::Rule(Rule::Single),
+                Some(&BodyLine::Process(i)) => row(self.process_cells(i, self.command_room(inner))),
                 Some(&BodyLine::Error(i)) => {
                     let (device, error) = &self.snapshot.process_errors[i];
                     let text = format!(" {}  process list unavailable: {error}", right(device, self.widths[0]));
@@ -278,7 +359,9 @@ impl<'a> ProcessPanel<'a> {
         })
     }
 
-    fn process_cells(&self, p: &ProcessSnapshot, command_room: usize) -> Vec<Span<'static>> {
+    /// The cells of row `row` of the shown order.
+    fn process_cells(&self, row: usize, command_room: usize) -> Vec<Span<'static>> {
+        let p = self.sorted[row];
         let mine = match (
             &self.options.current_user,
             p.host.as_ref().and_then(|h| h.username.as_ref()),
@@ -288,23 +371,71 @@ impl<'a> ProcessPanel<'a> {
             (None, _) => true,
             (Some(_), None) => false,
         };
-        let base = if mine {
-            Style::default()
-        } else {
-            self.options.theme.dim()
-        };
-        let gpu_style = if mine { self.device_style(p) } else { base };
-        let values = columns_of(p);
-        let mut spans = vec![Span::raw(" ")];
-        for (i, (value, &w)) in values.iter().zip(&self.widths).enumerate() {
-            let text = if i == 2 { left(value, w) } else { right(value, w) };
-            let gap = if i == 0 { "" } else { " " };
-            spans.push(Span::styled(gap, base));
-            spans.push(Span::styled(text, if i == 0 { gpu_style } else { base }));
+        let theme = self.options.theme;
+        let mut base = if mine { Style::default() } else { theme.dim() };
+        let mut gpu_style = if mine { self.device_style(p) } else { base };
+        let mut pid_style = base;
+        let (mut command_offset, mut pad) = (0, false);
+        if let Some(live) = self.live {
+            // `live` rows are `live.order`, less any index past the snapshot.
+            let index = live.order.get(row).copied();
+            if index.is_some_and(|i| live.tagged.contains(&i)) {
+                base = theme.tagged();
+                gpu_style = base;
+            }
+            if live.shared_pids.contains(&p.pid) {
+                pid_style = base.add_modifier(Modifier::UNDERLINED);
+            }
+            if index.is_some() && live.selected == index {
+                // Reversed across the whole row, so the bar reads as one.
+                base = base.add_modifier(Modifier::REVERSED);
+                gpu_style = gpu_style.add_modifier(Modifier::REVERSED);
+                pid_style = pid_style.add_modifier(Modifier::REVERSED);
+                pad = true;
+            }
+            command_offset = live.command_offset;
         }
-        let command = cut_marked(&command_of(p), command_room, self.options.glyphs.ellipsis());
+        let values = columns_of(p, self.live.is_some());
+        let mut spans = vec![Span::styled(" ", base)];
+        for (i, (value, &w)) in values.iter().zip(&self.widths).enumerate() {
+            let text = if i == KIND_COLUMN {
+                left(value, w)
+            } else {
+                right(value, w)
+            };
+            let gap = if i == 0 { "" } else { " " };
+            let style = match i {
+                0 => gpu_style,
+                1 => pid_style,
+                _ => base,
+            };
+            spans.push(Span::styled(gap, base));
+            spans.push(Span::styled(text, style));
+        }
+        let full = self.command(p);
+        let shown = skip_columns(&full, command_offset);
+        let mut command = cut_marked(shown, command_room, self.options.glyphs.ellipsis());
+        if pad {
+            command = left(&command, command_room + 1);
+        }
         spans.push(Span::styled(format!("  {command}"), base));
         spans
+    }
+
+    /// The command column's text: in the live view, with nvitop's labels
+    /// for a zombie and for a process whose details cannot be read.
+    fn command(&self, p: &ProcessSnapshot) -> String {
+        if self.live.is_some()
+            && let Some(host) = &p.host
+        {
+            if host.status == "Z" {
+                return format!("Zombie Process ({})", clean(&host.name));
+            }
+            if host.username.is_none() && host.command.is_empty() {
+                return "No Permissions".to_owned();
+            }
+        }
+        command_of(p)
     }
 
     /// The load color of the device a process runs on.
@@ -352,46 +483,4 @@ impl Widget for &ProcessPanel<'_> {
             );
         }
     }
-}
-
-/// Columns before COMMAND: leading space, the columns with single spaces
-/// between them, and two spaces before the command.
-fn prefix_width(widths: &[usize; 9]) -> usize {
-    1 + widths.iter().sum::<usize>() + (widths.len() - 1) + 2
-}
-
-/// The text of each fixed column for one process.
-fn columns_of(p: &ProcessSnapshot) -> [String; 9] {
-    let host = p.host.as_ref();
-    let user = host
-        .and_then(|h| h.username.as_deref())
-        .map_or_else(|| NA.to_owned(), |u| cut_marked(u, MAX_USER, "+"));
-    [
-        p.device_index.clone(),
-        p.pid.to_string(),
-        p.kind.clone(),
-        user,
-        p.gpu_memory_human.clone().unwrap_or_else(|| NA.to_owned()),
-        p.gpu_sm_utilization.map_or_else(|| NA.to_owned(), |u| u.to_string()),
-        host.map_or_else(|| NA.to_owned(), |h| format!("{:.1}", h.cpu_percent)),
-        host.map_or_else(|| NA.to_owned(), |h| format!("{:.1}", h.memory_percent)),
-        host.map_or_else(|| NA.to_owned(), |h| h.running_time_human.clone()),
-    ]
-}
-
-/// The command line, or the executable name when the command line is empty
-/// (kernel threads, zombies); `No Such Process` (nvitop's words) when the
-/// driver lists a pid the host does not have: the process exited since, or
-/// it lives in another pid namespace (the monitor runs in a container).
-/// Control characters become `?`.
-fn command_of(p: &ProcessSnapshot) -> String {
-    let raw = match &p.host {
-        Some(h) if !h.command.is_empty() => h.command.as_str(),
-        Some(h) if !h.name.is_empty() => h.name.as_str(),
-        Some(_) => NA,
-        None => NO_SUCH_PROCESS,
-    };
-    // A newline or escape in a command line would break the table (or the
-    // terminal): show control characters as `?`.
-    raw.chars().map(|c| if c.is_control() { '?' } else { c }).collect()
 }

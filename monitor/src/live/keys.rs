@@ -1,0 +1,157 @@
+//! Keys to actions: one pure function of the state and the key, so every
+//! key is tested without a terminal. The keys are nvitop 1.7.2's, plus the
+//! filter prompt (`\`); `monitor/README.md` lists them all.
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+use crate::cli::LayoutMode;
+use crate::live::rows::SortKey;
+use crate::live::state::{Action, AppState, Screen, SignalKind};
+
+/// Every key of the main screen and what it does, as the help screen shows
+/// it. `true` marks a signal key (dimmed under `--readonly`).
+pub const HELP: &[(&str, &str, bool)] = &[
+    ("q Q", "quit", false),
+    ("h ?", "this help (any key returns)", false),
+    ("a f c", "layout: auto / full / compact", false),
+    ("r R ^R F5", "refresh now", false),
+    ("Up Down Tab S-Tab M-k M-j", "select the previous / next process", false),
+    ("Home End", "select the first / last process", false),
+    ("PgUp PgDn [ ]", "a page up / down", false),
+    ("Esc", "clear the selection and the tags", false),
+    ("Space", "tag the selected process and move down", false),
+    ("Left Right M-h M-l", "scroll the COMMAND column", false),
+    ("^A ^  /  ^E $", "start / end of the COMMAND column", false),
+    (", <  /  . >", "sort by the previous / next column", false),
+    ("/", "reverse the sort order", false),
+    (
+        "o n p u g s b c m t",
+        "sort by GPU PID USER GPU-MEM %SM %GMBW %CPU %MEM TIME (capital: reversed)",
+        false,
+    ),
+    ("\\", "filter by command, user or pid (Enter keeps, Esc clears)", false),
+    ("T", "SIGTERM the tagged or selected processes", true),
+    ("K k", "SIGKILL the tagged or selected processes", true),
+    (
+        "I ^C",
+        "SIGINT the tagged or selected processes (^C quits with nothing selected)",
+        true,
+    ),
+    (
+        "dialog",
+        "Enter/Space send, 1-4 choose, Left/Right/Tab move, n/Esc/q cancel",
+        true,
+    ),
+];
+
+/// The action for `key` in `state`, or `None` for a key that does nothing.
+///
+/// What a key means depends on what is open: the signal dialog takes every
+/// key, then the filter prompt, then a pending `o` (sort by ...), then the
+/// main screen.
+pub fn action_for(state: &AppState, key: KeyEvent) -> Option<Action> {
+    if state.screen == Screen::Help {
+        return Some(Action::Show(Screen::Main));
+    }
+    if state.dialog.is_some() {
+        return dialog_key(key);
+    }
+    if state.prompt.is_some() {
+        return prompt_key(key);
+    }
+    if state.sort_pending {
+        return Some(sort_letter(key).unwrap_or(Action::SortCancel));
+    }
+    main_key(state, key)
+}
+
+fn ctrl(key: &KeyEvent) -> bool {
+    key.modifiers.contains(KeyModifiers::CONTROL)
+}
+
+fn alt(key: &KeyEvent) -> bool {
+    key.modifiers.contains(KeyModifiers::ALT)
+}
+
+fn main_key(state: &AppState, key: KeyEvent) -> Option<Action> {
+    use Action as A;
+    let action = match key.code {
+        KeyCode::Char('c') if ctrl(&key) => {
+            // Ctrl-C quits when nothing is selected, as in nvitop.
+            if state.selected.is_none() && state.tagged.is_empty() {
+                A::Quit
+            } else {
+                A::Signal(SignalKind::Int)
+            }
+        }
+        KeyCode::Char('r') if ctrl(&key) => A::Refresh,
+        KeyCode::Char('a') if ctrl(&key) => A::CommandStart,
+        KeyCode::Char('e') if ctrl(&key) => A::CommandEnd,
+        KeyCode::Char('k') if alt(&key) => A::Up,
+        KeyCode::Char('j') if alt(&key) => A::Down,
+        KeyCode::Char('h') if alt(&key) => A::CommandLeft,
+        KeyCode::Char('l') if alt(&key) => A::CommandRight,
+        KeyCode::Char('q' | 'Q') => A::Quit,
+        KeyCode::Char('h' | '?') => A::Show(Screen::Help),
+        KeyCode::Char('a') => A::Layout(LayoutMode::Auto),
+        KeyCode::Char('f') => A::Layout(LayoutMode::Full),
+        KeyCode::Char('c') => A::Layout(LayoutMode::Compact),
+        KeyCode::Char('r' | 'R') | KeyCode::F(5) => A::Refresh,
+        KeyCode::Up | KeyCode::BackTab => A::Up,
+        KeyCode::Down | KeyCode::Tab => A::Down,
+        KeyCode::Home => A::First,
+        KeyCode::End => A::Last,
+        KeyCode::PageUp | KeyCode::Char('[') => A::PageUp,
+        KeyCode::PageDown | KeyCode::Char(']') => A::PageDown,
+        KeyCode::Esc => A::Clear,
+        KeyCode::Char(' ') => A::Tag,
+        KeyCode::Left => A::CommandLeft,
+        KeyCode::Right => A::CommandRight,
+        KeyCode::Char('^') => A::CommandStart,
+        KeyCode::Char('$') => A::CommandEnd,
+        KeyCode::Char(',' | '<') => A::SortPrevious,
+        KeyCode::Char('.' | '>') => A::SortNext,
+        KeyCode::Char('/') => A::SortReverse,
+        KeyCode::Char('o') => A::SortPrefix,
+        KeyCode::Char('\\') => A::FilterOpen,
+        KeyCode::Char('T') => A::Signal(SignalKind::Term),
+        KeyCode::Char('K' | 'k') => A::Signal(SignalKind::Kill),
+        KeyCode::Char('I') => A::Signal(SignalKind::Int),
+        _ => return None,
+    };
+    Some(action)
+}
+
+/// `o` then a letter: lowercase sorts in the column's natural order,
+/// uppercase reversed.
+fn sort_letter(key: KeyEvent) -> Option<Action> {
+    let KeyCode::Char(c) = key.code else {
+        return None;
+    };
+    let sort = SortKey::from_letter(c.to_ascii_lowercase())?;
+    Some(Action::SortBy(sort, c.is_ascii_uppercase()))
+}
+
+fn prompt_key(key: KeyEvent) -> Option<Action> {
+    Some(match key.code {
+        KeyCode::Enter => Action::FilterAccept,
+        KeyCode::Esc => Action::FilterCancel,
+        KeyCode::Char('c') if ctrl(&key) => Action::FilterCancel,
+        KeyCode::Backspace => Action::FilterBackspace,
+        KeyCode::Char(c) if !ctrl(&key) && !alt(&key) => Action::FilterChar(c),
+        _ => return None,
+    })
+}
+
+fn dialog_key(key: KeyEvent) -> Option<Action> {
+    use Action as A;
+    Some(match key.code {
+        KeyCode::Enter | KeyCode::Char(' ') => A::DialogApply,
+        KeyCode::Char(d @ '1'..='4') => A::DialogChoose(usize::from(d as u8 - b'1')),
+        KeyCode::Char('n' | 'q') | KeyCode::Esc => A::DialogCancel,
+        KeyCode::Char('c') if ctrl(&key) => A::DialogCancel,
+        KeyCode::Left | KeyCode::BackTab => A::DialogMove(-1),
+        KeyCode::Right | KeyCode::Tab => A::DialogMove(1),
+        _ => return None,
+    })
+}

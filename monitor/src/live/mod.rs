@@ -1,0 +1,155 @@
+//! `nvitop-monitor -m`: the live, interactive viewer.
+//!
+//! - [`collect`]: a thread of its own reads the driver and publishes each
+//!   snapshot; the UI thread never calls the driver.
+//! - [`state`]: plain data ([`AppState`]) changed only by actions.
+//! - [`keys`]: one pure function from a key to an action.
+//! - [`view`]: draws state + newest snapshot with the one-shot widgets.
+//! - [`terminal`]: raw mode, alternate screen, and giving them back.
+//! - [`signals`]: the dialog's signal, through the SDK's identity guard.
+//!
+//! The loop ([`run_loop`]) sleeps on one channel that carries input,
+//! snapshots and termination signals: nothing polls.
+
+pub mod collect;
+pub mod keys;
+pub mod launch;
+pub mod rows;
+pub mod signals;
+pub mod state;
+pub mod terminal;
+pub mod view;
+
+use std::sync::mpsc::{Receiver, Sender};
+
+use crossterm::event::{Event as TermEvent, KeyEventKind};
+use ratatui::Terminal;
+use ratatui::backend::Backend as TermBackend;
+
+pub use collect::{Control, Published, Source};
+pub use state::{Action, AppState, Effect};
+pub use view::{Shown, ViewOptions};
+
+/// What wakes the loop.
+#[derive(Debug)]
+pub enum Event {
+    /// A key, a resize, ...
+    Input(TermEvent),
+    /// Reading the terminal failed: the viewer ends with this error.
+    InputFailed(String),
+    /// A new reading from the collector.
+    Snapshot(Published),
+    /// SIGTERM or SIGHUP: end now, giving the terminal back.
+    Terminate(i32),
+}
+
+/// How the loop ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ending {
+    /// `q` (or Ctrl-C with nothing selected).
+    Quit,
+    /// A termination signal arrived.
+    Signal(i32),
+    /// Every sender is gone (the collector and input threads ended).
+    Disconnected,
+}
+
+/// Sends a signal for the dialog; the viewer's is [`signals::send`].
+pub type Sender_ = fn(state::SignalKind, &[rows::ProcessKey]) -> String;
+
+/// Runs the viewer on `terminal` until `q`, a termination signal, or an
+/// input error: waits for an event, applies everything waiting, draws one
+/// frame, and calls `on_frame` with the state it drew. Returns the final
+/// state (tests look at it, and time frames through `on_frame`).
+///
+/// # Errors
+/// Drawing failed, or the terminal could not be read.
+pub fn run_loop<B: TermBackend>(
+    terminal: &mut Terminal<B>,
+    mut state: AppState,
+    events: &Receiver<Event>,
+    control: &Sender<Control>,
+    view: &ViewOptions,
+    send: Sender_,
+    on_frame: &mut dyn FnMut(&AppState),
+) -> anyhow::Result<(AppState, Ending)>
+where
+    B::Error: Send + Sync + 'static,
+{
+    let mut latest: Option<Published> = None;
+    let mut shown = Shown::default();
+    draw(terminal, &mut state, latest.as_ref(), view, &mut shown)?;
+    on_frame(&state);
+    loop {
+        let Ok(first) = events.recv() else {
+            return Ok((state, Ending::Disconnected));
+        };
+        // Everything waiting, then one frame: a burst of keys or a queue of
+        // snapshots costs one draw.
+        for event in std::iter::once(first).chain(events.try_iter()) {
+            match event {
+                Event::Input(TermEvent::Key(key)) if key.kind != KeyEventKind::Release => {
+                    let Some(action) = keys::action_for(&state, key) else {
+                        continue;
+                    };
+                    if !matches!(action, Action::Signal(_)) {
+                        state.status = None;
+                    }
+                    let cx = state::Context {
+                        rows: &shown.rows,
+                        page: shown.page,
+                    };
+                    let effect = state.apply(action, cx);
+                    // The next key of the same burst sees this one's
+                    // filter and sort (`\`, a pid, Enter, Down selects in
+                    // the filtered list).
+                    if let Some(latest) = &latest {
+                        shown.rows = view::rows_of(&state, latest).1;
+                    }
+                    match effect {
+                        Effect::None => {}
+                        Effect::Quit => return Ok((state, Ending::Quit)),
+                        // A collector that is gone cannot refresh; the
+                        // next event will say so.
+                        Effect::Refresh => {
+                            let _ = control.send(Control::Refresh);
+                        }
+                        Effect::Send(kind, targets) => {
+                            state.status = Some(send(kind, &targets));
+                            let _ = control.send(Control::Refresh);
+                        }
+                    }
+                }
+                Event::Input(_) => {}
+                Event::InputFailed(err) => anyhow::bail!("could not read the terminal: {err}"),
+                Event::Snapshot(published) => {
+                    latest = Some(published);
+                }
+                Event::Terminate(signal) => return Ok((state, Ending::Signal(signal))),
+            }
+        }
+        if let Some(latest) = &latest {
+            let (_, rows) = view::rows_of(&state, latest);
+            state.reconcile(&rows);
+        }
+        draw(terminal, &mut state, latest.as_ref(), view, &mut shown)?;
+        on_frame(&state);
+    }
+}
+
+fn draw<B: TermBackend>(
+    terminal: &mut Terminal<B>,
+    state: &mut AppState,
+    latest: Option<&Published>,
+    view: &ViewOptions,
+    shown: &mut Shown,
+) -> anyhow::Result<()>
+where
+    B::Error: Send + Sync + 'static,
+{
+    terminal.draw(|frame| {
+        let area = frame.area();
+        *shown = view::draw(frame.buffer_mut(), area, state, latest, view);
+    })?;
+    Ok(())
+}
