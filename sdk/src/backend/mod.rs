@@ -356,7 +356,7 @@ impl fmt::Display for PciBusId {
 /// assert!(samples.iter().any(|s| s.pid == std::process::id()));
 /// assert!(samples.iter().all(|s| s.sm <= 100));
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProcessUtilization {
     /// Host process id.
     pub pid: u32,
@@ -888,7 +888,11 @@ pub trait Backend: Send + Sync + fmt::Debug {
     /// assert!(sim.processes(mig).unwrap()[0].gpu_instance_id.is_some());
     /// ```
     fn processes(&self, device: DeviceRef) -> BackendResult<Vec<RawProcess>>;
-    /// Per-process utilization samples newer than `since` (driver timestamp, microseconds; `0` for all).
+    /// Per-process utilization samples newer than `since` (driver timestamp,
+    /// CPU time in microseconds; `0` for every sample the driver keeps),
+    /// oldest first. Only processes busy in a sample period have a sample
+    /// for it; no sample newer than `since` is an empty list (NVML's
+    /// `NVML_ERROR_NOT_FOUND`).
     ///
     /// ```
     /// # use nvitop::backend::{Backend, BackendError, DeviceRef, sim::SimBackend};

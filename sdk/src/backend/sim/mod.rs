@@ -22,11 +22,13 @@ mod machine;
 pub mod models;
 mod pids;
 pub mod presets;
+pub mod samples;
 pub mod scenario;
 mod workload;
 
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, PoisonError};
 use std::time::Instant;
 
 pub use latency::{Latency, LatencyError, SIM_LATENCY_ENV};
@@ -97,6 +99,8 @@ pub struct SimBackend {
     wall_offset: f64,
     /// How long each driver call takes (see [`Latency`]).
     latency: Latency,
+    /// Per physical GPU, the driver's buffer of per-process utilization samples.
+    samples: Mutex<Vec<samples::SampleBuffer>>,
 }
 
 impl SimBackend {
@@ -139,6 +143,11 @@ impl SimBackend {
             .map_or(FOLLOW_WALL_CLOCK, f64::to_bits);
         let wall_offset = crate::snapshot::unix_now();
         let latency = scenario.latency.clone().unwrap_or_default();
+        let samples = Mutex::new(
+            (0..machine.gpus.len())
+                .map(|_| samples::SampleBuffer::default())
+                .collect(),
+        );
         Self {
             scenario,
             machine,
@@ -146,6 +155,7 @@ impl SimBackend {
             pinned: AtomicU64::new(pinned),
             wall_offset,
             latency,
+            samples,
         }
     }
 
@@ -727,28 +737,22 @@ impl Backend for SimBackend {
         if gpu.processes_no_permission {
             return Err(BackendError::NoPermission);
         }
-        // Stamped with the real clock (whole seconds), because clients ask
-        // for samples newer than "a moment ago" in real time; the values
-        // themselves stay a function of simulated time. Nothing newer than
-        // `since` means no samples, as the driver answers.
-        let timestamp = std::time::SystemTime::now()
+        // The driver's sample buffer, recorded up to now on the real clock
+        // (clients ask for samples newer than a moment ago in real time);
+        // each period holds the load of its own moment (pinned time: the
+        // pinned moment). Only samples newer than `since`, as the driver.
+        let now_us = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs() * 1_000_000);
-        if timestamp <= since {
-            return Ok(Vec::new());
-        }
-        Ok(gpu
-            .process_shares(t)
-            .into_iter()
-            .map(|(pid, sm, memory, encoder, decoder)| ProcessUtilization {
-                pid,
-                timestamp,
-                sm,
-                memory,
-                encoder,
-                decoder,
-            })
-            .collect())
+            .map_or(0, |d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX));
+        let pinned = self.pinned.load(Ordering::Relaxed) != FOLLOW_WALL_CLOCK;
+        let mut buffers = self.samples.lock().unwrap_or_else(PoisonError::into_inner);
+        let Some(buffer) = buffers.get_mut(device.physical_index() as usize) else {
+            return Err(BackendError::NotFound {
+                what: format!("GPU {device}"),
+            });
+        };
+        buffer.catch_up(now_us, |ago| gpu.process_shares(if pinned { t } else { t - ago }));
+        Ok(buffer.newer_than(since))
     }
 }
 
@@ -814,16 +818,26 @@ mod tests {
 
     #[test]
     fn values_at_the_same_time_agree_across_instances() {
-        let a = SimBackend::from_preset("h100x8").unwrap();
-        let b = SimBackend::from_preset("h100x8").unwrap();
+        // Each pid's newest per-process sample, without its timestamp (the
+        // real-clock moment its period ended).
+        fn newest(sim: &SimBackend, d: DeviceRef) -> Vec<(u32, u32, u32, u32, u32)> {
+            let mut by_pid = std::collections::BTreeMap::new();
+            for s in sim.process_utilization(d, 0).unwrap() {
+                by_pid.insert(s.pid, (s.pid, s.sm, s.memory, s.encoder, s.decoder));
+            }
+            by_pid.into_values().collect()
+        }
         for t in [0.0, 3.3, 99.9] {
+            // Fresh instances: a sample buffer holds the moments it was asked at.
+            let a = SimBackend::from_preset("h100x8").unwrap();
+            let b = SimBackend::from_preset("h100x8").unwrap();
             a.set_time(t);
             b.set_time(t);
             for i in 0..8 {
                 let d = DeviceRef::Physical(i);
                 assert_eq!(a.utilization_rates(d), b.utilization_rates(d));
                 assert_eq!(a.power_usage(d), b.power_usage(d));
-                assert_eq!(a.process_utilization(d, 0), b.process_utilization(d, 0));
+                assert_eq!(newest(&a, d), newest(&b, d));
             }
         }
     }
