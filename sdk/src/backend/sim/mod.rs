@@ -751,7 +751,9 @@ impl Backend for SimBackend {
                 what: format!("GPU {device}"),
             });
         };
-        buffer.catch_up(now_us, |ago| gpu.process_shares(if pinned { t } else { t - ago }));
+        buffer.catch_up(now_us, since, |ago| {
+            gpu.process_shares(if pinned { t } else { t - ago })
+        });
         Ok(buffer.newer_than(since))
     }
 }

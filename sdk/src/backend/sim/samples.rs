@@ -11,7 +11,10 @@
 //! Samples are recorded lazily: each question first records the periods
 //! that elapsed (on the real clock, since clients ask relative to it) since
 //! the last one recorded, each with the load of its moment. The first
-//! question records a full buffer of history.
+//! question records the history it asks for (back to its timestamp, at most
+//! a full buffer): the buffer lives in the client's memory here, not in the
+//! driver's, so a one-shot client asking for the last second should not pay
+//! for ten.
 
 use std::collections::VecDeque;
 
@@ -22,8 +25,9 @@ use crate::backend::ProcessUtilization;
 /// product").
 pub const SAMPLE_PERIOD_US: u64 = 166_667;
 
-/// How many periods a buffer keeps (10 s).
-pub const SAMPLE_BUFFER: usize = 60;
+/// How many periods a buffer keeps (5 s; the real driver's buffer size is
+/// not documented).
+pub const SAMPLE_BUFFER: usize = 30;
 
 /// The recorded samples of one GPU, oldest period first.
 #[derive(Debug, Default)]
@@ -35,16 +39,17 @@ pub(super) struct SampleBuffer {
 }
 
 impl SampleBuffer {
-    /// Records every period up to the one containing `now_us`. `shares(ago)`
-    /// gives `(pid, sm, memory, encoder, decoder)` per process for the
-    /// moment `ago` seconds before now.
-    pub(super) fn catch_up(&mut self, now_us: u64, shares: impl Fn(f64) -> Vec<(u32, u32, u32, u32, u32)>) {
+    /// Records every period up to the one containing `now_us`; the first
+    /// time, back to the one containing `since`. `shares(ago)` gives `(pid,
+    /// sm, memory, encoder, decoder)` per process for the moment `ago`
+    /// seconds before now.
+    pub(super) fn catch_up(&mut self, now_us: u64, since: u64, shares: impl Fn(f64) -> Vec<(u32, u32, u32, u32, u32)>) {
         let current = now_us / SAMPLE_PERIOD_US;
         let oldest_kept = current.saturating_sub(SAMPLE_BUFFER as u64 - 1);
         let first = match self.last_period {
             Some(last) if last >= current => return,
             Some(last) => (last + 1).max(oldest_kept),
-            None => oldest_kept,
+            None => oldest_kept.max((since / SAMPLE_PERIOD_US).min(current)),
         };
         for period in first..=current {
             let timestamp = period * SAMPLE_PERIOD_US;
@@ -92,7 +97,11 @@ mod tests {
     fn idle_processes_get_no_samples_and_old_periods_leave() {
         let mut buffer = SampleBuffer::default();
         let now = 1_000 * SAMPLE_PERIOD_US + 5;
-        buffer.catch_up(now, busy);
+        // A first question for the last second records only that.
+        buffer.catch_up(now, now - 1_000_000, busy);
+        assert_eq!(buffer.newer_than(0).len(), 7);
+        let mut buffer = SampleBuffer::default();
+        buffer.catch_up(now, 0, busy);
         let all = buffer.newer_than(0);
         assert_eq!(
             all.len(),
@@ -104,7 +113,7 @@ mod tests {
         // Nothing newer than the newest: empty (the driver's NOT_FOUND).
         assert!(buffer.newer_than(all[all.len() - 1].timestamp).is_empty());
         // Two periods later, pid 7 idle: two empty periods, the buffer still full.
-        buffer.catch_up(now + 2 * SAMPLE_PERIOD_US, |_| vec![(7, 0, 0, 0, 0)]);
+        buffer.catch_up(now + 2 * SAMPLE_PERIOD_US, 0, |_| vec![(7, 0, 0, 0, 0)]);
         assert_eq!(buffer.periods.len(), SAMPLE_BUFFER);
         assert_eq!(buffer.newer_than(0).len(), SAMPLE_BUFFER - 2);
         assert!(buffer.newer_than(now).is_empty());
