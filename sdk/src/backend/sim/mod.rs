@@ -830,9 +830,13 @@ mod tests {
             by_pid.into_values().collect()
         }
         for t in [0.0, 3.3, 99.9] {
-            // Fresh instances: a sample buffer holds the moments it was asked at.
-            let a = SimBackend::from_preset("h100x8").unwrap();
-            let b = SimBackend::from_preset("h100x8").unwrap();
+            // Fresh instances: a sample buffer holds the moments it was asked
+            // at. Their `host:N` pids from one fixed pool: bound to the host's
+            // processes, two instances made moments apart on a busy machine
+            // can bind different pids.
+            let pool: Vec<u32> = (1000..1064).collect();
+            let a = SimBackend::with_host_pool(presets::preset("h100x8").unwrap(), pool.clone());
+            let b = SimBackend::with_host_pool(presets::preset("h100x8").unwrap(), pool);
             a.set_time(t);
             b.set_time(t);
             for i in 0..8 {
