@@ -92,6 +92,27 @@ pub enum Error {
     /// Host information could not be read.
     #[error("could not read host information: {0}")]
     Host(String),
+    /// The SDK could not start one of its background threads (the system
+    /// is out of threads or memory, or a limit such as `ulimit -u` or a
+    /// cgroup's `pids.max` was reached).
+    ///
+    /// ```
+    /// use nvitop::Error;
+    /// let err = Error::ThreadSpawn {
+    ///     thread: "collector",
+    ///     source: std::io::Error::from(std::io::ErrorKind::WouldBlock),
+    /// };
+    /// assert!(err.to_string().starts_with("could not start the collector thread"));
+    /// ```
+    #[error(
+        "could not start the {thread} thread: {source} (the system is out of threads or memory, or a limit such as ulimit -u or a cgroup's pids.max was reached)"
+    )]
+    ThreadSpawn {
+        /// Which thread.
+        thread: &'static str,
+        /// What the operating system said.
+        source: std::io::Error,
+    },
     /// A sampling interval outside the accepted range.
     #[error("sampling interval {interval:?} is out of range: use 10 ms to 60 s")]
     InvalidInterval {

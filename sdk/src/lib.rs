@@ -24,6 +24,8 @@
 pub mod backend;
 pub mod collector;
 pub mod device;
+#[doc(hidden)]
+pub mod doctest;
 mod error;
 pub mod format;
 pub mod global;

@@ -192,3 +192,52 @@ fn samples_are_kept_for_lookup_by_sequence_number() {
     assert_eq!(sampler.sample(newest - 63).seq, newest - 63);
     assert_eq!(sampler.sample(first).seq, newest - 63);
 }
+
+#[test]
+fn concurrent_samples_get_unique_increasing_numbers_in_an_ordered_ring() {
+    // The sampler thread at the shortest interval and four threads calling
+    // `sample_now` (as the collector does from the training thread) at once.
+    let backend: Arc<dyn Backend> = Arc::new(SimBackend::default_machine());
+    let config = SamplerConfig::default()
+        .interval(nvitop::sampler::MIN_INTERVAL)
+        .unwrap()
+        .tracked(Tracked::None);
+    let sampler = Sampler::start(Device::all_in(&backend).unwrap(), config);
+    let done = std::sync::atomic::AtomicBool::new(false);
+    let (numbers, watched) = std::thread::scope(|scope| {
+        // A reader that must never see the newest number go back.
+        let watcher = scope.spawn(|| {
+            let mut last = 0;
+            let mut backwards = Vec::new();
+            while !done.load(Ordering::Relaxed) {
+                let now = sampler.latest_seq();
+                if now < last {
+                    backwards.push((last, now));
+                }
+                last = now;
+            }
+            backwards
+        });
+        let takers: Vec<_> = (0..4)
+            .map(|_| scope.spawn(|| (0..150).map(|_| sampler.sample_now().seq).collect::<Vec<_>>()))
+            .collect();
+        let numbers: Vec<u64> = takers.into_iter().flat_map(|t| t.join().unwrap()).collect();
+        done.store(true, Ordering::Relaxed);
+        (numbers, watcher.join().unwrap())
+    });
+    let distinct: std::collections::HashSet<u64> = numbers.iter().copied().collect();
+    assert_eq!(
+        distinct.len(),
+        numbers.len(),
+        "600 samples, {} distinct numbers",
+        distinct.len()
+    );
+    assert!(watched.is_empty(), "latest_seq went back: {watched:?}");
+    // The ring holds the newest numbers in order, each exactly once.
+    let newest = sampler.latest_seq();
+    assert_eq!(sampler.latest().seq, newest);
+    for seq in newest - 63..=newest {
+        assert_eq!(sampler.sample(seq).seq, seq, "ring out of order near {seq}");
+    }
+    assert!(newest >= 601, "every sample was numbered: {newest}");
+}

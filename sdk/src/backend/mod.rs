@@ -356,7 +356,7 @@ impl fmt::Display for PciBusId {
 /// assert!(samples.iter().any(|s| s.pid == std::process::id()));
 /// assert!(samples.iter().all(|s| s.sm <= 100));
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProcessUtilization {
     /// Host process id.
     pub pid: u32,
@@ -487,6 +487,12 @@ pub type BackendResult<T> = Result<T, BackendError>;
 /// Every method is one driver question. Units follow NVML: bytes, percent,
 /// milliwatts, millijoules, MHz, KB/s, degrees Celsius.
 ///
+/// Eleven methods are required: what every GPU driver can say (identity,
+/// count, memory, utilization, processes). The others have defaults that
+/// answer [`BackendError::NotSupported`] (shown as N/A), or no MIG devices,
+/// so a backend for a driver that lacks a capability leaves them out and a
+/// question added later does not break existing backends.
+///
 /// ```
 /// use nvitop::backend::{Backend, DeviceRef, sim::SimBackend};
 /// let backend = SimBackend::default_machine();
@@ -539,7 +545,9 @@ pub trait Backend: Send + Sync + fmt::Debug {
     /// # let _ = (gpu, rtx, mig);
     /// assert_eq!(sim.nvml_version().unwrap(), "12.560.35.03");
     /// ```
-    fn nvml_version(&self) -> BackendResult<String>;
+    fn nvml_version(&self) -> BackendResult<String> {
+        Err(BackendError::NotSupported)
+    }
     /// CUDA driver version as NVML encodes it (`1000 * major + 10 * minor`, e.g. `12040`).
     ///
     /// ```
@@ -551,7 +559,9 @@ pub trait Backend: Send + Sync + fmt::Debug {
     /// assert_eq!(sim.cuda_driver_version().unwrap(), 12060);
     /// assert_eq!(nvitop::device::cuda_version_string(12060), "12.6");
     /// ```
-    fn cuda_driver_version(&self) -> BackendResult<i32>;
+    fn cuda_driver_version(&self) -> BackendResult<i32> {
+        Err(BackendError::NotSupported)
+    }
 
     /// Number of physical GPUs.
     ///
@@ -589,7 +599,10 @@ pub trait Backend: Send + Sync + fmt::Debug {
     /// assert_eq!(sim.device_by_bus_id("00000000:5d:00.0").unwrap(), rtx);
     /// assert_eq!(sim.device_by_bus_id("5D:00.0").unwrap(), rtx);
     /// ```
-    fn device_by_bus_id(&self, bus_id: &str) -> BackendResult<DeviceRef>;
+    fn device_by_bus_id(&self, bus_id: &str) -> BackendResult<DeviceRef> {
+        let _ = bus_id;
+        Err(BackendError::NotSupported)
+    }
     /// MIG devices that exist under a physical GPU (empty when MIG is off).
     ///
     /// ```
@@ -601,7 +614,10 @@ pub trait Backend: Send + Sync + fmt::Debug {
     /// assert_eq!(sim.mig_devices(DeviceRef::Physical(1)).unwrap().len(), 3);
     /// assert!(sim.mig_devices(gpu).unwrap().is_empty());
     /// ```
-    fn mig_devices(&self, device: DeviceRef) -> BackendResult<Vec<DeviceRef>>;
+    fn mig_devices(&self, device: DeviceRef) -> BackendResult<Vec<DeviceRef>> {
+        let _ = device;
+        Ok(Vec::new())
+    }
 
     /// Product name, e.g. `"NVIDIA A100-SXM4-80GB"`.
     ///
@@ -660,7 +676,10 @@ pub trait Backend: Send + Sync + fmt::Debug {
     /// let bar1 = sim.bar1_memory_info(gpu).unwrap();
     /// assert!(bar1.total > 0 && bar1.used <= bar1.total);
     /// ```
-    fn bar1_memory_info(&self, device: DeviceRef) -> BackendResult<MemoryInfo>;
+    fn bar1_memory_info(&self, device: DeviceRef) -> BackendResult<MemoryInfo> {
+        let _ = device;
+        Err(BackendError::NotSupported)
+    }
     /// GPU and memory-bandwidth utilization.
     ///
     /// ```
@@ -684,7 +703,10 @@ pub trait Backend: Send + Sync + fmt::Debug {
     /// assert!(sim.encoder_utilization(rtx).unwrap() <= 100);
     /// assert_eq!(sim.encoder_utilization(mig), Err(BackendError::NotSupported));
     /// ```
-    fn encoder_utilization(&self, device: DeviceRef) -> BackendResult<u32>;
+    fn encoder_utilization(&self, device: DeviceRef) -> BackendResult<u32> {
+        let _ = device;
+        Err(BackendError::NotSupported)
+    }
     /// Decoder utilization, percent.
     ///
     /// ```
@@ -696,7 +718,10 @@ pub trait Backend: Send + Sync + fmt::Debug {
     /// assert!(sim.decoder_utilization(rtx).unwrap() <= 100);
     /// assert_eq!(sim.decoder_utilization(mig), Err(BackendError::NotSupported));
     /// ```
-    fn decoder_utilization(&self, device: DeviceRef) -> BackendResult<u32>;
+    fn decoder_utilization(&self, device: DeviceRef) -> BackendResult<u32> {
+        let _ = device;
+        Err(BackendError::NotSupported)
+    }
     /// Fan speed of fan 0, percent of maximum.
     ///
     /// ```
@@ -708,7 +733,10 @@ pub trait Backend: Send + Sync + fmt::Debug {
     /// assert!(sim.fan_speed(rtx).unwrap() > 0);
     /// assert_eq!(sim.fan_speed(gpu), Err(BackendError::NotSupported)); // no fan on an SXM module
     /// ```
-    fn fan_speed(&self, device: DeviceRef) -> BackendResult<u32>;
+    fn fan_speed(&self, device: DeviceRef) -> BackendResult<u32> {
+        let _ = device;
+        Err(BackendError::NotSupported)
+    }
     /// GPU core temperature, degrees Celsius.
     ///
     /// ```
@@ -719,7 +747,10 @@ pub trait Backend: Send + Sync + fmt::Debug {
     /// # let _ = (gpu, rtx, mig);
     /// assert!((20..100).contains(&sim.temperature(gpu).unwrap()));
     /// ```
-    fn temperature(&self, device: DeviceRef) -> BackendResult<u32>;
+    fn temperature(&self, device: DeviceRef) -> BackendResult<u32> {
+        let _ = device;
+        Err(BackendError::NotSupported)
+    }
     /// Power draw, milliwatts.
     ///
     /// ```
@@ -730,7 +761,10 @@ pub trait Backend: Send + Sync + fmt::Debug {
     /// # let _ = (gpu, rtx, mig);
     /// assert!(sim.power_usage(gpu).unwrap() <= sim.power_limit(gpu).unwrap());
     /// ```
-    fn power_usage(&self, device: DeviceRef) -> BackendResult<u32>;
+    fn power_usage(&self, device: DeviceRef) -> BackendResult<u32> {
+        let _ = device;
+        Err(BackendError::NotSupported)
+    }
     /// Enforced power limit, milliwatts.
     ///
     /// ```
@@ -741,7 +775,10 @@ pub trait Backend: Send + Sync + fmt::Debug {
     /// # let _ = (gpu, rtx, mig);
     /// assert_eq!(sim.power_limit(rtx).unwrap(), 450_000);
     /// ```
-    fn power_limit(&self, device: DeviceRef) -> BackendResult<u32>;
+    fn power_limit(&self, device: DeviceRef) -> BackendResult<u32> {
+        let _ = device;
+        Err(BackendError::NotSupported)
+    }
     /// Energy consumed since the driver was loaded, millijoules.
     ///
     /// ```
@@ -754,7 +791,10 @@ pub trait Backend: Send + Sync + fmt::Debug {
     /// sim.set_time(20.0);
     /// assert!(sim.total_energy_consumption(gpu).unwrap() > before);
     /// ```
-    fn total_energy_consumption(&self, device: DeviceRef) -> BackendResult<u64>;
+    fn total_energy_consumption(&self, device: DeviceRef) -> BackendResult<u64> {
+        let _ = device;
+        Err(BackendError::NotSupported)
+    }
     /// Performance state number (`0` for P0 .. `15` for P15).
     ///
     /// ```
@@ -765,7 +805,10 @@ pub trait Backend: Send + Sync + fmt::Debug {
     /// # let _ = (gpu, rtx, mig);
     /// assert_eq!(sim.performance_state(gpu).unwrap(), 0); // P0
     /// ```
-    fn performance_state(&self, device: DeviceRef) -> BackendResult<u32>;
+    fn performance_state(&self, device: DeviceRef) -> BackendResult<u32> {
+        let _ = device;
+        Err(BackendError::NotSupported)
+    }
     /// Whether persistence mode is on.
     ///
     /// ```
@@ -777,7 +820,10 @@ pub trait Backend: Send + Sync + fmt::Debug {
     /// assert!(sim.persistence_mode(gpu).unwrap());
     /// assert!(!sim.persistence_mode(rtx).unwrap());
     /// ```
-    fn persistence_mode(&self, device: DeviceRef) -> BackendResult<bool>;
+    fn persistence_mode(&self, device: DeviceRef) -> BackendResult<bool> {
+        let _ = device;
+        Err(BackendError::NotSupported)
+    }
     /// Whether a display is initialized on the device.
     ///
     /// ```
@@ -788,7 +834,10 @@ pub trait Backend: Send + Sync + fmt::Debug {
     /// # let _ = (gpu, rtx, mig);
     /// assert!(sim.display_active(rtx).unwrap());
     /// ```
-    fn display_active(&self, device: DeviceRef) -> BackendResult<bool>;
+    fn display_active(&self, device: DeviceRef) -> BackendResult<bool> {
+        let _ = device;
+        Err(BackendError::NotSupported)
+    }
     /// Compute mode.
     ///
     /// ```
@@ -800,7 +849,10 @@ pub trait Backend: Send + Sync + fmt::Debug {
     /// use nvitop::backend::ComputeMode;
     /// assert_eq!(sim.compute_mode(gpu).unwrap(), ComputeMode::Default);
     /// ```
-    fn compute_mode(&self, device: DeviceRef) -> BackendResult<ComputeMode>;
+    fn compute_mode(&self, device: DeviceRef) -> BackendResult<ComputeMode> {
+        let _ = device;
+        Err(BackendError::NotSupported)
+    }
     /// Volatile uncorrected ECC errors (since the last driver load).
     ///
     /// ```
@@ -812,7 +864,10 @@ pub trait Backend: Send + Sync + fmt::Debug {
     /// assert_eq!(sim.ecc_errors_volatile_uncorrected(gpu).unwrap(), 0);
     /// assert!(sim.ecc_errors_volatile_uncorrected(rtx).is_err()); // no ECC on a GeForce
     /// ```
-    fn ecc_errors_volatile_uncorrected(&self, device: DeviceRef) -> BackendResult<u64>;
+    fn ecc_errors_volatile_uncorrected(&self, device: DeviceRef) -> BackendResult<u64> {
+        let _ = device;
+        Err(BackendError::NotSupported)
+    }
     /// Whether MIG mode is currently enabled.
     ///
     /// ```
@@ -824,7 +879,10 @@ pub trait Backend: Send + Sync + fmt::Debug {
     /// assert!(sim.mig_mode(DeviceRef::Physical(1)).unwrap());
     /// assert!(!sim.mig_mode(gpu).unwrap());
     /// ```
-    fn mig_mode(&self, device: DeviceRef) -> BackendResult<bool>;
+    fn mig_mode(&self, device: DeviceRef) -> BackendResult<bool> {
+        let _ = device;
+        Err(BackendError::NotSupported)
+    }
     /// Current clock, MHz.
     ///
     /// ```
@@ -836,7 +894,10 @@ pub trait Backend: Send + Sync + fmt::Debug {
     /// use nvitop::backend::ClockKind;
     /// assert!(sim.clock(gpu, ClockKind::Graphics).unwrap() <= sim.max_clock(gpu, ClockKind::Graphics).unwrap());
     /// ```
-    fn clock(&self, device: DeviceRef, clock: ClockKind) -> BackendResult<u32>;
+    fn clock(&self, device: DeviceRef, clock: ClockKind) -> BackendResult<u32> {
+        let _ = (device, clock);
+        Err(BackendError::NotSupported)
+    }
     /// Maximum clock, MHz.
     ///
     /// ```
@@ -848,7 +909,10 @@ pub trait Backend: Send + Sync + fmt::Debug {
     /// use nvitop::backend::ClockKind;
     /// assert_eq!(sim.max_clock(rtx, ClockKind::Sm).unwrap(), 3120);
     /// ```
-    fn max_clock(&self, device: DeviceRef, clock: ClockKind) -> BackendResult<u32>;
+    fn max_clock(&self, device: DeviceRef, clock: ClockKind) -> BackendResult<u32> {
+        let _ = (device, clock);
+        Err(BackendError::NotSupported)
+    }
     /// PCIe throughput over the last 20 ms, KB/s.
     ///
     /// ```
@@ -861,7 +925,10 @@ pub trait Backend: Send + Sync + fmt::Debug {
     /// assert!(sim.pcie_throughput(gpu, PcieDirection::Rx).unwrap() > 0);
     /// assert_eq!(sim.pcie_throughput(mig, PcieDirection::Rx), Err(BackendError::NotSupported));
     /// ```
-    fn pcie_throughput(&self, device: DeviceRef, direction: PcieDirection) -> BackendResult<u32>;
+    fn pcie_throughput(&self, device: DeviceRef, direction: PcieDirection) -> BackendResult<u32> {
+        let _ = (device, direction);
+        Err(BackendError::NotSupported)
+    }
     /// CUDA compute capability `(major, minor)`.
     ///
     /// ```
@@ -873,7 +940,10 @@ pub trait Backend: Send + Sync + fmt::Debug {
     /// assert_eq!(sim.cuda_compute_capability(gpu).unwrap(), (9, 0));
     /// assert_eq!(sim.cuda_compute_capability(mig).unwrap(), (8, 0));
     /// ```
-    fn cuda_compute_capability(&self, device: DeviceRef) -> BackendResult<(u32, u32)>;
+    fn cuda_compute_capability(&self, device: DeviceRef) -> BackendResult<(u32, u32)> {
+        let _ = device;
+        Err(BackendError::NotSupported)
+    }
     /// Processes with a compute or graphics context on the device (one entry per pid, kinds merged).
     ///
     /// ```
@@ -888,7 +958,11 @@ pub trait Backend: Send + Sync + fmt::Debug {
     /// assert!(sim.processes(mig).unwrap()[0].gpu_instance_id.is_some());
     /// ```
     fn processes(&self, device: DeviceRef) -> BackendResult<Vec<RawProcess>>;
-    /// Per-process utilization samples newer than `since` (driver timestamp, microseconds; `0` for all).
+    /// Per-process utilization samples newer than `since` (driver timestamp,
+    /// CPU time in microseconds; `0` for every sample the driver keeps),
+    /// oldest first. Only processes busy in a sample period have a sample
+    /// for it; no sample newer than `since` is an empty list (NVML's
+    /// `NVML_ERROR_NOT_FOUND`).
     ///
     /// ```
     /// # use nvitop::backend::{Backend, BackendError, DeviceRef, sim::SimBackend};
@@ -902,7 +976,10 @@ pub trait Backend: Send + Sync + fmt::Debug {
     /// // Only samples newer than `since` come back.
     /// assert!(sim.process_utilization(gpu, newest).unwrap().iter().all(|s| s.timestamp > newest));
     /// ```
-    fn process_utilization(&self, device: DeviceRef, since: u64) -> BackendResult<Vec<ProcessUtilization>>;
+    fn process_utilization(&self, device: DeviceRef, since: u64) -> BackendResult<Vec<ProcessUtilization>> {
+        let _ = (device, since);
+        Err(BackendError::NotSupported)
+    }
 }
 
 #[cfg(test)]

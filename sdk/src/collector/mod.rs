@@ -453,7 +453,10 @@ impl ResourceCollector {
                     }
                 }
             })
-            .map_err(|err| crate::Error::Host(format!("could not start the collector thread: {err}")))?;
+            .map_err(|source| crate::Error::ThreadSpawn {
+                thread: "collector",
+                source,
+            })?;
         Ok(Daemon {
             stop,
             thread: Some(thread),

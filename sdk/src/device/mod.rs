@@ -85,14 +85,8 @@ impl Device {
     /// The backend this device is read through.
     ///
     /// ```
-    /// # use std::sync::Arc;
-    /// # use nvitop::{Device, backend::{Backend, sim::SimBackend}};
-    /// # let sim = SimBackend::default_machine();
-    /// # sim.set_time(10.0);
-    /// # let backend: Arc<dyn Backend> = Arc::new(sim);
-    /// # let [gpu, mig_parent, a100, rtx] = <[Device; 4]>::try_from(Device::all_in(&backend).unwrap()).unwrap();
-    /// # let mig = mig_parent.mig_devices().remove(0);
-    /// # let _ = (&gpu, &mig_parent, &a100, &rtx, &mig);
+    /// # use nvitop::doctest::*;
+    /// # let Machine { backend, gpu, mig_parent, a100, rtx, mig } = machine();
     /// assert!(gpu.backend().is_simulated());
     /// assert!(Arc::ptr_eq(gpu.backend(), &backend));
     /// ```
@@ -103,14 +97,8 @@ impl Device {
     /// The backend's reference to this device.
     ///
     /// ```
-    /// # use std::sync::Arc;
-    /// # use nvitop::{Device, backend::{Backend, sim::SimBackend}};
-    /// # let sim = SimBackend::default_machine();
-    /// # sim.set_time(10.0);
-    /// # let backend: Arc<dyn Backend> = Arc::new(sim);
-    /// # let [gpu, mig_parent, a100, rtx] = <[Device; 4]>::try_from(Device::all_in(&backend).unwrap()).unwrap();
-    /// # let mig = mig_parent.mig_devices().remove(0);
-    /// # let _ = (&gpu, &mig_parent, &a100, &rtx, &mig);
+    /// # use nvitop::doctest::*;
+    /// # let Machine { backend, gpu, mig_parent, a100, rtx, mig } = machine();
     /// use nvitop::backend::DeviceRef;
     /// assert_eq!(gpu.handle(), DeviceRef::Physical(0));
     /// assert_eq!(mig.handle(), DeviceRef::Mig { parent: 1, index: 0 });
@@ -122,14 +110,8 @@ impl Device {
     /// The NVML index of the physical GPU (the parent's index for a MIG device).
     ///
     /// ```
-    /// # use std::sync::Arc;
-    /// # use nvitop::{Device, backend::{Backend, sim::SimBackend}};
-    /// # let sim = SimBackend::default_machine();
-    /// # sim.set_time(10.0);
-    /// # let backend: Arc<dyn Backend> = Arc::new(sim);
-    /// # let [gpu, mig_parent, a100, rtx] = <[Device; 4]>::try_from(Device::all_in(&backend).unwrap()).unwrap();
-    /// # let mig = mig_parent.mig_devices().remove(0);
-    /// # let _ = (&gpu, &mig_parent, &a100, &rtx, &mig);
+    /// # use nvitop::doctest::*;
+    /// # let Machine { backend, gpu, mig_parent, a100, rtx, mig } = machine();
     /// assert_eq!(rtx.index(), 3);
     /// assert_eq!(mig.index(), 1); // a MIG device reports its parent's index
     /// ```
@@ -140,14 +122,8 @@ impl Device {
     /// Index as nvitop prints it: `3` for a GPU, `3:1` for MIG device 1 on GPU 3.
     ///
     /// ```
-    /// # use std::sync::Arc;
-    /// # use nvitop::{Device, backend::{Backend, sim::SimBackend}};
-    /// # let sim = SimBackend::default_machine();
-    /// # sim.set_time(10.0);
-    /// # let backend: Arc<dyn Backend> = Arc::new(sim);
-    /// # let [gpu, mig_parent, a100, rtx] = <[Device; 4]>::try_from(Device::all_in(&backend).unwrap()).unwrap();
-    /// # let mig = mig_parent.mig_devices().remove(0);
-    /// # let _ = (&gpu, &mig_parent, &a100, &rtx, &mig);
+    /// # use nvitop::doctest::*;
+    /// # let Machine { backend, gpu, mig_parent, a100, rtx, mig } = machine();
     /// assert_eq!(gpu.display_index(), "0");
     /// assert_eq!(mig.display_index(), "1:0");
     /// ```
@@ -158,14 +134,8 @@ impl Device {
     /// Whether this is a MIG device.
     ///
     /// ```
-    /// # use std::sync::Arc;
-    /// # use nvitop::{Device, backend::{Backend, sim::SimBackend}};
-    /// # let sim = SimBackend::default_machine();
-    /// # sim.set_time(10.0);
-    /// # let backend: Arc<dyn Backend> = Arc::new(sim);
-    /// # let [gpu, mig_parent, a100, rtx] = <[Device; 4]>::try_from(Device::all_in(&backend).unwrap()).unwrap();
-    /// # let mig = mig_parent.mig_devices().remove(0);
-    /// # let _ = (&gpu, &mig_parent, &a100, &rtx, &mig);
+    /// # use nvitop::doctest::*;
+    /// # let Machine { backend, gpu, mig_parent, a100, rtx, mig } = machine();
     /// assert!(!gpu.is_mig_device());
     /// assert!(mig.is_mig_device());
     /// ```
@@ -193,14 +163,8 @@ impl Device {
     /// error otherwise (for example [`BackendError::GpuLost`]).
     ///
     /// ```
-    /// # use std::sync::Arc;
-    /// # use nvitop::{Device, backend::{Backend, sim::SimBackend}};
-    /// # let sim = SimBackend::default_machine();
-    /// # sim.set_time(10.0);
-    /// # let backend: Arc<dyn Backend> = Arc::new(sim);
-    /// # let [gpu, mig_parent, a100, rtx] = <[Device; 4]>::try_from(Device::all_in(&backend).unwrap()).unwrap();
-    /// # let mig = mig_parent.mig_devices().remove(0);
-    /// # let _ = (&gpu, &mig_parent, &a100, &rtx, &mig);
+    /// # use nvitop::doctest::*;
+    /// # let Machine { backend, gpu, mig_parent, a100, rtx, mig } = machine();
     /// assert!(gpu.status().is_ok());
     ///
     /// // The `faults` preset loses GPU 3 thirty seconds in.
@@ -223,14 +187,8 @@ impl Device {
     /// Product name, e.g. `NVIDIA A100-SXM4-80GB`.
     ///
     /// ```
-    /// # use std::sync::Arc;
-    /// # use nvitop::{Device, backend::{Backend, sim::SimBackend}};
-    /// # let sim = SimBackend::default_machine();
-    /// # sim.set_time(10.0);
-    /// # let backend: Arc<dyn Backend> = Arc::new(sim);
-    /// # let [gpu, mig_parent, a100, rtx] = <[Device; 4]>::try_from(Device::all_in(&backend).unwrap()).unwrap();
-    /// # let mig = mig_parent.mig_devices().remove(0);
-    /// # let _ = (&gpu, &mig_parent, &a100, &rtx, &mig);
+    /// # use nvitop::doctest::*;
+    /// # let Machine { backend, gpu, mig_parent, a100, rtx, mig } = machine();
     /// assert_eq!(gpu.name().as_deref(), Some("NVIDIA H100 80GB HBM3"));
     /// assert!(mig.name().unwrap().ends_with("MIG 3g.40gb"));
     /// ```
@@ -242,14 +200,8 @@ impl Device {
     /// UUID (`GPU-...`, or `MIG-...` for a MIG device).
     ///
     /// ```
-    /// # use std::sync::Arc;
-    /// # use nvitop::{Device, backend::{Backend, sim::SimBackend}};
-    /// # let sim = SimBackend::default_machine();
-    /// # sim.set_time(10.0);
-    /// # let backend: Arc<dyn Backend> = Arc::new(sim);
-    /// # let [gpu, mig_parent, a100, rtx] = <[Device; 4]>::try_from(Device::all_in(&backend).unwrap()).unwrap();
-    /// # let mig = mig_parent.mig_devices().remove(0);
-    /// # let _ = (&gpu, &mig_parent, &a100, &rtx, &mig);
+    /// # use nvitop::doctest::*;
+    /// # let Machine { backend, gpu, mig_parent, a100, rtx, mig } = machine();
     /// assert!(gpu.uuid().unwrap().starts_with("GPU-"));
     /// assert!(mig.uuid().unwrap().starts_with("MIG-"));
     /// ```
@@ -261,14 +213,8 @@ impl Device {
     /// PCI bus id, `00000000:07:00.0`.
     ///
     /// ```
-    /// # use std::sync::Arc;
-    /// # use nvitop::{Device, backend::{Backend, sim::SimBackend}};
-    /// # let sim = SimBackend::default_machine();
-    /// # sim.set_time(10.0);
-    /// # let backend: Arc<dyn Backend> = Arc::new(sim);
-    /// # let [gpu, mig_parent, a100, rtx] = <[Device; 4]>::try_from(Device::all_in(&backend).unwrap()).unwrap();
-    /// # let mig = mig_parent.mig_devices().remove(0);
-    /// # let _ = (&gpu, &mig_parent, &a100, &rtx, &mig);
+    /// # use nvitop::doctest::*;
+    /// # let Machine { backend, gpu, mig_parent, a100, rtx, mig } = machine();
     /// let bus_id = gpu.bus_id().unwrap();
     /// assert_eq!(bus_id, "00000000:18:00.0");
     /// assert_eq!(Device::from_bus_id_in(&backend, &bus_id).unwrap(), gpu);
@@ -281,14 +227,8 @@ impl Device {
     /// Framebuffer memory: total, used and free bytes.
     ///
     /// ```
-    /// # use std::sync::Arc;
-    /// # use nvitop::{Device, backend::{Backend, sim::SimBackend}};
-    /// # let sim = SimBackend::default_machine();
-    /// # sim.set_time(10.0);
-    /// # let backend: Arc<dyn Backend> = Arc::new(sim);
-    /// # let [gpu, mig_parent, a100, rtx] = <[Device; 4]>::try_from(Device::all_in(&backend).unwrap()).unwrap();
-    /// # let mig = mig_parent.mig_devices().remove(0);
-    /// # let _ = (&gpu, &mig_parent, &a100, &rtx, &mig);
+    /// # use nvitop::doctest::*;
+    /// # let Machine { backend, gpu, mig_parent, a100, rtx, mig } = machine();
     /// let memory = gpu.memory_info().unwrap();
     /// assert_eq!(memory.used + memory.free, memory.total);
     /// assert!(memory.used > 0);
@@ -301,14 +241,8 @@ impl Device {
     /// Total memory, bytes.
     ///
     /// ```
-    /// # use std::sync::Arc;
-    /// # use nvitop::{Device, backend::{Backend, sim::SimBackend}};
-    /// # let sim = SimBackend::default_machine();
-    /// # sim.set_time(10.0);
-    /// # let backend: Arc<dyn Backend> = Arc::new(sim);
-    /// # let [gpu, mig_parent, a100, rtx] = <[Device; 4]>::try_from(Device::all_in(&backend).unwrap()).unwrap();
-    /// # let mig = mig_parent.mig_devices().remove(0);
-    /// # let _ = (&gpu, &mig_parent, &a100, &rtx, &mig);
+    /// # use nvitop::doctest::*;
+    /// # let Machine { backend, gpu, mig_parent, a100, rtx, mig } = machine();
     /// assert_eq!(gpu.memory_total(), Some(85_520_809_984)); // an 80 GB H100
     /// assert!(mig.memory_total().unwrap() < mig_parent.memory_total().unwrap());
     /// ```
@@ -319,14 +253,8 @@ impl Device {
     /// Used memory, bytes.
     ///
     /// ```
-    /// # use std::sync::Arc;
-    /// # use nvitop::{Device, backend::{Backend, sim::SimBackend}};
-    /// # let sim = SimBackend::default_machine();
-    /// # sim.set_time(10.0);
-    /// # let backend: Arc<dyn Backend> = Arc::new(sim);
-    /// # let [gpu, mig_parent, a100, rtx] = <[Device; 4]>::try_from(Device::all_in(&backend).unwrap()).unwrap();
-    /// # let mig = mig_parent.mig_devices().remove(0);
-    /// # let _ = (&gpu, &mig_parent, &a100, &rtx, &mig);
+    /// # use nvitop::doctest::*;
+    /// # let Machine { backend, gpu, mig_parent, a100, rtx, mig } = machine();
     /// let used = gpu.memory_used().unwrap();
     /// assert!(used > 0 && used <= gpu.memory_total().unwrap());
     /// ```
@@ -337,14 +265,8 @@ impl Device {
     /// Free memory, bytes.
     ///
     /// ```
-    /// # use std::sync::Arc;
-    /// # use nvitop::{Device, backend::{Backend, sim::SimBackend}};
-    /// # let sim = SimBackend::default_machine();
-    /// # sim.set_time(10.0);
-    /// # let backend: Arc<dyn Backend> = Arc::new(sim);
-    /// # let [gpu, mig_parent, a100, rtx] = <[Device; 4]>::try_from(Device::all_in(&backend).unwrap()).unwrap();
-    /// # let mig = mig_parent.mig_devices().remove(0);
-    /// # let _ = (&gpu, &mig_parent, &a100, &rtx, &mig);
+    /// # use nvitop::doctest::*;
+    /// # let Machine { backend, gpu, mig_parent, a100, rtx, mig } = machine();
     /// let (used, free) = (gpu.memory_used().unwrap(), gpu.memory_free().unwrap());
     /// assert_eq!(used + free, gpu.memory_total().unwrap());
     /// ```
@@ -355,14 +277,8 @@ impl Device {
     /// Total memory as `81920MiB`.
     ///
     /// ```
-    /// # use std::sync::Arc;
-    /// # use nvitop::{Device, backend::{Backend, sim::SimBackend}};
-    /// # let sim = SimBackend::default_machine();
-    /// # sim.set_time(10.0);
-    /// # let backend: Arc<dyn Backend> = Arc::new(sim);
-    /// # let [gpu, mig_parent, a100, rtx] = <[Device; 4]>::try_from(Device::all_in(&backend).unwrap()).unwrap();
-    /// # let mig = mig_parent.mig_devices().remove(0);
-    /// # let _ = (&gpu, &mig_parent, &a100, &rtx, &mig);
+    /// # use nvitop::doctest::*;
+    /// # let Machine { backend, gpu, mig_parent, a100, rtx, mig } = machine();
     /// assert_eq!(gpu.memory_total_human().as_deref(), Some("81559MiB"));
     /// assert_eq!(rtx.memory_total_human().as_deref(), Some("24564MiB"));
     /// ```
@@ -373,14 +289,8 @@ impl Device {
     /// Used memory as `8862MiB`.
     ///
     /// ```
-    /// # use std::sync::Arc;
-    /// # use nvitop::{Device, backend::{Backend, sim::SimBackend}};
-    /// # let sim = SimBackend::default_machine();
-    /// # sim.set_time(10.0);
-    /// # let backend: Arc<dyn Backend> = Arc::new(sim);
-    /// # let [gpu, mig_parent, a100, rtx] = <[Device; 4]>::try_from(Device::all_in(&backend).unwrap()).unwrap();
-    /// # let mig = mig_parent.mig_devices().remove(0);
-    /// # let _ = (&gpu, &mig_parent, &a100, &rtx, &mig);
+    /// # use nvitop::doctest::*;
+    /// # let Machine { backend, gpu, mig_parent, a100, rtx, mig } = machine();
     /// let used = gpu.memory_used_human().unwrap();
     /// assert!(used.ends_with("MiB"), "{used}");
     /// ```
@@ -391,14 +301,8 @@ impl Device {
     /// Free memory as `73058MiB`.
     ///
     /// ```
-    /// # use std::sync::Arc;
-    /// # use nvitop::{Device, backend::{Backend, sim::SimBackend}};
-    /// # let sim = SimBackend::default_machine();
-    /// # sim.set_time(10.0);
-    /// # let backend: Arc<dyn Backend> = Arc::new(sim);
-    /// # let [gpu, mig_parent, a100, rtx] = <[Device; 4]>::try_from(Device::all_in(&backend).unwrap()).unwrap();
-    /// # let mig = mig_parent.mig_devices().remove(0);
-    /// # let _ = (&gpu, &mig_parent, &a100, &rtx, &mig);
+    /// # use nvitop::doctest::*;
+    /// # let Machine { backend, gpu, mig_parent, a100, rtx, mig } = machine();
     /// let free = gpu.memory_free_human().unwrap();
     /// assert!(free.ends_with("MiB"), "{free}");
     /// ```
@@ -409,14 +313,8 @@ impl Device {
     /// Used memory as a percentage of total (what the memory bar shows).
     ///
     /// ```
-    /// # use std::sync::Arc;
-    /// # use nvitop::{Device, backend::{Backend, sim::SimBackend}};
-    /// # let sim = SimBackend::default_machine();
-    /// # sim.set_time(10.0);
-    /// # let backend: Arc<dyn Backend> = Arc::new(sim);
-    /// # let [gpu, mig_parent, a100, rtx] = <[Device; 4]>::try_from(Device::all_in(&backend).unwrap()).unwrap();
-    /// # let mig = mig_parent.mig_devices().remove(0);
-    /// # let _ = (&gpu, &mig_parent, &a100, &rtx, &mig);
+    /// # use nvitop::doctest::*;
+    /// # let Machine { backend, gpu, mig_parent, a100, rtx, mig } = machine();
     /// let percent = gpu.memory_percent().unwrap();
     /// assert!(percent > 0.0 && percent <= 100.0, "{percent}");
     /// ```
@@ -427,14 +325,8 @@ impl Device {
     /// BAR1 memory.
     ///
     /// ```
-    /// # use std::sync::Arc;
-    /// # use nvitop::{Device, backend::{Backend, sim::SimBackend}};
-    /// # let sim = SimBackend::default_machine();
-    /// # sim.set_time(10.0);
-    /// # let backend: Arc<dyn Backend> = Arc::new(sim);
-    /// # let [gpu, mig_parent, a100, rtx] = <[Device; 4]>::try_from(Device::all_in(&backend).unwrap()).unwrap();
-    /// # let mig = mig_parent.mig_devices().remove(0);
-    /// # let _ = (&gpu, &mig_parent, &a100, &rtx, &mig);
+    /// # use nvitop::doctest::*;
+    /// # let Machine { backend, gpu, mig_parent, a100, rtx, mig } = machine();
     /// let bar1 = gpu.bar1_memory_info().unwrap();
     /// assert_eq!(bar1.used + bar1.free, bar1.total);
     /// ```
@@ -446,14 +338,8 @@ impl Device {
     /// GPU and memory-bandwidth utilization rates.
     ///
     /// ```
-    /// # use std::sync::Arc;
-    /// # use nvitop::{Device, backend::{Backend, sim::SimBackend}};
-    /// # let sim = SimBackend::default_machine();
-    /// # sim.set_time(10.0);
-    /// # let backend: Arc<dyn Backend> = Arc::new(sim);
-    /// # let [gpu, mig_parent, a100, rtx] = <[Device; 4]>::try_from(Device::all_in(&backend).unwrap()).unwrap();
-    /// # let mig = mig_parent.mig_devices().remove(0);
-    /// # let _ = (&gpu, &mig_parent, &a100, &rtx, &mig);
+    /// # use nvitop::doctest::*;
+    /// # let Machine { backend, gpu, mig_parent, a100, rtx, mig } = machine();
     /// let rates = gpu.utilization_rates().unwrap();
     /// assert!(rates.gpu <= 100 && rates.memory <= 100);
     /// // A MIG-enabled GPU and its MIG devices report no utilization.
@@ -467,14 +353,8 @@ impl Device {
     /// Percent of time a kernel was running (`utilization.gpu`).
     ///
     /// ```
-    /// # use std::sync::Arc;
-    /// # use nvitop::{Device, backend::{Backend, sim::SimBackend}};
-    /// # let sim = SimBackend::default_machine();
-    /// # sim.set_time(10.0);
-    /// # let backend: Arc<dyn Backend> = Arc::new(sim);
-    /// # let [gpu, mig_parent, a100, rtx] = <[Device; 4]>::try_from(Device::all_in(&backend).unwrap()).unwrap();
-    /// # let mig = mig_parent.mig_devices().remove(0);
-    /// # let _ = (&gpu, &mig_parent, &a100, &rtx, &mig);
+    /// # use nvitop::doctest::*;
+    /// # let Machine { backend, gpu, mig_parent, a100, rtx, mig } = machine();
     /// assert!(gpu.gpu_utilization().unwrap() > 50); // the training H100 is busy
     /// assert_eq!(mig.gpu_utilization(), None);
     /// ```
@@ -486,14 +366,8 @@ impl Device {
     /// memory-bandwidth utilization; nvitop calls it `memory_utilization`).
     ///
     /// ```
-    /// # use std::sync::Arc;
-    /// # use nvitop::{Device, backend::{Backend, sim::SimBackend}};
-    /// # let sim = SimBackend::default_machine();
-    /// # sim.set_time(10.0);
-    /// # let backend: Arc<dyn Backend> = Arc::new(sim);
-    /// # let [gpu, mig_parent, a100, rtx] = <[Device; 4]>::try_from(Device::all_in(&backend).unwrap()).unwrap();
-    /// # let mig = mig_parent.mig_devices().remove(0);
-    /// # let _ = (&gpu, &mig_parent, &a100, &rtx, &mig);
+    /// # use nvitop::doctest::*;
+    /// # let Machine { backend, gpu, mig_parent, a100, rtx, mig } = machine();
     /// assert!(gpu.memory_utilization().unwrap() <= 100);
     /// assert_eq!(mig.memory_utilization(), None);
     /// ```
@@ -504,14 +378,8 @@ impl Device {
     /// Alias of [`Device::gpu_utilization`] under nvitop's other name.
     ///
     /// ```
-    /// # use std::sync::Arc;
-    /// # use nvitop::{Device, backend::{Backend, sim::SimBackend}};
-    /// # let sim = SimBackend::default_machine();
-    /// # sim.set_time(10.0);
-    /// # let backend: Arc<dyn Backend> = Arc::new(sim);
-    /// # let [gpu, mig_parent, a100, rtx] = <[Device; 4]>::try_from(Device::all_in(&backend).unwrap()).unwrap();
-    /// # let mig = mig_parent.mig_devices().remove(0);
-    /// # let _ = (&gpu, &mig_parent, &a100, &rtx, &mig);
+    /// # use nvitop::doctest::*;
+    /// # let Machine { backend, gpu, mig_parent, a100, rtx, mig } = machine();
     /// assert_eq!(gpu.gpu_percent(), gpu.gpu_utilization());
     /// ```
     pub fn gpu_percent(&self) -> Option<u32> {
@@ -521,14 +389,8 @@ impl Device {
     /// Encoder utilization, percent.
     ///
     /// ```
-    /// # use std::sync::Arc;
-    /// # use nvitop::{Device, backend::{Backend, sim::SimBackend}};
-    /// # let sim = SimBackend::default_machine();
-    /// # sim.set_time(10.0);
-    /// # let backend: Arc<dyn Backend> = Arc::new(sim);
-    /// # let [gpu, mig_parent, a100, rtx] = <[Device; 4]>::try_from(Device::all_in(&backend).unwrap()).unwrap();
-    /// # let mig = mig_parent.mig_devices().remove(0);
-    /// # let _ = (&gpu, &mig_parent, &a100, &rtx, &mig);
+    /// # use nvitop::doctest::*;
+    /// # let Machine { backend, gpu, mig_parent, a100, rtx, mig } = machine();
     /// assert!(rtx.encoder_utilization().unwrap() <= 100);
     /// assert_eq!(mig.encoder_utilization(), None);
     /// ```
@@ -540,14 +402,8 @@ impl Device {
     /// Decoder utilization, percent.
     ///
     /// ```
-    /// # use std::sync::Arc;
-    /// # use nvitop::{Device, backend::{Backend, sim::SimBackend}};
-    /// # let sim = SimBackend::default_machine();
-    /// # sim.set_time(10.0);
-    /// # let backend: Arc<dyn Backend> = Arc::new(sim);
-    /// # let [gpu, mig_parent, a100, rtx] = <[Device; 4]>::try_from(Device::all_in(&backend).unwrap()).unwrap();
-    /// # let mig = mig_parent.mig_devices().remove(0);
-    /// # let _ = (&gpu, &mig_parent, &a100, &rtx, &mig);
+    /// # use nvitop::doctest::*;
+    /// # let Machine { backend, gpu, mig_parent, a100, rtx, mig } = machine();
     /// assert!(rtx.decoder_utilization().unwrap() <= 100);
     /// assert_eq!(mig.decoder_utilization(), None);
     /// ```
@@ -559,14 +415,8 @@ impl Device {
     /// Fan speed, percent (`None` on passively cooled boards).
     ///
     /// ```
-    /// # use std::sync::Arc;
-    /// # use nvitop::{Device, backend::{Backend, sim::SimBackend}};
-    /// # let sim = SimBackend::default_machine();
-    /// # sim.set_time(10.0);
-    /// # let backend: Arc<dyn Backend> = Arc::new(sim);
-    /// # let [gpu, mig_parent, a100, rtx] = <[Device; 4]>::try_from(Device::all_in(&backend).unwrap()).unwrap();
-    /// # let mig = mig_parent.mig_devices().remove(0);
-    /// # let _ = (&gpu, &mig_parent, &a100, &rtx, &mig);
+    /// # use nvitop::doctest::*;
+    /// # let Machine { backend, gpu, mig_parent, a100, rtx, mig } = machine();
     /// assert_eq!(gpu.fan_speed(), None); // a passively cooled data-center H100
     /// assert!(rtx.fan_speed().unwrap() > 0);
     /// ```
@@ -578,14 +428,8 @@ impl Device {
     /// GPU temperature, degrees Celsius.
     ///
     /// ```
-    /// # use std::sync::Arc;
-    /// # use nvitop::{Device, backend::{Backend, sim::SimBackend}};
-    /// # let sim = SimBackend::default_machine();
-    /// # sim.set_time(10.0);
-    /// # let backend: Arc<dyn Backend> = Arc::new(sim);
-    /// # let [gpu, mig_parent, a100, rtx] = <[Device; 4]>::try_from(Device::all_in(&backend).unwrap()).unwrap();
-    /// # let mig = mig_parent.mig_devices().remove(0);
-    /// # let _ = (&gpu, &mig_parent, &a100, &rtx, &mig);
+    /// # use nvitop::doctest::*;
+    /// # let Machine { backend, gpu, mig_parent, a100, rtx, mig } = machine();
     /// let celsius = gpu.temperature().unwrap();
     /// assert!((20..100).contains(&celsius), "{celsius}");
     /// assert_eq!(mig.temperature(), None);
@@ -598,14 +442,8 @@ impl Device {
     /// Power draw, milliwatts.
     ///
     /// ```
-    /// # use std::sync::Arc;
-    /// # use nvitop::{Device, backend::{Backend, sim::SimBackend}};
-    /// # let sim = SimBackend::default_machine();
-    /// # sim.set_time(10.0);
-    /// # let backend: Arc<dyn Backend> = Arc::new(sim);
-    /// # let [gpu, mig_parent, a100, rtx] = <[Device; 4]>::try_from(Device::all_in(&backend).unwrap()).unwrap();
-    /// # let mig = mig_parent.mig_devices().remove(0);
-    /// # let _ = (&gpu, &mig_parent, &a100, &rtx, &mig);
+    /// # use nvitop::doctest::*;
+    /// # let Machine { backend, gpu, mig_parent, a100, rtx, mig } = machine();
     /// let milliwatts = gpu.power_usage().unwrap();
     /// assert!(milliwatts > 0 && milliwatts <= gpu.power_limit().unwrap());
     /// ```
@@ -617,14 +455,8 @@ impl Device {
     /// Alias of [`Device::power_usage`] under nvitop's other name.
     ///
     /// ```
-    /// # use std::sync::Arc;
-    /// # use nvitop::{Device, backend::{Backend, sim::SimBackend}};
-    /// # let sim = SimBackend::default_machine();
-    /// # sim.set_time(10.0);
-    /// # let backend: Arc<dyn Backend> = Arc::new(sim);
-    /// # let [gpu, mig_parent, a100, rtx] = <[Device; 4]>::try_from(Device::all_in(&backend).unwrap()).unwrap();
-    /// # let mig = mig_parent.mig_devices().remove(0);
-    /// # let _ = (&gpu, &mig_parent, &a100, &rtx, &mig);
+    /// # use nvitop::doctest::*;
+    /// # let Machine { backend, gpu, mig_parent, a100, rtx, mig } = machine();
     /// assert_eq!(gpu.power_draw(), gpu.power_usage());
     /// ```
     pub fn power_draw(&self) -> Option<u32> {
@@ -634,14 +466,8 @@ impl Device {
     /// Enforced power limit, milliwatts.
     ///
     /// ```
-    /// # use std::sync::Arc;
-    /// # use nvitop::{Device, backend::{Backend, sim::SimBackend}};
-    /// # let sim = SimBackend::default_machine();
-    /// # sim.set_time(10.0);
-    /// # let backend: Arc<dyn Backend> = Arc::new(sim);
-    /// # let [gpu, mig_parent, a100, rtx] = <[Device; 4]>::try_from(Device::all_in(&backend).unwrap()).unwrap();
-    /// # let mig = mig_parent.mig_devices().remove(0);
-    /// # let _ = (&gpu, &mig_parent, &a100, &rtx, &mig);
+    /// # use nvitop::doctest::*;
+    /// # let Machine { backend, gpu, mig_parent, a100, rtx, mig } = machine();
     /// assert_eq!(gpu.power_limit(), Some(700_000)); // an H100 SXM: 700 W
     /// assert_eq!(mig.power_limit(), None);
     /// ```
@@ -653,14 +479,8 @@ impl Device {
     /// `"245W / 400W"`, with `N/A` for either side that is missing.
     ///
     /// ```
-    /// # use std::sync::Arc;
-    /// # use nvitop::{Device, backend::{Backend, sim::SimBackend}};
-    /// # let sim = SimBackend::default_machine();
-    /// # sim.set_time(10.0);
-    /// # let backend: Arc<dyn Backend> = Arc::new(sim);
-    /// # let [gpu, mig_parent, a100, rtx] = <[Device; 4]>::try_from(Device::all_in(&backend).unwrap()).unwrap();
-    /// # let mig = mig_parent.mig_devices().remove(0);
-    /// # let _ = (&gpu, &mig_parent, &a100, &rtx, &mig);
+    /// # use nvitop::doctest::*;
+    /// # let Machine { backend, gpu, mig_parent, a100, rtx, mig } = machine();
     /// let status = gpu.power_status();
     /// assert!(status.ends_with("W / 700W"), "{status}");
     /// assert_eq!(mig.power_status(), "N/A / N/A");
@@ -672,14 +492,8 @@ impl Device {
     /// Energy consumed since the driver was loaded, millijoules.
     ///
     /// ```
-    /// # use std::sync::Arc;
-    /// # use nvitop::{Device, backend::{Backend, sim::SimBackend}};
-    /// # let sim = SimBackend::default_machine();
-    /// # sim.set_time(10.0);
-    /// # let backend: Arc<dyn Backend> = Arc::new(sim);
-    /// # let [gpu, mig_parent, a100, rtx] = <[Device; 4]>::try_from(Device::all_in(&backend).unwrap()).unwrap();
-    /// # let mig = mig_parent.mig_devices().remove(0);
-    /// # let _ = (&gpu, &mig_parent, &a100, &rtx, &mig);
+    /// # use nvitop::doctest::*;
+    /// # let Machine { backend, gpu, mig_parent, a100, rtx, mig } = machine();
     /// assert!(gpu.total_energy_consumption().unwrap() > 0);
     /// assert_eq!(mig.total_energy_consumption(), None);
     /// ```
@@ -694,14 +508,8 @@ impl Device {
     /// Performance state as `P0`..`P15`.
     ///
     /// ```
-    /// # use std::sync::Arc;
-    /// # use nvitop::{Device, backend::{Backend, sim::SimBackend}};
-    /// # let sim = SimBackend::default_machine();
-    /// # sim.set_time(10.0);
-    /// # let backend: Arc<dyn Backend> = Arc::new(sim);
-    /// # let [gpu, mig_parent, a100, rtx] = <[Device; 4]>::try_from(Device::all_in(&backend).unwrap()).unwrap();
-    /// # let mig = mig_parent.mig_devices().remove(0);
-    /// # let _ = (&gpu, &mig_parent, &a100, &rtx, &mig);
+    /// # use nvitop::doctest::*;
+    /// # let Machine { backend, gpu, mig_parent, a100, rtx, mig } = machine();
     /// assert_eq!(gpu.performance_state().as_deref(), Some("P0"));
     /// assert_eq!(mig.performance_state(), None);
     /// ```
@@ -714,14 +522,8 @@ impl Device {
     /// Whether persistence mode is on.
     ///
     /// ```
-    /// # use std::sync::Arc;
-    /// # use nvitop::{Device, backend::{Backend, sim::SimBackend}};
-    /// # let sim = SimBackend::default_machine();
-    /// # sim.set_time(10.0);
-    /// # let backend: Arc<dyn Backend> = Arc::new(sim);
-    /// # let [gpu, mig_parent, a100, rtx] = <[Device; 4]>::try_from(Device::all_in(&backend).unwrap()).unwrap();
-    /// # let mig = mig_parent.mig_devices().remove(0);
-    /// # let _ = (&gpu, &mig_parent, &a100, &rtx, &mig);
+    /// # use nvitop::doctest::*;
+    /// # let Machine { backend, gpu, mig_parent, a100, rtx, mig } = machine();
     /// assert_eq!(gpu.persistence_mode(), Some(true));
     /// assert_eq!(rtx.persistence_mode(), Some(false));
     /// ```
@@ -733,14 +535,8 @@ impl Device {
     /// Whether a display is initialized on the device.
     ///
     /// ```
-    /// # use std::sync::Arc;
-    /// # use nvitop::{Device, backend::{Backend, sim::SimBackend}};
-    /// # let sim = SimBackend::default_machine();
-    /// # sim.set_time(10.0);
-    /// # let backend: Arc<dyn Backend> = Arc::new(sim);
-    /// # let [gpu, mig_parent, a100, rtx] = <[Device; 4]>::try_from(Device::all_in(&backend).unwrap()).unwrap();
-    /// # let mig = mig_parent.mig_devices().remove(0);
-    /// # let _ = (&gpu, &mig_parent, &a100, &rtx, &mig);
+    /// # use nvitop::doctest::*;
+    /// # let Machine { backend, gpu, mig_parent, a100, rtx, mig } = machine();
     /// assert_eq!(rtx.display_active(), Some(true)); // the desktop card drives a display
     /// assert_eq!(gpu.display_active(), Some(false));
     /// ```
@@ -752,14 +548,8 @@ impl Device {
     /// Compute mode.
     ///
     /// ```
-    /// # use std::sync::Arc;
-    /// # use nvitop::{Device, backend::{Backend, sim::SimBackend}};
-    /// # let sim = SimBackend::default_machine();
-    /// # sim.set_time(10.0);
-    /// # let backend: Arc<dyn Backend> = Arc::new(sim);
-    /// # let [gpu, mig_parent, a100, rtx] = <[Device; 4]>::try_from(Device::all_in(&backend).unwrap()).unwrap();
-    /// # let mig = mig_parent.mig_devices().remove(0);
-    /// # let _ = (&gpu, &mig_parent, &a100, &rtx, &mig);
+    /// # use nvitop::doctest::*;
+    /// # let Machine { backend, gpu, mig_parent, a100, rtx, mig } = machine();
     /// use nvitop::backend::ComputeMode;
     /// assert_eq!(gpu.compute_mode(), Some(ComputeMode::Default));
     /// assert_eq!(gpu.compute_mode().unwrap().label(), "Default");
@@ -772,14 +562,8 @@ impl Device {
     /// Volatile uncorrected ECC error count (`None` when ECC is off or unsupported).
     ///
     /// ```
-    /// # use std::sync::Arc;
-    /// # use nvitop::{Device, backend::{Backend, sim::SimBackend}};
-    /// # let sim = SimBackend::default_machine();
-    /// # sim.set_time(10.0);
-    /// # let backend: Arc<dyn Backend> = Arc::new(sim);
-    /// # let [gpu, mig_parent, a100, rtx] = <[Device; 4]>::try_from(Device::all_in(&backend).unwrap()).unwrap();
-    /// # let mig = mig_parent.mig_devices().remove(0);
-    /// # let _ = (&gpu, &mig_parent, &a100, &rtx, &mig);
+    /// # use nvitop::doctest::*;
+    /// # let Machine { backend, gpu, mig_parent, a100, rtx, mig } = machine();
     /// assert_eq!(gpu.total_volatile_uncorrected_ecc_errors(), Some(0));
     /// assert_eq!(rtx.total_volatile_uncorrected_ecc_errors(), None); // no ECC on a GeForce
     /// ```
@@ -791,14 +575,8 @@ impl Device {
     /// Whether MIG mode is enabled (`None` on GPUs without MIG support).
     ///
     /// ```
-    /// # use std::sync::Arc;
-    /// # use nvitop::{Device, backend::{Backend, sim::SimBackend}};
-    /// # let sim = SimBackend::default_machine();
-    /// # sim.set_time(10.0);
-    /// # let backend: Arc<dyn Backend> = Arc::new(sim);
-    /// # let [gpu, mig_parent, a100, rtx] = <[Device; 4]>::try_from(Device::all_in(&backend).unwrap()).unwrap();
-    /// # let mig = mig_parent.mig_devices().remove(0);
-    /// # let _ = (&gpu, &mig_parent, &a100, &rtx, &mig);
+    /// # use nvitop::doctest::*;
+    /// # let Machine { backend, gpu, mig_parent, a100, rtx, mig } = machine();
     /// assert_eq!(mig_parent.mig_mode(), Some(true));
     /// assert_eq!(gpu.mig_mode(), Some(false));
     /// assert_eq!(rtx.mig_mode(), None); // no MIG support
@@ -811,14 +589,8 @@ impl Device {
     /// Whether MIG mode is enabled, `false` where MIG is not supported.
     ///
     /// ```
-    /// # use std::sync::Arc;
-    /// # use nvitop::{Device, backend::{Backend, sim::SimBackend}};
-    /// # let sim = SimBackend::default_machine();
-    /// # sim.set_time(10.0);
-    /// # let backend: Arc<dyn Backend> = Arc::new(sim);
-    /// # let [gpu, mig_parent, a100, rtx] = <[Device; 4]>::try_from(Device::all_in(&backend).unwrap()).unwrap();
-    /// # let mig = mig_parent.mig_devices().remove(0);
-    /// # let _ = (&gpu, &mig_parent, &a100, &rtx, &mig);
+    /// # use nvitop::doctest::*;
+    /// # let Machine { backend, gpu, mig_parent, a100, rtx, mig } = machine();
     /// assert!(mig_parent.is_mig_mode_enabled());
     /// assert!(!rtx.is_mig_mode_enabled());
     /// ```
@@ -829,14 +601,8 @@ impl Device {
     /// Current clock of a domain, MHz.
     ///
     /// ```
-    /// # use std::sync::Arc;
-    /// # use nvitop::{Device, backend::{Backend, sim::SimBackend}};
-    /// # let sim = SimBackend::default_machine();
-    /// # sim.set_time(10.0);
-    /// # let backend: Arc<dyn Backend> = Arc::new(sim);
-    /// # let [gpu, mig_parent, a100, rtx] = <[Device; 4]>::try_from(Device::all_in(&backend).unwrap()).unwrap();
-    /// # let mig = mig_parent.mig_devices().remove(0);
-    /// # let _ = (&gpu, &mig_parent, &a100, &rtx, &mig);
+    /// # use nvitop::doctest::*;
+    /// # let Machine { backend, gpu, mig_parent, a100, rtx, mig } = machine();
     /// use nvitop::backend::ClockKind;
     /// let sm = gpu.clock(ClockKind::Sm).unwrap();
     /// assert!(sm > 0 && sm <= gpu.max_clock(ClockKind::Sm).unwrap());
@@ -850,14 +616,8 @@ impl Device {
     /// Maximum clock of a domain, MHz.
     ///
     /// ```
-    /// # use std::sync::Arc;
-    /// # use nvitop::{Device, backend::{Backend, sim::SimBackend}};
-    /// # let sim = SimBackend::default_machine();
-    /// # sim.set_time(10.0);
-    /// # let backend: Arc<dyn Backend> = Arc::new(sim);
-    /// # let [gpu, mig_parent, a100, rtx] = <[Device; 4]>::try_from(Device::all_in(&backend).unwrap()).unwrap();
-    /// # let mig = mig_parent.mig_devices().remove(0);
-    /// # let _ = (&gpu, &mig_parent, &a100, &rtx, &mig);
+    /// # use nvitop::doctest::*;
+    /// # let Machine { backend, gpu, mig_parent, a100, rtx, mig } = machine();
     /// use nvitop::backend::ClockKind;
     /// assert_eq!(gpu.max_clock(ClockKind::Sm), Some(1980));
     /// assert_eq!(gpu.max_clock(ClockKind::Memory), gpu.max_memory_clock());
@@ -870,14 +630,8 @@ impl Device {
     /// Current SM clock, MHz.
     ///
     /// ```
-    /// # use std::sync::Arc;
-    /// # use nvitop::{Device, backend::{Backend, sim::SimBackend}};
-    /// # let sim = SimBackend::default_machine();
-    /// # sim.set_time(10.0);
-    /// # let backend: Arc<dyn Backend> = Arc::new(sim);
-    /// # let [gpu, mig_parent, a100, rtx] = <[Device; 4]>::try_from(Device::all_in(&backend).unwrap()).unwrap();
-    /// # let mig = mig_parent.mig_devices().remove(0);
-    /// # let _ = (&gpu, &mig_parent, &a100, &rtx, &mig);
+    /// # use nvitop::doctest::*;
+    /// # let Machine { backend, gpu, mig_parent, a100, rtx, mig } = machine();
     /// assert!(gpu.sm_clock().unwrap() <= gpu.max_sm_clock().unwrap());
     /// ```
     pub fn sm_clock(&self) -> Option<u32> {
@@ -887,14 +641,8 @@ impl Device {
     /// Current memory clock, MHz.
     ///
     /// ```
-    /// # use std::sync::Arc;
-    /// # use nvitop::{Device, backend::{Backend, sim::SimBackend}};
-    /// # let sim = SimBackend::default_machine();
-    /// # sim.set_time(10.0);
-    /// # let backend: Arc<dyn Backend> = Arc::new(sim);
-    /// # let [gpu, mig_parent, a100, rtx] = <[Device; 4]>::try_from(Device::all_in(&backend).unwrap()).unwrap();
-    /// # let mig = mig_parent.mig_devices().remove(0);
-    /// # let _ = (&gpu, &mig_parent, &a100, &rtx, &mig);
+    /// # use nvitop::doctest::*;
+    /// # let Machine { backend, gpu, mig_parent, a100, rtx, mig } = machine();
     /// assert!(gpu.memory_clock().unwrap() <= gpu.max_memory_clock().unwrap());
     /// ```
     pub fn memory_clock(&self) -> Option<u32> {
@@ -904,14 +652,8 @@ impl Device {
     /// Current graphics clock, MHz.
     ///
     /// ```
-    /// # use std::sync::Arc;
-    /// # use nvitop::{Device, backend::{Backend, sim::SimBackend}};
-    /// # let sim = SimBackend::default_machine();
-    /// # sim.set_time(10.0);
-    /// # let backend: Arc<dyn Backend> = Arc::new(sim);
-    /// # let [gpu, mig_parent, a100, rtx] = <[Device; 4]>::try_from(Device::all_in(&backend).unwrap()).unwrap();
-    /// # let mig = mig_parent.mig_devices().remove(0);
-    /// # let _ = (&gpu, &mig_parent, &a100, &rtx, &mig);
+    /// # use nvitop::doctest::*;
+    /// # let Machine { backend, gpu, mig_parent, a100, rtx, mig } = machine();
     /// assert!(gpu.graphics_clock().unwrap() > 0);
     /// assert_eq!(mig.graphics_clock(), None);
     /// ```
@@ -922,14 +664,8 @@ impl Device {
     /// Maximum SM clock, MHz.
     ///
     /// ```
-    /// # use std::sync::Arc;
-    /// # use nvitop::{Device, backend::{Backend, sim::SimBackend}};
-    /// # let sim = SimBackend::default_machine();
-    /// # sim.set_time(10.0);
-    /// # let backend: Arc<dyn Backend> = Arc::new(sim);
-    /// # let [gpu, mig_parent, a100, rtx] = <[Device; 4]>::try_from(Device::all_in(&backend).unwrap()).unwrap();
-    /// # let mig = mig_parent.mig_devices().remove(0);
-    /// # let _ = (&gpu, &mig_parent, &a100, &rtx, &mig);
+    /// # use nvitop::doctest::*;
+    /// # let Machine { backend, gpu, mig_parent, a100, rtx, mig } = machine();
     /// assert_eq!(gpu.max_sm_clock(), Some(1980));
     /// ```
     pub fn max_sm_clock(&self) -> Option<u32> {
@@ -939,14 +675,8 @@ impl Device {
     /// Maximum memory clock, MHz.
     ///
     /// ```
-    /// # use std::sync::Arc;
-    /// # use nvitop::{Device, backend::{Backend, sim::SimBackend}};
-    /// # let sim = SimBackend::default_machine();
-    /// # sim.set_time(10.0);
-    /// # let backend: Arc<dyn Backend> = Arc::new(sim);
-    /// # let [gpu, mig_parent, a100, rtx] = <[Device; 4]>::try_from(Device::all_in(&backend).unwrap()).unwrap();
-    /// # let mig = mig_parent.mig_devices().remove(0);
-    /// # let _ = (&gpu, &mig_parent, &a100, &rtx, &mig);
+    /// # use nvitop::doctest::*;
+    /// # let Machine { backend, gpu, mig_parent, a100, rtx, mig } = machine();
     /// assert_eq!(gpu.max_memory_clock(), Some(2619));
     /// ```
     pub fn max_memory_clock(&self) -> Option<u32> {
@@ -956,14 +686,8 @@ impl Device {
     /// PCIe transmit throughput (device to host), KB/s.
     ///
     /// ```
-    /// # use std::sync::Arc;
-    /// # use nvitop::{Device, backend::{Backend, sim::SimBackend}};
-    /// # let sim = SimBackend::default_machine();
-    /// # sim.set_time(10.0);
-    /// # let backend: Arc<dyn Backend> = Arc::new(sim);
-    /// # let [gpu, mig_parent, a100, rtx] = <[Device; 4]>::try_from(Device::all_in(&backend).unwrap()).unwrap();
-    /// # let mig = mig_parent.mig_devices().remove(0);
-    /// # let _ = (&gpu, &mig_parent, &a100, &rtx, &mig);
+    /// # use nvitop::doctest::*;
+    /// # let Machine { backend, gpu, mig_parent, a100, rtx, mig } = machine();
     /// assert!(gpu.pcie_tx_throughput().unwrap() > 0);
     /// assert_eq!(mig.pcie_tx_throughput(), None);
     /// ```
@@ -978,14 +702,8 @@ impl Device {
     /// PCIe receive throughput (host to device), KB/s.
     ///
     /// ```
-    /// # use std::sync::Arc;
-    /// # use nvitop::{Device, backend::{Backend, sim::SimBackend}};
-    /// # let sim = SimBackend::default_machine();
-    /// # sim.set_time(10.0);
-    /// # let backend: Arc<dyn Backend> = Arc::new(sim);
-    /// # let [gpu, mig_parent, a100, rtx] = <[Device; 4]>::try_from(Device::all_in(&backend).unwrap()).unwrap();
-    /// # let mig = mig_parent.mig_devices().remove(0);
-    /// # let _ = (&gpu, &mig_parent, &a100, &rtx, &mig);
+    /// # use nvitop::doctest::*;
+    /// # let Machine { backend, gpu, mig_parent, a100, rtx, mig } = machine();
     /// assert!(gpu.pcie_rx_throughput().unwrap() > 0);
     /// assert_eq!(mig.pcie_rx_throughput(), None);
     /// ```
@@ -1001,14 +719,8 @@ impl Device {
     /// driver's KiB/s in [`bytes2human`] units, per second).
     ///
     /// ```
-    /// # use std::sync::Arc;
-    /// # use nvitop::{Device, backend::{Backend, sim::SimBackend}};
-    /// # let sim = SimBackend::default_machine();
-    /// # sim.set_time(10.0);
-    /// # let backend: Arc<dyn Backend> = Arc::new(sim);
-    /// # let [gpu, mig_parent, a100, rtx] = <[Device; 4]>::try_from(Device::all_in(&backend).unwrap()).unwrap();
-    /// # let mig = mig_parent.mig_devices().remove(0);
-    /// # let _ = (&gpu, &mig_parent, &a100, &rtx, &mig);
+    /// # use nvitop::doctest::*;
+    /// # let Machine { backend, gpu, mig_parent, a100, rtx, mig } = machine();
     /// let tx = gpu.pcie_tx_throughput_human().unwrap();
     /// assert!(tx.ends_with("iB/s"), "{tx}");
     /// assert_eq!(mig.pcie_tx_throughput_human(), None);
@@ -1020,14 +732,8 @@ impl Device {
     /// PCIe receive throughput as nvitop writes it, `1987MiB/s`.
     ///
     /// ```
-    /// # use std::sync::Arc;
-    /// # use nvitop::{Device, backend::{Backend, sim::SimBackend}};
-    /// # let sim = SimBackend::default_machine();
-    /// # sim.set_time(10.0);
-    /// # let backend: Arc<dyn Backend> = Arc::new(sim);
-    /// # let [gpu, mig_parent, a100, rtx] = <[Device; 4]>::try_from(Device::all_in(&backend).unwrap()).unwrap();
-    /// # let mig = mig_parent.mig_devices().remove(0);
-    /// # let _ = (&gpu, &mig_parent, &a100, &rtx, &mig);
+    /// # use nvitop::doctest::*;
+    /// # let Machine { backend, gpu, mig_parent, a100, rtx, mig } = machine();
     /// let rx = gpu.pcie_rx_throughput_human().unwrap();
     /// assert_eq!(rx, nvitop::format::throughput2human(gpu.pcie_rx_throughput().unwrap()));
     /// ```
@@ -1038,14 +744,8 @@ impl Device {
     /// CUDA compute capability `(major, minor)`.
     ///
     /// ```
-    /// # use std::sync::Arc;
-    /// # use nvitop::{Device, backend::{Backend, sim::SimBackend}};
-    /// # let sim = SimBackend::default_machine();
-    /// # sim.set_time(10.0);
-    /// # let backend: Arc<dyn Backend> = Arc::new(sim);
-    /// # let [gpu, mig_parent, a100, rtx] = <[Device; 4]>::try_from(Device::all_in(&backend).unwrap()).unwrap();
-    /// # let mig = mig_parent.mig_devices().remove(0);
-    /// # let _ = (&gpu, &mig_parent, &a100, &rtx, &mig);
+    /// # use nvitop::doctest::*;
+    /// # let Machine { backend, gpu, mig_parent, a100, rtx, mig } = machine();
     /// assert_eq!(gpu.cuda_compute_capability(), Some((9, 0))); // Hopper
     /// assert_eq!(rtx.cuda_compute_capability(), Some((8, 9))); // Ada
     /// ```
@@ -1060,14 +760,8 @@ impl Device {
     /// MIG devices under this GPU (empty when MIG is off or for a MIG device).
     ///
     /// ```
-    /// # use std::sync::Arc;
-    /// # use nvitop::{Device, backend::{Backend, sim::SimBackend}};
-    /// # let sim = SimBackend::default_machine();
-    /// # sim.set_time(10.0);
-    /// # let backend: Arc<dyn Backend> = Arc::new(sim);
-    /// # let [gpu, mig_parent, a100, rtx] = <[Device; 4]>::try_from(Device::all_in(&backend).unwrap()).unwrap();
-    /// # let mig = mig_parent.mig_devices().remove(0);
-    /// # let _ = (&gpu, &mig_parent, &a100, &rtx, &mig);
+    /// # use nvitop::doctest::*;
+    /// # let Machine { backend, gpu, mig_parent, a100, rtx, mig } = machine();
     /// let migs = mig_parent.mig_devices();
     /// assert_eq!(migs.len(), 3);
     /// assert_eq!(migs[2].display_index(), "1:2");
@@ -1091,14 +785,8 @@ impl Device {
     /// process list needs privileges, or [`BackendError::GpuLost`].
     ///
     /// ```
-    /// # use std::sync::Arc;
-    /// # use nvitop::{Device, backend::{Backend, sim::SimBackend}};
-    /// # let sim = SimBackend::default_machine();
-    /// # sim.set_time(10.0);
-    /// # let backend: Arc<dyn Backend> = Arc::new(sim);
-    /// # let [gpu, mig_parent, a100, rtx] = <[Device; 4]>::try_from(Device::all_in(&backend).unwrap()).unwrap();
-    /// # let mig = mig_parent.mig_devices().remove(0);
-    /// # let _ = (&gpu, &mig_parent, &a100, &rtx, &mig);
+    /// # use nvitop::doctest::*;
+    /// # let Machine { backend, gpu, mig_parent, a100, rtx, mig } = machine();
     /// let processes = gpu.processes().unwrap();
     /// // The calling process trains on GPU 0 of the simulated machine.
     /// assert!(processes.iter().any(|p| p.pid() == std::process::id()));

@@ -323,13 +323,55 @@ impl GpuProcess {
     }
 }
 
-/// The newest utilization sample of each pid on the device (empty where the
-/// driver keeps none).
-pub(crate) fn latest_utilization(device: &Device) -> HashMap<u32, ProcessUtilization> {
-    let samples = device
-        .backend()
-        .process_utilization(device.handle(), 0)
-        .unwrap_or_default();
+/// How far back a reader looks for per-process utilization samples, µs.
+///
+/// The driver returns the samples newer than the timestamp a reader gives
+/// (see `docs/SIMULATOR.md`). Every reader asks for this fixed window,
+/// rather than "since my previous read", because several readers of one
+/// program (sampler, collector, monitor, user code) ask at once, and a
+/// shared "last seen" timestamp advanced by one would hide the samples from
+/// the others. One second holds one to six driver sample periods.
+pub(crate) const UTILIZATION_WINDOW_US: u64 = 1_000_000;
+
+/// The per-process utilization of one device over the last
+/// [`UTILIZATION_WINDOW_US`]: each pid's newest sample in the window, a
+/// zero sample for a pid with none (the driver records no sample for a
+/// process that was idle), or nothing at all where the driver keeps no
+/// per-process samples (MIG-enabled GPU, unsupported, no permission).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct RecentUtilization {
+    latest: HashMap<u32, ProcessUtilization>,
+    /// The driver answered: a pid without a sample was idle.
+    answered: bool,
+    /// The sample of an idle process.
+    idle: ProcessUtilization,
+}
+
+impl RecentUtilization {
+    /// The sample of `pid`: its newest in the window, zeros when it had
+    /// none, `None` when the driver has no per-process samples. Takes the
+    /// pid by reference, as `HashMap::get` does, which its callers used.
+    #[allow(clippy::trivially_copy_pass_by_ref)]
+    pub(crate) fn get(&self, pid: &u32) -> Option<&ProcessUtilization> {
+        match self.latest.get(pid) {
+            Some(sample) => Some(sample),
+            None if self.answered => Some(&self.idle),
+            None => None,
+        }
+    }
+}
+
+/// The recent utilization of each pid on the device (see [`RecentUtilization`]).
+pub(crate) fn latest_utilization(device: &Device) -> RecentUtilization {
+    let now_us = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX));
+    let since = now_us.saturating_sub(UTILIZATION_WINDOW_US);
+    // The NVML backend turns the driver's NOT_FOUND ("no sample newer than
+    // `since`") into an empty list: every process was idle.
+    let Ok(samples) = device.backend().process_utilization(device.handle(), since) else {
+        return RecentUtilization::default();
+    };
     let mut latest: HashMap<u32, ProcessUtilization> = HashMap::with_capacity(samples.len());
     for sample in samples {
         latest
@@ -341,7 +383,18 @@ pub(crate) fn latest_utilization(device: &Device) -> HashMap<u32, ProcessUtiliza
             })
             .or_insert(sample);
     }
-    latest
+    RecentUtilization {
+        latest,
+        answered: true,
+        idle: ProcessUtilization {
+            pid: 0,
+            timestamp: since,
+            sm: 0,
+            memory: 0,
+            encoder: 0,
+            decoder: 0,
+        },
+    }
 }
 
 impl GpuProcess {

@@ -587,16 +587,23 @@ fn run(shared: &Shared) {
 }
 
 fn take_and_publish(shared: &Shared) -> Arc<Sample> {
-    let seq = shared.latest_seq.load(Ordering::Acquire) + 1;
-    let sample = Arc::new(take_sample(shared, seq));
-    {
+    // The sampler thread and any number of `sample_now` callers take samples
+    // at once. The number is given when the sample is published, under the
+    // ring's lock, so numbers are unique, the ring is in number order and
+    // `latest_seq` (stored under the same lock) never goes back. A sample
+    // that took longer than one started after it is numbered after it.
+    let mut taken = take_sample(shared);
+    let sample = {
         let mut ring = shared.ring.lock().unwrap_or_else(PoisonError::into_inner);
+        taken.seq = shared.latest_seq.load(Ordering::Acquire) + 1;
+        let sample = Arc::new(taken);
         if ring.len() == RING {
             ring.pop_front();
         }
         ring.push_back(Arc::clone(&sample));
-    }
-    shared.latest_seq.store(seq, Ordering::Release);
+        shared.latest_seq.store(sample.seq, Ordering::Release);
+        sample
+    };
     let observers: Vec<Arc<dyn SampleObserver>> = {
         let mut list = shared.observers.lock().unwrap_or_else(PoisonError::into_inner);
         list.retain(|w| w.strong_count() > 0);
@@ -634,7 +641,8 @@ fn tracked_pids(tracked: &Tracked) -> Vec<u32> {
     }
 }
 
-fn take_sample(shared: &Shared, seq: u64) -> Sample {
+/// A sample numbered 0; [`take_and_publish`] numbers it.
+fn take_sample(shared: &Shared) -> Sample {
     let pids = tracked_pids(&shared.config.tracked);
     let mut per_device_tracked = Vec::with_capacity(shared.devices.len());
     let mut devices = Vec::with_capacity(shared.devices.len());
@@ -683,7 +691,7 @@ fn take_sample(shared: &Shared, seq: u64) -> Sample {
         })
         .collect();
     Sample {
-        seq,
+        seq: 0,
         timestamp: unix_now(),
         devices,
         host: host::snapshot(),

@@ -483,6 +483,10 @@ macro_rules! exports {
                     if missing(stringify!($name)) {
                         return Err(FUNCTION_NOT_FOUND);
                     }
+                    // The first `nvmlInit*` sleeps while loading the simulator.
+                    if !stringify!($name).starts_with("nvmlInit") {
+                        state::delay(stringify!($name));
+                    }
                     $body
                 })
             }

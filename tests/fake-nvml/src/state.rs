@@ -3,7 +3,7 @@
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use nvitop::backend::sim::{SIM_SCENARIO_ENV, SIM_TIME_ENV, SimBackend};
+use nvitop::backend::sim::{Latency, SIM_SCENARIO_ENV, SIM_TIME_ENV, SimBackend};
 use nvitop::backend::{Backend, BackendError, DeviceRef};
 use nvml_wrapper_sys::bindings::{nvmlDevice_st, nvmlDevice_t};
 
@@ -110,6 +110,9 @@ impl Table {
 pub(crate) struct Loaded {
     pub backend: Arc<SimBackend>,
     pub table: &'static Table,
+    /// How long each export takes (`NVITOP_SIM_LATENCY`), applied by C
+    /// name at the export boundary; `backend` itself answers at once.
+    pub latency: Arc<Latency>,
 }
 
 #[derive(Debug)]
@@ -154,6 +157,11 @@ pub(crate) fn init() -> Result<(), Code> {
         eprintln!("fake-nvml: {err}");
         return Err(codes::DRIVER_NOT_LOADED);
     }
+    // `from_env` already slept `nvmlInit`'s delay. From here each export
+    // sleeps its own delay, by its C name, so the backend must not sleep
+    // again (one export may ask it several questions).
+    let latency = Arc::new(backend.latency().clone());
+    let backend = backend.with_latency(Latency::none());
     let fresh = Table::build(&backend);
     let table = match global.last_table {
         Some(last) if last.same_devices(&fresh) => last,
@@ -163,6 +171,7 @@ pub(crate) fn init() -> Result<(), Code> {
     global.loaded = Some(Loaded {
         backend: Arc::new(backend),
         table,
+        latency,
     });
     global.refcount = 1;
     Ok(())
@@ -180,6 +189,15 @@ pub(crate) fn shutdown() -> Result<(), Code> {
         _ => global.refcount -= 1,
     }
     Ok(())
+}
+
+/// Sleeps as long as the export `call` takes on the simulated driver
+/// (nothing before `nvmlInit`: an uninitialized library answers at once).
+pub(crate) fn delay(call: &str) {
+    let latency = global().loaded.as_ref().map(|loaded| Arc::clone(&loaded.latency));
+    if let Some(latency) = latency {
+        latency.wait(call);
+    }
 }
 
 /// The loaded state, or `NVML_ERROR_UNINITIALIZED`.

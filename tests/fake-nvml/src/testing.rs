@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 
-use nvitop::backend::{Backend, BackendError, BackendResult, ClockKind, DeviceRef, PcieDirection};
+use nvitop::backend::{Backend, BackendError, BackendResult, ClockKind, DeviceRef, PcieDirection, ProcessUtilization};
 use serde_json::Value;
 
 /// File name of the built cdylib.
@@ -350,9 +350,22 @@ pub fn backend_answers(backend: &dyn Backend, own: u32, parent: u32) -> Value {
                     .collect::<Vec<_>>()
             });
             put("processes", answer!(processes));
-            let samples = backend.process_utilization(device, 0).map(|mut list| {
-                list.sort_by_key(|s| (pid(s.pid).to_string(), s.timestamp));
-                list.iter()
+            // Each pid's newest sample, as readers use them: the two sides
+            // started their sample buffers at different moments, so the
+            // number of periods each holds differs; at a pinned time every
+            // period of one process holds the same values.
+            let samples = backend.process_utilization(device, 0).map(|list| {
+                let mut newest: Vec<ProcessUtilization> = Vec::new();
+                for s in list {
+                    match newest.iter_mut().find(|n| n.pid == s.pid) {
+                        Some(n) if s.timestamp >= n.timestamp => *n = s,
+                        Some(_) => {}
+                        None => newest.push(s),
+                    }
+                }
+                newest.sort_by_key(|s| pid(s.pid).to_string());
+                newest
+                    .iter()
                     .map(|s| {
                         let mut v = serde_json::to_value(s).expect("a sample serializes");
                         v["pid"] = pid(s.pid);

@@ -468,16 +468,46 @@ fn process_utilization_negotiates_and_filters_by_timestamp() {
     let rc = unsafe { get(d, ptr::null_mut(), &raw mut count, 0) };
     assert_eq!(rc, INSUFFICIENT_SIZE);
     assert!(count > 0);
-    let mut buf: Vec<b::nvmlProcessUtilizationSample_t> = vec![unsafe_zeroed(); count as usize];
+    // A buffer one short: the count needed again.
+    let mut short: Vec<b::nvmlProcessUtilizationSample_t> = vec![unsafe_zeroed(); count as usize - 1];
+    let mut asked = count - 1;
+    // SAFETY: `short` holds `asked` elements.
+    assert_eq!(
+        unsafe { get(d, short.as_mut_ptr(), &raw mut asked, 0) },
+        INSUFFICIENT_SIZE
+    );
+    assert!(asked >= count);
+    // The driver records a new period every 1/6 s, so the count can grow
+    // between two calls (as on a real driver): leave room for a few.
+    let room = count + 64;
+    let mut buf: Vec<b::nvmlProcessUtilizationSample_t> = vec![unsafe_zeroed(); room as usize];
+    let mut count = room;
     // SAFETY: `buf` holds `count` elements.
     assert_eq!(unsafe { get(d, buf.as_mut_ptr(), &raw mut count, 0) }, SUCCESS);
     buf.truncate(count as usize);
+    assert!(buf.windows(2).all(|w| w[0].timeStamp <= w[1].timeStamp), "oldest first");
     let newest = buf.iter().map(|s| s.timeStamp).max().unwrap();
     assert!(newest > 0);
-    // Nothing newer than the newest sample.
+    // Only samples newer than the timestamp given: from half a second
+    // before the newest, at most the periods since (a period is 1/6 s, and
+    // one may be recorded between the calls).
+    let mut recent: Vec<b::nvmlProcessUtilizationSample_t> = vec![unsafe_zeroed(); room as usize];
+    let mut count = room;
+    // SAFETY: `recent` holds `count` elements.
+    assert_eq!(
+        unsafe { get(d, recent.as_mut_ptr(), &raw mut count, newest - 500_000) },
+        SUCCESS
+    );
+    recent.truncate(count as usize);
+    assert!(recent.iter().all(|s| s.timeStamp > newest - 500_000));
+    assert!(recent.len() < buf.len(), "older samples are left out");
+    // Nothing newer (the next seconds' periods are older than this): NOT_FOUND.
     let mut count: c_uint = 0;
     // SAFETY: null buffer.
-    assert_eq!(unsafe { get(d, ptr::null_mut(), &raw mut count, newest) }, NOT_FOUND);
+    assert_eq!(
+        unsafe { get(d, ptr::null_mut(), &raw mut count, newest + 5_000_000) },
+        NOT_FOUND
+    );
     lib.shutdown();
 }
 

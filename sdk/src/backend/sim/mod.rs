@@ -17,17 +17,21 @@
 //! assert_eq!(sim.mig_devices(DeviceRef::Physical(0)).unwrap().len(), 4);
 //! ```
 
+pub mod latency;
 mod machine;
 pub mod models;
 mod pids;
 pub mod presets;
+pub mod samples;
 pub mod scenario;
 mod workload;
 
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, PoisonError};
 use std::time::Instant;
 
+pub use latency::{Latency, LatencyError, SIM_LATENCY_ENV};
 pub use pids::HOST_PIDS_ENV;
 pub use scenario::{Scenario, ScenarioError};
 
@@ -93,6 +97,10 @@ pub struct SimBackend {
     /// runs a few seconds apart show a machine that moved on, not the same
     /// instant twice. Pinned time ignores it (same values everywhere).
     wall_offset: f64,
+    /// How long each driver call takes (see [`Latency`]).
+    latency: Latency,
+    /// Per physical GPU, the driver's buffer of per-process utilization samples.
+    samples: Mutex<Vec<samples::SampleBuffer>>,
 }
 
 impl SimBackend {
@@ -134,12 +142,20 @@ impl SimBackend {
             .filter(|t| t.is_finite())
             .map_or(FOLLOW_WALL_CLOCK, f64::to_bits);
         let wall_offset = crate::snapshot::unix_now();
+        let latency = scenario.latency.clone().unwrap_or_default();
+        let samples = Mutex::new(
+            (0..machine.gpus.len())
+                .map(|_| samples::SampleBuffer::default())
+                .collect(),
+        );
         Self {
             scenario,
             machine,
             origin: Instant::now(),
             pinned: AtomicU64::new(pinned),
             wall_offset,
+            latency,
+            samples,
         }
     }
 
@@ -205,6 +221,10 @@ impl SimBackend {
     /// # Errors
     /// An unknown preset, or a bad scenario file.
     pub fn from_spec(spec: &str) -> Result<Self, ScenarioError> {
+        Self::load_driver(Self::from_spec_instant(spec)?)
+    }
+
+    fn from_spec_instant(spec: &str) -> Result<Self, ScenarioError> {
         let spec = spec.trim();
         if matches!(spec.to_ascii_lowercase().as_str(), "" | "1" | "true" | "yes" | "on") {
             return Self::from_preset("default");
@@ -242,16 +262,56 @@ impl SimBackend {
     /// assert_eq!(SimBackend::from_env().unwrap().device_count().unwrap(), 4);
     /// ```
     pub fn from_env() -> Result<Self, ScenarioError> {
-        if let Ok(spec) = std::env::var(SIM_SCENARIO_ENV)
+        let sim = if let Ok(spec) = std::env::var(SIM_SCENARIO_ENV)
             && !spec.trim().is_empty()
         {
-            return Self::from_spec(&spec);
-        }
-        let simulate = std::env::var(crate::global::SIMULATE_ENV).ok();
-        match crate::global::simulate_spec(simulate.as_deref()) {
-            Some(spec) => Self::from_spec(spec),
-            None => Self::from_preset("default"),
-        }
+            Self::from_spec_instant(&spec)?
+        } else {
+            let simulate = std::env::var(crate::global::SIMULATE_ENV).ok();
+            match crate::global::simulate_spec(simulate.as_deref()) {
+                Some(spec) => Self::from_spec_instant(spec)?,
+                None => Self::from_preset("default")?,
+            }
+        };
+        Self::load_driver(sim)
+    }
+
+    /// What loading a driver does to a simulator made from a spec or the
+    /// environment: `NVITOP_SIM_LATENCY` (when set) replaces the scenario's
+    /// latency, and the load costs `nvmlInit`'s delay, as `nvmlInit` does.
+    fn load_driver(sim: Self) -> Result<Self, ScenarioError> {
+        let sim = match Latency::from_env()? {
+            Some(latency) => sim.with_latency(latency),
+            None => sim,
+        };
+        sim.latency.wait("nvmlInit");
+        Ok(sim)
+    }
+
+    /// This simulator with every driver call delayed as `latency` says.
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// use nvitop::backend::{Backend, DeviceRef, sim::{Latency, SimBackend}};
+    /// let sim = SimBackend::default_machine().with_latency(Latency::parse("30ms").unwrap());
+    /// let start = Instant::now();
+    /// sim.temperature(DeviceRef::Physical(0)).unwrap();
+    /// assert!(start.elapsed() >= Duration::from_millis(30));
+    /// ```
+    #[must_use]
+    pub fn with_latency(mut self, latency: Latency) -> Self {
+        self.latency = latency;
+        self
+    }
+
+    /// How long each driver call of this simulator takes.
+    ///
+    /// ```
+    /// use nvitop::backend::sim::{Latency, SimBackend};
+    /// assert!(SimBackend::default_machine().latency().is_none()); // instant unless asked
+    /// ```
+    pub fn latency(&self) -> &Latency {
+        &self.latency
     }
 
     /// The scenario this simulator runs.
@@ -394,23 +454,28 @@ impl Backend for SimBackend {
     }
 
     fn driver_version(&self) -> BackendResult<String> {
+        self.latency.wait("nvmlSystemGetDriverVersion");
         Ok(self.machine.driver_version.clone())
     }
 
     fn nvml_version(&self) -> BackendResult<String> {
+        self.latency.wait("nvmlSystemGetNVMLVersion");
         let major = self.machine.cuda_driver_version / 1000;
         Ok(format!("{major}.{}", self.machine.driver_version))
     }
 
     fn cuda_driver_version(&self) -> BackendResult<i32> {
+        self.latency.wait("nvmlSystemGetCudaDriverVersion");
         Ok(self.machine.cuda_driver_version)
     }
 
     fn device_count(&self) -> BackendResult<u32> {
+        self.latency.wait("nvmlDeviceGetCount");
         Ok(self.machine.gpus.len() as u32)
     }
 
     fn device_by_uuid(&self, uuid: &str) -> BackendResult<DeviceRef> {
+        self.latency.wait("nvmlDeviceGetHandleByUUID");
         let t = self.time();
         for (i, gpu) in self.machine.gpus.iter().enumerate() {
             let found = if gpu.uuid.eq_ignore_ascii_case(uuid) {
@@ -434,6 +499,7 @@ impl Backend for SimBackend {
     }
 
     fn device_by_bus_id(&self, bus_id: &str) -> BackendResult<DeviceRef> {
+        self.latency.wait("nvmlDeviceGetHandleByPciBusId");
         // Compare parsed values, so any spelling on either side matches.
         let wanted = PciBusId::parse(bus_id);
         let t = self.time();
@@ -452,6 +518,7 @@ impl Backend for SimBackend {
     }
 
     fn mig_devices(&self, device: DeviceRef) -> BackendResult<Vec<DeviceRef>> {
+        self.latency.wait("nvmlDeviceGetMaxMigDeviceCount");
         let t = self.time();
         let gpu = self.gpu(device, t)?;
         // A driver that cannot report MIG mode lists no MIG devices: NVML
@@ -468,6 +535,7 @@ impl Backend for SimBackend {
     }
 
     fn name(&self, device: DeviceRef) -> BackendResult<String> {
+        self.latency.wait("nvmlDeviceGetName");
         let gpu = self.gpu(device, self.time())?;
         Ok(match device {
             DeviceRef::Physical(_) => gpu.model.name.to_owned(),
@@ -476,6 +544,7 @@ impl Backend for SimBackend {
     }
 
     fn uuid(&self, device: DeviceRef) -> BackendResult<String> {
+        self.latency.wait("nvmlDeviceGetUUID");
         let gpu = self.gpu(device, self.time())?;
         Ok(match device {
             DeviceRef::Physical(_) => gpu.uuid.clone(),
@@ -484,11 +553,13 @@ impl Backend for SimBackend {
     }
 
     fn bus_id(&self, device: DeviceRef) -> BackendResult<String> {
+        self.latency.wait("nvmlDeviceGetPciInfo");
         // A MIG device reports its parent's PCI location.
         Ok(self.gpu(device, self.time())?.bus_id.clone())
     }
 
     fn memory_info(&self, device: DeviceRef) -> BackendResult<MemoryInfo> {
+        self.latency.wait("nvmlDeviceGetMemoryInfo");
         let (gpu, _) = self.supported(device, FaultField::MemoryInfo)?;
         let (total, used) = match device {
             DeviceRef::Physical(_) => (gpu.memory_total(), gpu.memory_used()),
@@ -505,6 +576,7 @@ impl Backend for SimBackend {
     }
 
     fn bar1_memory_info(&self, device: DeviceRef) -> BackendResult<MemoryInfo> {
+        self.latency.wait("nvmlDeviceGetBAR1MemoryInfo");
         // NVML answers BAR1 per MIG device too ("per-instance information
         // can be queried by using specific MIG device handles").
         let (gpu, _) = self.supported(device, FaultField::Bar1MemoryInfo)?;
@@ -520,6 +592,7 @@ impl Backend for SimBackend {
     }
 
     fn utilization_rates(&self, device: DeviceRef) -> BackendResult<UtilizationRates> {
+        self.latency.wait("nvmlDeviceGetUtilizationRates");
         // NVML has no device-level utilization while MIG is on.
         let (gpu, t) = self.whole_gpu(device, FaultField::UtilizationRates)?;
         Ok(UtilizationRates {
@@ -529,16 +602,19 @@ impl Backend for SimBackend {
     }
 
     fn encoder_utilization(&self, device: DeviceRef) -> BackendResult<u32> {
+        self.latency.wait("nvmlDeviceGetEncoderUtilization");
         let (gpu, t) = self.whole_gpu(device, FaultField::EncoderUtilization)?;
         Ok(gpu.encoder(t))
     }
 
     fn decoder_utilization(&self, device: DeviceRef) -> BackendResult<u32> {
+        self.latency.wait("nvmlDeviceGetDecoderUtilization");
         let (gpu, t) = self.whole_gpu(device, FaultField::DecoderUtilization)?;
         Ok(gpu.decoder(t))
     }
 
     fn fan_speed(&self, device: DeviceRef) -> BackendResult<u32> {
+        self.latency.wait("nvmlDeviceGetFanSpeed");
         let (gpu, t) = self.physical(device, FaultField::FanSpeed)?;
         if !gpu.model.has_fan {
             return Err(BackendError::NotSupported);
@@ -547,47 +623,56 @@ impl Backend for SimBackend {
     }
 
     fn temperature(&self, device: DeviceRef) -> BackendResult<u32> {
+        self.latency.wait("nvmlDeviceGetTemperature");
         let (gpu, t) = self.physical(device, FaultField::Temperature)?;
         Ok(gpu.temperature(t))
     }
 
     fn power_usage(&self, device: DeviceRef) -> BackendResult<u32> {
+        self.latency.wait("nvmlDeviceGetPowerUsage");
         let (gpu, t) = self.physical(device, FaultField::PowerUsage)?;
         Ok(gpu.power_mw(t))
     }
 
     fn power_limit(&self, device: DeviceRef) -> BackendResult<u32> {
+        self.latency.wait("nvmlDeviceGetEnforcedPowerLimit");
         let (gpu, _) = self.physical(device, FaultField::PowerLimit)?;
         Ok(gpu.power_limit_mw())
     }
 
     fn total_energy_consumption(&self, device: DeviceRef) -> BackendResult<u64> {
+        self.latency.wait("nvmlDeviceGetTotalEnergyConsumption");
         let (gpu, _) = self.physical(device, FaultField::TotalEnergyConsumption)?;
         // Counted from the simulator's start, not from the workloads' clock.
         Ok(gpu.energy_mj(self.time(), self.value_time(0.0)))
     }
 
     fn performance_state(&self, device: DeviceRef) -> BackendResult<u32> {
+        self.latency.wait("nvmlDeviceGetPerformanceState");
         let (gpu, _) = self.physical(device, FaultField::PerformanceState)?;
         Ok(gpu.performance_state())
     }
 
     fn persistence_mode(&self, device: DeviceRef) -> BackendResult<bool> {
+        self.latency.wait("nvmlDeviceGetPersistenceMode");
         let (gpu, _) = self.physical(device, FaultField::PersistenceMode)?;
         Ok(gpu.persistence_mode)
     }
 
     fn display_active(&self, device: DeviceRef) -> BackendResult<bool> {
+        self.latency.wait("nvmlDeviceGetDisplayActive");
         let (gpu, _) = self.physical(device, FaultField::DisplayActive)?;
         Ok(gpu.display_active)
     }
 
     fn compute_mode(&self, device: DeviceRef) -> BackendResult<ComputeMode> {
+        self.latency.wait("nvmlDeviceGetComputeMode");
         let (gpu, _) = self.physical(device, FaultField::ComputeMode)?;
         Ok(gpu.compute_mode)
     }
 
     fn ecc_errors_volatile_uncorrected(&self, device: DeviceRef) -> BackendResult<u64> {
+        self.latency.wait("nvmlDeviceGetTotalEccErrors");
         let (gpu, _) = self.physical(device, FaultField::EccErrors)?;
         if !gpu.model.has_ecc {
             return Err(BackendError::NotSupported);
@@ -596,6 +681,7 @@ impl Backend for SimBackend {
     }
 
     fn mig_mode(&self, device: DeviceRef) -> BackendResult<bool> {
+        self.latency.wait("nvmlDeviceGetMigMode");
         let (gpu, _) = self.physical(device, FaultField::MigMode)?;
         if !gpu.model.mig_capable {
             return Err(BackendError::NotSupported);
@@ -604,27 +690,34 @@ impl Backend for SimBackend {
     }
 
     fn clock(&self, device: DeviceRef, clock: ClockKind) -> BackendResult<u32> {
+        self.latency.wait("nvmlDeviceGetClockInfo");
         let (gpu, t) = self.physical(device, FaultField::Clocks)?;
         Ok(gpu.clock(clock, t))
     }
 
     fn max_clock(&self, device: DeviceRef, clock: ClockKind) -> BackendResult<u32> {
+        self.latency.wait("nvmlDeviceGetMaxClockInfo");
         let (gpu, _) = self.physical(device, FaultField::MaxClocks)?;
         Ok(gpu.max_clock(clock))
     }
 
     fn pcie_throughput(&self, device: DeviceRef, direction: PcieDirection) -> BackendResult<u32> {
+        self.latency.wait("nvmlDeviceGetPcieThroughput");
         let (gpu, t) = self.physical(device, FaultField::PcieThroughput)?;
         Ok(gpu.pcie(direction == PcieDirection::Rx, t))
     }
 
     fn cuda_compute_capability(&self, device: DeviceRef) -> BackendResult<(u32, u32)> {
+        self.latency.wait("nvmlDeviceGetCudaComputeCapability");
         // MIG devices share their parent's architecture.
         let (gpu, _) = self.supported(device, FaultField::CudaComputeCapability)?;
         Ok(gpu.model.compute_capability)
     }
 
     fn processes(&self, device: DeviceRef) -> BackendResult<Vec<RawProcess>> {
+        self.latency.wait("nvmlDeviceGetComputeRunningProcesses");
+        self.latency.wait("nvmlDeviceGetGraphicsRunningProcesses");
+        self.latency.wait("nvmlDeviceGetMPSComputeRunningProcesses");
         let gpu = self.gpu(device, self.time())?;
         if gpu.processes_no_permission {
             return Err(BackendError::NoPermission);
@@ -639,32 +732,29 @@ impl Backend for SimBackend {
     }
 
     fn process_utilization(&self, device: DeviceRef, since: u64) -> BackendResult<Vec<ProcessUtilization>> {
+        self.latency.wait("nvmlDeviceGetProcessUtilization");
         let (gpu, t) = self.whole_gpu(device, FaultField::ProcessUtilization)?;
         if gpu.processes_no_permission {
             return Err(BackendError::NoPermission);
         }
-        // Stamped with the real clock (whole seconds), because clients ask
-        // for samples newer than "a moment ago" in real time; the values
-        // themselves stay a function of simulated time. Nothing newer than
-        // `since` means no samples, as the driver answers.
-        let timestamp = std::time::SystemTime::now()
+        // The driver's sample buffer, recorded up to now on the real clock
+        // (clients ask for samples newer than a moment ago in real time);
+        // each period holds the load of its own moment (pinned time: the
+        // pinned moment). Only samples newer than `since`, as the driver.
+        let now_us = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs() * 1_000_000);
-        if timestamp <= since {
-            return Ok(Vec::new());
-        }
-        Ok(gpu
-            .process_shares(t)
-            .into_iter()
-            .map(|(pid, sm, memory, encoder, decoder)| ProcessUtilization {
-                pid,
-                timestamp,
-                sm,
-                memory,
-                encoder,
-                decoder,
-            })
-            .collect())
+            .map_or(0, |d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX));
+        let pinned = self.pinned.load(Ordering::Relaxed) != FOLLOW_WALL_CLOCK;
+        let mut buffers = self.samples.lock().unwrap_or_else(PoisonError::into_inner);
+        let Some(buffer) = buffers.get_mut(device.physical_index() as usize) else {
+            return Err(BackendError::NotFound {
+                what: format!("GPU {device}"),
+            });
+        };
+        buffer.catch_up(now_us, since, |ago| {
+            gpu.process_shares(if pinned { t } else { t - ago })
+        });
+        Ok(buffer.newer_than(since))
     }
 }
 
@@ -730,16 +820,30 @@ mod tests {
 
     #[test]
     fn values_at_the_same_time_agree_across_instances() {
-        let a = SimBackend::from_preset("h100x8").unwrap();
-        let b = SimBackend::from_preset("h100x8").unwrap();
+        // Each pid's newest per-process sample, without its timestamp (the
+        // real-clock moment its period ended).
+        fn newest(sim: &SimBackend, d: DeviceRef) -> Vec<(u32, u32, u32, u32, u32)> {
+            let mut by_pid = std::collections::BTreeMap::new();
+            for s in sim.process_utilization(d, 0).unwrap() {
+                by_pid.insert(s.pid, (s.pid, s.sm, s.memory, s.encoder, s.decoder));
+            }
+            by_pid.into_values().collect()
+        }
         for t in [0.0, 3.3, 99.9] {
+            // Fresh instances: a sample buffer holds the moments it was asked
+            // at. Their `host:N` pids from one fixed pool: bound to the host's
+            // processes, two instances made moments apart on a busy machine
+            // can bind different pids.
+            let pool: Vec<u32> = (1000..1064).collect();
+            let a = SimBackend::with_host_pool(presets::preset("h100x8").unwrap(), pool.clone());
+            let b = SimBackend::with_host_pool(presets::preset("h100x8").unwrap(), pool);
             a.set_time(t);
             b.set_time(t);
             for i in 0..8 {
                 let d = DeviceRef::Physical(i);
                 assert_eq!(a.utilization_rates(d), b.utilization_rates(d));
                 assert_eq!(a.power_usage(d), b.power_usage(d));
-                assert_eq!(a.process_utilization(d, 0), b.process_utilization(d, 0));
+                assert_eq!(newest(&a, d), newest(&b, d));
             }
         }
     }

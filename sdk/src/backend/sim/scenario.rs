@@ -101,6 +101,11 @@ pub struct Scenario {
     pub seed: u64,
     /// The GPUs, in NVML index order.
     pub gpus: Vec<GpuSpec>,
+    /// How long each driver call takes, in `NVITOP_SIM_LATENCY`'s syntax
+    /// (`none`, `realistic`, `500ms`, or a latency file path); the
+    /// environment variable, when set, wins. Absent: instant.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency: Option<super::Latency>,
 }
 
 fn default_driver_version() -> String {
@@ -692,6 +697,9 @@ pub enum ScenarioError {
         /// What is wrong.
         message: String,
     },
+    /// The driver latency asked for (`NVITOP_SIM_LATENCY`) is not valid.
+    #[error(transparent)]
+    Latency(#[from] super::LatencyError),
     /// No preset with this name.
     #[error("unknown simulator preset '{name}': use one of {known}, or a path to a scenario file (.toml or .json)")]
     UnknownPreset {
