@@ -17,6 +17,7 @@
 //! assert_eq!(sim.mig_devices(DeviceRef::Physical(0)).unwrap().len(), 4);
 //! ```
 
+mod gpm;
 pub mod latency;
 mod machine;
 pub mod models;
@@ -39,8 +40,8 @@ use self::machine::{Machine, SimGpu};
 use self::pids::PidResolver;
 use self::scenario::FaultField;
 use super::{
-    Backend, BackendError, BackendResult, ClockKind, ComputeMode, DeviceRef, MemoryInfo, PciBusId, PcieDirection,
-    ProcessUtilization, RawProcess, UtilizationRates,
+    Backend, BackendError, BackendResult, ClockKind, ComputeMode, DeviceRef, GpmMetric, GpmSampleId, MemoryInfo,
+    PciBusId, PcieDirection, ProcessUtilization, RawProcess, UtilizationRates,
 };
 
 /// Environment variable naming the scenario for the simulator (a preset
@@ -101,6 +102,8 @@ pub struct SimBackend {
     latency: Latency,
     /// Per physical GPU, the driver's buffer of per-process utilization samples.
     samples: Mutex<Vec<samples::SampleBuffer>>,
+    /// The driver's table of GPM samples.
+    gpm: Mutex<gpm::GpmStore>,
 }
 
 impl SimBackend {
@@ -156,6 +159,7 @@ impl SimBackend {
             wall_offset,
             latency,
             samples,
+            gpm: Mutex::new(gpm::GpmStore::default()),
         }
     }
 
@@ -433,6 +437,164 @@ impl SimBackend {
             return Err(BackendError::NotSupported);
         }
         Ok((gpu, t))
+    }
+}
+
+/// The simulated driver's GPM calls, one per NVML function, for callers
+/// that speak NVML's protocol themselves (the fake NVML library);
+/// [`Backend::gpm_sample`] and friends are built on them.
+impl SimBackend {
+    fn gpm_store(&self) -> std::sync::MutexGuard<'_, gpm::GpmStore> {
+        self.gpm.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The GPU behind `device` when it supports GPM: Hopper (compute
+    /// capability 9.x) and newer, without a `gpm` "not supported" fault.
+    fn gpm_gpu(&self, device: DeviceRef) -> BackendResult<(&SimGpu, f64)> {
+        let (gpu, t) = self.supported(device, FaultField::Gpm)?;
+        if gpu.model.compute_capability.0 < 9 {
+            return Err(BackendError::NotSupported);
+        }
+        Ok((gpu, t))
+    }
+
+    /// `nvmlGpmQueryDeviceSupport`: whether the device supports GPM.
+    ///
+    /// # Errors
+    /// A lost or unknown device.
+    ///
+    /// ```
+    /// use nvitop::backend::{DeviceRef, sim::SimBackend};
+    /// let sim = SimBackend::default_machine();
+    /// assert!(sim.gpm_query_device_support(DeviceRef::Physical(0)).unwrap()); // H100
+    /// assert!(!sim.gpm_query_device_support(DeviceRef::Physical(3)).unwrap()); // RTX 4090
+    /// ```
+    pub fn gpm_query_device_support(&self, device: DeviceRef) -> BackendResult<bool> {
+        match self.gpm_gpu(device) {
+            Ok(_) => Ok(true),
+            Err(BackendError::NotSupported) => Ok(false),
+            Err(err) => Err(err),
+        }
+    }
+
+    /// `nvmlGpmSampleAlloc`: a new sample holding nothing yet.
+    ///
+    /// ```
+    /// use nvitop::backend::sim::SimBackend;
+    /// let sim = SimBackend::default_machine();
+    /// let sample = sim.gpm_sample_alloc();
+    /// assert_eq!(sim.gpm_sample_counts(), (1, 0));
+    /// # let _ = sample;
+    /// ```
+    pub fn gpm_sample_alloc(&self) -> GpmSampleId {
+        self.gpm_store().alloc()
+    }
+
+    /// `nvmlGpmSampleGet` (`gpu_instance` `None`) or `nvmlGpmMigSampleGet`
+    /// (the GPU instance id of one of the GPU's MIG devices): fills an
+    /// allocated sample with the counters of physical GPU `device` now.
+    ///
+    /// # Errors
+    /// [`BackendError::NotSupported`] without GPM; [`BackendError::NotFound`]
+    /// for a sample not allocated (or freed), a MIG device given as `device`,
+    /// or a GPU instance the GPU does not have.
+    ///
+    /// ```
+    /// use nvitop::backend::{DeviceRef, sim::SimBackend};
+    /// let sim = SimBackend::default_machine();
+    /// let sample = sim.gpm_sample_alloc();
+    /// sim.gpm_sample_fill(DeviceRef::Physical(0), None, sample).unwrap();
+    /// assert!(sim.gpm_sample_fill(DeviceRef::Physical(2), None, sample).is_err()); // A100
+    /// ```
+    pub fn gpm_sample_fill(
+        &self,
+        device: DeviceRef,
+        gpu_instance: Option<u32>,
+        sample: GpmSampleId,
+    ) -> BackendResult<()> {
+        if device.is_mig() {
+            return Err(BackendError::NotFound {
+                what: format!("GPU {device} (GPM samples are taken on the physical GPU)"),
+            });
+        }
+        let (gpu, _) = self.gpm_gpu(device)?;
+        if let Some(id) = gpu_instance
+            && !gpu.migs.iter().any(|mig| mig.gpu_instance_id == id)
+        {
+            return Err(BackendError::NotFound {
+                what: format!("GPU instance {id} on GPU {device}"),
+            });
+        }
+        let filled = gpm::sample_of(
+            gpu,
+            (device.physical_index(), gpu_instance),
+            self.time(),
+            self.value_time(0.0),
+        );
+        self.gpm_store().fill(sample, filled)
+    }
+
+    /// `nvmlGpmSampleFree`.
+    ///
+    /// # Errors
+    /// [`BackendError::NotFound`] for a sample not allocated or already freed.
+    pub fn gpm_sample_release(&self, sample: GpmSampleId) -> BackendResult<()> {
+        self.gpm_store().free(sample)
+    }
+
+    /// `nvmlGpmMetricsGet` by raw NVML metric ids: one result per id (an id
+    /// the header does not define is [`BackendError::NotFound`], one it
+    /// defines that the simulator does not model is
+    /// [`BackendError::NotSupported`]).
+    ///
+    /// # Errors
+    /// Either sample unfilled, freed or foreign; samples of two devices.
+    ///
+    /// ```
+    /// use nvitop::backend::{DeviceRef, sim::SimBackend};
+    /// let sim = SimBackend::default_machine();
+    /// let (a, b) = (sim.gpm_sample_alloc(), sim.gpm_sample_alloc());
+    /// sim.gpm_sample_fill(DeviceRef::Physical(0), None, a).unwrap();
+    /// sim.gpm_sample_fill(DeviceRef::Physical(0), None, b).unwrap();
+    /// let values = sim.gpm_metrics_by_id(a, b, &[2, 8, 60]).unwrap();
+    /// assert!(values[0].is_ok()); // SM activity
+    /// assert!(values[1].is_err() && values[2].is_err()); // no id 8; NVLink not modelled
+    /// ```
+    pub fn gpm_metrics_by_id(
+        &self,
+        first: GpmSampleId,
+        second: GpmSampleId,
+        ids: &[u32],
+    ) -> BackendResult<Vec<BackendResult<f64>>> {
+        let (a, b) = {
+            let store = self.gpm_store();
+            (store.filled(first)?, store.filled(second)?)
+        };
+        if a.device != b.device {
+            return Err(BackendError::NotFound {
+                what: "a pair of GPM samples of one device".to_owned(),
+            });
+        }
+        let (gpu, _) = self.gpm_gpu(DeviceRef::Physical(a.device.0))?;
+        let fp64_unsupported = gpu.unsupported(FaultField::GpmFp64);
+        Ok(ids
+            .iter()
+            .map(|&id| gpm::metric(gpu, &a, &b, id, fp64_unsupported))
+            .collect())
+    }
+
+    /// GPM samples allocated and freed since this simulator started; equal
+    /// when no sample leaked.
+    ///
+    /// ```
+    /// use nvitop::backend::{Backend, DeviceRef, sim::SimBackend};
+    /// let sim = SimBackend::default_machine();
+    /// let sample = sim.gpm_sample(DeviceRef::Physical(0)).unwrap();
+    /// sim.gpm_sample_free(sample).unwrap();
+    /// assert_eq!(sim.gpm_sample_counts(), (1, 1));
+    /// ```
+    pub fn gpm_sample_counts(&self) -> (u64, u64) {
+        self.gpm_store().counts()
     }
 }
 
@@ -755,6 +917,54 @@ impl Backend for SimBackend {
             gpu.process_shares(if pinned { t } else { t - ago })
         });
         Ok(buffer.newer_than(since))
+    }
+
+    fn gpm_supported(&self, device: DeviceRef) -> BackendResult<bool> {
+        self.latency.wait("nvmlGpmQueryDeviceSupport");
+        self.gpm_query_device_support(DeviceRef::Physical(device.physical_index()))
+    }
+
+    fn gpm_sample(&self, device: DeviceRef) -> BackendResult<GpmSampleId> {
+        self.latency.wait("nvmlGpmSampleAlloc");
+        let sample = self.gpm_sample_alloc();
+        let filled = match device {
+            DeviceRef::Physical(_) => {
+                self.latency.wait("nvmlGpmSampleGet");
+                self.gpm_sample_fill(device, None, sample)
+            }
+            DeviceRef::Mig { parent, index } => {
+                self.latency.wait("nvmlGpmMigSampleGet");
+                let t = self.time();
+                self.gpu(device, t)
+                    .and_then(|gpu| mig_of(gpu, device, index).map(|mig| mig.gpu_instance_id))
+                    .and_then(|id| self.gpm_sample_fill(DeviceRef::Physical(parent), Some(id), sample))
+            }
+        };
+        match filled {
+            Ok(()) => Ok(sample),
+            Err(err) => {
+                self.latency.wait("nvmlGpmSampleFree");
+                // Just allocated here, so freeing it cannot fail.
+                let _ = self.gpm_sample_release(sample);
+                Err(err)
+            }
+        }
+    }
+
+    fn gpm_sample_free(&self, sample: GpmSampleId) -> BackendResult<()> {
+        self.latency.wait("nvmlGpmSampleFree");
+        self.gpm_sample_release(sample)
+    }
+
+    fn gpm_metrics(
+        &self,
+        first: GpmSampleId,
+        second: GpmSampleId,
+        metrics: &[GpmMetric],
+    ) -> BackendResult<Vec<BackendResult<f64>>> {
+        self.latency.wait("nvmlGpmMetricsGet");
+        let ids: Vec<u32> = metrics.iter().map(|m| m.nvml_id()).collect();
+        self.gpm_metrics_by_id(first, second, &ids)
     }
 }
 

@@ -650,6 +650,10 @@ pub enum FaultField {
     CudaComputeCapability,
     Processes,
     ProcessUtilization,
+    /// GPM as a whole (`nvmlGpmQueryDeviceSupport` answers "no").
+    Gpm,
+    /// GPM's FP64 pipe metric alone (answered per metric "not supported").
+    GpmFp64,
 }
 
 /// A scenario that could not be loaded.
