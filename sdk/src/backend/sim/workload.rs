@@ -174,6 +174,24 @@ impl Workload {
         mean * t + self.swing / w * (phi.cos() - (w * t + phi).cos())
     }
 
+    /// Integral of [`Self::gpu_util`] (noise and clamping included) over
+    /// `[a, b]`, percent-seconds, for an interval inside one whole second
+    /// (the noise steps at whole seconds): Simpson's rule on 16 panels.
+    pub fn gpu_util_integral_within(&self, a: f64, b: f64) -> f64 {
+        const PANELS: u32 = 16;
+        if b <= a || (self.gpu_util == 0.0 && self.swing == 0.0) {
+            return 0.0;
+        }
+        let h = (b - a) / f64::from(PANELS);
+        // Sample just inside the ends so each node reads this second's noise.
+        let inside = |t: f64| self.gpu_util(t.clamp(a, b - h * 1e-6));
+        let mut sum = inside(a) + inside(b);
+        for k in 1..PANELS {
+            sum += if k % 2 == 1 { 4.0 } else { 2.0 } * inside(a + f64::from(k) * h);
+        }
+        sum * h / 3.0
+    }
+
     /// The integrand of [`Self::util_integral`] at `t`, percent: the limit
     /// of its average over an interval that shrinks to `t`.
     pub fn util_rate(&self, t: f64) -> f64 {
