@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use nvitop::backend::sim::SimBackend;
+use nvitop::backend::sim::models::GpuModel;
 use nvitop::backend::sim::scenario::{Format, Scenario};
 use nvitop::backend::{Backend, BackendError, DeviceRef, GpmMetric};
 use nvitop::device::{GpmMetrics, GpmSampler};
@@ -54,6 +55,29 @@ fn only_hopper_and_newer_support_gpm() {
             ("NVIDIA A100-SXM4-80GB".to_owned(), false),
             ("NVIDIA A100-SXM4-80GB".to_owned(), false),
             ("NVIDIA GeForce RTX 4090".to_owned(), false),
+        ]
+    );
+    // Every model the simulator knows: Hopper (9.x) and Blackwell (10.x) only.
+    let text: String = GpuModel::ALL
+        .iter()
+        .map(|m| format!("[[gpus]]\nmodel = \"{}\"\n", m.key()))
+        .collect();
+    let all = sim(&text);
+    let supported: Vec<(&str, bool)> = GpuModel::ALL
+        .iter()
+        .enumerate()
+        .map(|(i, m)| (m.key(), all.gpm_supported(DeviceRef::Physical(i as u32)).unwrap()))
+        .collect();
+    assert_eq!(
+        supported,
+        [
+            ("H100-SXM5-80GB", true),
+            ("A100-SXM4-80GB", false),
+            ("A100-SXM4-40GB", false),
+            ("RTX-4090", false),
+            ("L4", false),
+            ("H200-SXM-141GB", true),
+            ("B200", true),
         ]
     );
     // Not supported is N/A everywhere, never zero.

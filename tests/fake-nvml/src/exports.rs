@@ -247,6 +247,7 @@ fn clock_kind(kind: nvmlClockType_t) -> R<ClockKind> {
 /// A plausible PCI device id (`device << 16 | 0x10DE`) for a product name.
 fn pci_device_id(name: &str) -> u32 {
     let device: u32 = [
+        ("B200", 0x2901),
         ("H200", 0x2335),
         ("H100", 0x2330),
         ("A100", 0x20B2),
