@@ -18,7 +18,7 @@ use nvitop::sampler::{Sampler, SamplerConfig};
 use nvitop::snapshot::SnapshotFields;
 use nvitop::{Device, Snapshot};
 
-fn sim(text: &str) -> Arc<SimBackend> {
+fn sim_from(text: &str) -> Arc<SimBackend> {
     let scenario = Scenario::parse(text, Format::Toml, Path::new("gpm.toml")).unwrap();
     Arc::new(SimBackend::new(scenario))
 }
@@ -58,11 +58,13 @@ fn only_hopper_and_newer_support_gpm() {
         ]
     );
     // Every model the simulator knows: Hopper (9.x) and Blackwell (10.x) only.
-    let text: String = GpuModel::ALL
-        .iter()
-        .map(|m| format!("[[gpus]]\nmodel = \"{}\"\n", m.key()))
-        .collect();
-    let all = sim(&text);
+    let mut text = String::new();
+    for model in GpuModel::ALL {
+        text += "[[gpus]]\nmodel = \"";
+        text += model.key();
+        text += "\"\n";
+    }
+    let all = sim_from(&text);
     let supported: Vec<(&str, bool)> = GpuModel::ALL
         .iter()
         .enumerate()
@@ -89,7 +91,8 @@ fn only_hopper_and_newer_support_gpm() {
 
 #[test]
 fn metrics_follow_the_workload_and_are_not_utilization() {
-    let sim = sim(r#"
+    let sim = sim_from(
+        r#"
 [[gpus]]
 model = "H100-SXM5-80GB"
 workload = { profile = "bursty", period_s = 10.0 }
@@ -98,7 +101,8 @@ processes = [{ pid = "self", memory_mib = 1000 }]
 [[gpus]]
 model = "H100-SXM5-80GB"
 workload = { profile = "idle" }
-"#);
+"#,
+    );
     let busy = DeviceRef::Physical(0);
     let sm_at = |t: f64| between(&sim, busy, t, t + 1.0)[0].clone().unwrap();
     let samples: Vec<f64> = (0..20).map(|s| sm_at(f64::from(s) * 0.5)).collect();
@@ -122,8 +126,10 @@ workload = { profile = "idle" }
     );
     // The average over [2, 6] is the mean of the averages over its halves.
     let whole = between(&sim, busy, 2.0, 6.0)[0].clone().unwrap();
-    let halves =
-        (between(&sim, busy, 2.0, 4.0)[0].clone().unwrap() + between(&sim, busy, 4.0, 6.0)[0].clone().unwrap()) / 2.0;
+    let halves = f64::midpoint(
+        between(&sim, busy, 2.0, 4.0)[0].clone().unwrap(),
+        between(&sim, busy, 4.0, 6.0)[0].clone().unwrap(),
+    );
     assert!((whole - halves).abs() < 1e-9, "{whole} vs {halves}");
     // An idle H100: zero activity (supported, and zero), a trickle of PCIe.
     let idle = between(&sim, DeviceRef::Physical(1), 3.0, 4.0);
@@ -148,7 +154,8 @@ workload = { profile = "idle" }
 
 #[test]
 fn an_unsupported_metric_is_none_and_the_others_have_values() {
-    let sim = sim(r#"
+    let sim = sim_from(
+        r#"
 [[gpus]]
 model = "H100-SXM5-80GB"
 workload = { profile = "training" }
@@ -158,7 +165,8 @@ faults = { not_supported = ["gpm_fp64"] }
 model = "H100-SXM5-80GB"
 workload = { profile = "training" }
 faults = { not_supported = ["gpm"] }
-"#);
+"#,
+    );
     sim.set_time(5.0);
     let backend = dyn_backend(&sim);
     let devices = Device::all_in(&backend).unwrap();
@@ -175,12 +183,14 @@ faults = { not_supported = ["gpm"] }
 
 #[test]
 fn mig_gpu_instances_on_an_h100_have_their_own_samples() {
-    let sim = sim(r#"
+    let sim = sim_from(
+        r#"
 [[gpus]]
 model = "H100-SXM5-80GB"
 workload = { profile = "training" }
 mig = [{ profile = "3g.40gb" }, { profile = "1g.10gb" }]
-"#);
+"#,
+    );
     let backend = dyn_backend(&sim);
     let gpu = Device::new_in(&backend, 0).unwrap();
     let migs = gpu.mig_devices();

@@ -79,20 +79,16 @@ impl GpmMetrics {
     /// assert_eq!(GpmMetrics::default().get(GpmMetric::TensorActive), None);
     /// ```
     pub fn get(&self, metric: GpmMetric) -> Option<f64> {
-        *self.slot(metric)
-    }
-
-    fn slot(&self, metric: GpmMetric) -> &Option<f64> {
         match metric {
-            GpmMetric::SmActive => &self.sm_active,
-            GpmMetric::SmOccupancy => &self.sm_occupancy,
-            GpmMetric::TensorActive => &self.tensor_active,
-            GpmMetric::DramActive => &self.dram_active,
-            GpmMetric::Fp16Active => &self.fp16_active,
-            GpmMetric::Fp32Active => &self.fp32_active,
-            GpmMetric::Fp64Active => &self.fp64_active,
-            GpmMetric::PcieTx => &self.pcie_tx_mib_per_s,
-            GpmMetric::PcieRx => &self.pcie_rx_mib_per_s,
+            GpmMetric::SmActive => self.sm_active,
+            GpmMetric::SmOccupancy => self.sm_occupancy,
+            GpmMetric::TensorActive => self.tensor_active,
+            GpmMetric::DramActive => self.dram_active,
+            GpmMetric::Fp16Active => self.fp16_active,
+            GpmMetric::Fp32Active => self.fp32_active,
+            GpmMetric::Fp64Active => self.fp64_active,
+            GpmMetric::PcieTx => self.pcie_tx_mib_per_s,
+            GpmMetric::PcieRx => self.pcie_rx_mib_per_s,
         }
     }
 

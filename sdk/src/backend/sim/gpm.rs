@@ -20,7 +20,7 @@ use super::machine::SimGpu;
 use crate::backend::{BackendError, BackendResult, GpmMetric, GpmSampleId};
 
 /// NVML ids of the metrics the header defines that the simulator does not
-/// model (video engines, NVLink, C2C): answered per metric `NOT_SUPPORTED`,
+/// model (video engines, `NVLink`, C2C): answered per metric `NOT_SUPPORTED`,
 /// as a board without those units answers. Ids outside the header are
 /// answered `INVALID_ARGUMENT` per metric.
 fn known_but_unmodelled(id: u32) -> bool {
@@ -162,6 +162,7 @@ pub fn metric(gpu: &SimGpu, first: &Filled, second: &Filled, id: u32, fp64_unsup
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
 
     #[test]

@@ -26,9 +26,9 @@ pub enum GpuModel {
     Rtx4090,
     /// NVIDIA L4 (PCIe inference card).
     L4,
-    /// NVIDIA H200 SXM, 141 GB HBM3e (Hopper).
+    /// NVIDIA H200 SXM, 141 GB `HBM3e` (Hopper).
     H200Sxm141gb,
-    /// NVIDIA B200, 180 GB HBM3e (Blackwell).
+    /// NVIDIA B200, 180 GB `HBM3e` (Blackwell).
     B200,
 }
 
