@@ -8,6 +8,7 @@
 #![allow(unsafe_code, clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use std::ffi::{CStr, c_uint, c_ulonglong};
+use std::path::Path;
 use std::process::Command;
 use std::ptr;
 use std::sync::Arc;
@@ -334,6 +335,12 @@ fn a_dropped_backend_frees_the_samples_it_still_holds() {
 /// Backend answers through the NVML backend in a child process whose fake
 /// library accepts only GPM struct version `version`.
 fn answers_with_gpm_version(lib: &FakeLib, version: &str) -> Value {
+    answers_through(lib, version, None)
+}
+
+/// Backend answers through the NVML backend in a child process, at
+/// simulated time 42, on `scenario` (a file) or the default machine.
+fn answers_through(lib: &FakeLib, version: &str, scenario: Option<&Path>) -> Value {
     let mut probe = Command::new(env!("CARGO_BIN_EXE_fake-nvml-probe"));
     probe
         .arg("nvml")
@@ -342,6 +349,9 @@ fn answers_with_gpm_version(lib: &FakeLib, version: &str) -> Value {
         .env("NVITOP_SIM_TIME", "42")
         .env_remove("NVITOP_SIM_SCENARIO")
         .env_remove("NVITOP_SIMULATE");
+    if let Some(path) = scenario {
+        probe.env("NVITOP_SIM_SCENARIO", path);
+    }
     let (output, _) = run_ok(&mut probe, "fake-nvml-probe");
     serde_json::from_slice::<Value>(&output.stdout).unwrap()["backend"].clone()
 }
@@ -360,5 +370,42 @@ fn a_driver_with_another_struct_version_reads_as_not_supported() {
     for metric in GpmMetric::ALL {
         let key = format!("gpm({})", metric.key());
         assert_eq!(h100[&key], serde_json::json!({ "err": "NotSupported" }), "{key}");
+    }
+}
+
+#[test]
+fn mig_gpu_instances_of_an_h100_through_nvml_equal_the_simulator() {
+    let text = r#"seed = 3
+[[gpus]]
+model = "H100-SXM5-80GB"
+workload = { profile = "training" }
+mig = [{ profile = "3g.40gb" }, { profile = "2g.20gb" }]
+processes = [{ pid = "host:1", memory_mib = 5000, mig = 0 }, { pid = "host:2", memory_mib = 3000, mig = 1 }]
+"#;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("h100-mig.toml");
+    std::fs::write(&path, text).unwrap();
+    let lib = FakeLib::new();
+    let through_nvml = answers_through(&lib, "1", Some(&path));
+    let scenario =
+        nvitop::backend::sim::Scenario::parse(text, nvitop::backend::sim::scenario::Format::Toml, &path).unwrap();
+    let sim = nvitop::backend::sim::SimBackend::with_host_pool(scenario, vec![300_001, 300_002, 300_003]);
+    sim.set_time(42.0);
+    for device in ["0:0", "0:1"] {
+        let answers = &through_nvml["devices"][device];
+        let dref = if device == "0:0" {
+            DeviceRef::Mig { parent: 0, index: 0 }
+        } else {
+            DeviceRef::Mig { parent: 0, index: 1 }
+        };
+        let own = nvidia_ml::testing::gpm_between_two_samples(&sim, dref).unwrap();
+        for (metric, value) in GpmMetric::ALL.iter().zip(own) {
+            let key = format!("gpm({})", metric.key());
+            assert_eq!(
+                answers[&key],
+                serde_json::json!({ "ok": value.unwrap() }),
+                "{device} {key}"
+            );
+        }
     }
 }
