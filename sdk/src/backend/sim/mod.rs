@@ -1111,6 +1111,19 @@ mod tests {
     }
 
     #[test]
+    fn energy_far_out_answers_at_once_and_keeps_growing() {
+        let sim = SimBackend::default_machine();
+        let d = DeviceRef::Physical(0);
+        sim.set_time(1e9);
+        let far = sim.total_energy_consumption(d).unwrap();
+        sim.set_time(1e9 + 60.0);
+        let later = sim.total_energy_consumption(d).unwrap();
+        // A minute of training on an H100: between idle and full power.
+        let joules = (later - far) as f64 / 1000.0;
+        assert!((72.0 * 60.0..700.0 * 60.0).contains(&joules), "{joules} J");
+    }
+
+    #[test]
     fn energy_is_the_same_whatever_was_read_before() {
         let fresh = SimBackend::default_machine();
         let busy = SimBackend::default_machine();
