@@ -2,6 +2,7 @@
 //! has them).
 
 use std::net::IpAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Parser;
@@ -44,6 +45,27 @@ pub struct Cli {
     /// Without it, `NVITOP_SIMULATE` is honoured; without both, the real driver.
     #[arg(long, num_args = 0..=1, default_missing_value = "1", value_name = "PRESET|SCENARIO")]
     pub simulate: Option<String>,
+
+    /// TLS certificate chain (PEM): serve HTTPS. Needs --keyfile.
+    #[arg(long, value_name = "PATH", requires = "keyfile", help_heading = "TLS / mTLS options")]
+    pub certfile: Option<PathBuf>,
+
+    /// TLS private key (PEM; PKCS#8, PKCS#1 or SEC1). Needs --certfile.
+    #[arg(
+        long,
+        value_name = "PATH",
+        requires = "certfile",
+        help_heading = "TLS / mTLS options"
+    )]
+    pub keyfile: Option<PathBuf>,
+
+    /// CA bundle (PEM) whose client certificates are accepted; scrapers without one are refused (mutual TLS).
+    #[arg(long, value_name = "PATH", requires_all = ["certfile", "client_auth_required"], help_heading = "TLS / mTLS options")]
+    pub client_cafile: Option<PathBuf>,
+
+    /// Require client certificates (with --client-cafile), as nvitop-exporter spells it.
+    #[arg(long, requires = "client_cafile", help_heading = "TLS / mTLS options")]
+    pub client_auth_required: bool,
 }
 
 impl Cli {
@@ -123,6 +145,33 @@ mod tests {
             (cli.simulate.as_deref(), cli.hostname.as_deref()),
             (Some("h100x8"), Some("node7"))
         );
+    }
+
+    #[test]
+    fn tls_flags_come_in_pairs() {
+        assert!(Cli::try_parse_from(["nvitop-exporter", "--certfile", "a.crt"]).is_err());
+        assert!(Cli::try_parse_from(["nvitop-exporter", "--certfile", "a", "--keyfile", "b"]).is_ok());
+        let ca_without_required = [
+            "nvitop-exporter",
+            "--certfile",
+            "a",
+            "--keyfile",
+            "b",
+            "--client-cafile",
+            "c",
+        ];
+        assert!(Cli::try_parse_from(ca_without_required).is_err());
+        let mtls = [
+            "nvitop-exporter",
+            "--certfile",
+            "a",
+            "--keyfile",
+            "b",
+            "--client-cafile",
+            "c",
+            "--client-auth-required",
+        ];
+        assert!(Cli::try_parse_from(mtls).is_ok());
     }
 
     #[test]

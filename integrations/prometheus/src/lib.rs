@@ -7,7 +7,7 @@
 //! A collector thread reads the machine every `--interval`
 //! ([`collect::Source`]), builds the metric families ([`metrics::families`])
 //! and publishes them ([`publish::Latest`]); an HTTP scrape
-//! ([`server`]) only encodes, at most once per pass and format, the newest
+//! ([`server`], over TLS with [`tls`]) only encodes, at most once per pass and format, the newest
 //! families ([`exposition::Exposition`]) and never waits on the driver.
 //!
 //! ```
@@ -26,3 +26,4 @@ pub mod metrics;
 pub mod publish;
 pub mod readings;
 pub mod server;
+pub mod tls;

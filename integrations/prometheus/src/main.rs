@@ -8,6 +8,7 @@ use nvitop_exporter::cli::{Cli, default_hostname};
 use nvitop_exporter::collect::Source;
 use nvitop_exporter::publish::Collector;
 use nvitop_exporter::server::Server;
+use nvitop_exporter::tls::TlsConfig;
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 
@@ -47,8 +48,15 @@ fn run(cli: &Cli) -> Result<(), (u8, anyhow::Error)> {
     for line in lines {
         eprintln!("nvitop-exporter: {line}");
     }
+    let tls = match (&cli.certfile, &cli.keyfile) {
+        (Some(cert), Some(key)) => Some(std::sync::Arc::new(
+            TlsConfig::load(cert, key, cli.client_cafile.as_deref()).map_err(|err| (2, err.into()))?,
+        )),
+        _ => None,
+    };
     let (latest, mut collector) = Collector::start(source, hostname.clone(), cli.interval_duration());
-    let server = Server::start(SocketAddr::new(cli.bind_address, cli.port), &latest).map_err(|err| (1, err.into()))?;
+    let server = Server::start(SocketAddr::new(cli.bind_address, cli.port), &latest, tls.clone())
+        .map_err(|err| (1, err.into()))?;
     let addr = server.local_addr();
     let shown = if addr.is_ipv6() {
         format!("[{}]:{}", addr.ip(), addr.port())
@@ -56,7 +64,8 @@ fn run(cli: &Cli) -> Result<(), (u8, anyhow::Error)> {
         addr.to_string()
     };
     // Tests and scripts read this line for the port chosen with --port 0.
-    eprintln!("nvitop-exporter: serving http://{shown}/metrics (hostname label {hostname:?})");
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    eprintln!("nvitop-exporter: serving {scheme}://{shown}/metrics (hostname label {hostname:?})");
     let signal = signals.forever().next();
     eprintln!("nvitop-exporter: {} received, stopping", signal_name(signal));
     server.stop();
