@@ -2,7 +2,7 @@
 //! metrics` parses the output of every preset (only the camelCase lint of
 //! nvitop-exporter's compatible names may remain), every family has HELP
 //! and TYPE, and label values are escaped.
-#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::float_cmp, missing_docs)]
 
 mod common;
 

@@ -1,6 +1,6 @@
 //! The binary over HTTP: routes and content types, bad requests, a client
 //! that sends nothing, SIGTERM, a missing driver, a lost GPU.
-#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::float_cmp, missing_docs)]
 
 mod common;
 

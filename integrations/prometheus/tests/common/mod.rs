@@ -186,10 +186,10 @@ pub fn get(addr: SocketAddr, path: &str, headers: &[&str]) -> std::io::Result<Re
 /// A free loopback port (bound and released; a race with another program is
 /// possible but unlikely).
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .unwrap_or_else(|err| panic!("no free port: {err}"))
+    match std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()) {
+        Ok(addr) => addr.port(),
+        Err(err) => panic!("no free port: {err}"),
+    }
 }
 
 /// Percent-encodes a query-string value.
@@ -236,7 +236,7 @@ impl Prometheus {
             .spawn()
             .unwrap_or_else(|err| panic!("cannot start {}: {err}", binary.display()));
         let prometheus = Self { child, addr, dir };
-        prometheus.wait(Duration::from_secs(60), "Prometheus to answer", |p| {
+        prometheus.wait(Duration::from_mins(1), "Prometheus to answer", |p| {
             p.api("/api/v1/status/buildinfo").is_some()
         });
         prometheus
