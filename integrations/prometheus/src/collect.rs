@@ -143,11 +143,20 @@ impl Source {
             .iter()
             .map(|g| (g.index.as_str(), (g.name.as_str(), g.uuid.as_str())))
             .collect();
-        let processes = snapshot
-            .processes
-            .iter()
-            .map(|p| process(p, labels.get(p.device_index.as_str()).copied().unwrap_or(("", ""))))
-            .collect();
+        let label = |index: &str| labels.get(index).copied().unwrap_or(("", ""));
+        let mut processes: Vec<ProcessReadings> = Vec::with_capacity(snapshot.processes.len());
+        for p in &snapshot.processes {
+            processes.push(process(p, label(&p.device_index)));
+            // The driver lists a MIG device's processes on its parent GPU too,
+            // and nvitop-exporter serves both rows; so do we, so that a
+            // dashboard filtering on the parent's index sees them.
+            if p.device_index.contains(':') {
+                let parent = p.physical_index.to_string();
+                let mut row = process(p, label(&parent));
+                row.device_index = parent;
+                processes.push(row);
+            }
+        }
         let host = host(&snapshot);
         Readings {
             driver_version: snapshot.driver_version,

@@ -21,6 +21,8 @@ use common::{Exporter, Prometheus};
 const SIM_TIME: f64 = 42.0;
 const MIB: f64 = 1024.0 * 1024.0;
 
+type Expected = fn(&Device) -> Option<f64>;
+
 fn close(a: f64, b: f64) -> bool {
     (a - b).abs() <= 1e-9 * a.abs().max(b.abs()).max(1.0)
 }
@@ -64,7 +66,6 @@ fn prometheus_stores_what_the_simulator_says_and_the_dashboard_has_data() {
         rows.sort_by(|a, b| a.0.cmp(&b.0));
         rows
     };
-    type Expected = fn(&Device) -> Option<f64>;
     let checks: [(&str, Expected); 9] = [
         ("gpu_utilization_Percentage", |d| d.gpu_utilization().map(f64::from)),
         ("gpu_memory_utilization_Percentage", |d| {
