@@ -5,8 +5,8 @@
 //! scenario's processes bound to the same real pids. Then:
 //!
 //! - every metric family Python serves is served by us with the same name,
-//!   type and label names, except prometheus_client's own process and
-//!   Python runtime families and the NVLink families (not read by our SDK;
+//!   type and label names, except `prometheus_client`'s own process and
+//!   Python runtime families and the `NVLink` families (not read by our SDK;
 //!   see the crate README), and we serve nothing else but our own families
 //!   (`OWN_FAMILIES`);
 //! - every value both read from the same driver figure is equal (GPU
@@ -31,7 +31,7 @@ use nvitop_exporter::metrics::OWN_FAMILIES;
 
 use common::{Exporter, free_port, get};
 
-/// prometheus_client's default collectors in Python, not nvitop's.
+/// `prometheus_client`'s default collectors in Python, not nvitop's.
 const PYTHON_RUNTIME: &[&str] = &[
     "python_gc_objects_collected_total",
     "python_gc_objects_uncollectable_total",
@@ -45,7 +45,7 @@ const PYTHON_RUNTIME: &[&str] = &[
     "process_max_fds",
 ];
 
-/// Families nvitop-exporter serves that we do not: NVLink throughput needs
+/// Families nvitop-exporter serves that we do not: `NVLink` throughput needs
 /// NVML field values our SDK does not read (and the fake library does not
 /// export, so Python serves NaN or nothing for them here).
 const NOT_SERVED: &[&str] = &[
