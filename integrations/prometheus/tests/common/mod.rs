@@ -73,7 +73,11 @@ impl Exporter {
                 child.try_wait()
             );
             seen.push_str(&line);
-            if let Some(rest) = line.split("serving http://").nth(1) {
+            if let Some(rest) = line
+                .split("serving http://")
+                .nth(1)
+                .or_else(|| line.split("serving https://").nth(1))
+            {
                 let addr = rest.split("/metrics").next().unwrap_or_default();
                 break addr
                     .parse::<SocketAddr>()
@@ -214,10 +218,16 @@ impl Prometheus {
     /// Starts `binary` scraping `targets` (each with its own `instance` label
     /// as Prometheus sets it) every `scrape_interval`.
     pub fn start(binary: &Path, targets: &[SocketAddr], scrape_interval: &str) -> Self {
-        let dir = tempfile::tempdir().unwrap_or_else(|err| panic!("temp dir: {err}"));
         let list = targets.iter().map(|t| format!("'{t}'")).collect::<Vec<_>>().join(", ");
+        let job = format!("  - job_name: nvitop\n    static_configs:\n      - targets: [{list}]\n");
+        Self::start_with(binary, &job, scrape_interval)
+    }
+
+    /// Starts `binary` with `scrape_configs` (YAML list items, indented by two).
+    pub fn start_with(binary: &Path, scrape_configs: &str, scrape_interval: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap_or_else(|err| panic!("temp dir: {err}"));
         let config = format!(
-            "global:\n  scrape_interval: {scrape_interval}\n  scrape_timeout: {scrape_interval}\n  evaluation_interval: {scrape_interval}\nscrape_configs:\n  - job_name: nvitop\n    static_configs:\n      - targets: [{list}]\n"
+            "global:\n  scrape_interval: {scrape_interval}\n  scrape_timeout: {scrape_interval}\n  evaluation_interval: {scrape_interval}\nscrape_configs:\n{scrape_configs}"
         );
         let config_path = dir.path().join("prometheus.yml");
         std::fs::write(&config_path, config).unwrap_or_else(|err| panic!("write config: {err}"));
@@ -240,6 +250,21 @@ impl Prometheus {
             p.api("/api/v1/status/buildinfo").is_some()
         });
         prometheus
+    }
+
+    /// The active targets' health and last error.
+    pub fn target_health(&self) -> Vec<(String, String)> {
+        self.api("/api/v1/targets")
+            .and_then(|data| data["activeTargets"].as_array().cloned())
+            .unwrap_or_default()
+            .iter()
+            .map(|t| {
+                (
+                    t["health"].as_str().unwrap_or_default().to_owned(),
+                    t["lastError"].as_str().unwrap_or_default().to_owned(),
+                )
+            })
+            .collect()
     }
 
     /// Polls `ready` every 200 ms until it holds; panics after `limit` with Prometheus's log.
