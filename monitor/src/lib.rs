@@ -31,6 +31,7 @@ pub mod frame;
 pub mod screen;
 pub mod text;
 pub mod theme;
+pub mod training;
 pub mod widgets;
 
 pub use app::{Environment, Failure, run};

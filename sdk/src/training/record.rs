@@ -183,6 +183,7 @@ pub(crate) fn unix_now() -> f64 {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
