@@ -28,6 +28,7 @@ pub mod bar;
 pub mod cli;
 pub mod filter;
 pub mod frame;
+pub mod inline_panel;
 pub mod screen;
 pub mod text;
 pub mod theme;
