@@ -122,42 +122,27 @@ impl PanelView {
     }
 
     fn progress_line(&self) -> String {
-        let mut text = match self.total_steps {
+        let steps = match self.total_steps {
             Some(total) => format!("step {} / {}", self.step, total),
             None => format!("step {}", self.step),
         };
-        match self.steps_per_second {
-            Some(rate) => {
-                text.push_str(&format!(" · {rate:.2} it/s"));
-                if let Some(total) = self.total_steps
-                    && rate > 0.0
-                {
-                    let left = total.saturating_sub(self.step) as f64 / rate;
-                    text.push_str(&format!(
-                        " · ETA {}",
-                        timedelta2human(Duration::from_secs_f64(left.min(1e9)))
-                    ));
-                }
+        let Some(rate) = self.steps_per_second else {
+            return format!("{steps} · -- it/s");
+        };
+        match self.total_steps.filter(|_| rate > 0.0) {
+            Some(total) => {
+                let left = total.saturating_sub(self.step) as f64 / rate;
+                let eta = timedelta2human(Duration::from_secs_f64(left.min(1e9)));
+                format!("{steps} · {rate:.2} it/s · ETA {eta}")
             }
-            None => text.push_str(" · -- it/s"),
+            None => format!("{steps} · {rate:.2} it/s"),
         }
-        text
     }
 
-    fn gpu_line(&self, gpu: &GpuLine, width: usize) -> Line<'static> {
-        let style = |thresholds| BarStyle {
-            glyphs: self.glyphs,
-            theme: self.theme,
-            thresholds,
-            colorful: false,
-        };
-        let label = format!("GPU {:<3}", gpu.index);
-        // Three bars share what the label and the figures leave.
-        let figures = [
-            format!(
-                "{:>4}",
-                gpu.utilization.map_or_else(|| "N/A".to_owned(), |u| format!("{u}%"))
-            ),
+    /// The three figures of a GPU line: utilization, memory, power.
+    fn figures(gpu: &GpuLine) -> [String; 3] {
+        [
+            gpu.utilization.map_or_else(|| "N/A".to_owned(), |u| format!("{u}%")),
             gpu.memory.map_or_else(
                 || "N/A".to_owned(),
                 |(used, total)| format!("{}/{}", bytes2human(used), bytes2human(total)),
@@ -166,8 +151,21 @@ impl PanelView {
                 || "N/A".to_owned(),
                 |(draw, limit)| format!("{}W/{}W", draw / 1000, limit / 1000),
             ),
+        ]
+    }
+
+    /// One GPU line; `figure_widths` are the widest figures of all lines,
+    /// so the bars of every line line up.
+    fn gpu_line(&self, gpu: &GpuLine, width: usize, figure_widths: [usize; 3]) -> Line<'static> {
+        const NAMES: [&str; 3] = ["UTL", "MEM", "PWR"];
+        const THRESHOLDS: [Thresholds; 3] = [
+            Thresholds::GPU_DEFAULT,
+            Thresholds::MEM_DEFAULT,
+            Thresholds::GPU_DEFAULT,
         ];
-        let fixed: usize = label.len() + figures.iter().map(|f| f.chars().count() + 8).sum::<usize>();
+        let label = format!("GPU {:<3}", gpu.index);
+        // " UTL " + bar + " " + figure, three times.
+        let fixed = label.len() + figure_widths.iter().map(|w| w + 6).sum::<usize>();
         let bar_width = (width.saturating_sub(fixed) / 3).max(1);
         let percents = [
             gpu.utilization.map(f64::from),
@@ -176,23 +174,21 @@ impl PanelView {
             gpu.power
                 .map(|(draw, limit)| f64::from(draw) * 100.0 / f64::from(limit.max(1))),
         ];
-        let names = ["UTL", "MEM", "PWR"];
-        let thresholds = [
-            Thresholds::GPU_DEFAULT,
-            Thresholds::MEM_DEFAULT,
-            Thresholds::GPU_DEFAULT,
-        ];
+        let figures = Self::figures(gpu);
         let mut spans = vec![Span::raw(label)];
         for i in 0..3 {
-            spans.push(Span::raw(format!(" {} ", names[i])));
-            let mut cells = bar(percents[i].unwrap_or(0.0), bar_width, style(thresholds[i]));
+            spans.push(Span::raw(format!(" {} ", NAMES[i])));
+            let style = BarStyle {
+                glyphs: self.glyphs,
+                theme: self.theme,
+                thresholds: THRESHOLDS[i],
+                colorful: false,
+            };
+            let mut cells = bar(percents[i].unwrap_or(0.0), bar_width, style);
             let drawn: usize = cells.iter().map(|s| s.content.chars().count()).sum();
-            cells.push(Span::styled(
-                " ".repeat(bar_width.saturating_sub(drawn)),
-                self.theme.dim(),
-            ));
+            cells.push(Span::raw(" ".repeat(bar_width.saturating_sub(drawn))));
             spans.extend(cells);
-            spans.push(Span::raw(format!(" {}", figures[i])));
+            spans.push(Span::raw(format!(" {:>w$}", figures[i], w = figure_widths[i])));
         }
         Line::from(spans)
     }
@@ -200,8 +196,18 @@ impl PanelView {
 
 impl Widget for &PanelView {
     fn render(self, area: Rect, buf: &mut Buffer) {
+        let mut figure_widths = [0; 3];
+        for gpu in &self.gpus {
+            for (widest, figure) in figure_widths.iter_mut().zip(PanelView::figures(gpu)) {
+                *widest = (*widest).max(figure.chars().count());
+            }
+        }
         let mut lines = vec![Line::from(self.progress_line())];
-        lines.extend(self.gpus.iter().map(|gpu| self.gpu_line(gpu, usize::from(area.width))));
+        lines.extend(
+            self.gpus
+                .iter()
+                .map(|gpu| self.gpu_line(gpu, usize::from(area.width), figure_widths)),
+        );
         Paragraph::new(lines).render(area, buf);
     }
 }
@@ -256,10 +262,16 @@ where
         )
         .map_err(io::Error::other)?;
         terminal.hide_cursor().map_err(io::Error::other)?;
+        // The first frame before returning, so a line printed at once
+        // already finds the panel to redraw under it.
+        let view = view_now(&devices, 0, &Progress::new(Instant::now()), Instant::now(), options);
+        terminal
+            .draw(|frame| frame.render_widget(&view, frame.area()))
+            .map_err(io::Error::other)?;
         let shared = Arc::new(Shared {
             screen: Mutex::new(Screen {
                 terminal,
-                last_view: None,
+                last_view: Some(view),
             }),
             step: AtomicU64::new(0),
             stop: Mutex::new(false),
