@@ -349,3 +349,51 @@ fn every_users_directories_are_read_and_joined_by_process() {
     assert_eq!(joined[&me].step, 20, "the newest record of the process wins");
     assert_eq!(joined[&me].phase, Phase::Train);
 }
+
+#[test]
+fn the_publisher_times_steps_by_when_the_hooks_ran_and_ends_with_done() {
+    use nvitop::training::publisher::{Hook, StatusPublisher, wall_now};
+    let parent = tempfile::tempdir().unwrap();
+    let dir = private_dir(parent.path());
+    let mut publisher = StatusPublisher::start_in(&dir, Some("run".to_owned()), None, vec![0, 1]);
+    assert!(publisher.is_publishing());
+    publisher.set_total_steps(Some(100));
+    // Ten hooks 100 ms apart that ran in the last second, handed over at
+    // once (as the worker drains its channel): the step time is 100 ms.
+    let start = wall_now() - 1.0;
+    for step in 1..=10u64 {
+        publisher.hook(Hook::BatchStart, step, Some(0), start + 0.1 * step as f64 - 0.05);
+        publisher.hook(Hook::BatchEnd, step, Some(0), start + 0.1 * step as f64);
+    }
+    publisher.tick(Instant::now());
+    let record = read_dir_records(&dir).remove(0);
+    assert_eq!(
+        (record.step, record.epoch, record.total_steps),
+        (10, Some(0), Some(100))
+    );
+    assert_eq!(record.gpus, vec![0, 1]);
+    let p50 = record.step_time_p50_seconds.unwrap();
+    assert!((p50 - 0.1).abs() / 0.1 < 0.08, "{p50}");
+    let rate = record.steps_per_second.unwrap();
+    assert!((rate - 10.0).abs() < 0.5, "{rate}");
+
+    publisher.hook(Hook::ValidationStart, 10, Some(0), wall_now());
+    publisher.hook(Hook::TrainEnd, 10, Some(0), wall_now());
+    assert_eq!(read_dir_records(&dir)[0].phase, Phase::Done, "train end writes at once");
+    drop(publisher);
+    assert!(read_dir_records(&dir).is_empty(), "removed with the publisher");
+}
+
+#[test]
+fn a_refused_directory_turns_publication_off_without_failing() {
+    use nvitop::training::publisher::{Hook, StatusPublisher, wall_now};
+    let parent = tempfile::tempdir().unwrap();
+    let dir = private_dir(parent.path());
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let mut publisher = StatusPublisher::start_in(&dir, None, None, vec![]);
+    assert!(!publisher.is_publishing());
+    publisher.hook(Hook::BatchEnd, 1, None, wall_now());
+    publisher.tick(Instant::now());
+    publisher.hook(Hook::TrainEnd, 1, None, wall_now());
+    assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 0);
+}

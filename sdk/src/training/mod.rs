@@ -11,6 +11,8 @@
 //!   once a second, removed at close, stale files of the same user cleaned.
 //! - [`reader`]: the monitor's side; never follows a symlink, refuses
 //!   foreign-owned files, caps what it reads, ignores stale records.
+//! - [`publisher`]: [`Progress`] and [`StatusWriter`] together, as the
+//!   logger's worker thread owns them (never failing the logger).
 //! - [`progress`]: the tracker the logger's worker thread feeds with plain
 //!   events (step, epoch, phase) to compute steps/s, step-time percentiles
 //!   over the last minute and the time since the last hook.
@@ -40,12 +42,14 @@
 
 pub mod dir;
 pub mod progress;
+pub mod publisher;
 pub mod reader;
 pub mod record;
 pub mod writer;
 
 pub use dir::StatusDirError;
 pub use progress::Progress;
+pub use publisher::StatusPublisher;
 pub use reader::{read_all_records, read_dir_records};
 pub use record::{FORMAT_VERSION, Phase, ProcessIdentity, TrainingRecord};
 pub use writer::StatusWriter;

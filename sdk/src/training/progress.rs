@@ -159,6 +159,11 @@ impl Progress {
         self
     }
 
+    /// Sets or clears the total steps later in the run.
+    pub fn set_total_steps(&mut self, total_steps: Option<u64>) {
+        self.total_steps = total_steps;
+    }
+
     /// Applies one event.
     pub fn apply(&mut self, event: ProgressEvent) {
         match event {
