@@ -119,6 +119,79 @@ pub fn write_json<S: BuildHasher>(
     serde_json::to_writer_pretty(out, &value)
 }
 
+/// A run counts as stalled after this many of its usual (median) steps
+/// without a hook.
+pub const STALL_STEPS: f64 = 10.0;
+
+/// The least silence that counts as a stall, seconds: a record is written
+/// at most once a second and read up to a refresh later, so a fast loop's
+/// last hook looks up to about two seconds old while it runs fine.
+pub const STALL_FLOOR_SECONDS: f64 = 3.0;
+
+/// Whether the run looks stalled at `now` (seconds since the Unix epoch):
+/// no hook for longer than [`STALL_STEPS`] times its median step time (and
+/// at least [`STALL_FLOOR_SECONDS`]). A finished run, or one with no step
+/// time yet, is not called stalled.
+///
+/// ```
+/// use nvitop::training::TrainingRecord;
+/// use nvitop_monitor::training::is_stalled;
+/// let record: TrainingRecord = serde_json::from_str(r#"{"version":1,"pid":9,"start_ticks":1,
+///     "step":50,"phase":"train","step_time_p50_seconds":2.0,
+///     "seconds_since_last_hook":0.0,"written_at":100.0}"#)?;
+/// assert!(!is_stalled(&record, 119.0));
+/// assert!(is_stalled(&record, 121.0));
+/// # Ok::<(), serde_json::Error>(())
+/// ```
+pub fn is_stalled(record: &TrainingRecord, now: f64) -> bool {
+    let Some(p50) = record.step_time_p50_seconds else {
+        return false;
+    };
+    record.phase != Phase::Done && record.seconds_since_last_hook_at(now) > (STALL_STEPS * p50).max(STALL_FLOOR_SECONDS)
+}
+
+/// The compact progress mark for a process row: `step 12.3k · 4.1 it/s`
+/// (`s/it` below one step a second, `val` while validating, `done` at the
+/// end).
+///
+/// ```
+/// use nvitop::training::TrainingRecord;
+/// use nvitop_monitor::training::progress_mark;
+/// let mut record: TrainingRecord = serde_json::from_str(r#"{"version":1,"pid":9,"start_ticks":1,
+///     "step":12345,"phase":"train","steps_per_second":4.13,
+///     "seconds_since_last_hook":0.0,"written_at":100.0}"#)?;
+/// assert_eq!(progress_mark(&record), "step 12.3k · 4.1 it/s");
+/// record.steps_per_second = Some(0.25);
+/// assert_eq!(progress_mark(&record), "step 12.3k · 4.0 s/it");
+/// # Ok::<(), serde_json::Error>(())
+/// ```
+pub fn progress_mark(record: &TrainingRecord) -> String {
+    let step = compact_count(record.step);
+    let rate = match record.steps_per_second {
+        Some(rate) if rate >= 1.0 => format!("{rate:.1} it/s"),
+        Some(rate) if rate > 0.0 => format!("{:.1} s/it", 1.0 / rate),
+        _ => "-- it/s".to_owned(),
+    };
+    match record.phase {
+        Phase::Train => format!("step {step} · {rate}"),
+        Phase::Validation => format!("step {step} · val"),
+        Phase::Done => format!("step {step} · done"),
+    }
+}
+
+/// `812`, `12.3k`, `4.6M`, `1.2G`.
+fn compact_count(n: u64) -> String {
+    const UNITS: [(f64, &str); 3] = [(1e9, "G"), (1e6, "M"), (1e3, "k")];
+    for (scale, unit) in UNITS {
+        let value = n as f64 / scale;
+        // 999_950 would print as 1000.0k: it is 1.0M.
+        if value >= 0.999_95 {
+            return format!("{value:.1}{unit}");
+        }
+    }
+    n.to_string()
+}
+
 /// Seconds since the Unix epoch by the real clock (not the simulator's:
 /// records are stamped by the training process's wall clock).
 pub fn wall_clock_now() -> f64 {
@@ -137,6 +210,44 @@ mod tests {
     use nvitop::training::Progress;
 
     use super::*;
+
+    #[test]
+    fn compact_counts() {
+        let cases = [
+            (0, "0"),
+            (999, "999"),
+            (1000, "1.0k"),
+            (12_345, "12.3k"),
+            (999_949, "999.9k"),
+            (999_950, "1.0M"),
+            (4_600_000, "4.6M"),
+            (1_200_000_000, "1.2G"),
+        ];
+        for (n, text) in cases {
+            assert_eq!(compact_count(n), text, "{n}");
+        }
+    }
+
+    #[test]
+    fn marks_for_each_phase_and_the_stall_floor() {
+        let mut record: TrainingRecord = serde_json::from_str(
+            r#"{"version":1,"pid":9,"start_ticks":1,"step":7,"phase":"validation",
+               "step_time_p50_seconds":0.01,"seconds_since_last_hook":0.5,"written_at":100.0}"#,
+        )
+        .unwrap();
+        assert_eq!(progress_mark(&record), "step 7 · val");
+        // A 10 ms loop read 2 s after its last write is not stalled...
+        assert!(!is_stalled(&record, 102.0));
+        // ... 3.5 s of silence is.
+        assert!(is_stalled(&record, 103.0));
+        record.phase = Phase::Done;
+        assert_eq!(progress_mark(&record), "step 7 · done");
+        assert!(!is_stalled(&record, 1000.0), "a finished run is not stalled");
+        record.phase = Phase::Train;
+        record.step_time_p50_seconds = None;
+        assert!(!is_stalled(&record, 1000.0), "no step time yet: no judgement");
+        assert_eq!(progress_mark(&record), "step 7 · -- it/s");
+    }
 
     #[test]
     fn only_the_process_with_a_record_gets_a_training_object() {
