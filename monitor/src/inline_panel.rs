@@ -230,7 +230,11 @@ struct Shared<B: Backend> {
 /// The panel: a terminal with an inline viewport at its bottom and a
 /// thread that redraws it once a second. [`finish`](Self::finish) (or
 /// drop) stops the thread and leaves the cursor below the last frame.
-pub struct InlinePanel<B: Backend + Send + 'static> {
+pub struct InlinePanel<B>
+where
+    B: Backend + Send + 'static,
+    B::Error: std::error::Error + Send + Sync + 'static,
+{
     shared: Arc<Shared<B>>,
     thread: Option<JoinHandle<()>>,
 }
@@ -342,15 +346,15 @@ where
     }
 }
 
-impl<B: Backend + Send + 'static> Drop for InlinePanel<B> {
+impl<B> Drop for InlinePanel<B>
+where
+    B: Backend + Send + 'static,
+    B::Error: std::error::Error + Send + Sync + 'static,
+{
     fn drop(&mut self) {
-        if let Some(thread) = self.thread.take() {
-            *self.shared.stop.lock().unwrap_or_else(PoisonError::into_inner) = true;
-            self.shared.wake.notify_all();
-            let _ = thread.join();
-            let mut screen = self.shared.screen.lock().unwrap_or_else(PoisonError::into_inner);
-            let _ = screen.terminal.show_cursor();
-        }
+        // The same ending as `finish`, for a panel dropped without it (an
+        // early return, a panic unwinding): errors have nowhere to go.
+        let _ = self.stop();
     }
 }
 

@@ -305,3 +305,22 @@ fn in_a_real_terminal_the_panel_stays_at_the_bottom_and_the_terminal_is_restored
         "the cursor is below the output: {cursor}"
     );
 }
+
+#[test]
+fn a_terminal_smaller_than_the_panel_neither_panics_nor_fails() {
+    // Four GPUs want five rows; the terminal has three, 20 columns.
+    let panel = InlinePanel::new(TestBackend::new(20, 3), sim_devices(), PanelOptions::default()).unwrap();
+    panel.set_step(3);
+    for n in 0..5 {
+        panel
+            .println(&format!("line {n} that is longer than twenty columns"))
+            .unwrap();
+    }
+    let screen = panel.with_terminal(rows);
+    assert_eq!(screen.len(), 3);
+    assert!(
+        screen[0].starts_with("step "),
+        "the panel keeps the screen: {screen:#?}"
+    );
+    panel.finish().unwrap();
+}
