@@ -113,6 +113,8 @@ pub struct Progress {
     /// The previous training step, for the next one's duration; cleared on
     /// a phase change so a validation pass is not a step time.
     previous_step: Option<(Instant, u64)>,
+    /// The last training step, for the rate (kept across phases).
+    last_step: Option<(Instant, u64)>,
     last_energy: Option<(f64, u64)>,
     slots: Vec<Slot>,
 }
@@ -132,6 +134,7 @@ impl Progress {
             phase: Phase::Train,
             last_hook: None,
             previous_step: None,
+            last_step: None,
             last_energy: None,
             slots: vec![Slot::empty(); SLOTS],
         }
@@ -206,6 +209,7 @@ impl Progress {
             slot.histogram[bucket] = slot.histogram[bucket].saturating_add(steps.min(u64::from(u32::MAX)) as u32);
         }
         self.previous_step = Some((at, step));
+        self.last_step = Some((at, step));
         self.step = self.step.max(step);
     }
 
@@ -232,7 +236,7 @@ impl Progress {
     /// Steps per second over the window ending at `now`.
     pub fn steps_per_second(&self, now: Instant) -> Option<f64> {
         let (first_at, first) = self.live(now).filter_map(|s| s.first_step).min_by_key(|(at, _)| *at)?;
-        let (last_at, last) = self.previous_step.filter(|(at, _)| *at >= first_at)?;
+        let (last_at, last) = self.last_step.filter(|(at, _)| *at >= first_at)?;
         let secs = last_at.saturating_duration_since(first_at).as_secs_f64();
         (last > first && secs > 0.0).then(|| (last - first) as f64 / secs)
     }
@@ -436,6 +440,10 @@ mod tests {
         });
         let during = p.record(me(), t0 + ms(5000));
         assert_eq!(during.phase, Phase::Validation);
+        assert!(
+            during.steps_per_second.is_some(),
+            "the rate stays known while validating"
+        );
         p.apply(ProgressEvent::Hook { at: t0 + ms(20_000) });
         p.apply(ProgressEvent::Phase {
             phase: Phase::Train,
