@@ -55,7 +55,7 @@ fn train_loop_logs_to_runs_name_and_prints_the_tensorboard_command() {
         "gpu_id: 0/memory.used (MiB)",
         "gpu_id: 0/temperature.gpu (C)",
         "batch_time/intra_step (ms)",
-        "epoch_time/train (s)",
+        "epoch_time/train (ms)",
     ] {
         assert!(tags.contains(tag), "{tag} missing from {tags:?}");
     }

@@ -80,8 +80,8 @@ fn every_option_adds_its_keys() {
         "batch_time/inter_step (ms)",
         "host/process.cpu (%)",
         "host/process.rss (MiB)",
-        "epoch_time/train (s)",
-        "epoch_time/validation (s)",
+        "epoch_time/train (ms)",
+        "epoch_time/validation (ms)",
     ] {
         assert!(logger.keys().iter().any(|k| k == key), "missing {key}");
     }
@@ -196,7 +196,7 @@ fn an_epoch_end_row_carries_the_last_batch_end_step() {
     let rows = rows.records();
     let epoch_end = rows
         .iter()
-        .find(|r| r.get("epoch_time/train (s)").is_some())
+        .find(|r| r.get("epoch_time/train (ms)").is_some())
         .expect("an epoch-end row");
     assert_eq!(epoch_end.step, 7, "{rows:?}");
     assert_eq!(epoch_end.epoch, Some(0));
@@ -726,9 +726,9 @@ fn a_disk_that_fills_mid_run_leaves_files_that_read_back_once_space_is_freed() {
     let text = std::fs::read_to_string(run.join("gpu.csv")).unwrap();
     assert!(text.ends_with('\n'));
     let mut reader = csv::Reader::from_reader(text.as_bytes());
-    assert_eq!(reader.headers().unwrap().len(), keys.len() + 3);
+    assert_eq!(reader.headers().unwrap().len(), keys.len() + 4);
     let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
-    assert!(rows.iter().all(|r| r.len() == keys.len() + 3));
+    assert!(rows.iter().all(|r| r.len() == keys.len() + 4));
     assert_eq!(rows.last().map(|r| r[1].to_owned()), Some("1202".to_owned()));
     drop(disk);
 }

@@ -15,6 +15,7 @@ fn record<'a>(keys: &'a [String], step: u64, values: &'a [Option<f64>]) -> LogRe
         wall_time: 1_700_000_000.5 + step as f64,
         step,
         epoch: if step.is_multiple_of(2) { Some(step / 2) } else { None },
+        kind: nvitop::sink::RecordKind::BatchEnd,
         keys,
         values,
     }

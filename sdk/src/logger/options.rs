@@ -43,7 +43,7 @@ pub struct LoggerOptions {
     pub process_memory: bool,
     /// `host/process.cpu (%)`, `host/process.rss (MiB)` of this process and its children (off).
     pub process_host: bool,
-    /// `epoch_time/train (s)` at epoch end, `epoch_time/validation (s)` at validation end (off).
+    /// `epoch_time/train (ms)` at epoch end, `epoch_time/validation (ms)` at validation end (off).
     pub epoch_time: bool,
 }
 
