@@ -234,7 +234,7 @@ impl GpuStatsLoggerBuilder {
     /// let logger = GpuStatsLogger::builder(&[0])
     ///     .backend(Arc::new(SimBackend::default_machine()))
     ///     .sink(Box::new(MemorySink::new()))
-    ///     .options(LoggerOptions { power: true, ..LoggerOptions::default() })
+    ///     .options(LoggerOptions::default().power(true))
     ///     .build()
     ///     .unwrap();
     /// assert!(logger.keys().contains(&"gpu_id: 0/power.draw (W)".to_owned()));

@@ -107,12 +107,12 @@ impl SinkFailure {
 ///
 /// ```
 /// use nvitop::logger::SinkFailureKind;
-/// assert_eq!(SinkFailureKind::Panicked("boom".into()).to_string(), "panicked: boom");
+/// assert_eq!(SinkFailureKind::Panicked("in write: boom".into()).to_string(), "panicked in write: boom");
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum SinkFailureKind {
-    /// A call into the sink panicked; it was given no more rows.
+    /// A call into the sink panicked (`in write: <message>`); it was given no more rows.
     Panicked(String),
     /// The sink did not finish a flush or close by its deadline.
     Hung,
@@ -123,7 +123,7 @@ pub enum SinkFailureKind {
 impl std::fmt::Display for SinkFailureKind {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Self::Panicked(message) => write!(f, "panicked: {message}"),
+            Self::Panicked(message) => write!(f, "panicked {message}"),
             Self::Hung => f.write_str("hung (did not answer by the flush or close deadline)"),
             Self::FellBehind => f.write_str("fell behind (its queue was full)"),
         }

@@ -3,10 +3,15 @@
 /// The logger's metric switches. The first six are nvitop's callback options
 /// with nvitop's defaults; the rest are extensions, off by default.
 ///
+/// The struct is `#[non_exhaustive]` so a new metric switch is not a
+/// breaking change: build one from [`LoggerOptions::default`] with the
+/// setter of each switch (or use the logger builder's switches directly).
+///
 /// ```
 /// use std::sync::Arc;
 /// use nvitop::{GpuStatsLogger, LoggerOptions, backend::sim::SimBackend, sink::MemorySink};
-/// let options = LoggerOptions { temperature: true, gpu_utilization: false, ..LoggerOptions::default() };
+/// let options = LoggerOptions::default().temperature(true).gpu_utilization(false);
+/// assert!(options.temperature && !options.gpu_utilization);
 /// let logger = GpuStatsLogger::builder(&[0])
 ///     .backend(Arc::new(SimBackend::default_machine()))
 ///     .sink(Box::new(MemorySink::new()))
@@ -18,6 +23,7 @@
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[allow(clippy::struct_excessive_bools)]
+#[non_exhaustive]
 pub struct LoggerOptions {
     /// `utilization.memory (%)`, `memory.used (MiB)`, `memory.free (MiB)` (on).
     pub memory_utilization: bool,
@@ -65,4 +71,41 @@ impl Default for LoggerOptions {
             epoch_time: false,
         }
     }
+}
+
+macro_rules! setters {
+    ($($name:ident),* $(,)?) => {
+        impl LoggerOptions {
+            $(
+                #[doc = concat!("Sets `", stringify!($name), "` (see the field).")]
+                ///
+                /// ```
+                /// use nvitop::LoggerOptions;
+                #[doc = concat!("assert!(LoggerOptions::default().", stringify!($name), "(true).", stringify!($name), ");")]
+                #[doc = concat!("assert!(!LoggerOptions::default().", stringify!($name), "(false).", stringify!($name), ");")]
+                /// ```
+                #[must_use]
+                pub const fn $name(mut self, on: bool) -> Self {
+                    self.$name = on;
+                    self
+                }
+            )*
+        }
+    };
+}
+
+setters! {
+    memory_utilization,
+    gpu_utilization,
+    intra_step_time,
+    inter_step_time,
+    fan_speed,
+    temperature,
+    power,
+    energy,
+    clocks,
+    pcie,
+    process_memory,
+    process_host,
+    epoch_time,
 }

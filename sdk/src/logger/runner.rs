@@ -41,6 +41,8 @@ enum Job {
 #[derive(Debug, Default)]
 struct Status {
     written: u64,
+    /// Rows taken off the queue, whatever became of them.
+    taken: u64,
     error_count: u64,
     errors: Vec<String>,
     panicked: Option<String>,
@@ -57,6 +59,8 @@ pub(crate) struct SinkRunner {
     next_ticket: u64,
     /// Rows the queue had no room for.
     lost_full: u64,
+    /// Rows queued.
+    sent: u64,
     hung: bool,
     /// A flush or close that found the queue full, retried while waiting.
     pending_control: Option<Job>,
@@ -68,9 +72,11 @@ fn lock(status: &Mutex<Status>) -> std::sync::MutexGuard<'_, Status> {
 
 impl SinkRunner {
     /// Starts sink number `index` on its own thread and calls its `start` with `keys`.
-    pub(crate) fn spawn(index: usize, sink: Box<dyn Sink>, keys: &Arc<Vec<String>>) -> Self {
+    /// Its queue holds `queue` rows: at least the hook channel's capacity,
+    /// so a burst the channel took never overflows a sink that keeps up.
+    pub(crate) fn spawn(index: usize, sink: Box<dyn Sink>, keys: &Arc<Vec<String>>, queue: usize) -> Self {
         let name = describe(sink.as_ref());
-        let (jobs, receiver) = crossbeam_channel::bounded(super::worker::SINK_QUEUE);
+        let (jobs, receiver) = crossbeam_channel::bounded(queue.max(super::worker::SINK_QUEUE));
         let status = Arc::new(Mutex::new(Status::default()));
         let thread_status = Arc::clone(&status);
         let keys = Arc::clone(keys);
@@ -92,6 +98,7 @@ impl SinkRunner {
             handle,
             next_ticket: 0,
             lost_full: 0,
+            sent: 0,
             hung: false,
             pending_control: None,
         }
@@ -103,7 +110,7 @@ impl SinkRunner {
             return;
         }
         match self.jobs.try_send(Job::Write(Arc::clone(row))) {
-            Ok(()) => {}
+            Ok(()) => self.sent += 1,
             Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => self.lost_full += 1,
         }
     }
@@ -169,7 +176,8 @@ impl SinkRunner {
                 report.errors.push(message.clone());
             }
         }
-        let rows_lost = self.lost_full + status.lost_after_panic;
+        // Rows still queued (a hung sink's) are lost too.
+        let rows_lost = self.lost_full + status.lost_after_panic + self.sent.saturating_sub(status.taken);
         let kind = if let Some(message) = &status.panicked {
             Some(SinkFailureKind::Panicked(message.clone()))
         } else if self.hung {
@@ -233,8 +241,8 @@ fn run(mut sink: Box<dyn Sink>, keys: &[String], jobs: &Receiver<Job>, status: &
                 false
             }
             Err(payload) => {
-                let message = format!("panicked in {what}: {}", panic_message(payload.as_ref()));
-                log::error!("GPU stats logger: sink {name} {message}; it gets no more rows");
+                let message = format!("in {what}: {}", panic_message(payload.as_ref()));
+                log::error!("GPU stats logger: sink {name} panicked {message}; it gets no more rows");
                 lock(status).panicked = Some(message);
                 *alive = false;
                 false
@@ -245,6 +253,7 @@ fn run(mut sink: Box<dyn Sink>, keys: &[String], jobs: &Receiver<Job>, status: &
     for job in jobs {
         match job {
             Job::Write(row) => {
+                lock(status).taken += 1;
                 let record = LogRecord {
                     wall_time: row.wall_time,
                     step: row.step,

@@ -31,7 +31,7 @@ pub(crate) const FLUSH_EVERY: Duration = Duration::from_secs(2);
 /// far more than a poll period of records.
 const POLL_EVERY: Duration = Duration::from_millis(20);
 
-/// Rows queued for one sink before it counts as fallen behind and loses rows.
+/// The least number of rows queued for one sink before it counts as fallen behind and loses rows.
 pub(crate) const SINK_QUEUE: usize = 1024;
 
 pub(crate) struct Worker {
@@ -82,7 +82,7 @@ impl Worker {
         let mut runners: Vec<SinkRunner> = sinks
             .into_iter()
             .enumerate()
-            .map(|(i, sink)| SinkRunner::spawn(i, sink, &names))
+            .map(|(i, sink)| SinkRunner::spawn(i, sink, &names, receiver.capacity().unwrap_or(SINK_QUEUE)))
             .collect();
         let report = |runners: &[SinkRunner]| {
             let mut report = LogReport {
