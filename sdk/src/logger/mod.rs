@@ -582,7 +582,7 @@ impl GpuStatsLogger {
     /// # use std::sync::Arc;
     /// # use nvitop::{GpuStatsLogger, backend::sim::SimBackend, sink::MemorySink};
     /// // GPU 1 of the default simulated machine is an A100 in MIG mode.
-    /// let logger = GpuStatsLogger::builder(&[0, 1])
+    /// let logger = GpuStatsLogger::builder_for_physical_indices(&[0, 1])
     ///     .backend(Arc::new(SimBackend::default_machine()))
     ///     .sink(Box::new(MemorySink::new()))
     ///     .build()?;
