@@ -36,7 +36,7 @@ pub(crate) enum Selection {
 /// use nvitop::backend::sim::SimBackend;
 ///
 /// let dir = tempfile::tempdir().unwrap();
-/// let logger = GpuStatsLogger::builder(&[0, 1])
+/// let logger = GpuStatsLogger::builder(&[0, 2])
 ///     .backend(Arc::new(SimBackend::default_machine()))
 ///     .tensorboard(dir.path().join("tb"))
 ///     .csv(dir.path().join("gpu.csv"))
@@ -46,7 +46,7 @@ pub(crate) enum Selection {
 ///     .temperature(true)
 ///     .power(true)
 ///     .build()?;
-/// assert!(logger.keys().iter().any(|k| k == "gpu_id: 1/temperature.gpu (C)"));
+/// assert!(logger.keys().iter().any(|k| k == "gpu_id: 2/temperature.gpu (C)"));
 /// # Ok::<(), nvitop::Error>(())
 /// ```
 #[must_use]
@@ -626,7 +626,7 @@ impl GpuStatsLoggerBuilder {
     /// assert_eq!(logger.sampler().devices().len(), 2);
     /// // A GPU that does not exist is an error naming it.
     /// let err = GpuStatsLogger::builder(&[4]).backend(Arc::new(SimBackend::default_machine())).build().unwrap_err();
-    /// assert!(err.to_string().contains("no GPU with index 4"), "{err}");
+    /// assert!(err.to_string().contains("no CUDA device with index 4"), "{err}");
     /// ```
     pub fn build(mut self) -> Result<GpuStatsLogger> {
         let config = SamplerConfig::default()

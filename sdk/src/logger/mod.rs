@@ -379,11 +379,11 @@ impl GpuStatsLogger {
     /// # use nvitop::{GpuStatsLogger, backend::sim::SimBackend, sink::MemorySink};
     /// # // SAFETY: doctests run in their own process; nothing else reads the environment here.
     /// # unsafe { std::env::remove_var("CUDA_VISIBLE_DEVICES") };
-    /// let logger = GpuStatsLogger::builder_for_cuda_devices(&[1])
+    /// let logger = GpuStatsLogger::builder_for_cuda_devices(&[2])
     ///     .backend(Arc::new(SimBackend::default_machine()))
     ///     .sink(Box::new(MemorySink::new()))
     ///     .build()?;
-    /// assert!(logger.keys().contains(&"gpu_id: 1/utilization.gpu (%)".to_owned()));
+    /// assert!(logger.keys().contains(&"gpu_id: 2/utilization.gpu (%)".to_owned()));
     /// # Ok::<(), nvitop::Error>(())
     /// ```
     pub fn builder_for_cuda_devices(cuda_indices: &[u32]) -> GpuStatsLoggerBuilder {

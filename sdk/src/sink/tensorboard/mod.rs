@@ -218,6 +218,9 @@ impl Sink for TensorBoardSink {
     }
 
     fn write(&mut self, record: &LogRecord<'_>) -> Result<(), SinkError> {
+        if self.out.is_none() {
+            return Err(SinkError::Closed);
+        }
         let merge = match self.pending {
             Some((step, _)) if record.kind == RecordKind::BatchEnd && record.step == step => true,
             Some(_) => {
