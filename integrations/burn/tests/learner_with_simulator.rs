@@ -81,6 +81,9 @@ fn learner_logs_gpu_metrics_to_burn_and_nvitop_sinks() {
         "gpu_id: 0/power.draw (W)",
         "epoch_time/train (ms)",
         "epoch_time/validation (ms)",
+        // burn's own loss, passed through next to the GPU curves.
+        "train/Loss",
+        "valid/Loss",
     ] {
         assert!(tags.contains(expected), "missing tag {expected:?} in {tags:?}");
     }
