@@ -99,6 +99,8 @@ pub fn train(options: &Options) -> Result<Outcome, Box<dyn std::error::Error>> {
         let loss = net.forward(&x).cross_entropy_for_logits(&y);
         optimizer.backward_step(&loss);
         last_loss = loss.double_value(&[]);
+        // The loss next to the GPU curves, in the same TensorBoard run.
+        logger.log_tensor("train/loss", &loss, step);
         if step == 0 {
             first_loss = last_loss;
         }
