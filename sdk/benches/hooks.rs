@@ -118,9 +118,9 @@ fn bench(c: &mut Criterion) {
                 };
                 csv.write(&row).unwrap();
                 if sync {
-                    csv.sync().unwrap()
+                    csv.sync().unwrap();
                 } else {
-                    csv.flush().unwrap()
+                    csv.flush().unwrap();
                 }
             });
         });

@@ -636,8 +636,10 @@ impl MetricLogger for GpuStatsMetricLogger {
             .entries_numeric
             .iter()
             .any(|u| matches!(u.numeric_entry, Some(NumericEntry::Final(_))));
+        if epoch_end {
+            return;
+        }
         match split {
-            Split::Train if epoch_end => {}
             Split::Train => {
                 if self.train_epoch != Some(epoch) {
                     self.train_epoch = Some(epoch);
@@ -647,7 +649,6 @@ impl MetricLogger for GpuStatsMetricLogger {
                 self.pass_through(&update, "train", self.step);
                 self.step += 1;
             }
-            Split::Valid if epoch_end => {}
             Split::Valid => {
                 if !self.in_validation {
                     self.in_validation = true;

@@ -177,7 +177,6 @@ impl LoggerKeys {
                 Column::IntraStepMax => record.intra_step.max_ms,
                 Column::InterStep => record.inter_step.mean_ms,
                 Column::InterStepMax => record.inter_step.max_ms,
-                Column::Scalar => None,
                 Column::ProcessCpu if gpu_row => {
                     sum(sample.processes.iter().map(|p| p.host.as_ref().map(|h| h.cpu_percent)))
                 }
@@ -185,7 +184,8 @@ impl LoggerKeys {
                     .processes
                     .iter()
                     .map(|p| p.host.as_ref().map(|h| h.rss as f64 / MIB))),
-                Column::Device(..) | Column::ProcessCpu | Column::ProcessRss => None,
+                // Scalar columns are filled by scalar rows only.
+                Column::Device(..) | Column::ProcessCpu | Column::ProcessRss | Column::Scalar => None,
                 Column::EpochTime => record.epoch_ms,
                 Column::ValidationTime => record.validation_ms,
             };

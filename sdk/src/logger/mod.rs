@@ -502,7 +502,7 @@ impl GpuStatsLogger {
     /// Whether `step` gets a row (`log_every_n_steps`): the last step of
     /// each window of `n`, so the row stands for steps `step + 1 - n ..= step`.
     fn logs(&self, step: u64) -> bool {
-        step.wrapping_add(1) % self.every_n_steps == 0
+        step.wrapping_add(1).is_multiple_of(self.every_n_steps)
     }
 
     /// Logs one scalar of your own (a loss, a learning rate) at `step`,

@@ -262,11 +262,11 @@ fn run(mut sink: Box<dyn Sink>, keys: &[String], jobs: &Receiver<Job>, status: &
                     keys: &row.keys,
                     values: &row.values,
                 };
-                if !alive {
-                    lock(status).lost_after_panic += 1;
-                } else if call("write", &mut |s| s.write(&record), &mut alive) {
+                let written = call("write", &mut |s| s.write(&record), &mut alive);
+                if written {
                     lock(status).written += 1;
                 } else if !alive {
+                    // Retired before this row, or by a panic writing it.
                     lock(status).lost_after_panic += 1;
                 }
             }

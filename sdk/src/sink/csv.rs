@@ -342,7 +342,7 @@ impl Started {
                 .create(true)
                 .open(&side_path)
                 .map_err(|e| SinkError::io("open", &side_path, e))?;
-            let new = file.metadata().map(|m| m.len() == 0).unwrap_or(true);
+            let new = file.metadata().map_or(true, |m| m.len() == 0);
             let mut out = BufWriter::with_capacity(BUFFER_BYTES / 4, file);
             if new {
                 out.write_all(SIDE_HEADER.as_bytes())

@@ -10,8 +10,9 @@
 /// # Panics
 /// When privileged tests are required.
 pub fn skip_or_fail(why: &str) {
-    if std::env::var("NVITOP_REQUIRE_PRIVILEGED_TESTS").is_ok_and(|v| v == "1") {
-        panic!("NVITOP_REQUIRE_PRIVILEGED_TESTS=1 but this test cannot run: {why}");
-    }
+    assert!(
+        !std::env::var("NVITOP_REQUIRE_PRIVILEGED_TESTS").is_ok_and(|v| v == "1"),
+        "NVITOP_REQUIRE_PRIVILEGED_TESTS=1 but this test cannot run: {why}"
+    );
     eprintln!("skipped: {why} (set NVITOP_REQUIRE_PRIVILEGED_TESTS=1 to make this a failure)");
 }
