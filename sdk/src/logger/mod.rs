@@ -499,10 +499,23 @@ impl GpuStatsLogger {
         }
     }
 
+    /// The step times of a logged row: this step's `measured` time folded
+    /// with the skipped steps' in `window`. Every step logged (the default)
+    /// touches no window at all.
+    fn fold(&self, window: &Window, measured: Option<u64>) -> StepTimes {
+        if self.every_n_steps == 1 {
+            return StepTimes::from_ns(measured);
+        }
+        if let Some(ns) = measured {
+            window.add(ns);
+        }
+        window.take()
+    }
+
     /// Whether `step` gets a row (`log_every_n_steps`): the last step of
     /// each window of `n`, so the row stands for steps `step + 1 - n ..= step`.
     fn logs(&self, step: u64) -> bool {
-        step.wrapping_add(1).is_multiple_of(self.every_n_steps)
+        self.every_n_steps == 1 || step.wrapping_add(1).is_multiple_of(self.every_n_steps)
     }
 
     /// Logs one scalar of your own (a loss, a learning rate) at `step`,
@@ -681,13 +694,13 @@ impl GpuStatsLogger {
         let now = self.now_ns();
         self.clocks.step.store(step, Ordering::Relaxed);
         self.clocks.batch_start.store(now, Ordering::Relaxed);
-        if self.options.inter_step_time
-            && let Some(ns) = Self::since_ns(self.clocks.batch_end.load(Ordering::Relaxed), now)
-        {
-            self.clocks.inter.add(ns);
-        }
+        let measured = if self.options.inter_step_time {
+            Self::since_ns(self.clocks.batch_end.load(Ordering::Relaxed), now)
+        } else {
+            None
+        };
         if self.logs(step) {
-            let inter = self.clocks.inter.take();
+            let inter = self.fold(&self.clocks.inter, measured);
             self.send(
                 HookEvent::BatchStart,
                 step,
@@ -696,6 +709,9 @@ impl GpuStatsLogger {
                     ..Times::default()
                 },
             );
+        } else if let Some(ns) = measured {
+            // A skipped step: its time waits in the window for the next logged row.
+            self.clocks.inter.add(ns);
         }
     }
 
@@ -717,13 +733,13 @@ impl GpuStatsLogger {
         // move it too.
         self.clocks.step.store(step, Ordering::Relaxed);
         self.clocks.batch_end.store(now, Ordering::Relaxed);
-        if (self.options.intra_step_time || self.options.energy)
-            && let Some(ns) = Self::since_ns(self.clocks.batch_start.load(Ordering::Relaxed), now)
-        {
-            self.clocks.intra.add(ns);
-        }
+        let measured = if self.options.intra_step_time || self.options.energy {
+            Self::since_ns(self.clocks.batch_start.load(Ordering::Relaxed), now)
+        } else {
+            None
+        };
         if self.logs(step) {
-            let intra = self.clocks.intra.take();
+            let intra = self.fold(&self.clocks.intra, measured);
             self.send(
                 HookEvent::BatchEnd,
                 step,
@@ -732,6 +748,9 @@ impl GpuStatsLogger {
                     ..Times::default()
                 },
             );
+        } else if let Some(ns) = measured {
+            // A skipped step: its time waits in the window for the next logged row.
+            self.clocks.intra.add(ns);
         }
     }
 

@@ -33,6 +33,17 @@ pub(crate) struct StepTimes {
     pub max_ms: Option<f64>,
 }
 
+impl StepTimes {
+    /// One step's time.
+    pub(crate) fn from_ns(ns: Option<u64>) -> Self {
+        let ms = ns.map(|ns| ns as f64 / 1e6);
+        Self {
+            mean_ms: ms,
+            max_ms: ms,
+        }
+    }
+}
+
 /// One hook call.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) struct HookRecord {
