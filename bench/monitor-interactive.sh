@@ -9,7 +9,7 @@
 #
 # Then the key-to-frame latency with a slow driver: NVITOP_SIM_LATENCY
 # (every driver call delayed, in the simulator and the fake library) set to
-# LATENCY; KEYS layout keys (c / f, alternating) are sent to each viewer
+# LATENCY; KEYS keys (h, which opens help, and x, which leaves it) are sent to each viewer
 # and the time until the screen changes is measured (tmux capture-pane
 # polling, which adds about a millisecond). Where the build does not honour
 # NVITOP_SIM_LATENCY (a one-shot run is not slowed), this part says so and
@@ -152,7 +152,7 @@ for i in range(keys):
     time.sleep(0.05 + (i % 7) * 0.037)  # spread over the driver calls
     before = screen()
     t0 = time.perf_counter()
-    subprocess.run(["tmux", "-L", socket, "send-keys", "-t", session, "cf"[i % 2]], check=True)
+    subprocess.run(["tmux", "-L", socket, "send-keys", "-t", session, "hx"[i % 2]], check=True)
     while screen() == before:
         if time.perf_counter() - t0 > 30:
             sys.exit(f"{session}: no new frame 30 s after a key")
@@ -162,7 +162,26 @@ pct = lambda p: lat[min(len(lat) - 1, int(len(lat) * p))]
 print(f"    {session:8s} p50 {pct(0.5):8.1f} ms   p99 {pct(0.99):8.1f} ms   max {lat[-1]:8.1f} ms")
 PY
 }
-start monitor "$monitor" -m
+# With every call slowed, a first full reading of 8 GPUs takes minutes: the
+# keys are sent as soon as a viewer shows anything, while its collection is
+# inside the driver (nvitop's first frame itself waits on the driver).
+start_frame() {
+  local name=$1
+  shift
+  tmux -L "$socket" -f /dev/null new-session -d -s "$name" -x 160 -y 60 "$@"
+  tmux -L "$socket" set-option -t "$name" window-size manual >/dev/null
+  local waited=0
+  until tmux -L "$socket" capture-pane -p -t "$name" | grep -q '[^[:space:]]'; do
+    sleep 0.2
+    waited=$((waited + 1))
+    if [ "$waited" -gt 900 ]; then
+      echo "error: $name drew nothing in 180 s" >&2
+      exit 1
+    fi
+  done
+  echo "    $name: first frame after $((waited / 5)) s"
+}
+start_frame monitor "$monitor" -m
 probe monitor
-start nvitop "$python" -m nvitop -m
+start_frame nvitop "$python" -m nvitop -m
 probe nvitop

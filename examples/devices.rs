@@ -4,10 +4,10 @@
 //! Run it on any machine with the simulator:
 //!
 //! ```text
-//! NVITOP_SIMULATE=1 cargo run --example devices
+//! cargo run --example devices -- --simulate
 //! ```
 //!
-//! or on a machine with NVIDIA GPUs without the variable.
+//! or on a machine with NVIDIA GPUs without the flag. `--help` lists the options.
 
 use std::process::ExitCode;
 
@@ -23,7 +23,38 @@ macro_rules! say {
     }};
 }
 
+const HELP: &str = "\
+A tour of the nvitop SDK's device, process and host API.
+
+Usage: devices [OPTIONS]
+
+Options:
+  --simulate   simulated GPUs instead of the driver (as NVITOP_SIMULATE=1)
+  -h, --help   print this help
+";
+
 fn main() -> ExitCode {
+    let mut simulate = false;
+    for arg in std::env::args().skip(1) {
+        match arg.as_str() {
+            "-h" | "--help" => {
+                let _ = std::io::Write::write_all(&mut std::io::stdout().lock(), HELP.as_bytes());
+                return ExitCode::SUCCESS;
+            }
+            "--simulate" => simulate = true,
+            other => {
+                eprintln!("error: unknown option '{other}' (--help lists the options)");
+                return ExitCode::from(2);
+            }
+        }
+    }
+    if simulate
+        && let Err(err) =
+            nvitop::set_default_backend(std::sync::Arc::new(nvitop::backend::sim::SimBackend::default_machine()))
+    {
+        eprintln!("error: {err}");
+        return ExitCode::FAILURE;
+    }
     let mut out = String::new();
     let result = run(&mut out);
     // A closed pipe is the reader's choice, not an error of ours.
@@ -42,7 +73,7 @@ fn run(out: &mut String) -> nvitop::Result<()> {
     say!(out, "Driver version:      {}", Device::driver_version()?);
     say!(out, "CUDA driver version: {}", Device::cuda_driver_version()?);
     if backend.is_simulated() {
-        say!(out, "(simulated GPUs: NVITOP_SIMULATE is set)");
+        say!(out, "(simulated GPUs: --simulate or NVITOP_SIMULATE)");
     }
 
     let devices = Device::all()?;

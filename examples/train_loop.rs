@@ -1,40 +1,68 @@
-//! A plain Rust training loop (no framework) with GPU statistics in
-//! TensorBoard and CSV.
+//! A plain Rust training loop (no framework) with GPU statistics and the
+//! model's loss in one TensorBoard run and one CSV file.
 //!
 //! A two-layer perceptron learns a noisy sine on synthetic data, with
 //! hand-written backpropagation; `GpuStatsLogger` hooks wrap every batch and
-//! epoch. Run it anywhere with the simulator:
+//! epoch, and the loss goes through the same logger (`log_scalar`). Run it
+//! anywhere with the simulator:
 //!
 //! ```text
-//! NVITOP_SIMULATE=1 cargo run --example train_loop -- --name demo --epochs 3
+//! cargo run --example train_loop -- --simulate --name demo --epochs 3
 //! tensorboard --logdir runs
 //! ```
 //!
-//! Options: `--name NAME` (run folder `runs/NAME`, default a timestamped
-//! name), `--logdir DIR` (parent folder, default `$NVITOP_LOGDIR` or `runs`),
-//! `--epochs N`, `--steps N` (batches per epoch), `--step-ms MS` (extra
-//! sleep per step, to stand in for GPU work), `--gpus 0,1`.
+//! `--help` lists the options.
 
 use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use std::sync::Arc;
+
 use nvitop::GpuStatsLogger;
+use nvitop::backend::sim::SimBackend;
 use nvitop::sink::{default_log_parent, default_run_dir};
+
+const HELP: &str = "\
+A training loop with GPU statistics and the loss in TensorBoard and CSV.
+
+Usage: train_loop [OPTIONS]
+
+Options:
+  --name NAME        run folder LOGDIR/NAME (default: a timestamped name)
+  --logdir DIR       parent folder of runs (default: $NVITOP_LOGDIR, or runs)
+  --epochs N         epochs (default 3)
+  --steps N          batches per epoch (default 50)
+  --step-ms MS       extra sleep per step, standing in for GPU work (default 2)
+  --gpus 0,1         CUDA devices to log, as the training framework numbers
+                     them (cuda:N, after CUDA_VISIBLE_DEVICES; default 0)
+  --every N          log GPU statistics every N steps (default 1)
+  --simulate         simulated GPUs instead of the driver (as NVITOP_SIMULATE=1)
+  -h, --help         print this help
+";
 
 struct Args {
     run_dir: PathBuf,
+    every: u64,
+    simulate: bool,
     epochs: u64,
     steps: u64,
     step_ms: u64,
     gpus: Vec<u32>,
 }
 
-fn parse_args() -> Result<Args, String> {
+/// What the command line asks for: a run, or the help text.
+enum Parsed {
+    Run(Args),
+    Help,
+}
+
+fn parse_args() -> Result<Parsed, String> {
     let mut name = None;
     let mut logdir = default_log_parent();
     let (mut epochs, mut steps, mut step_ms, mut gpus) = (3, 50, 2, vec![0]);
+    let (mut every, mut simulate) = (1, false);
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
         let mut value = || args.next().ok_or_else(|| format!("{flag} needs a value"));
@@ -45,6 +73,9 @@ fn parse_args() -> Result<Args, String> {
             "--epochs" => epochs = number(value()?)?,
             "--steps" => steps = number(value()?)?,
             "--step-ms" => step_ms = number(value()?)?,
+            "--every" => every = number(value()?)?,
+            "--simulate" => simulate = true,
+            "-h" | "--help" => return Ok(Parsed::Help),
             "--gpus" => {
                 gpus = value()?
                     .split(',')
@@ -56,20 +87,20 @@ fn parse_args() -> Result<Args, String> {
                     .collect::<Result<_, _>>()?;
             }
             other => {
-                return Err(format!(
-                    "unknown option '{other}' (see the comment at the top of train_loop.rs)"
-                ));
+                return Err(format!("unknown option '{other}' (--help lists the options)"));
             }
         }
     }
     let run_dir = name.map_or_else(|| default_run_dir(&logdir), |n| logdir.join(n));
-    Ok(Args {
+    Ok(Parsed::Run(Args {
         run_dir,
+        every,
+        simulate,
         epochs,
         steps,
         step_ms,
         gpus,
-    })
+    }))
 }
 
 /// y = sin(x) + noise, from a small deterministic generator.
@@ -155,7 +186,11 @@ macro_rules! say {
 
 fn main() -> ExitCode {
     let args = match parse_args() {
-        Ok(args) => args,
+        Ok(Parsed::Run(args)) => args,
+        Ok(Parsed::Help) => {
+            say!("{HELP}");
+            return ExitCode::SUCCESS;
+        }
         Err(err) => {
             eprintln!("error: {err}");
             return ExitCode::from(2);
@@ -171,9 +206,14 @@ fn main() -> ExitCode {
 }
 
 fn run(args: &Args) -> nvitop::Result<()> {
+    if args.simulate {
+        nvitop::set_default_backend(Arc::new(SimBackend::default_machine()))?;
+    }
     let logger = GpuStatsLogger::builder(&args.gpus)
         .tensorboard(&args.run_dir)
         .csv(args.run_dir.join("gpu_stats.csv"))
+        .scalars(&["train/loss"])
+        .log_every_n_steps(args.every)
         .interval(Duration::from_millis(100))
         .intra_step_time(true)
         .inter_step_time(true)
@@ -184,15 +224,19 @@ fn run(args: &Args) -> nvitop::Result<()> {
         .epoch_time(true)
         .build()?;
     say!(
-        "Logging GPU statistics of GPU(s) {:?} to {}",
+        "Logging GPU statistics of CUDA device(s) {:?} and the loss to {}",
         args.gpus,
         args.run_dir.display()
     );
+    for warning in logger.warnings() {
+        say!("note: {warning}");
+    }
     say!(
         "View them with:  tensorboard --logdir {}",
         args.run_dir.parent().unwrap_or(&args.run_dir).display()
     );
 
+    let csv = logger.csv_path().map(std::path::Path::to_path_buf);
     let mut data = Data {
         state: 0x9e37_79b9_7f4a_7c15,
     };
@@ -203,10 +247,14 @@ fn run(args: &Args) -> nvitop::Result<()> {
         logger.on_train_epoch_start(epoch);
         let mut epoch_loss = 0.0;
         for _ in 0..args.steps {
-            let _step = logger.step(global_step);
+            let step = logger.step(global_step);
             let batch = data.batch(64);
-            epoch_loss += model.train_step(&batch, 0.05);
+            let loss = model.train_step(&batch, 0.05);
             std::thread::sleep(Duration::from_millis(args.step_ms));
+            drop(step);
+            // Next to the GPU curves, in the same run (no I/O here either).
+            logger.log_scalar("train/loss", loss, global_step);
+            epoch_loss += loss;
             global_step += 1;
         }
         logger.on_train_epoch_end(epoch);
@@ -222,6 +270,7 @@ fn run(args: &Args) -> nvitop::Result<()> {
             .sum::<f64>()
             / validation.len() as f64;
         logger.on_validation_end();
+        logger.log_scalar("validation/mse", mse, global_step);
         say!(
             "epoch {epoch}: train loss {:.4}, validation mse {mse:.4}",
             epoch_loss / args.steps as f64
@@ -230,5 +279,8 @@ fn run(args: &Args) -> nvitop::Result<()> {
     logger.on_train_end();
     let report = logger.close();
     say!("GPU stats: {report}");
+    if let Some(csv) = csv {
+        say!("CSV written to {}", csv.display());
+    }
     Ok(())
 }

@@ -45,3 +45,15 @@ fn devices_example_without_a_driver_says_so() {
 fn devices_example_ends_quietly_when_its_reader_stops() {
     run_with_stdout_closed(Command::new(example("devices")).env("NVITOP_SIMULATE", "1"));
 }
+
+#[test]
+fn devices_example_help_lists_its_options_and_simulate_needs_no_variable() {
+    let help = run_to_success(Command::new(example("devices")).arg("--help"));
+    assert!(help.contains("--simulate") && help.contains("--help"), "{help}");
+    let out = run_to_success(
+        Command::new(example("devices"))
+            .arg("--simulate")
+            .env_remove("NVITOP_SIMULATE"),
+    );
+    assert!(out.contains("simulated GPUs"), "{out}");
+}

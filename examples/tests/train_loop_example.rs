@@ -55,22 +55,34 @@ fn train_loop_logs_to_runs_name_and_prints_the_tensorboard_command() {
         "gpu_id: 0/memory.used (MiB)",
         "gpu_id: 0/temperature.gpu (C)",
         "batch_time/intra_step (ms)",
-        "epoch_time/train (s)",
+        "epoch_time/train (ms)",
+        "train/loss",
+        "validation/mse",
     ] {
         assert!(tags.contains(tag), "{tag} missing from {tags:?}");
     }
     let csv = std::fs::read_to_string(run.join("gpu_stats.csv")).unwrap();
-    assert!(csv.starts_with("wall_time,step,epoch,gpu_id: 0/"), "{csv}");
-    // 2 epochs × 5 steps × (batch start, batch end), plus each epoch's end
-    // and validation end (their times); the end of training has no value
-    // of its own and writes no blank row.
-    assert_eq!(csv.lines().count(), 1 + 20 + 4, "{csv}");
+    assert!(csv.starts_with("wall_time,step,epoch,kind,gpu_id: 0/"), "{csv}");
+    assert!(csv.lines().next().unwrap().ends_with(",train/loss"), "{csv}");
+    // 2 epochs × 5 steps × (batch start, batch end, the loss), plus each
+    // epoch's end and validation end (their times); the end of training has
+    // no value of its own and writes no blank row. The validation MSE is
+    // not a declared column: it is in the side file.
+    assert_eq!(csv.lines().count(), 1 + 30 + 4, "{csv}");
     assert!(
         csv.lines()
             .skip(1)
-            .all(|line| line.split(',').skip(3).any(|cell| !cell.is_empty())),
+            .all(|line| line.split(',').skip(4).any(|cell| !cell.is_empty())),
         "no blank rows: {csv}"
     );
+    let side = std::fs::read_to_string(run.join("gpu_stats.scalars.csv")).unwrap();
+    assert!(side.starts_with("wall_time,step,tag,value\n"), "{side}");
+    assert_eq!(
+        side.lines().filter(|l| l.contains(",validation/mse,")).count(),
+        2,
+        "{side}"
+    );
+    assert!(stdout.contains("CSV written to runs/x/gpu_stats.csv"), "{stdout}");
 }
 
 #[test]
@@ -111,5 +123,46 @@ fn train_loop_trains_on_when_its_reader_goes_away() {
     );
     // The whole run still reached its files.
     let csv = std::fs::read_to_string(dir.path().join("runs/p/gpu_stats.csv")).unwrap();
-    assert_eq!(csv.lines().count(), 1 + 12 + 4, "{csv}");
+    assert_eq!(csv.lines().count(), 1 + 18 + 4, "{csv}");
+}
+
+#[test]
+fn train_loop_help_lists_its_options_and_simulate_needs_no_variable() {
+    let help = run_to_success(Command::new(example("train_loop")).arg("--help"));
+    for option in [
+        "--name",
+        "--logdir",
+        "--epochs",
+        "--steps",
+        "--step-ms",
+        "--gpus",
+        "--every",
+        "--simulate",
+    ] {
+        assert!(help.contains(option), "{option} missing from {help}");
+    }
+    let dir = TempDir::new("simulate");
+    let stdout = run_to_success(
+        Command::new(example("train_loop"))
+            .args([
+                "--simulate",
+                "--name",
+                "s",
+                "--epochs",
+                "1",
+                "--steps",
+                "20",
+                "--step-ms",
+                "0",
+                "--every",
+                "10",
+            ])
+            .current_dir(dir.path())
+            .env_remove("NVITOP_SIMULATE")
+            .env_remove("NVITOP_LOGDIR"),
+    );
+    assert!(stdout.contains("0 dropped, 0 errors"), "{stdout}");
+    let csv = std::fs::read_to_string(dir.path().join("runs/s/gpu_stats.csv")).unwrap();
+    // Every 10 steps: 2 × (batch start, batch end), 20 losses, epoch and validation ends.
+    assert_eq!(csv.lines().count(), 1 + 4 + 20 + 2, "{csv}");
 }

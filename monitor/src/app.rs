@@ -188,7 +188,8 @@ pub fn run(
     if cli.json {
         // Straight to `out`: the JSON text of a big machine is never whole
         // in memory.
-        return serde_json::to_writer_pretty(&mut *out, &snapshot)
+        let records = nvitop::training::read_all_records();
+        return crate::training::write_json(&mut *out, &snapshot, &records, crate::training::wall_clock_now())
             .map_err(|err| match err.io_error_kind() {
                 Some(_) => Failure::Output(err.into()),
                 None => Failure::Runtime(anyhow::Error::new(err).context("could not serialize the snapshot")),

@@ -28,10 +28,12 @@ pub mod bar;
 pub mod cli;
 pub mod filter;
 pub mod frame;
+pub mod inline_panel;
 pub mod live;
 pub mod screen;
 pub mod text;
 pub mod theme;
+pub mod training;
 pub mod widgets;
 
 pub use app::{Environment, Failure, run};

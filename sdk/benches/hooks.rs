@@ -34,7 +34,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use nvitop::backend::Backend;
 use nvitop::backend::sim::{SimBackend, presets};
 use nvitop::sampler::{SamplerConfig, Tracked};
-use nvitop::sink::MemorySink;
+use nvitop::sink::{MemorySink, Sink};
 use nvitop::{Device, GpuStatsLogger};
 
 fn sim_backend(preset: &str) -> Arc<dyn Backend> {
@@ -44,12 +44,13 @@ fn sim_backend(preset: &str) -> Arc<dyn Backend> {
 }
 
 fn logger(backend: &Arc<dyn Backend>) -> GpuStatsLogger {
-    GpuStatsLogger::builder(&[0, 1])
+    GpuStatsLogger::builder_for_physical_indices(&[0, 1])
         .backend(Arc::clone(backend))
         .sink(Box::new(MemorySink::new()))
         .intra_step_time(true)
         .inter_step_time(true)
         .temperature(true)
+        .scalars(&["train/loss"])
         .channel_capacity(1 << 16)
         .build()
         .unwrap()
@@ -78,6 +79,52 @@ fn bench(c: &mut Criterion) {
             step += 1;
         });
     });
+    // The user's own scalars, at the hooks' cost rules.
+    c.bench_function("hooks/log_scalar", |b| {
+        b.iter(|| {
+            logger.log_scalar("train/loss", black_box(0.25), step);
+            step += 1;
+        });
+    });
+    c.bench_function("hooks/log_scalars_4", |b| {
+        b.iter(|| {
+            logger.log_scalars(
+                &[
+                    ("train/loss", 0.25),
+                    ("train/lr", 1e-3),
+                    ("train/grad_norm", 2.0),
+                    ("train/tokens_per_s", 1e5),
+                ],
+                step,
+            );
+            step += 1;
+        });
+    });
+    // Not hooks: what `sync_to_disk` costs the sink thread at each epoch
+    // end, next to the plain flush it replaces (one row written before each).
+    let dir = tempfile::tempdir().unwrap();
+    let keys: Vec<String> = logger.keys().to_vec();
+    let values = vec![Some(1.0); keys.len()];
+    for (name, sync) in [("sink/csv_flush", false), ("sink/csv_sync_all", true)] {
+        let mut csv = nvitop::sink::CsvSink::create(dir.path().join(format!("{name}.csv").replace('/', "_"))).unwrap();
+        csv.start(&keys).unwrap();
+        c.bench_function(name, |b| {
+            b.iter(|| {
+                let row = nvitop::sink::LogRecord {
+                    step: 1,
+                    keys: &keys,
+                    values: &values,
+                    ..Default::default()
+                };
+                csv.write(&row).unwrap();
+                if sync {
+                    csv.sync().unwrap();
+                } else {
+                    csv.flush().unwrap();
+                }
+            });
+        });
+    }
     c.bench_function("hooks/naive", |b| {
         b.iter(|| {
             black_box(naive_stats(&devices));

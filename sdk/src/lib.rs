@@ -35,6 +35,7 @@ pub mod process;
 pub mod sampler;
 pub mod sink;
 pub mod snapshot;
+pub mod training;
 pub mod users;
 
 pub use collector::ResourceCollector;

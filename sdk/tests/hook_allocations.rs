@@ -72,13 +72,14 @@ static GLOBAL: Counting = Counting;
 fn hooks_do_not_allocate() {
     let sim = SimBackend::default_machine();
     sim.set_time(2.0);
-    let logger = GpuStatsLogger::builder(&[0, 1])
+    let logger = GpuStatsLogger::builder_for_physical_indices(&[0, 1])
         .backend(Arc::new(sim))
         .sink(Box::new(MemorySink::new()))
         .intra_step_time(true)
         .inter_step_time(true)
         .temperature(true)
-        .channel_capacity(100_000)
+        .scalars(&["train/loss"])
+        .channel_capacity(200_000)
         .build()
         .unwrap();
     logger.on_train_start();
@@ -99,6 +100,9 @@ fn hooks_do_not_allocate() {
             drop(logger.step(step));
             // A synced step: the guard holds the sync itself, no box.
             let _synced = logger.step_with_sync(step, &sync);
+            // The user's own scalars, declared and not.
+            logger.log_scalar("train/loss", 0.5, step);
+            logger.log_scalars(&[("train/lr", 1e-3), ("train/grad_norm", 1.5)], step);
         }
         logger.on_train_epoch_end(0);
         // Every other hook too.
@@ -136,4 +140,26 @@ fn hooks_do_not_allocate_when_rows_are_dropped() {
     assert_eq!(allocations, 0);
     let report = logger.close();
     assert!(report.dropped > 19_000, "{report:?}");
+}
+
+#[test]
+fn hooks_do_not_allocate_when_steps_are_skipped_by_the_cadence() {
+    let logger = GpuStatsLogger::builder(&[0])
+        .backend(Arc::new(SimBackend::default_machine()))
+        .sink(Box::new(MemorySink::new()))
+        .intra_step_time(true)
+        .inter_step_time(true)
+        .log_every_n_steps(50)
+        .build()
+        .unwrap();
+    drop(logger.step(0));
+    let allocations = allocations_in(|| {
+        for step in 1..10_001 {
+            drop(logger.step(step));
+        }
+    });
+    assert_eq!(allocations, 0);
+    let report = logger.close();
+    assert!(report.is_clean(), "{report:?}");
+    assert_eq!(report.written, 2 * 200);
 }

@@ -7,11 +7,14 @@ use std::time::Duration;
 
 use nvitop::backend::Backend;
 use nvitop::backend::sim::SimBackend;
+use nvitop::logger::ManualClock;
 use nvitop::sink::{LogRecord, MemorySink, Sink, SinkError};
 use nvitop::{GpuStatsLogger, LoggerOptions};
 use prost::Message as _;
 
 mod common;
+#[path = "common/privileged.rs"]
+mod privileged;
 use common::SlowSink;
 
 fn sim(time: f64) -> Arc<dyn Backend> {
@@ -44,21 +47,20 @@ fn default_keys_are_nvitops() {
 
 #[test]
 fn every_option_adds_its_keys() {
-    let options = LoggerOptions {
-        memory_utilization: true,
-        gpu_utilization: true,
-        intra_step_time: true,
-        inter_step_time: true,
-        fan_speed: true,
-        temperature: true,
-        power: true,
-        energy: true,
-        clocks: true,
-        pcie: true,
-        process_memory: true,
-        process_host: true,
-        epoch_time: true,
-    };
+    let options = LoggerOptions::default()
+        .memory_utilization(true)
+        .gpu_utilization(true)
+        .intra_step_time(true)
+        .inter_step_time(true)
+        .fan_speed(true)
+        .temperature(true)
+        .power(true)
+        .energy(true)
+        .clocks(true)
+        .pcie(true)
+        .process_memory(true)
+        .process_host(true)
+        .epoch_time(true);
     let logger = GpuStatsLogger::builder(&[3])
         .backend(sim(3.0))
         .sink(Box::new(MemorySink::new()))
@@ -80,8 +82,8 @@ fn every_option_adds_its_keys() {
         "batch_time/inter_step (ms)",
         "host/process.cpu (%)",
         "host/process.rss (MiB)",
-        "epoch_time/train (s)",
-        "epoch_time/validation (s)",
+        "epoch_time/train (ms)",
+        "epoch_time/validation (ms)",
     ] {
         assert!(logger.keys().iter().any(|k| k == key), "missing {key}");
     }
@@ -196,7 +198,7 @@ fn an_epoch_end_row_carries_the_last_batch_end_step() {
     let rows = rows.records();
     let epoch_end = rows
         .iter()
-        .find(|r| r.get("epoch_time/train (s)").is_some())
+        .find(|r| r.get("epoch_time/train (ms)").is_some())
         .expect("an epoch-end row");
     assert_eq!(epoch_end.step, 7, "{rows:?}");
     assert_eq!(epoch_end.epoch, Some(0));
@@ -563,15 +565,33 @@ fn the_sink_thread_flushes_right_after_an_epoch_ends() {
 
 #[test]
 fn the_sink_thread_flushes_every_two_seconds_without_epochs() {
-    // Before the sink thread starts its timer.
-    let started = std::time::Instant::now();
-    let (logger, calls) = recording_logger();
+    // The sink thread's timer runs on an injected clock: the test moves it
+    // instead of waiting two real seconds.
+    let clock = ManualClock::new();
+    let calls = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let logger = GpuStatsLogger::builder(&[0])
+        .backend(sim(1.0))
+        .sink(Box::new(Recording(Arc::clone(&calls))))
+        .clock(Arc::new(clock.clone()))
+        .build()
+        .unwrap();
     drop(logger.step(0));
-    // Nothing else happens: the timer alone flushes the two rows, and not
-    // before 2 s (rows are buffered, not flushed one by one).
+    // Both rows reach the sink, and no flush comes while the clock stands
+    // still (rows are buffered, not flushed one by one).
+    wait_for(&calls, |c| {
+        c.iter().filter(|c| matches!(c, Call::Write { .. })).count() == 2
+    });
+    std::thread::sleep(Duration::from_millis(100)); // several of the sink thread's polls
+    clock.advance(Duration::from_millis(1999));
+    std::thread::sleep(Duration::from_millis(100));
+    assert!(
+        !calls.lock().unwrap().contains(&Call::Flush),
+        "{:?}",
+        calls.lock().unwrap()
+    );
+    // At 2 s on its clock the timer alone flushes.
+    clock.advance(Duration::from_millis(1));
     let seen = wait_for(&calls, |c| c.contains(&Call::Flush));
-    let waited = started.elapsed();
-    assert!(waited >= Duration::from_secs(2), "flushed after {waited:?}: {seen:?}");
     assert_eq!(seen.iter().filter(|c| matches!(c, Call::Write { .. })).count(), 2);
     drop(logger);
 }
@@ -655,7 +675,7 @@ impl Drop for TinyDisk {
 #[test]
 fn a_disk_that_fills_mid_run_leaves_files_that_read_back_once_space_is_freed() {
     let Some(disk) = TinyDisk::mount(256 * 1024) else {
-        eprintln!("skipped: cannot mount a tmpfs here (needs root or CAP_SYS_ADMIN)");
+        privileged::skip_or_fail("cannot mount a tmpfs here (needs root or CAP_SYS_ADMIN)");
         return;
     };
     // Room the run gets back later: more than the two sinks' buffers
@@ -726,9 +746,9 @@ fn a_disk_that_fills_mid_run_leaves_files_that_read_back_once_space_is_freed() {
     let text = std::fs::read_to_string(run.join("gpu.csv")).unwrap();
     assert!(text.ends_with('\n'));
     let mut reader = csv::Reader::from_reader(text.as_bytes());
-    assert_eq!(reader.headers().unwrap().len(), keys.len() + 3);
+    assert_eq!(reader.headers().unwrap().len(), keys.len() + 4);
     let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
-    assert!(rows.iter().all(|r| r.len() == keys.len() + 3));
+    assert!(rows.iter().all(|r| r.len() == keys.len() + 4));
     assert_eq!(rows.last().map(|r| r[1].to_owned()), Some("1202".to_owned()));
     drop(disk);
 }

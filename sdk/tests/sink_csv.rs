@@ -15,6 +15,7 @@ fn record<'a>(keys: &'a [String], step: u64, values: &'a [Option<f64>]) -> LogRe
         wall_time: 1_700_000_000.5 + step as f64,
         step,
         epoch: if step.is_multiple_of(2) { Some(step / 2) } else { None },
+        kind: nvitop::sink::RecordKind::BatchEnd,
         keys,
         values,
     }
@@ -46,16 +47,19 @@ fn header_and_rows_with_empty_cells() {
     let path = dir.path().join("nested/dirs/gpu.csv");
     write_run(&path, 0);
     let (header, rows) = read(&path);
-    assert_eq!(header, ["wall_time", "step", "epoch", "gpu0/utilization", "gpu0/power"]);
+    assert_eq!(
+        header,
+        ["wall_time", "step", "epoch", "kind", "gpu0/utilization", "gpu0/power"]
+    );
     assert_eq!(
         rows,
         [
-            ["1700000000.5", "0", "0", "55.0", "212.25"],
-            ["1700000001.5", "1", "", "", "1e-7"],
+            ["1700000000.5", "0", "0", "batch_end", "55.0", "212.25"],
+            ["1700000001.5", "1", "", "batch_end", "", "1e-7"],
         ]
     );
     // Every numeric cell parses back as Python's float() / Rust's parse.
-    assert_eq!(rows[1][4].parse::<f64>().unwrap(), 1e-7);
+    assert_eq!(rows[1][5].parse::<f64>().unwrap(), 1e-7);
 }
 
 #[test]
@@ -125,9 +129,9 @@ fn keys_needing_quotes_round_trip() {
         sink.close().unwrap();
     }
     let (header, rows) = read(&path);
-    assert_eq!(&header[3..], keys.as_slice());
+    assert_eq!(&header[4..], keys.as_slice());
     assert_eq!(rows.len(), 2);
-    assert_eq!(rows[0][4], "nan");
+    assert_eq!(rows[0][5], "nan");
 }
 
 #[test]
@@ -145,7 +149,10 @@ fn records_with_other_key_order_land_in_their_columns() {
         .unwrap();
     sink.close().unwrap();
     let (_, rows) = read(&path);
-    assert_eq!(rows[0][3..], ["7.0", "100.0"]);
+    assert_eq!(rows[0][4..], ["7.0", "100.0"]);
+    // The key without a column went to the side file, not lost.
+    let side = std::fs::read_to_string(dir.path().join("gpu.scalars.csv")).unwrap();
+    assert_eq!(side, "wall_time,step,tag,value\n1700000001.5,1,unknown,5.0\n");
 }
 
 #[test]

@@ -52,6 +52,7 @@ fn write_three(sink: &mut TensorBoardSink, keys: &[String]) {
             wall_time,
             step,
             epoch: Some(0),
+            kind: nvitop::sink::RecordKind::BatchEnd,
             keys,
             values: &values,
         })
@@ -217,6 +218,7 @@ fn non_finite_wall_time_is_replaced_by_now() {
             wall_time,
             step: 1,
             epoch: None,
+            kind: nvitop::sink::RecordKind::BatchEnd,
             keys: &keys,
             values: &[Some(1.0), None],
         })
@@ -263,6 +265,7 @@ fn writes_flush_once_the_interval_has_passed() {
         wall_time: 1.0,
         step: 0,
         epoch: None,
+        kind: nvitop::sink::RecordKind::BatchEnd,
         keys: &keys,
         values: &[Some(1.0), Some(2.0)],
     };
@@ -290,6 +293,7 @@ fn writes_after_close_fail() {
             wall_time: 1.0,
             step: 0,
             epoch: None,
+            kind: nvitop::sink::RecordKind::BatchEnd,
             keys: &keys,
             values: &[None, None],
         })

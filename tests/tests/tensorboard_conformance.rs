@@ -12,9 +12,9 @@ use std::sync::Arc;
 
 use nvitop::GpuStatsLogger;
 use nvitop::backend::sim::SimBackend;
-use nvitop::sink::MemorySink;
 use nvitop::sink::tensorboard::proto::{Event, Value, What};
 use nvitop::sink::tensorboard::record::parse_records;
+use nvitop::sink::{MemorySink, RecordKind};
 use nvitop_tests::{conformance_python, run_python};
 use prost::Message;
 
@@ -69,7 +69,7 @@ fn logger_files_match_what_was_logged() {
     let rows = memory.handle();
     let sim = SimBackend::default_machine();
     sim.set_time(42.0);
-    let logger = GpuStatsLogger::builder(&[0, 1])
+    let logger = GpuStatsLogger::builder_for_physical_indices(&[0, 1])
         .backend(Arc::new(sim))
         .sink(Box::new(memory))
         .tensorboard(dir.path().join("run"))
@@ -92,16 +92,9 @@ fn logger_files_match_what_was_logged() {
     let report = logger.close();
     assert!(report.is_clean(), "{report:?}");
 
-    // What the memory sink saw is what every file holds.
-    let mut expected: BTreeMap<String, Vec<(i64, f32)>> = BTreeMap::new();
-    for row in rows.records() {
-        for (k, v) in &row.values {
-            expected
-                .entry(k.clone())
-                .or_default()
-                .push((i64::try_from(row.step).unwrap(), *v as f32));
-        }
-    }
+    // What the memory sink saw is what every file holds, one point per tag
+    // and step: the batch end's value where batch start and end both have one.
+    let expected = one_point_per_step(&rows.records());
     let (events, truncated) = decode(&event_file(&dir.path().join("run")));
     assert!(!truncated);
     assert_eq!(events[0].what, Some(What::FileVersion("brain.Event:2".into())));
@@ -112,8 +105,8 @@ fn logger_files_match_what_was_logged() {
 
     let mut csv = csv::Reader::from_path(dir.path().join("run/gpu_stats.csv")).unwrap();
     let header: Vec<String> = csv.headers().unwrap().iter().map(str::to_owned).collect();
-    assert_eq!(&header[..3], ["wall_time", "step", "epoch"]);
-    assert_eq!(&header[3..], &keys[..]);
+    assert_eq!(&header[..4], ["wall_time", "step", "epoch", "kind"]);
+    assert_eq!(&header[4..], &keys[..]);
     assert_eq!(csv.records().count(), rows.len());
 
     let Some(python) = conformance_python() else {
@@ -140,7 +133,139 @@ fn logger_files_match_what_was_logged() {
     );
     let parsed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(parsed["rows"].as_array().unwrap().len(), rows.len());
-    assert_eq!(parsed["header"].as_array().unwrap().len(), keys.len() + 3);
+    assert_eq!(parsed["header"].as_array().unwrap().len(), keys.len() + 4);
+}
+
+/// tag -> [(step, value)] as TensorBoard serves them: one point per tag and
+/// step, a batch end's value replacing its batch start's.
+fn one_point_per_step(rows: &[nvitop::sink::OwnedRecord]) -> BTreeMap<String, Vec<(i64, f32)>> {
+    let mut by_step: BTreeMap<(String, i64), f32> = BTreeMap::new();
+    for row in rows {
+        for (k, v) in &row.values {
+            let key = (k.clone(), i64::try_from(row.step).unwrap());
+            if row.kind != RecordKind::BatchStart || !by_step.contains_key(&key) {
+                by_step.insert(key, *v as f32);
+            }
+        }
+    }
+    let mut out: BTreeMap<String, Vec<(i64, f32)>> = BTreeMap::new();
+    for ((tag, step), v) in by_step {
+        out.entry(tag).or_default().push((step, v));
+    }
+    out
+}
+
+/// A run with `log_every_n_steps(10)` and the loss through `log_scalar`:
+/// TensorBoard's own loader serves exactly the points written per tag, and
+/// pandas reads the CSV (with its `kind` column) and the side file of
+/// undeclared scalars back.
+#[test]
+fn a_run_with_a_cadence_and_scalars_reads_back_in_tensorboard_and_pandas() {
+    let dir = tempfile::tempdir().unwrap();
+    let memory = MemorySink::new();
+    let rows = memory.handle();
+    let sim = SimBackend::default_machine();
+    sim.set_time(42.0);
+    let logger = GpuStatsLogger::builder_for_physical_indices(&[0])
+        .backend(Arc::new(sim))
+        .sink(Box::new(memory))
+        .tensorboard(dir.path().join("run"))
+        .csv(dir.path().join("gpu.csv"))
+        .intra_step_time(true)
+        .inter_step_time(true)
+        .epoch_time(true)
+        .log_every_n_steps(10)
+        .scalars(&["train/loss"])
+        .build()
+        .unwrap();
+    logger.on_train_start();
+    for epoch in 0..2_u64 {
+        logger.on_train_epoch_start(epoch);
+        for i in 0..50 {
+            let step = epoch * 50 + i;
+            drop(logger.step(step));
+            logger.log_scalar("train/loss", 1.0 / (step as f64 + 1.0), step);
+            if step % 25 == 0 {
+                logger.log_scalar("train/lr", 0.1 / (step as f64 + 1.0), step);
+            }
+        }
+        logger.on_validation_start();
+        logger.on_validation_end();
+        logger.on_train_epoch_end(epoch);
+    }
+    logger.on_train_end();
+    let report = logger.close();
+    assert!(report.is_clean(), "{report:?}");
+    let records = rows.records();
+    let expected = one_point_per_step(&records);
+    assert_eq!(expected["train/loss"].len(), 100);
+    assert_eq!(expected["gpu_id: 0/utilization.gpu (%)"].len(), 10);
+    assert_eq!(expected["batch_time/intra_step.max (ms)"].len(), 10);
+    let (events, _) = decode(&event_file(&dir.path().join("run")));
+    assert_eq!(scalars(&events), expected);
+
+    let Some(python) = conformance_python() else {
+        eprintln!("skipped the Python readers: set NVITOP_CONFORMANCE_PYTHON (see .ci/conformance)");
+        return;
+    };
+    let expect: BTreeMap<&String, Vec<(i64, f64)>> = expected
+        .iter()
+        .map(|(k, v)| (k, v.iter().map(|&(s, x)| (s, f64::from(x))).collect()))
+        .collect();
+    run_python(
+        &python,
+        "read_tensorboard.py",
+        &[
+            dir.path().join("run").as_os_str(),
+            "--expect".as_ref(),
+            serde_json::to_string(&expect).unwrap().as_ref(),
+        ],
+    );
+    let out = run_python(
+        &python,
+        "read_logger_csv.py",
+        &[
+            dir.path().join("gpu.csv").as_os_str(),
+            dir.path().join("gpu.scalars.csv").as_os_str(),
+        ],
+    );
+    let parsed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(parsed["columns"][3], "kind");
+    assert_eq!(
+        parsed["rows"],
+        records
+            .iter()
+            .filter(|r| r.values.keys().any(|k| k != "train/lr"))
+            .count()
+    );
+    assert_eq!(
+        parsed["kinds"],
+        serde_json::json!({"batch_start": 10, "batch_end": 10, "validation_end": 2, "epoch_end": 2, "scalar": 100})
+    );
+    assert_eq!(parsed["dtypes"]["gpu_id: 0/utilization.gpu (%)"], "float64");
+    let loss: Vec<(i64, f64)> = parsed["scalars"]["train/loss"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p[0].as_i64().unwrap(), p[1].as_f64().unwrap()))
+        .collect();
+    assert_eq!(loss, (0..100).map(|s| (s, 1.0 / (s as f64 + 1.0))).collect::<Vec<_>>());
+    let side: Vec<(i64, String, f64)> = parsed["side"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p[0].as_i64().unwrap(),
+                p[1].as_str().unwrap().to_owned(),
+                p[2].as_f64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        side,
+        [0, 25, 50, 75].map(|s| (s, "train/lr".to_owned(), 0.1 / (s as f64 + 1.0)))
+    );
 }
 
 #[test]

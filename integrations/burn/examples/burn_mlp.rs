@@ -245,7 +245,19 @@ fn parse_args() -> Result<Options, String> {
             "--epochs" => epochs = value()?.parse().map_err(|_| "--epochs needs a number".to_owned())?,
             "--cuda" => cuda = value()?.parse().map_err(|_| "--cuda needs a CUDA ordinal".to_owned())?,
             "--logdir" => logdir = Some(PathBuf::from(value()?)),
-            other => return Err(format!("unknown option '{other}' (see the top of burn_mlp.rs)")),
+            "-h" | "--help" => {
+                print!(
+                    "A burn Learner training with GPU statistics as burn metrics and in nvitop's TensorBoard/CSV.\n\n\
+                     Usage: burn_mlp [OPTIONS]\n\n\
+                     Options:\n  \
+                     --epochs N     epochs (default 3)\n  \
+                     --logdir DIR   output folder (default runs/<Mon>DD_HH-MM-SS_<host>)\n  \
+                     --cuda N       the CUDA device whose statistics are shown (default 0)\n  \
+                     -h, --help     print this help\n"
+                );
+                std::process::exit(0);
+            }
+            other => return Err(format!("unknown option '{other}' (--help lists the options)")),
         }
     }
     Ok(Options {

@@ -577,15 +577,23 @@ impl Numeric for GpuStatMetric {
 ///
 /// burn calls it on its event thread, after the batch: the rows carry the
 /// GPU statistics, not step times (those need [`BurnLoggerExt::synced_step`]
-/// in a hand-written loop). It stores nothing burn could read back, so
-/// register it next to burn's [`FileMetricLogger`] (see
-/// [`GpuStatsExt::with_gpu_stats_logger`]), not instead of it.
+/// in a hand-written loop). burn's own numeric metrics of each batch (the
+/// loss, the accuracy, ...) are passed through with
+/// [`GpuStatsLogger::log_scalars`] as `train/<name>` and `valid/<name>`
+/// (burn's `GPU ...` metrics of this crate excepted: the rows have them),
+/// so the nvitop TensorBoard run shows them next to the GPU curves. It
+/// stores nothing burn could read back, so register it next to burn's
+/// [`FileMetricLogger`] (see [`GpuStatsExt::with_gpu_stats_logger`]), not
+/// instead of it: burn's dashboard and checkpoint selection read burn's
+/// logger.
 #[derive(Debug)]
 pub struct GpuStatsMetricLogger {
     logger: Arc<GpuStatsLogger>,
     step: u64,
     train_epoch: Option<usize>,
     in_validation: bool,
+    /// burn's metric names by id, from `log_metric_definition`.
+    names: std::collections::HashMap<burn::train::metric::MetricId, String>,
 }
 
 impl GpuStatsMetricLogger {
@@ -597,6 +605,24 @@ impl GpuStatsMetricLogger {
             step: 0,
             train_epoch: None,
             in_validation: false,
+            names: std::collections::HashMap::new(),
+        }
+    }
+
+    /// Passes burn's numeric metrics of one batch to the logger as `<split>/<name>`.
+    fn pass_through(&self, update: &MetricsUpdate, split: &str, step: u64) {
+        let scalars: Vec<(String, f64)> = update
+            .entries_numeric
+            .iter()
+            .filter_map(|u| {
+                let name = self.names.get(&u.entry.metric_id)?;
+                let value = u.numeric_entry.as_ref()?.current();
+                (!name.starts_with("GPU ")).then(|| (format!("{split}/{name}"), value))
+            })
+            .collect();
+        if !scalars.is_empty() {
+            let borrowed: Vec<(&str, f64)> = scalars.iter().map(|(t, v)| (t.as_str(), *v)).collect();
+            self.logger.log_scalars(&borrowed, step);
         }
     }
 }
@@ -610,14 +636,17 @@ impl MetricLogger for GpuStatsMetricLogger {
             .entries_numeric
             .iter()
             .any(|u| matches!(u.numeric_entry, Some(NumericEntry::Final(_))));
+        if epoch_end {
+            return;
+        }
         match split {
-            Split::Train if epoch_end => {}
             Split::Train => {
                 if self.train_epoch != Some(epoch) {
                     self.train_epoch = Some(epoch);
                     self.logger.on_train_epoch_start(epoch as u64);
                 }
                 self.logger.on_train_batch_end(self.step);
+                self.pass_through(&update, "train", self.step);
                 self.step += 1;
             }
             Split::Valid => {
@@ -625,6 +654,8 @@ impl MetricLogger for GpuStatsMetricLogger {
                     self.in_validation = true;
                     self.logger.on_validation_start();
                 }
+                // At the last training step: validation follows it.
+                self.pass_through(&update, "valid", self.step.saturating_sub(1));
             }
             Split::Test(_) => {}
         }
@@ -635,7 +666,9 @@ impl MetricLogger for GpuStatsMetricLogger {
         Err(format!("the GPU stats logger keeps no values to read back ({name})"))
     }
 
-    fn log_metric_definition(&mut self, _definition: MetricDefinition) {}
+    fn log_metric_definition(&mut self, definition: MetricDefinition) {
+        self.names.insert(definition.metric_id, definition.name.to_string());
+    }
 
     fn log_epoch_summary(&mut self, summary: EpochSummary) {
         match summary.split {

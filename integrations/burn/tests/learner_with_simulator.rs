@@ -79,8 +79,11 @@ fn learner_logs_gpu_metrics_to_burn_and_nvitop_sinks() {
         "gpu_id: 0/memory.used (MiB)",
         "gpu_id: 0/temperature.gpu (C)",
         "gpu_id: 0/power.draw (W)",
-        "epoch_time/train (s)",
-        "epoch_time/validation (s)",
+        "epoch_time/train (ms)",
+        "epoch_time/validation (ms)",
+        // burn's own loss, passed through next to the GPU curves.
+        "train/Loss",
+        "valid/Loss",
     ] {
         assert!(tags.contains(expected), "missing tag {expected:?} in {tags:?}");
     }
@@ -91,14 +94,14 @@ fn learner_logs_gpu_metrics_to_burn_and_nvitop_sinks() {
         "step",
         "epoch",
         "gpu_id: 0/utilization.gpu (%)",
-        "epoch_time/train (s)",
+        "epoch_time/train (ms)",
     ] {
         assert!(
             header.iter().any(|h| h == expected),
             "missing column {expected:?} in {header:?}"
         );
     }
-    let train_epoch = header.iter().position(|h| h == "epoch_time/train (s)").unwrap();
+    let train_epoch = header.iter().position(|h| h == "epoch_time/train (ms)").unwrap();
     let records: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
     let steps: BTreeSet<u64> = records.iter().map(|r| r[1].parse::<u64>().unwrap()).collect();
     assert_eq!(

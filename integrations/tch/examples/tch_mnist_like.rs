@@ -99,6 +99,8 @@ pub fn train(options: &Options) -> Result<Outcome, Box<dyn std::error::Error>> {
         let loss = net.forward(&x).cross_entropy_for_logits(&y);
         optimizer.backward_step(&loss);
         last_loss = loss.double_value(&[]);
+        // The loss next to the GPU curves, in the same TensorBoard run.
+        logger.log_tensor("train/loss", &loss, step);
         if step == 0 {
             first_loss = last_loss;
         }
@@ -148,7 +150,21 @@ fn parse_args() -> Result<Options, String> {
                         .map_err(|_| "--log-cuda needs CUDA ordinals such as 0,1".to_owned())?,
                 );
             }
-            other => return Err(format!("unknown option '{other}' (see the top of tch_mnist_like.rs)")),
+            "-h" | "--help" => {
+                print!(
+                    "A tch training loop with GPU statistics and the loss in TensorBoard and CSV.\n\n\
+                     Usage: tch_mnist_like [OPTIONS]\n\n\
+                     Options:\n  \
+                     --steps N           steps (default 200)\n  \
+                     --logdir DIR        the run folder (default runs/<Mon>DD_HH-MM-SS_<host>)\n  \
+                     --batch-size N      batch size (default 64)\n  \
+                     --device cpu|cuda:N the training device (default CUDA 0 when libtorch has one, else CPU)\n  \
+                     --log-cuda 0,1      CUDA ordinals to log (default the training device)\n  \
+                     -h, --help          print this help\n"
+                );
+                std::process::exit(0);
+            }
+            other => return Err(format!("unknown option '{other}' (--help lists the options)")),
         }
     }
     let simulated =

@@ -299,11 +299,42 @@ pub trait TchLoggerExt {
     /// that cannot be synchronised is skipped with a warning (see
     /// [`synchronize`]); the step still ends.
     fn synced_step<'a>(&'a self, step: u64, devices: &'a [tch::Device]) -> SyncedStep<'a>;
+
+    /// Logs a one-element tensor (the loss) with
+    /// [`GpuStatsLogger::log_scalar`], into the same TensorBoard run and CSV
+    /// as the GPU statistics. Reading the tensor copies it to the host,
+    /// which waits for the device as printing the loss would; the logging
+    /// itself is a hook's cost. A tensor that is not a single number (0-d, as a loss is) is skipped
+    /// with a warning.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use nvitop::{GpuStatsLogger, backend::sim::SimBackend, sink::MemorySink};
+    /// use nvitop_tch::TchLoggerExt;
+    /// let sink = MemorySink::new();
+    /// let rows = sink.handle();
+    /// let logger = GpuStatsLogger::builder(&[0])
+    ///     .backend(Arc::new(SimBackend::default_machine()))
+    ///     .sink(Box::new(sink))
+    ///     .build()?;
+    /// logger.log_tensor("train/loss", &tch::Tensor::from(0.5_f64), 7);
+    /// logger.close();
+    /// assert_eq!(rows.records()[0].get("train/loss"), Some(0.5));
+    /// # Ok::<(), nvitop::Error>(())
+    /// ```
+    fn log_tensor(&self, tag: &str, tensor: &tch::Tensor, step: u64);
 }
 
 impl TchLoggerExt for GpuStatsLogger {
     fn synced_step<'a>(&'a self, step: u64, devices: &'a [tch::Device]) -> SyncedStep<'a> {
         self.step_with_sync(step, CudaSync(devices))
+    }
+
+    fn log_tensor(&self, tag: &str, tensor: &tch::Tensor, step: u64) {
+        match tensor.f_double_value(&[]) {
+            Ok(value) => self.log_scalar(tag, value, step),
+            Err(err) => log::warn!("{tag}: not logged, the tensor is not one number ({err})"),
+        }
     }
 }
 

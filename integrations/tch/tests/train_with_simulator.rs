@@ -66,9 +66,9 @@ fn training_on_the_cpu_logs_simulated_gpu_statistics() {
     };
     let outcome = example::train(&options).unwrap();
     assert!(outcome.report.is_clean(), "{:?}", outcome.report);
-    // 8 steps x (start + end); the epoch and train ends have no value of
-    // their own (epoch_time is off) and write no rows.
-    assert_eq!(outcome.report.written, 16);
+    // 8 steps x (start + end + the loss); the epoch and train ends have no
+    // value of their own (epoch_time is off) and write no rows.
+    assert_eq!(outcome.report.written, 24);
     assert!(outcome.first_loss.is_finite() && outcome.last_loss.is_finite());
 
     let (tags, steps) = tags_and_steps(&event_file(&run));
@@ -81,6 +81,7 @@ fn training_on_the_cpu_logs_simulated_gpu_statistics() {
         "gpu_id: 0/power.draw (W)",
         "batch_time/intra_step (ms)",
         "batch_time/inter_step (ms)",
+        "train/loss",
     ] {
         assert!(tags.contains(expected), "missing tag {expected:?} in {tags:?}");
     }
@@ -102,4 +103,7 @@ fn training_on_the_cpu_logs_simulated_gpu_statistics() {
     }
     let rows = reader.records().count();
     assert_eq!(rows, 16);
+    // The loss is not a declared column: it is in the side file, one row a step.
+    let side = std::fs::read_to_string(run.join("gpu.scalars.csv")).unwrap();
+    assert_eq!(side.lines().filter(|l| l.contains(",train/loss,")).count(), 8, "{side}");
 }

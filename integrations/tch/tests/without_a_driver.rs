@@ -37,11 +37,12 @@ fn a_cpu_run_logs_step_times_without_a_driver() {
     })
     .unwrap();
     assert!(outcome.report.is_clean(), "{:?}", outcome.report);
-    // 4 steps x (start + end); the epoch and train ends have no value of
-    // their own (epoch_time is off) and write no rows.
-    assert_eq!(outcome.report.written, 8);
+    // 4 steps x (start + end + the loss); the epoch and train ends have no
+    // value of their own (epoch_time is off) and write no rows.
+    assert_eq!(outcome.report.written, 12);
     let tags = nvitop::sink::tensorboard::scalar_tags(&run).unwrap();
     assert!(tags.contains("batch_time/intra_step (ms)"), "{tags:?}");
+    assert!(tags.contains("train/loss"), "{tags:?}");
     assert!(!tags.iter().any(|t| t.starts_with("gpu_id")), "{tags:?}");
     let mut reader = csv::Reader::from_path(run.join("gpu.csv")).unwrap();
     assert_eq!(reader.records().count(), 8);

@@ -77,6 +77,13 @@ pub fn draw(
     view: &ViewOptions,
 ) -> Shown {
     let options = &view.render;
+    // Help needs no reading: with a slow driver it opens before the first
+    // reading lands.
+    if state.screen == Screen::Help {
+        help(buf, area, state, options);
+        let rows = latest.map(|latest| rows_of(state, latest).1).unwrap_or_default();
+        return Shown { rows, page: 1 };
+    }
     let Some(latest) = latest else {
         let line = Line::from(vec![
             Span::raw("Gathering device status..."),
@@ -86,10 +93,6 @@ pub fn draw(
         return Shown::default();
     };
     let (order, keys) = rows_of(state, latest);
-    if state.screen == Screen::Help {
-        help(buf, area, state, options);
-        return Shown { rows: keys, page: 1 };
-    }
     if area.width < TABLE_WIDTH {
         narrow(buf, area, options);
         return Shown { rows: keys, page: 1 };

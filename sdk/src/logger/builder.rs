@@ -5,10 +5,14 @@ use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use super::clock::{Clock, SystemClock};
 use super::keys::LoggerKeys;
 use super::options::LoggerOptions;
 use super::worker::Worker;
 use super::{Clocks, GpuStatsLogger};
+
+/// How long `flush()` and `close()` wait for the sinks by default.
+pub const DEFAULT_SINK_TIMEOUT: Duration = Duration::from_secs(10);
 use crate::backend::Backend;
 use crate::device::Device;
 use crate::error::{Error, Result};
@@ -32,7 +36,7 @@ pub(crate) enum Selection {
 /// use nvitop::backend::sim::SimBackend;
 ///
 /// let dir = tempfile::tempdir().unwrap();
-/// let logger = GpuStatsLogger::builder(&[0, 1])
+/// let logger = GpuStatsLogger::builder(&[0, 2])
 ///     .backend(Arc::new(SimBackend::default_machine()))
 ///     .tensorboard(dir.path().join("tb"))
 ///     .csv(dir.path().join("gpu.csv"))
@@ -42,7 +46,7 @@ pub(crate) enum Selection {
 ///     .temperature(true)
 ///     .power(true)
 ///     .build()?;
-/// assert!(logger.keys().iter().any(|k| k == "gpu_id: 1/temperature.gpu (C)"));
+/// assert!(logger.keys().iter().any(|k| k == "gpu_id: 2/temperature.gpu (C)"));
 /// # Ok::<(), nvitop::Error>(())
 /// ```
 #[must_use]
@@ -56,6 +60,11 @@ pub struct GpuStatsLoggerBuilder {
     interval: Duration,
     options: LoggerOptions,
     capacity: usize,
+    scalars: Vec<String>,
+    every_n_steps: u64,
+    sync_to_disk: bool,
+    sink_timeout: Duration,
+    clock: Option<Arc<dyn Clock>>,
 }
 
 impl std::fmt::Debug for dyn Sink {
@@ -87,6 +96,11 @@ impl GpuStatsLoggerBuilder {
             interval: crate::sampler::DEFAULT_INTERVAL,
             options: LoggerOptions::default(),
             capacity: 4096,
+            scalars: Vec::new(),
+            every_n_steps: 1,
+            sync_to_disk: false,
+            sink_timeout: DEFAULT_SINK_TIMEOUT,
+            clock: None,
         }
     }
 
@@ -220,7 +234,7 @@ impl GpuStatsLoggerBuilder {
     /// let logger = GpuStatsLogger::builder(&[0])
     ///     .backend(Arc::new(SimBackend::default_machine()))
     ///     .sink(Box::new(MemorySink::new()))
-    ///     .options(LoggerOptions { power: true, ..LoggerOptions::default() })
+    ///     .options(LoggerOptions::default().power(true))
     ///     .build()
     ///     .unwrap();
     /// assert!(logger.keys().contains(&"gpu_id: 0/power.draw (W)".to_owned()));
@@ -247,6 +261,141 @@ impl GpuStatsLoggerBuilder {
     /// ```
     pub fn channel_capacity(mut self, capacity: usize) -> Self {
         self.capacity = capacity.max(1);
+        self
+    }
+
+    /// Declares scalar tags for [`log_scalar`](GpuStatsLogger::log_scalar):
+    /// each gets a CSV column of its own (after the GPU columns). Tags not
+    /// declared still reach TensorBoard and the CSV's side file
+    /// `<name>.scalars.csv`.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use nvitop::{GpuStatsLogger, backend::sim::SimBackend};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// let logger = GpuStatsLogger::builder(&[0])
+    ///     .backend(Arc::new(SimBackend::default_machine()))
+    ///     .csv(dir.path().join("gpu.csv"))
+    ///     .scalars(&["train/loss"])
+    ///     .build()?;
+    /// logger.log_scalar("train/loss", 0.5, 1);
+    /// logger.log_scalar("train/accuracy", 0.9, 1); // not declared: side file
+    /// logger.close();
+    /// let csv = std::fs::read_to_string(dir.path().join("gpu.csv")).unwrap();
+    /// assert!(csv.lines().next().unwrap().ends_with(",train/loss"));
+    /// assert!(csv.contains(",1,,scalar,"));
+    /// let side = std::fs::read_to_string(dir.path().join("gpu.scalars.csv")).unwrap();
+    /// assert!(side.starts_with("wall_time,step,tag,value\n") && side.contains(",1,train/accuracy,0.9\n"));
+    /// # Ok::<(), nvitop::Error>(())
+    /// ```
+    pub fn scalars(mut self, tags: &[&str]) -> Self {
+        for tag in tags {
+            if !self.scalars.iter().any(|t| t == tag) {
+                self.scalars.push((*tag).to_owned());
+            }
+        }
+        self
+    }
+
+    /// Logs GPU statistics and step times every `n` steps (default 1:
+    /// every step; Lightning's default is 50): a row for each step `s`
+    /// with `(s + 1) % n == 0`. The step times of the steps in between are
+    /// not lost: the logged `batch_time/*` values are the mean over the
+    /// `n` steps, and `batch_time/*.max (ms)` keys (added when `n > 1`)
+    /// their maximum. `log_scalar` is not affected. `0` counts as 1.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use nvitop::{GpuStatsLogger, backend::sim::SimBackend, sink::MemorySink};
+    /// let sink = MemorySink::new();
+    /// let rows = sink.handle();
+    /// let logger = GpuStatsLogger::builder(&[0])
+    ///     .backend(Arc::new(SimBackend::default_machine()))
+    ///     .sink(Box::new(sink))
+    ///     .intra_step_time(true)
+    ///     .log_every_n_steps(10)
+    ///     .build()?;
+    /// for step in 0..100 {
+    ///     drop(logger.step(step));
+    /// }
+    /// logger.close();
+    /// let ends: Vec<u64> = rows.records().iter().filter(|r| r.get("batch_time/intra_step.max (ms)").is_some()).map(|r| r.step).collect();
+    /// assert_eq!(ends, [9, 19, 29, 39, 49, 59, 69, 79, 89, 99]);
+    /// # Ok::<(), nvitop::Error>(())
+    /// ```
+    pub fn log_every_n_steps(mut self, n: u64) -> Self {
+        self.every_n_steps = n.max(1);
+        self
+    }
+
+    /// `fsync` the files at each epoch end and at close, so a node that
+    /// crashes (power, kernel panic) loses nothing written before (off by
+    /// default: a flush already survives the process being killed). Costs
+    /// one `fsync` per file per epoch on the sink threads, never on the
+    /// training thread; `cargo bench --bench hooks` measures it (`sink/sync_all`).
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use nvitop::{GpuStatsLogger, backend::sim::SimBackend};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// let logger = GpuStatsLogger::builder(&[0])
+    ///     .backend(Arc::new(SimBackend::default_machine()))
+    ///     .csv(dir.path().join("gpu.csv"))
+    ///     .sync_to_disk(true)
+    ///     .build()?;
+    /// logger.on_train_epoch_start(0);
+    /// drop(logger.step(0));
+    /// logger.on_train_epoch_end(0); // flushed and synced on the sink thread
+    /// assert!(logger.close().is_clean());
+    /// # Ok::<(), nvitop::Error>(())
+    /// ```
+    pub fn sync_to_disk(mut self, on: bool) -> Self {
+        self.sync_to_disk = on;
+        self
+    }
+
+    /// How long [`flush`](GpuStatsLogger::flush) and
+    /// [`close`](GpuStatsLogger::close) wait for the sinks (default 10 s).
+    /// A sink that has not finished by then is reported hung and left behind.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use std::time::Duration;
+    /// # use nvitop::{GpuStatsLogger, backend::sim::SimBackend, sink::MemorySink};
+    /// let logger = GpuStatsLogger::builder(&[0])
+    ///     .backend(Arc::new(SimBackend::default_machine()))
+    ///     .sink(Box::new(MemorySink::new()))
+    ///     .sink_timeout(Duration::from_secs(2))
+    ///     .build()?;
+    /// assert!(logger.flush().is_clean());
+    /// # Ok::<(), nvitop::Error>(())
+    /// ```
+    pub fn sink_timeout(mut self, timeout: Duration) -> Self {
+        self.sink_timeout = timeout;
+        self
+    }
+
+    /// The clock the sink thread times its periodic (2 s) flushes by
+    /// (default: the system's monotonic clock). For tests: a
+    /// [`ManualClock`](super::ManualClock) makes that flush happen when the
+    /// test says, without waiting.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use nvitop::{GpuStatsLogger, backend::sim::SimBackend, sink::MemorySink};
+    /// use nvitop::logger::ManualClock;
+    /// let clock = ManualClock::new();
+    /// let logger = GpuStatsLogger::builder(&[0])
+    ///     .backend(Arc::new(SimBackend::default_machine()))
+    ///     .sink(Box::new(MemorySink::new()))
+    ///     .clock(Arc::new(clock.clone()))
+    ///     .build()?;
+    /// clock.advance(std::time::Duration::from_secs(2)); // the sink thread flushes now
+    /// # drop(logger);
+    /// # Ok::<(), nvitop::Error>(())
+    /// ```
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = Some(clock);
         self
     }
 
@@ -407,7 +556,7 @@ impl GpuStatsLoggerBuilder {
         /// assert!(keys.contains(&"host/process.rss (MiB)".to_owned()));
         /// ```
         process_host,
-        /// `epoch_time/train (s)`, `epoch_time/validation (s)` (default off).
+        /// `epoch_time/train (ms)`, `epoch_time/validation (ms)` (default off).
         ///
         /// ```
         /// # use std::sync::Arc;
@@ -417,7 +566,7 @@ impl GpuStatsLoggerBuilder {
         /// #     logger.build().unwrap().keys().to_vec()
         /// # };
         /// let keys = keys_of(GpuStatsLogger::builder(&[3]).epoch_time(true));
-        /// assert!(keys.contains(&"epoch_time/train (s)".to_owned()));
+        /// assert!(keys.contains(&"epoch_time/train (ms)".to_owned()));
         /// ```
         epoch_time,
     }
@@ -477,7 +626,7 @@ impl GpuStatsLoggerBuilder {
     /// assert_eq!(logger.sampler().devices().len(), 2);
     /// // A GPU that does not exist is an error naming it.
     /// let err = GpuStatsLogger::builder(&[4]).backend(Arc::new(SimBackend::default_machine())).build().unwrap_err();
-    /// assert!(err.to_string().contains("no GPU with index 4"), "{err}");
+    /// assert!(err.to_string().contains("no CUDA device with index 4"), "{err}");
     /// ```
     pub fn build(mut self) -> Result<GpuStatsLogger> {
         let config = SamplerConfig::default()
@@ -492,7 +641,8 @@ impl GpuStatsLoggerBuilder {
                 pcie: self.options.pcie,
             });
         let (devices, prefixes) = self.devices()?;
-        let keys = LoggerKeys::new(&prefixes, &self.options);
+        let keys = LoggerKeys::new(&prefixes, &self.options, self.every_n_steps, &self.scalars);
+        let warnings = super::warnings::unreportable_metrics(&devices, &prefixes, &self.options);
         let mut sinks = std::mem::take(&mut self.sinks);
         if let Some(path) = &self.csv {
             let mut csv = CsvSink::create(path)?;
@@ -504,23 +654,32 @@ impl GpuStatsLoggerBuilder {
             csv.start(keys.names())?;
             sinks.push(Box::new(csv));
         }
+        let mut tensorboard = self.tensorboard.clone();
         if let Some(dir) = &self.tensorboard {
             sinks.push(Box::new(TensorBoardSink::create(dir)?));
         }
         if sinks.is_empty() {
-            sinks.push(Box::new(TensorBoardSink::create(default_run_dir(
-                &default_log_parent(),
-            ))?));
+            let dir = default_run_dir(&default_log_parent());
+            sinks.push(Box::new(TensorBoardSink::create(&dir)?));
+            tensorboard = Some(dir);
         }
         let sampler = Arc::new(Sampler::start(devices, config));
         let (sender, receiver) = crossbeam_channel::bounded(self.capacity);
+        let (done_sender, done) = crossbeam_channel::bounded(1);
         let dropped = Arc::new(AtomicU64::new(0));
+        let rejected = Arc::new(AtomicU64::new(0));
         let worker = Worker {
             sinks,
             keys: keys.clone(),
             sampler: Arc::clone(&sampler),
             receiver,
             dropped: Arc::clone(&dropped),
+            rejected: Arc::clone(&rejected),
+            clock: self.clock.take().unwrap_or_else(|| Arc::new(SystemClock::new())),
+            sync_to_disk: self.sync_to_disk,
+            close_timeout: self.sink_timeout,
+            done: done_sender,
+            warnings: warnings.clone(),
         };
         let handle = std::thread::Builder::new()
             .name("nvitop-logger-sink".into())
@@ -534,7 +693,15 @@ impl GpuStatsLoggerBuilder {
             clocks: Clocks::default(),
             dropped,
             worker: Mutex::new(Some(handle)),
+            done,
             keys: keys.names().to_vec(),
+            rejected,
+            scalar_batch: AtomicU64::new(0),
+            every_n_steps: self.every_n_steps,
+            sink_timeout: self.sink_timeout,
+            warnings,
+            csv: self.csv.clone(),
+            tensorboard,
         })
     }
 }

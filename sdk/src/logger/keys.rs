@@ -15,7 +15,11 @@ const MIB: f64 = 1024.0 * 1024.0;
 enum Column {
     Device(usize, DeviceField),
     IntraStep,
+    IntraStepMax,
     InterStep,
+    InterStepMax,
+    /// A scalar declared at build time (`log_scalar`), filled by scalar rows only.
+    Scalar,
     ProcessCpu,
     ProcessRss,
     EpochTime,
@@ -70,7 +74,9 @@ pub(crate) struct LoggerKeys {
 
 impl LoggerKeys {
     /// Keys for devices labelled `prefixes` (e.g. `gpu_id: 0`).
-    pub(crate) fn new(prefixes: &[String], options: &LoggerOptions) -> Self {
+    /// `every_n_steps > 1` adds the maximum step times of each logged
+    /// window; `scalars` are the declared `log_scalar` tags, last.
+    pub(crate) fn new(prefixes: &[String], options: &LoggerOptions, every_n_steps: u64, scalars: &[String]) -> Self {
         let mut fields = Vec::new();
         if options.memory_utilization {
             fields.extend([
@@ -117,19 +123,39 @@ impl LoggerKeys {
         };
         if options.intra_step_time {
             global("batch_time/intra_step (ms)", Column::IntraStep);
+            if every_n_steps > 1 {
+                global("batch_time/intra_step.max (ms)", Column::IntraStepMax);
+            }
         }
         if options.inter_step_time {
             global("batch_time/inter_step (ms)", Column::InterStep);
+            if every_n_steps > 1 {
+                global("batch_time/inter_step.max (ms)", Column::InterStepMax);
+            }
         }
         if options.process_host {
             global("host/process.cpu (%)", Column::ProcessCpu);
             global("host/process.rss (MiB)", Column::ProcessRss);
         }
         if options.epoch_time {
-            global("epoch_time/train (s)", Column::EpochTime);
-            global("epoch_time/validation (s)", Column::ValidationTime);
+            global("epoch_time/train (ms)", Column::EpochTime);
+            global("epoch_time/validation (ms)", Column::ValidationTime);
+        }
+        for scalar in scalars {
+            if !names.contains(scalar) {
+                names.push(scalar.clone());
+                columns.push(Column::Scalar);
+            }
         }
         Self { names, columns }
+    }
+
+    /// The column of a declared scalar `tag`.
+    pub(crate) fn scalar_column(&self, tag: &str) -> Option<usize> {
+        self.names
+            .iter()
+            .zip(&self.columns)
+            .position(|(name, column)| *column == Column::Scalar && name == tag)
     }
 
     /// All keys, in column order.
@@ -147,8 +173,10 @@ impl LoggerKeys {
                 Column::Device(i, field) if gpu_row => {
                     sample.devices.get(i).and_then(|d| device_value(d, field, record))
                 }
-                Column::IntraStep => record.intra_step_ms,
-                Column::InterStep => record.inter_step_ms,
+                Column::IntraStep => record.intra_step.mean_ms,
+                Column::IntraStepMax => record.intra_step.max_ms,
+                Column::InterStep => record.inter_step.mean_ms,
+                Column::InterStepMax => record.inter_step.max_ms,
                 Column::ProcessCpu if gpu_row => {
                     sum(sample.processes.iter().map(|p| p.host.as_ref().map(|h| h.cpu_percent)))
                 }
@@ -156,9 +184,10 @@ impl LoggerKeys {
                     .processes
                     .iter()
                     .map(|p| p.host.as_ref().map(|h| h.rss as f64 / MIB))),
-                Column::Device(..) | Column::ProcessCpu | Column::ProcessRss => None,
-                Column::EpochTime => record.epoch_seconds,
-                Column::ValidationTime => record.validation_seconds,
+                // Scalar columns are filled by scalar rows only.
+                Column::Device(..) | Column::ProcessCpu | Column::ProcessRss | Column::Scalar => None,
+                Column::EpochTime => record.epoch_ms,
+                Column::ValidationTime => record.validation_ms,
             };
         }
     }
@@ -176,7 +205,10 @@ fn device_value(d: &crate::sampler::DeviceSample, field: DeviceField, record: &H
         DeviceField::PowerLimit => d.power_limit,
         // Energy of one step: the sampled power times the step's duration.
         // The driver's energy counter moves too coarsely for millisecond steps.
-        DeviceField::EnergyStep => d.power_usage.zip(record.intra_step_ms).map(|(w, ms)| w * ms / 1000.0),
+        DeviceField::EnergyStep => d
+            .power_usage
+            .zip(record.intra_step.mean_ms)
+            .map(|(w, ms)| w * ms / 1000.0),
         DeviceField::SmClock => d.sm_clock,
         DeviceField::MemoryClock => d.memory_clock,
         DeviceField::PcieTx => d.pcie_tx,

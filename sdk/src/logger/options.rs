@@ -3,10 +3,15 @@
 /// The logger's metric switches. The first six are nvitop's callback options
 /// with nvitop's defaults; the rest are extensions, off by default.
 ///
+/// The struct is `#[non_exhaustive]` so a new metric switch is not a
+/// breaking change: build one from [`LoggerOptions::default`] with the
+/// setter of each switch (or use the logger builder's switches directly).
+///
 /// ```
 /// use std::sync::Arc;
 /// use nvitop::{GpuStatsLogger, LoggerOptions, backend::sim::SimBackend, sink::MemorySink};
-/// let options = LoggerOptions { temperature: true, gpu_utilization: false, ..LoggerOptions::default() };
+/// let options = LoggerOptions::default().temperature(true).gpu_utilization(false);
+/// assert!(options.temperature && !options.gpu_utilization);
 /// let logger = GpuStatsLogger::builder(&[0])
 ///     .backend(Arc::new(SimBackend::default_machine()))
 ///     .sink(Box::new(MemorySink::new()))
@@ -18,6 +23,7 @@
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[allow(clippy::struct_excessive_bools)]
+#[non_exhaustive]
 pub struct LoggerOptions {
     /// `utilization.memory (%)`, `memory.used (MiB)`, `memory.free (MiB)` (on).
     pub memory_utilization: bool,
@@ -43,7 +49,7 @@ pub struct LoggerOptions {
     pub process_memory: bool,
     /// `host/process.cpu (%)`, `host/process.rss (MiB)` of this process and its children (off).
     pub process_host: bool,
-    /// `epoch_time/train (s)` at epoch end, `epoch_time/validation (s)` at validation end (off).
+    /// `epoch_time/train (ms)` at epoch end, `epoch_time/validation (ms)` at validation end (off).
     pub epoch_time: bool,
 }
 
@@ -65,4 +71,41 @@ impl Default for LoggerOptions {
             epoch_time: false,
         }
     }
+}
+
+macro_rules! setters {
+    ($($name:ident),* $(,)?) => {
+        impl LoggerOptions {
+            $(
+                #[doc = concat!("Sets `", stringify!($name), "` (see the field).")]
+                ///
+                /// ```
+                /// use nvitop::LoggerOptions;
+                #[doc = concat!("assert!(LoggerOptions::default().", stringify!($name), "(true).", stringify!($name), ");")]
+                #[doc = concat!("assert!(!LoggerOptions::default().", stringify!($name), "(false).", stringify!($name), ");")]
+                /// ```
+                #[must_use]
+                pub const fn $name(mut self, on: bool) -> Self {
+                    self.$name = on;
+                    self
+                }
+            )*
+        }
+    };
+}
+
+setters! {
+    memory_utilization,
+    gpu_utilization,
+    intra_step_time,
+    inter_step_time,
+    fan_speed,
+    temperature,
+    power,
+    energy,
+    clocks,
+    pcie,
+    process_memory,
+    process_host,
+    epoch_time,
 }

@@ -1,21 +1,28 @@
 //! The sink thread: turns hook records into rows and hands them to every
-//! sink. All I/O of the logger happens here, never on the training thread.
+//! sink. All I/O of the logger happens off the training thread.
+//!
+//! Each sink runs on a thread of its own ([`super::runner`]) behind a
+//! bounded queue, so a sink that panics or hangs (a user's `Sink` blocked on
+//! a network share) costs only its own rows: the others keep writing, and
+//! `flush()`/`close()` stop waiting for it at their deadline and report it.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, TryRecvError};
+use crossbeam_channel::{Receiver, Sender, TryRecvError};
 
 use super::LogReport;
+use super::clock::Clock;
 use super::keys::LoggerKeys;
-use super::record::{HookEvent, Message};
+use super::record::{HookEvent, Message, ScalarRecord};
+use super::runner::{Row, SinkRunner};
 use crate::sampler::Sampler;
-use crate::sink::{LogRecord, Sink};
+use crate::sink::{RecordKind, Sink};
 
 /// Sinks are flushed at least this often, even when no record arrives, so
 /// a process killed with SIGKILL leaves readable files up to here.
-const FLUSH_EVERY: Duration = Duration::from_secs(2);
+pub(crate) const FLUSH_EVERY: Duration = Duration::from_secs(2);
 
 /// How often the idle sink thread looks for new records. It polls instead
 /// of blocking on the channel so that it is never a parked receiver: a
@@ -23,8 +30,9 @@ const FLUSH_EVERY: Duration = Duration::from_secs(2);
 /// (a futex wake per record) off the training thread. The channel holds
 /// far more than a poll period of records.
 const POLL_EVERY: Duration = Duration::from_millis(20);
-/// How many distinct error messages the report keeps (the count is exact).
-const KEEP_ERRORS: usize = 16;
+
+/// The least number of rows queued for one sink before it counts as fallen behind and loses rows.
+pub(crate) const SINK_QUEUE: usize = 1024;
 
 pub(crate) struct Worker {
     pub sinks: Vec<Box<dyn Sink>>,
@@ -32,110 +40,219 @@ pub(crate) struct Worker {
     pub sampler: Arc<Sampler>,
     pub receiver: Receiver<Message>,
     pub dropped: Arc<AtomicU64>,
+    pub rejected: Arc<AtomicU64>,
+    pub clock: Arc<dyn Clock>,
+    /// `fsync` the files at epoch end and close.
+    pub sync_to_disk: bool,
+    /// How long closing waits for the sinks.
+    pub close_timeout: Duration,
+    /// Where the final report goes (the closing caller waits on it with a bound).
+    pub done: Sender<LogReport>,
+    /// Build-time warnings (metrics a device cannot report), repeated in every report.
+    pub warnings: Vec<String>,
 }
 
-struct State {
-    report: LogReport,
+/// Scalars of one `log_scalars` call, gathered into one row.
+struct PendingScalars {
+    batch: u64,
+    step: u64,
+    epoch: Option<u64>,
+    wall_time: f64,
     values: Vec<Option<f64>>,
-    last_flush: Instant,
-}
-
-impl State {
-    fn error(&mut self, sink: &dyn Sink, err: &dyn std::fmt::Display) {
-        self.report.error_count += 1;
-        let message = format!("{}: {err}", sink.describe());
-        if self.report.errors.len() < KEEP_ERRORS && !self.report.errors.contains(&message) {
-            log::warn!("GPU stats logger: {message}");
-            self.report.errors.push(message);
-        }
-    }
+    extra: Vec<(String, f64)>,
 }
 
 impl Worker {
-    /// Runs until every sender is gone; returns the final report.
-    pub(crate) fn run(mut self) -> LogReport {
-        let mut state = State {
-            report: LogReport::default(),
-            values: Vec::new(),
-            last_flush: Instant::now(),
-        };
-        let keys = self.keys.names().to_vec();
-        for sink in &mut self.sinks {
-            if let Err(err) = sink.start(&keys) {
-                state.error(sink.as_ref(), &err);
+    /// Runs until every sender is gone (or a close message comes); sends the final report.
+    pub(crate) fn run(self) {
+        let Self {
+            sinks,
+            keys,
+            sampler,
+            receiver,
+            dropped,
+            rejected,
+            clock,
+            sync_to_disk,
+            close_timeout,
+            done,
+            warnings,
+        } = self;
+        let names: Arc<Vec<String>> = Arc::new(keys.names().to_vec());
+        let mut runners: Vec<SinkRunner> = sinks
+            .into_iter()
+            .enumerate()
+            .map(|(i, sink)| SinkRunner::spawn(i, sink, &names, receiver.capacity().unwrap_or(SINK_QUEUE)))
+            .collect();
+        let report = |runners: &[SinkRunner]| {
+            let mut report = LogReport {
+                dropped: dropped.load(Ordering::Relaxed),
+                rejected: rejected.load(Ordering::Relaxed),
+                warnings: warnings.clone(),
+                ..LogReport::default()
+            };
+            report.written = u64::MAX;
+            for runner in runners {
+                runner.add_to(&mut report);
             }
-        }
-        loop {
-            match self.receiver.try_recv() {
+            if runners.is_empty() {
+                report.written = 0;
+            }
+            report
+        };
+        let mut values = Vec::new();
+        let mut last_flush = clock.now();
+        let mut pending: Option<PendingScalars> = None;
+        let close_deadline = loop {
+            match receiver.try_recv() {
                 Ok(Message::Record(record)) => {
-                    let sample = self.sampler.sample(record.seq);
-                    self.keys.fill(&record, &sample, &mut state.values);
+                    emit_scalars(&mut pending, &names, &mut runners);
+                    let sample = sampler.sample(record.seq);
+                    keys.fill(&record, &sample, &mut values);
                     let batch = matches!(record.event, HookEvent::BatchStart | HookEvent::BatchEnd);
-                    if !batch && state.values.iter().all(Option::is_none) {
-                        // An epoch, validation or train end with nothing to
-                        // say (epoch_time off): no blank CSV row, no empty
-                        // event; only the flush an end asks for.
-                        if matches!(record.event, HookEvent::EpochEnd | HookEvent::TrainEnd) {
-                            self.flush(&mut state);
-                        }
-                        continue;
-                    }
-                    let row = LogRecord {
-                        wall_time: record.wall_time,
-                        step: record.step,
-                        epoch: record.epoch,
-                        keys: &keys,
-                        values: &state.values,
-                    };
-                    let mut failures = Vec::new();
-                    for (i, sink) in self.sinks.iter_mut().enumerate() {
-                        if let Err(err) = sink.write(&row) {
-                            failures.push((i, err));
+                    let ends = matches!(record.event, HookEvent::EpochEnd | HookEvent::TrainEnd);
+                    // An epoch, validation or train end with nothing to say
+                    // (epoch_time off) makes no blank CSV row, no empty event;
+                    // only the flush an end asks for.
+                    if batch || values.iter().any(Option::is_some) {
+                        let row = Arc::new(Row {
+                            wall_time: record.wall_time,
+                            step: record.step,
+                            epoch: record.epoch,
+                            kind: record.event.kind(),
+                            keys: Arc::clone(&names),
+                            values: values.clone(),
+                        });
+                        for runner in &mut runners {
+                            runner.write(&row);
                         }
                     }
-                    let ok = failures.is_empty();
-                    for (i, err) in failures {
-                        state.error(self.sinks[i].as_ref(), &err);
-                    }
-                    if ok {
-                        state.report.written += 1;
-                    }
-                    if matches!(record.event, HookEvent::EpochEnd | HookEvent::TrainEnd)
-                        || state.last_flush.elapsed() >= FLUSH_EVERY
-                    {
-                        self.flush(&mut state);
+                    if ends || clock.now().saturating_sub(last_flush) >= FLUSH_EVERY {
+                        for runner in &mut runners {
+                            runner.flush(ends && sync_to_disk);
+                        }
+                        last_flush = clock.now();
                     }
                 }
-                Ok(Message::Flush(reply)) => {
-                    self.flush(&mut state);
-                    state.report.dropped = self.dropped.load(Ordering::Relaxed);
+                Ok(Message::Scalar(scalar)) => {
+                    if pending.as_ref().is_some_and(|p| p.batch != scalar.batch) {
+                        emit_scalars(&mut pending, &names, &mut runners);
+                    }
+                    add_scalar(&mut pending, &scalar, &keys, names.len());
+                    if scalar.last {
+                        emit_scalars(&mut pending, &names, &mut runners);
+                    }
+                }
+                Ok(Message::Flush { reply, deadline, sync }) => {
+                    emit_scalars(&mut pending, &names, &mut runners);
+                    let tickets: Vec<u64> = runners.iter_mut().map(|r| r.flush(sync)).collect();
+                    // Answer a little before the caller's deadline, so the
+                    // answer (naming any sink that did not finish) arrives.
+                    let until = deadline.checked_sub(answer_margin(deadline)).unwrap_or(deadline);
+                    wait_for(&mut runners, &tickets, until);
+                    last_flush = clock.now();
                     // The caller may have given up waiting; nothing to do then.
-                    let _ = reply.send(state.report.clone());
+                    let _ = reply.send(report(&runners));
                 }
+                Ok(Message::Close { deadline }) => break deadline,
                 Err(TryRecvError::Empty) => {
-                    if state.last_flush.elapsed() >= FLUSH_EVERY {
-                        self.flush(&mut state);
+                    if clock.now().saturating_sub(last_flush) >= FLUSH_EVERY {
+                        for runner in &mut runners {
+                            runner.flush(false);
+                        }
+                        last_flush = clock.now();
                     }
                     std::thread::sleep(POLL_EVERY);
                 }
-                Err(TryRecvError::Disconnected) => break,
+                Err(TryRecvError::Disconnected) => break Instant::now() + close_timeout,
             }
+        };
+        emit_scalars(&mut pending, &names, &mut runners);
+        let tickets: Vec<u64> = runners.iter_mut().map(|r| r.close(sync_to_disk)).collect();
+        let until = close_deadline
+            .checked_sub(answer_margin(close_deadline))
+            .unwrap_or(close_deadline);
+        wait_for(&mut runners, &tickets, until);
+        let report = report(&runners);
+        for runner in runners {
+            runner.join_or_detach();
         }
-        for sink in &mut self.sinks {
-            if let Err(err) = sink.close() {
-                state.error(sink.as_ref(), &err);
-            }
-        }
-        state.report.dropped = self.dropped.load(Ordering::Relaxed);
-        state.report
+        // The closing caller may have given up; nothing to do then.
+        let _ = done.send(report);
     }
+}
 
-    fn flush(&mut self, state: &mut State) {
-        for sink in &mut self.sinks {
-            if let Err(err) = sink.flush() {
-                state.error(sink.as_ref(), &err);
-            }
+/// How much earlier than `deadline` the worker answers: a tenth of the time
+/// left, between 1 and 100 ms.
+fn answer_margin(deadline: Instant) -> Duration {
+    (deadline.saturating_duration_since(Instant::now()) / 10)
+        .clamp(Duration::from_millis(1), Duration::from_millis(100))
+}
+
+/// Waits until every runner has done its ticket or `until` passes; those
+/// that have not are marked hung.
+fn wait_for(runners: &mut [SinkRunner], tickets: &[u64], until: Instant) {
+    loop {
+        for runner in runners.iter_mut() {
+            runner.retry();
         }
-        state.last_flush = Instant::now();
+        let waiting = runners.iter().zip(tickets).filter(|(r, t)| !r.done(**t)).count();
+        if waiting == 0 {
+            return;
+        }
+        if Instant::now() >= until {
+            for (runner, ticket) in runners.iter_mut().zip(tickets) {
+                if !runner.done(*ticket) {
+                    runner.mark_hung();
+                }
+            }
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+fn add_scalar(pending: &mut Option<PendingScalars>, scalar: &ScalarRecord, keys: &LoggerKeys, width: usize) {
+    let p = pending.get_or_insert_with(|| PendingScalars {
+        batch: scalar.batch,
+        step: scalar.step,
+        epoch: scalar.epoch,
+        wall_time: scalar.wall_time,
+        values: vec![None; width],
+        extra: Vec::new(),
+    });
+    let tag = scalar.tag();
+    match keys.scalar_column(tag) {
+        Some(i) => p.values[i] = Some(scalar.value),
+        None => match p.extra.iter_mut().find(|(t, _)| t == tag) {
+            Some((_, v)) => *v = scalar.value,
+            None => p.extra.push((tag.to_owned(), scalar.value)),
+        },
+    }
+}
+
+/// Hands the gathered scalars to the sinks as one `scalar` row: declared
+/// tags in their columns, the others after every key (the CSV sink sends
+/// those to its side file).
+fn emit_scalars(pending: &mut Option<PendingScalars>, names: &Arc<Vec<String>>, runners: &mut [SinkRunner]) {
+    let Some(p) = pending.take() else { return };
+    let (keys, mut values) = if p.extra.is_empty() {
+        (Arc::clone(names), p.values)
+    } else {
+        let mut keys = names.as_ref().clone();
+        keys.extend(p.extra.iter().map(|(t, _)| t.clone()));
+        (Arc::new(keys), p.values)
+    };
+    values.extend(p.extra.iter().map(|(_, v)| Some(*v)));
+    let row = Arc::new(Row {
+        wall_time: p.wall_time,
+        step: p.step,
+        epoch: p.epoch,
+        kind: RecordKind::Scalar,
+        keys,
+        values,
+    });
+    for runner in runners {
+        runner.write(&row);
     }
 }

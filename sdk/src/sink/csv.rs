@@ -7,35 +7,44 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
-use super::{LogRecord, Sink, SinkError, sane_wall_time};
+use super::{LogRecord, RecordKind, Sink, SinkError, sane_wall_time};
 
 /// The columns every file starts with, before the scalar keys.
-const FIXED_COLUMNS: [&str; 3] = ["wall_time", "step", "epoch"];
+const FIXED_COLUMNS: [&str; 4] = ["wall_time", "step", "epoch", "kind"];
+
+/// The header of the side file of scalars that have no column.
+const SIDE_HEADER: &str = "wall_time,step,tag,value\n";
 
 /// Room for a few hundred rows between writes to the OS.
 const BUFFER_BYTES: usize = 64 * 1024;
 
-/// A [`Sink`] writing `wall_time,step,epoch,<keys...>` rows to a CSV file.
+/// A [`Sink`] writing `wall_time,step,epoch,kind,<keys...>` rows to a CSV file.
 ///
 /// A value that was not measured, and a missing epoch, is an empty cell.
+/// `kind` says which hook wrote the row (`batch_start`, `batch_end`,
+/// `epoch_end`, `validation_end`, `train_end`, or `scalar` for
+/// `log_scalar`). A key that was not given to [`start`](Sink::start) (an
+/// undeclared `log_scalar` tag) has no column: it goes to a long-format side
+/// file next to the CSV, `<name>.scalars.csv` with `wall_time,step,tag,value`
+/// rows, so the header never changes mid-file.
 /// Appending to an existing file is safe when its header is exactly this
 /// run's header (no second header is written); a file with a different
 /// header is refused with [`SinkError::HeaderMismatch`] rather than silently
 /// producing misaligned columns.
 ///
 /// ```
-/// use nvitop::sink::{CsvSink, LogRecord, Sink};
+/// use nvitop::sink::{CsvSink, LogRecord, Sink, RecordKind};
 ///
 /// let dir = tempfile::tempdir()?;
 /// let path = dir.path().join("logs/gpu.csv");
 /// let keys = vec!["gpu0/utilization".to_owned(), "gpu0/power".to_owned()];
 /// let mut sink = CsvSink::create(&path)?;
 /// sink.start(&keys)?;
-/// sink.write(&LogRecord { wall_time: 1.5, step: 1, epoch: None, keys: &keys, values: &[Some(40.0), None] })?;
+/// sink.write(&LogRecord { wall_time: 1.5, step: 1, epoch: None, kind: RecordKind::BatchEnd, keys: &keys, values: &[Some(40.0), None] })?;
 /// sink.close()?;
 /// assert_eq!(
 ///     std::fs::read_to_string(&path)?,
-///     "wall_time,step,epoch,gpu0/utilization,gpu0/power\n1.5,1,,40.0,\n"
+///     "wall_time,step,epoch,kind,gpu0/utilization,gpu0/power\n1.5,1,,batch_end,40.0,\n"
 /// );
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
@@ -63,7 +72,10 @@ struct Started {
     column: HashMap<String, usize>,
     /// Reused row buffer, to avoid an allocation per row.
     row: String,
-    warned_unknown_key: bool,
+    /// Rows of keys without a column, for the side file.
+    side_rows: String,
+    /// The side file, created at the first key without a column.
+    side: Option<BufWriter<File>>,
 }
 
 impl CsvSink {
@@ -71,13 +83,13 @@ impl CsvSink {
     /// as needed. The header is checked or written by [`Sink::start`].
     ///
     /// ```
-    /// use nvitop::sink::{CsvSink, LogRecord, Sink};
+    /// use nvitop::sink::{CsvSink, LogRecord, Sink, RecordKind};
     /// # let dir = tempfile::tempdir().unwrap();
     /// let path = dir.path().join("logs/gpu.csv"); // parent directories are created
     /// let keys = vec!["gpu0/temperature".to_owned()];
     /// let mut sink = CsvSink::create(&path).unwrap();
     /// sink.start(&keys).unwrap();
-    /// sink.write(&LogRecord { wall_time: 1.0, step: 3, epoch: None, keys: &keys, values: &[Some(61.0)] }).unwrap();
+    /// sink.write(&LogRecord { wall_time: 1.0, step: 3, epoch: None, kind: RecordKind::BatchEnd, keys: &keys, values: &[Some(61.0)] }).unwrap();
     /// sink.close().unwrap();
     /// let text = std::fs::read_to_string(&path).unwrap();
     /// assert!(text.lines().next().unwrap().ends_with("gpu0/temperature"));
@@ -113,13 +125,25 @@ impl CsvSink {
     /// The CSV file this sink writes.
     ///
     /// ```
-    /// use nvitop::sink::{CsvSink, LogRecord, Sink};
+    /// use nvitop::sink::{CsvSink, LogRecord, Sink, RecordKind};
     /// # let dir = tempfile::tempdir().unwrap();
     /// let sink = CsvSink::create(dir.path().join("gpu.csv")).unwrap();
     /// assert_eq!(sink.path(), dir.path().join("gpu.csv"));
     /// ```
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Where values of keys without a column go ([`side_path`]).
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// let sink = nvitop::sink::CsvSink::create(dir.path().join("gpu.csv")).unwrap();
+    /// assert_eq!(sink.side_path(), dir.path().join("gpu.scalars.csv"));
+    /// ```
+    #[must_use]
+    pub fn side_path(&self) -> PathBuf {
+        side_path(&self.path)
     }
 }
 
@@ -198,7 +222,8 @@ impl Sink for CsvSink {
             keys: keys.to_vec(),
             column: keys.iter().enumerate().map(|(i, k)| (k.clone(), i)).collect(),
             row: String::new(),
-            warned_unknown_key: false,
+            side_rows: String::new(),
+            side: None,
         });
         written.map_err(|e| SinkError::io("write", &self.path, e))
     }
@@ -212,16 +237,24 @@ impl Sink for CsvSink {
         let State::Started(started) = &mut self.state else {
             return Err(SinkError::Closed);
         };
-        started.encode_row(record, &self.path);
+        started.encode_row(record);
         started
             .out
             .write_all(started.row.as_bytes())
-            .map_err(|e| SinkError::io("write", &self.path, e))
+            .map_err(|e| SinkError::io("write", &self.path, e))?;
+        started.write_side(&self.path)
     }
 
     fn flush(&mut self) -> Result<(), SinkError> {
         match &mut self.state {
-            State::Started(started) => started.out.flush().map_err(|e| SinkError::io("write", &self.path, e)),
+            State::Started(started) => started.flush(&self.path, false),
+            State::Open(_) | State::Closed => Ok(()),
+        }
+    }
+
+    fn sync(&mut self) -> Result<(), SinkError> {
+        match &mut self.state {
+            State::Started(started) => started.flush(&self.path, true),
             State::Open(_) | State::Closed => Ok(()),
         }
     }
@@ -238,39 +271,49 @@ impl Sink for CsvSink {
 }
 
 impl Started {
-    /// Renders `record` as one CSV line into `self.row`.
-    fn encode_row(&mut self, record: &LogRecord<'_>, path: &Path) {
+    /// Renders `record` as one CSV line into `self.row` (left empty for a
+    /// scalar row whose every key lacks a column) and the values of keys
+    /// without a column as side-file lines into `self.side_rows`.
+    fn encode_row(&mut self, record: &LogRecord<'_>) {
         let row = &mut self.row;
         row.clear();
-        push_float(row, sane_wall_time(record.wall_time));
+        self.side_rows.clear();
+        let wall_time = sane_wall_time(record.wall_time);
+        push_float(row, wall_time);
         let _ = write!(row, ",{},", record.step);
         if let Some(epoch) = record.epoch {
             let _ = write!(row, "{epoch}");
         }
-        if record.keys == self.keys.as_slice() {
-            for value in record.values.iter().take(self.keys.len()) {
+        row.push(',');
+        row.push_str(record.kind.as_str());
+        let mut any = false;
+        if record.keys.len() >= self.keys.len() && record.keys[..self.keys.len()] == *self.keys {
+            // The logger's own rows: the header's keys first, in order,
+            // then (scalar rows only) undeclared tags.
+            for i in 0..self.keys.len() {
                 row.push(',');
-                if let Some(v) = value {
+                if let Some(Some(v)) = record.values.get(i) {
+                    any = true;
                     push_float(row, *v);
                 }
             }
-            // Fewer values than keys: the remaining cells stay empty.
-            for _ in record.values.len()..self.keys.len() {
-                row.push(',');
+            for (key, value) in record.keys[self.keys.len()..]
+                .iter()
+                .zip(record.values.iter().skip(self.keys.len()))
+            {
+                if let Some(v) = value {
+                    push_side_row(&mut self.side_rows, wall_time, record.step, key, *v);
+                }
             }
         } else {
             let mut cells = vec![None; self.keys.len()];
             for (key, value) in record.present() {
                 match self.column.get(key) {
-                    Some(&i) => cells[i] = Some(value),
-                    None if !self.warned_unknown_key => {
-                        self.warned_unknown_key = true;
-                        log::warn!(
-                            "{}: key '{key}' was not announced at start and has no column; dropping it",
-                            path.display()
-                        );
+                    Some(&i) => {
+                        any = true;
+                        cells[i] = Some(value);
                     }
-                    None => {}
+                    None => push_side_row(&mut self.side_rows, wall_time, record.step, key, value),
                 }
             }
             for cell in cells {
@@ -281,6 +324,93 @@ impl Started {
             }
         }
         row.push('\n');
+        if !any && record.kind == RecordKind::Scalar {
+            row.clear();
+        }
+    }
+
+    /// Appends `self.side_rows` to the side file, creating it (with its
+    /// header when new) at the first use.
+    fn write_side(&mut self, path: &Path) -> Result<(), SinkError> {
+        if self.side_rows.is_empty() {
+            return Ok(());
+        }
+        if self.side.is_none() {
+            let side_path = side_path(path);
+            let file = OpenOptions::new()
+                .append(true)
+                .create(true)
+                .open(&side_path)
+                .map_err(|e| SinkError::io("open", &side_path, e))?;
+            let new = file.metadata().map_or(true, |m| m.len() == 0);
+            let mut out = BufWriter::with_capacity(BUFFER_BYTES / 4, file);
+            if new {
+                out.write_all(SIDE_HEADER.as_bytes())
+                    .map_err(|e| SinkError::io("write", &side_path, e))?;
+            }
+            self.side = Some(out);
+        }
+        if let Some(side) = &mut self.side {
+            side.write_all(self.side_rows.as_bytes())
+                .map_err(|e| SinkError::io("write", side_path(path), e))?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self, path: &Path, sync: bool) -> Result<(), SinkError> {
+        self.out.flush().map_err(|e| SinkError::io("write", path, e))?;
+        if sync {
+            self.out
+                .get_ref()
+                .sync_all()
+                .map_err(|e| SinkError::io("sync", path, e))?;
+        }
+        if let Some(side) = &mut self.side {
+            let side_path = side_path(path);
+            side.flush().map_err(|e| SinkError::io("write", &side_path, e))?;
+            if sync {
+                side.get_ref()
+                    .sync_all()
+                    .map_err(|e| SinkError::io("sync", &side_path, e))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The side file of a CSV file: `gpu.csv` → `gpu.scalars.csv`.
+///
+/// ```
+/// use std::path::Path;
+/// assert_eq!(nvitop::sink::csv_side_path(Path::new("logs/gpu.csv")), Path::new("logs/gpu.scalars.csv"));
+/// assert_eq!(nvitop::sink::csv_side_path(Path::new("gpu")), Path::new("gpu.scalars.csv"));
+/// ```
+#[must_use]
+pub fn side_path(path: &Path) -> PathBuf {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let stem = name.strip_suffix(".csv").unwrap_or(&name);
+    path.with_file_name(format!("{stem}.scalars.csv"))
+}
+
+fn push_side_row(out: &mut String, wall_time: f64, step: u64, tag: &str, value: f64) {
+    push_float(out, wall_time);
+    let _ = write!(out, ",{step},");
+    push_cell(out, tag);
+    out.push(',');
+    push_float(out, value);
+    out.push('\n');
+}
+
+fn push_cell(out: &mut String, cell: &str) {
+    if cell.contains([',', '"', '\n', '\r']) {
+        out.push('"');
+        out.push_str(&cell.replace('"', "\"\""));
+        out.push('"');
+    } else {
+        out.push_str(cell);
     }
 }
 

@@ -10,9 +10,9 @@ use super::{LogRecord, Sink, SinkError};
 /// One record as a [`MemorySink`] stored it.
 ///
 /// ```
-/// use nvitop::sink::{LogRecord, MemorySink, Sink};
+/// use nvitop::sink::{LogRecord, MemorySink, Sink, RecordKind};
 /// # let keys = vec!["gpu0/temperature".to_owned(), "gpu0/fan".to_owned()];
-/// # let record = |step| LogRecord { wall_time: 1.0, step, epoch: Some(0), keys: &keys, values: &[Some(61.0), None] };
+/// # let record = |step| LogRecord { wall_time: 1.0, step, epoch: Some(0), kind: RecordKind::BatchEnd, keys: &keys, values: &[Some(61.0), None] };
 /// let mut sink = MemorySink::new();
 /// let records = sink.handle();
 /// sink.write(&record(5)).unwrap();
@@ -28,6 +28,8 @@ pub struct OwnedRecord {
     pub step: u64,
     /// The epoch, if reported.
     pub epoch: Option<u64>,
+    /// What produced the row.
+    pub kind: super::RecordKind,
     /// The measured values by key; keys that were `None` are absent.
     pub values: BTreeMap<String, f64>,
 }
@@ -36,9 +38,9 @@ impl OwnedRecord {
     /// The value stored under `key`, if it was measured.
     ///
     /// ```
-    /// use nvitop::sink::{LogRecord, MemorySink, Sink};
+    /// use nvitop::sink::{LogRecord, MemorySink, Sink, RecordKind};
     /// # let keys = vec!["gpu0/temperature".to_owned(), "gpu0/fan".to_owned()];
-    /// # let record = |step| LogRecord { wall_time: 1.0, step, epoch: Some(0), keys: &keys, values: &[Some(61.0), None] };
+    /// # let record = |step| LogRecord { wall_time: 1.0, step, epoch: Some(0), kind: RecordKind::BatchEnd, keys: &keys, values: &[Some(61.0), None] };
     /// let mut sink = MemorySink::new();
     /// let records = sink.handle();
     /// sink.write(&record(0)).unwrap();
@@ -65,14 +67,14 @@ struct Shared {
 /// handle (from [`MemorySink::handle`]) to read what it received.
 ///
 /// ```
-/// use nvitop::sink::{LogRecord, MemorySink, Sink};
+/// use nvitop::sink::{LogRecord, MemorySink, Sink, RecordKind};
 ///
 /// let mut sink = MemorySink::new();
 /// let records = sink.handle();
 /// let keys = vec!["gpu0/temperature".to_owned()];
 /// std::thread::spawn(move || {
 ///     sink.start(&keys)?;
-///     sink.write(&LogRecord { wall_time: 1.0, step: 7, epoch: None, keys: &keys, values: &[Some(61.0)] })?;
+///     sink.write(&LogRecord { wall_time: 1.0, step: 7, epoch: None, kind: RecordKind::BatchEnd, keys: &keys, values: &[Some(61.0)] })?;
 ///     sink.close()
 /// })
 /// .join()
@@ -89,9 +91,9 @@ pub struct MemorySink {
 /// A cloneable read handle onto what a [`MemorySink`] received.
 ///
 /// ```
-/// use nvitop::sink::{LogRecord, MemorySink, Sink};
+/// use nvitop::sink::{LogRecord, MemorySink, Sink, RecordKind};
 /// # let keys = vec!["gpu0/temperature".to_owned(), "gpu0/fan".to_owned()];
-/// # let record = |step| LogRecord { wall_time: 1.0, step, epoch: Some(0), keys: &keys, values: &[Some(61.0), None] };
+/// # let record = |step| LogRecord { wall_time: 1.0, step, epoch: Some(0), kind: RecordKind::BatchEnd, keys: &keys, values: &[Some(61.0), None] };
 /// let mut sink = MemorySink::new();
 /// let records = sink.handle();
 /// let reader = records.clone(); // cloneable, readable from any thread
@@ -113,9 +115,9 @@ impl MemorySink {
     /// An empty sink.
     ///
     /// ```
-    /// use nvitop::sink::{LogRecord, MemorySink, Sink};
+    /// use nvitop::sink::{LogRecord, MemorySink, Sink, RecordKind};
     /// # let keys = vec!["gpu0/temperature".to_owned(), "gpu0/fan".to_owned()];
-    /// # let record = |step| LogRecord { wall_time: 1.0, step, epoch: Some(0), keys: &keys, values: &[Some(61.0), None] };
+    /// # let record = |step| LogRecord { wall_time: 1.0, step, epoch: Some(0), kind: RecordKind::BatchEnd, keys: &keys, values: &[Some(61.0), None] };
     /// let sink = MemorySink::new();
     /// assert!(sink.handle().is_empty());
     /// ```
@@ -126,12 +128,12 @@ impl MemorySink {
     /// A handle that reads this sink's records from any thread.
     ///
     /// ```
-    /// use nvitop::sink::{LogRecord, MemorySink, Sink};
+    /// use nvitop::sink::{LogRecord, MemorySink, Sink, RecordKind};
     /// # let keys = vec!["gpu0/temperature".to_owned(), "gpu0/fan".to_owned()];
-    /// # let record = |step| LogRecord { wall_time: 1.0, step, epoch: Some(0), keys: &keys, values: &[Some(61.0), None] };
+    /// # let record = |step| LogRecord { wall_time: 1.0, step, epoch: Some(0), kind: RecordKind::BatchEnd, keys: &keys, values: &[Some(61.0), None] };
     /// let mut sink = MemorySink::new();
     /// let records = sink.handle();
-    /// std::thread::spawn(move || sink.write(&LogRecord { wall_time: 1.0, step: 1, epoch: None, keys: &[], values: &[] }))
+    /// std::thread::spawn(move || sink.write(&LogRecord { wall_time: 1.0, step: 1, epoch: None, kind: RecordKind::BatchEnd, keys: &[], values: &[] }))
     ///     .join()
     ///     .unwrap()
     ///     .unwrap();
@@ -148,9 +150,9 @@ impl MemoryRecords {
     /// A copy of every record written so far, in order.
     ///
     /// ```
-    /// use nvitop::sink::{LogRecord, MemorySink, Sink};
+    /// use nvitop::sink::{LogRecord, MemorySink, Sink, RecordKind};
     /// # let keys = vec!["gpu0/temperature".to_owned(), "gpu0/fan".to_owned()];
-    /// # let record = |step| LogRecord { wall_time: 1.0, step, epoch: Some(0), keys: &keys, values: &[Some(61.0), None] };
+    /// # let record = |step| LogRecord { wall_time: 1.0, step, epoch: Some(0), kind: RecordKind::BatchEnd, keys: &keys, values: &[Some(61.0), None] };
     /// let mut sink = MemorySink::new();
     /// let records = sink.handle();
     /// sink.write(&record(1)).unwrap();
@@ -165,9 +167,9 @@ impl MemoryRecords {
     /// The keys passed to [`Sink::start`], or `None` before it was called.
     ///
     /// ```
-    /// use nvitop::sink::{LogRecord, MemorySink, Sink};
+    /// use nvitop::sink::{LogRecord, MemorySink, Sink, RecordKind};
     /// # let keys = vec!["gpu0/temperature".to_owned(), "gpu0/fan".to_owned()];
-    /// # let record = |step| LogRecord { wall_time: 1.0, step, epoch: Some(0), keys: &keys, values: &[Some(61.0), None] };
+    /// # let record = |step| LogRecord { wall_time: 1.0, step, epoch: Some(0), kind: RecordKind::BatchEnd, keys: &keys, values: &[Some(61.0), None] };
     /// let mut sink = MemorySink::new();
     /// let records = sink.handle();
     /// assert_eq!(records.keys(), None);
@@ -181,9 +183,9 @@ impl MemoryRecords {
     /// How many records were written.
     ///
     /// ```
-    /// use nvitop::sink::{LogRecord, MemorySink, Sink};
+    /// use nvitop::sink::{LogRecord, MemorySink, Sink, RecordKind};
     /// # let keys = vec!["gpu0/temperature".to_owned(), "gpu0/fan".to_owned()];
-    /// # let record = |step| LogRecord { wall_time: 1.0, step, epoch: Some(0), keys: &keys, values: &[Some(61.0), None] };
+    /// # let record = |step| LogRecord { wall_time: 1.0, step, epoch: Some(0), kind: RecordKind::BatchEnd, keys: &keys, values: &[Some(61.0), None] };
     /// let mut sink = MemorySink::new();
     /// let records = sink.handle();
     /// sink.write(&record(0)).unwrap();
@@ -196,9 +198,9 @@ impl MemoryRecords {
     /// Whether no record was written yet.
     ///
     /// ```
-    /// use nvitop::sink::{LogRecord, MemorySink, Sink};
+    /// use nvitop::sink::{LogRecord, MemorySink, Sink, RecordKind};
     /// # let keys = vec!["gpu0/temperature".to_owned(), "gpu0/fan".to_owned()];
-    /// # let record = |step| LogRecord { wall_time: 1.0, step, epoch: Some(0), keys: &keys, values: &[Some(61.0), None] };
+    /// # let record = |step| LogRecord { wall_time: 1.0, step, epoch: Some(0), kind: RecordKind::BatchEnd, keys: &keys, values: &[Some(61.0), None] };
     /// let mut sink = MemorySink::new();
     /// let records = sink.handle();
     /// assert!(records.is_empty());
@@ -212,9 +214,9 @@ impl MemoryRecords {
     /// How many times [`Sink::flush`] (or [`Sink::close`]) was called.
     ///
     /// ```
-    /// use nvitop::sink::{LogRecord, MemorySink, Sink};
+    /// use nvitop::sink::{LogRecord, MemorySink, Sink, RecordKind};
     /// # let keys = vec!["gpu0/temperature".to_owned(), "gpu0/fan".to_owned()];
-    /// # let record = |step| LogRecord { wall_time: 1.0, step, epoch: Some(0), keys: &keys, values: &[Some(61.0), None] };
+    /// # let record = |step| LogRecord { wall_time: 1.0, step, epoch: Some(0), kind: RecordKind::BatchEnd, keys: &keys, values: &[Some(61.0), None] };
     /// let mut sink = MemorySink::new();
     /// let records = sink.handle();
     /// sink.flush().unwrap();
@@ -228,9 +230,9 @@ impl MemoryRecords {
     /// Whether [`Sink::close`] was called.
     ///
     /// ```
-    /// use nvitop::sink::{LogRecord, MemorySink, Sink};
+    /// use nvitop::sink::{LogRecord, MemorySink, Sink, RecordKind};
     /// # let keys = vec!["gpu0/temperature".to_owned(), "gpu0/fan".to_owned()];
-    /// # let record = |step| LogRecord { wall_time: 1.0, step, epoch: Some(0), keys: &keys, values: &[Some(61.0), None] };
+    /// # let record = |step| LogRecord { wall_time: 1.0, step, epoch: Some(0), kind: RecordKind::BatchEnd, keys: &keys, values: &[Some(61.0), None] };
     /// let mut sink = MemorySink::new();
     /// let records = sink.handle();
     /// sink.close().unwrap();
@@ -246,9 +248,9 @@ impl MemoryRecords {
     /// failing sink such as a full disk.
     ///
     /// ```
-    /// use nvitop::sink::{LogRecord, MemorySink, Sink};
+    /// use nvitop::sink::{LogRecord, MemorySink, Sink, RecordKind};
     /// # let keys = vec!["gpu0/temperature".to_owned(), "gpu0/fan".to_owned()];
-    /// # let record = |step| LogRecord { wall_time: 1.0, step, epoch: Some(0), keys: &keys, values: &[Some(61.0), None] };
+    /// # let record = |step| LogRecord { wall_time: 1.0, step, epoch: Some(0), kind: RecordKind::BatchEnd, keys: &keys, values: &[Some(61.0), None] };
     /// let mut sink = MemorySink::new();
     /// let records = sink.handle();
     /// records.set_failing(true);
@@ -292,6 +294,7 @@ impl Sink for MemorySink {
             wall_time: record.wall_time,
             step: record.step,
             epoch: record.epoch,
+            kind: record.kind,
             values: record.present().map(|(key, value)| (key.to_owned(), value)).collect(),
         });
         Ok(())

@@ -15,7 +15,7 @@
 //! [`Sink::close`].
 //!
 //! ```
-//! use nvitop::sink::{LogRecord, MemorySink, Sink};
+//! use nvitop::sink::{LogRecord, MemorySink, Sink, RecordKind};
 //!
 //! let mut sink = MemorySink::new();
 //! let records = sink.handle();
@@ -25,6 +25,7 @@
 //!     wall_time: 1_700_000_000.0,
 //!     step: 10,
 //!     epoch: Some(1),
+//!     kind: RecordKind::BatchEnd,
 //!     keys: &keys,
 //!     values: &[Some(87.0), None],
 //! })?;
@@ -45,7 +46,7 @@ mod csv;
 mod memory;
 pub mod tensorboard;
 
-pub use self::csv::CsvSink;
+pub use self::csv::{CsvSink, side_path as csv_side_path};
 pub use self::memory::{MemoryRecords, MemorySink, OwnedRecord};
 pub use self::tensorboard::{TensorBoardSink, default_log_parent, default_run_dir};
 
@@ -55,7 +56,7 @@ pub use self::tensorboard::{TensorBoardSink, default_log_parent, default_run_dir
 /// hence `Send` but not `Sync`.
 ///
 /// ```
-/// use nvitop::sink::{LogRecord, Sink, SinkError};
+/// use nvitop::sink::{LogRecord, Sink, SinkError, RecordKind};
 ///
 /// // Prints the GPU temperature of each record.
 /// struct PrintTemperature(Vec<String>);
@@ -97,7 +98,7 @@ pub trait Sink: Send {
     /// here cannot get a column later.
     ///
     /// ```
-    /// use nvitop::sink::{CsvSink, LogRecord, Sink};
+    /// use nvitop::sink::{CsvSink, LogRecord, Sink, RecordKind};
     /// # let dir = tempfile::tempdir().unwrap();
     /// # let path = dir.path().join("gpu.csv");
     /// # let keys = vec!["gpu0/temperature".to_owned()];
@@ -111,13 +112,13 @@ pub trait Sink: Send {
     /// Persists one record. May buffer; see [`flush`](Sink::flush).
     ///
     /// ```
-    /// use nvitop::sink::{CsvSink, LogRecord, Sink};
+    /// use nvitop::sink::{CsvSink, LogRecord, Sink, RecordKind};
     /// # let dir = tempfile::tempdir().unwrap();
     /// # let path = dir.path().join("gpu.csv");
     /// # let keys = vec!["gpu0/temperature".to_owned()];
     /// let mut sink = CsvSink::create(&path).unwrap();
     /// sink.start(&keys).unwrap();
-    /// sink.write(&LogRecord { wall_time: 1.0, step: 9, epoch: None, keys: &keys, values: &[Some(70.0)] }).unwrap();
+    /// sink.write(&LogRecord { wall_time: 1.0, step: 9, epoch: None, kind: RecordKind::BatchEnd, keys: &keys, values: &[Some(70.0)] }).unwrap();
     /// sink.close().unwrap();
     /// assert_eq!(std::fs::read_to_string(&path).unwrap().lines().count(), 2);
     /// ```
@@ -128,13 +129,13 @@ pub trait Sink: Send {
     /// loses nothing written before.
     ///
     /// ```
-    /// use nvitop::sink::{CsvSink, LogRecord, Sink};
+    /// use nvitop::sink::{CsvSink, LogRecord, Sink, RecordKind};
     /// # let dir = tempfile::tempdir().unwrap();
     /// # let path = dir.path().join("gpu.csv");
     /// # let keys = vec!["gpu0/temperature".to_owned()];
     /// let mut sink = CsvSink::create(&path).unwrap();
     /// sink.start(&keys).unwrap();
-    /// sink.write(&LogRecord { wall_time: 1.0, step: 0, epoch: None, keys: &keys, values: &[Some(70.0)] }).unwrap();
+    /// sink.write(&LogRecord { wall_time: 1.0, step: 0, epoch: None, kind: RecordKind::BatchEnd, keys: &keys, values: &[Some(70.0)] }).unwrap();
     /// sink.flush().unwrap(); // another process (`tail -f`) sees the row now
     /// assert!(std::fs::read_to_string(&path).unwrap().contains(",70.0"));
     /// ```
@@ -144,7 +145,7 @@ pub trait Sink: Send {
     /// [`SinkError::Closed`]; closing twice is harmless.
     ///
     /// ```
-    /// use nvitop::sink::{CsvSink, LogRecord, Sink};
+    /// use nvitop::sink::{CsvSink, LogRecord, Sink, RecordKind};
     /// # let dir = tempfile::tempdir().unwrap();
     /// # let path = dir.path().join("gpu.csv");
     /// # let keys = vec!["gpu0/temperature".to_owned()];
@@ -152,10 +153,30 @@ pub trait Sink: Send {
     /// sink.start(&keys).unwrap();
     /// sink.close().unwrap();
     /// sink.close().unwrap(); // harmless
-    /// let row = LogRecord { wall_time: 1.0, step: 0, epoch: None, keys: &keys, values: &[Some(70.0)] };
+    /// let row = LogRecord { wall_time: 1.0, step: 0, epoch: None, kind: RecordKind::BatchEnd, keys: &keys, values: &[Some(70.0)] };
     /// assert!(sink.write(&row).is_err());
     /// ```
     fn close(&mut self) -> Result<(), SinkError> {
+        self.flush()
+    }
+
+    /// Flushes and asks the operating system to put what was written on
+    /// disk (`fsync`), so a node crash loses nothing written before. The
+    /// logger calls it at epoch end and close only when asked to
+    /// (`GpuStatsLoggerBuilder::sync_to_disk`); the default just flushes.
+    ///
+    /// ```
+    /// use nvitop::sink::{CsvSink, LogRecord, Sink, RecordKind};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let path = dir.path().join("gpu.csv");
+    /// # let keys = vec!["gpu0/temperature".to_owned()];
+    /// let mut sink = CsvSink::create(&path).unwrap();
+    /// sink.start(&keys).unwrap();
+    /// sink.write(&LogRecord { step: 0, keys: &keys, values: &[Some(70.0)], ..LogRecord::default() }).unwrap();
+    /// sink.sync().unwrap(); // on disk now, not only in the page cache
+    /// assert!(std::fs::read_to_string(&path).unwrap().contains(",70.0"));
+    /// ```
+    fn sync(&mut self) -> Result<(), SinkError> {
         self.flush()
     }
 
@@ -163,7 +184,7 @@ pub trait Sink: Send {
     /// `tensorboard:runs/Nov24_23-59-01_myhost`.
     ///
     /// ```
-    /// use nvitop::sink::{CsvSink, LogRecord, Sink};
+    /// use nvitop::sink::{CsvSink, LogRecord, Sink, RecordKind};
     /// # let dir = tempfile::tempdir().unwrap();
     /// # let path = dir.path().join("gpu.csv");
     /// # let keys = vec!["gpu0/temperature".to_owned()];
@@ -188,6 +209,9 @@ impl<S: Sink + ?Sized> Sink for Box<S> {
     fn close(&mut self) -> Result<(), SinkError> {
         (**self).close()
     }
+    fn sync(&mut self) -> Result<(), SinkError> {
+        (**self).sync()
+    }
     fn describe(&self) -> String {
         (**self).describe()
     }
@@ -200,19 +224,20 @@ impl<S: Sink + ?Sized> Sink for Box<S> {
 /// support, or one sampled less often).
 ///
 /// ```
-/// use nvitop::sink::LogRecord;
+/// use nvitop::sink::{LogRecord, RecordKind};
 ///
 /// let keys = vec!["a".to_owned(), "b".to_owned()];
 /// let record = LogRecord {
 ///     wall_time: 1_700_000_000.5,
 ///     step: 3,
 ///     epoch: None,
+///     kind: RecordKind::BatchEnd,
 ///     keys: &keys,
 ///     values: &[None, Some(2.5)],
 /// };
 /// assert_eq!(record.present().collect::<Vec<_>>(), [("b", 2.5)]);
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct LogRecord<'a> {
     /// When the values were taken, in seconds since the Unix epoch.
     pub wall_time: f64,
@@ -220,10 +245,56 @@ pub struct LogRecord<'a> {
     pub step: u64,
     /// The epoch, if the training loop reports epochs.
     pub epoch: Option<u64>,
+    /// What produced the row (the CSV's `kind` column).
+    pub kind: RecordKind,
     /// The scalar names, in column order.
     pub keys: &'a [String],
     /// The scalar values, aligned with `keys`; `None` = not measured.
     pub values: &'a [Option<f64>],
+}
+
+/// What produced a [`LogRecord`]: a hook or [`log_scalar`](crate::GpuStatsLogger::log_scalar).
+///
+/// ```
+/// use nvitop::sink::RecordKind;
+/// assert_eq!(RecordKind::BatchEnd.as_str(), "batch_end");
+/// assert_eq!(RecordKind::default(), RecordKind::BatchEnd);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum RecordKind {
+    /// `on_train_batch_start`: GPU statistics and the inter-step time.
+    BatchStart,
+    /// `on_train_batch_end`: GPU statistics and the intra-step time.
+    #[default]
+    BatchEnd,
+    /// `on_train_epoch_end`: the epoch time.
+    EpochEnd,
+    /// `on_validation_end`: the validation time.
+    ValidationEnd,
+    /// `on_train_end`.
+    TrainEnd,
+    /// Scalars of the user's own (`log_scalar`, `log_scalars`).
+    Scalar,
+}
+
+impl RecordKind {
+    /// The name written in the CSV's `kind` column.
+    ///
+    /// ```
+    /// assert_eq!(nvitop::sink::RecordKind::ValidationEnd.as_str(), "validation_end");
+    /// ```
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::BatchStart => "batch_start",
+            Self::BatchEnd => "batch_end",
+            Self::EpochEnd => "epoch_end",
+            Self::ValidationEnd => "validation_end",
+            Self::TrainEnd => "train_end",
+            Self::Scalar => "scalar",
+        }
+    }
 }
 
 impl<'a> LogRecord<'a> {
@@ -233,9 +304,9 @@ impl<'a> LogRecord<'a> {
     /// longer one are ignored.
     ///
     /// ```
-    /// use nvitop::sink::LogRecord;
+    /// use nvitop::sink::{LogRecord, RecordKind};
     /// let keys = vec!["fan".to_owned(), "temperature".to_owned()];
-    /// let record = LogRecord { wall_time: 0.0, step: 0, epoch: None, keys: &keys, values: &[None, Some(64.0)] };
+    /// let record = LogRecord { wall_time: 0.0, step: 0, epoch: None, kind: RecordKind::BatchEnd, keys: &keys, values: &[None, Some(64.0)] };
     /// let present: Vec<_> = record.present().collect();
     /// assert_eq!(present, [("temperature", 64.0)]);
     /// ```

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use prost::Message as _;
 
 use self::proto::{Event, FILE_VERSION, Summary, SummaryValue, Value, What};
-use super::{LogRecord, Sink, SinkError, sane_wall_time};
+use super::{LogRecord, RecordKind, Sink, SinkError, sane_wall_time};
 use crate::snapshot::unix_now;
 
 /// How long buffered events may wait before a `write` hands them to the OS.
@@ -37,21 +37,26 @@ static FILE_COUNTER: AtomicU64 = AtomicU64::new(0);
 /// A [`Sink`] writing scalars to a TensorBoard event file.
 ///
 /// Each record becomes one `Event` at its step, carrying every measured value
-/// as a `simple_value` under its key as tag. Events are buffered and handed
+/// as a `simple_value` under its key as tag. TensorBoard keeps one point per
+/// tag and step, so a batch-start record is held back until the batch end of
+/// the same step arrives and the two become one event: the batch-end value of
+/// each tag, and the batch-start value only of tags the batch end lacks (the
+/// inter-step time). A batch start with no matching batch end is written on
+/// its own when the next record comes, or at close. Events are buffered and handed
 /// to the OS on [`Sink::flush`], and also by a [`Sink::write`] once
 /// [`DEFAULT_FLUSH_INTERVAL`] has passed since the last flush, so a training
 /// process killed with `SIGKILL` leaves a file TensorBoard reads up to the
 /// last flushed event.
 ///
 /// ```
-/// use nvitop::sink::{LogRecord, Sink, TensorBoardSink};
+/// use nvitop::sink::{LogRecord, Sink, TensorBoardSink, RecordKind};
 /// use nvitop::sink::tensorboard::record::read_records;
 ///
 /// let dir = tempfile::tempdir()?;
 /// let mut sink = TensorBoardSink::create(dir.path().join("run1"))?;
 /// let keys = vec!["gpu0/utilization".to_owned()];
 /// sink.start(&keys)?;
-/// sink.write(&LogRecord { wall_time: 1.0e9, step: 5, epoch: None, keys: &keys, values: &[Some(93.0)] })?;
+/// sink.write(&LogRecord { wall_time: 1.0e9, step: 5, epoch: None, kind: RecordKind::BatchEnd, keys: &keys, values: &[Some(93.0)] })?;
 /// sink.close()?;
 /// assert!(sink.path().to_string_lossy().contains("events.out.tfevents."));
 /// assert_eq!(read_records(sink.path())?.len(), 2); // version header + one event
@@ -67,6 +72,9 @@ pub struct TensorBoardSink {
     /// Reused encoding buffers, to avoid allocations per record.
     frame: Vec<u8>,
     values: Vec<SummaryValue>,
+    /// A batch-start record waiting for its batch end: (step, wall time, values).
+    pending: Option<(u64, f64)>,
+    pending_values: Vec<SummaryValue>,
 }
 
 impl TensorBoardSink {
@@ -99,6 +107,8 @@ impl TensorBoardSink {
             last_flush: Instant::now(),
             frame: Vec::new(),
             values: Vec::new(),
+            pending: None,
+            pending_values: Vec::new(),
         };
         let header = Event {
             wall_time: unix_now(),
@@ -116,12 +126,12 @@ impl TensorBoardSink {
     ///
     /// ```
     /// use std::time::Duration;
-    /// use nvitop::sink::{LogRecord, Sink, TensorBoardSink};
+    /// use nvitop::sink::{LogRecord, Sink, TensorBoardSink, RecordKind};
     /// use nvitop::sink::tensorboard::record::read_records;
     /// let dir = tempfile::tempdir().unwrap();
     /// let mut sink = TensorBoardSink::create(dir.path()).unwrap().with_flush_interval(Duration::ZERO);
     /// let keys = vec!["loss".to_owned()];
-    /// sink.write(&LogRecord { wall_time: 1.0, step: 1, epoch: None, keys: &keys, values: &[Some(0.5)] }).unwrap();
+    /// sink.write(&LogRecord { wall_time: 1.0, step: 1, epoch: None, kind: RecordKind::BatchEnd, keys: &keys, values: &[Some(0.5)] }).unwrap();
     /// assert_eq!(read_records(sink.path()).unwrap().len(), 2); // on disk without a flush
     /// ```
     #[must_use]
@@ -157,6 +167,38 @@ impl TensorBoardSink {
     }
 
     /// Frames and buffers one event.
+    /// One summary event of `values` at `step`; keeps the vector for reuse.
+    fn append_values(&mut self, wall_time: f64, step: u64, values: Vec<SummaryValue>) -> Result<(), SinkError> {
+        let mut event = Event {
+            wall_time,
+            // Steps beyond i64::MAX cannot occur in practice; saturate rather
+            // than wrap to a negative step.
+            step: i64::try_from(step).unwrap_or(i64::MAX),
+            what: Some(What::Summary(Summary { value: values })),
+        };
+        let result = if matches!(&event.what, Some(What::Summary(s)) if s.value.is_empty()) {
+            Ok(())
+        } else {
+            self.append(&event)
+        };
+        if let Some(What::Summary(summary)) = event.what.take() {
+            self.values = summary.value;
+        }
+        result
+    }
+
+    /// Writes a held-back batch start on its own (no batch end came for its step).
+    fn write_pending(&mut self) -> Result<(), SinkError> {
+        let Some((step, wall_time)) = self.pending.take() else {
+            return Ok(());
+        };
+        let values = std::mem::take(&mut self.pending_values);
+        let result = self.append_values(wall_time, step, values);
+        // `append_values` parked the vector in `self.values`; keep one spare for the next batch start.
+        self.pending_values = Vec::with_capacity(self.values.capacity());
+        result
+    }
+
     fn append(&mut self, event: &Event) -> Result<(), SinkError> {
         let out = self.out.as_mut().ok_or(SinkError::Closed)?;
         self.frame.clear();
@@ -176,24 +218,38 @@ impl Sink for TensorBoardSink {
     }
 
     fn write(&mut self, record: &LogRecord<'_>) -> Result<(), SinkError> {
+        if self.out.is_none() {
+            return Err(SinkError::Closed);
+        }
+        let merge = match self.pending {
+            Some((step, _)) if record.kind == RecordKind::BatchEnd && record.step == step => true,
+            Some(_) => {
+                self.write_pending()?;
+                false
+            }
+            None => false,
+        };
         let mut values = std::mem::take(&mut self.values);
         values.clear();
         values.extend(record.present().map(|(tag, v)| SummaryValue {
             tag: tag.to_owned(),
             value: Some(Value::SimpleValue(v as f32)),
         }));
-        let mut event = Event {
-            wall_time: sane_wall_time(record.wall_time),
-            // Steps beyond i64::MAX cannot occur in practice; saturate rather
-            // than wrap to a negative step.
-            step: i64::try_from(record.step).unwrap_or(i64::MAX),
-            what: Some(What::Summary(Summary { value: values })),
-        };
-        let result = self.append(&event);
-        if let Some(What::Summary(summary)) = event.what.take() {
-            self.values = summary.value;
+        if record.kind == RecordKind::BatchStart {
+            // Held back until the batch end of this step (see the type's docs).
+            self.pending = Some((record.step, sane_wall_time(record.wall_time)));
+            self.values = std::mem::replace(&mut self.pending_values, values);
+            return Ok(());
         }
-        result?;
+        if merge {
+            self.pending = None;
+            for start in self.pending_values.drain(..) {
+                if !values.iter().any(|v| v.tag == start.tag) {
+                    values.push(start);
+                }
+            }
+        }
+        self.append_values(sane_wall_time(record.wall_time), record.step, values)?;
         if self.last_flush.elapsed() >= self.flush_interval {
             self.flush()?;
         }
@@ -210,8 +266,21 @@ impl Sink for TensorBoardSink {
     }
 
     fn close(&mut self) -> Result<(), SinkError> {
+        if self.out.is_some() {
+            self.write_pending()?;
+        }
         self.flush()?;
         self.out = None;
+        Ok(())
+    }
+
+    fn sync(&mut self) -> Result<(), SinkError> {
+        self.flush()?;
+        if let Some(out) = &self.out {
+            out.get_ref()
+                .sync_all()
+                .map_err(|e| SinkError::io("sync", &self.path, e))?;
+        }
         Ok(())
     }
 
@@ -305,11 +374,11 @@ pub fn event_files(run_dir: impl AsRef<Path>) -> io::Result<Vec<PathBuf>> {
 /// back strictly (framing and both CRCs of every record checked).
 ///
 /// ```
-/// use nvitop::sink::{LogRecord, Sink, TensorBoardSink, tensorboard::scalar_tags};
+/// use nvitop::sink::{LogRecord, Sink, TensorBoardSink, tensorboard::scalar_tags, RecordKind};
 /// let dir = tempfile::tempdir().unwrap();
 /// let mut sink = TensorBoardSink::create(dir.path()).unwrap();
 /// let keys = vec!["gpu_id: 0/utilization.gpu (%)".to_owned()];
-/// sink.write(&LogRecord { wall_time: 1.0, step: 0, epoch: None, keys: &keys, values: &[Some(42.0)] }).unwrap();
+/// sink.write(&LogRecord { wall_time: 1.0, step: 0, epoch: None, kind: RecordKind::BatchEnd, keys: &keys, values: &[Some(42.0)] }).unwrap();
 /// sink.flush().unwrap();
 /// assert!(scalar_tags(dir.path()).unwrap().contains("gpu_id: 0/utilization.gpu (%)"));
 /// ```

@@ -1,0 +1,307 @@
+//! The one module that reads the SDK: it opens the backend the flags ask
+//! for and turns each [`nvitop::Snapshot`] into [`Readings`].
+//!
+//! A pass runs on the collector thread ([`crate::publish`]), never on a
+//! scrape: a slow driver makes the figures older, never a scrape slower.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use nvitop::backend::{Backend, ClockKind};
+use nvitop::global::{SIMULATE_ENV, backend_from_spec, simulate_spec};
+use nvitop::process::HostProcessReader;
+use nvitop::snapshot::SnapshotFields;
+use nvitop::{Device, DeviceSnapshot, ProcessSnapshot, Snapshot};
+
+use crate::hostio;
+use crate::readings::{GpuReadings, HostReadings, ProcessHostReadings, ProcessReadings, Readings};
+
+/// Why the exporter cannot start reading.
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    /// Bad input: a scenario that does not load, a device index that does not exist.
+    #[error("{0}")]
+    Usage(String),
+    /// The driver is missing or does not answer (the SDK's message says what to do).
+    #[error(transparent)]
+    Driver(nvitop::Error),
+}
+
+impl SourceError {
+    /// The process exit status: 2 for bad input, 1 for a missing driver.
+    ///
+    /// ```
+    /// use nvitop_exporter::collect::SourceError;
+    /// assert_eq!(SourceError::Usage("--only 9: no such GPU".into()).exit_code(), 2);
+    /// ```
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Self::Usage(_) => 2,
+            Self::Driver(_) => 1,
+        }
+    }
+}
+
+/// The devices to read and how to read them.
+pub struct Source {
+    backend: Arc<dyn Backend>,
+    devices: Vec<Device>,
+    /// Name and UUID of each device index seen answering, so a GPU that
+    /// falls off the bus keeps its labels and its `gpu_up` series turns 0.
+    identities: HashMap<String, (String, String)>,
+    /// The exporter's own CPU windows: each pass's process %CPU covers the
+    /// time since the previous pass, whoever else in the program reads the
+    /// same processes.
+    reader: HostProcessReader,
+}
+
+impl std::fmt::Debug for Source {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Source")
+            .field("backend", &self.backend.kind())
+            .field("devices", &self.devices.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Source {
+    /// Opens the simulator when `simulate` (the `--simulate` value) or
+    /// `NVITOP_SIMULATE` asks for it, otherwise the NVML driver; `only`
+    /// restricts the devices by physical index.
+    ///
+    /// ```
+    /// use nvitop_exporter::collect::Source;
+    /// let mut source = Source::open(Some("h100x8"), Some(&[0, 2])).unwrap();
+    /// let readings = source.read();
+    /// assert_eq!(readings.device_count, 2);
+    /// assert_eq!(readings.gpus[1].index, "2");
+    /// ```
+    ///
+    /// # Errors
+    /// [`SourceError::Usage`] for a bad scenario or index,
+    /// [`SourceError::Driver`] when the driver is missing.
+    pub fn open(simulate: Option<&str>, only: Option<&[u32]>) -> Result<Self, SourceError> {
+        let env = std::env::var(SIMULATE_ENV).ok();
+        let spec = simulate.or_else(|| simulate_spec(env.as_deref()));
+        let backend = backend_from_spec(spec).map_err(|err| match err {
+            nvitop::Error::Scenario(_) => SourceError::Usage(format!("--simulate {}: {err}", spec.unwrap_or_default())),
+            other => SourceError::Driver(other),
+        })?;
+        Self::with_backend(backend, only)
+    }
+
+    /// Reads `backend` (for embedding and tests).
+    ///
+    /// # Errors
+    /// As [`Source::open`].
+    pub fn with_backend(backend: Arc<dyn Backend>, only: Option<&[u32]>) -> Result<Self, SourceError> {
+        let devices = match only {
+            Some(indices) => Device::from_indices_in(&backend, indices).map_err(|err| match err {
+                nvitop::Error::InvalidIndex { index, .. } => SourceError::Usage(format!("--only {index}: {err}")),
+                other => SourceError::Driver(other),
+            })?,
+            None => Device::all_in(&backend).map_err(SourceError::Driver)?,
+        };
+        // The CPU-usage window starts now, so the first pass need not wait for it.
+        nvitop::host::prime();
+        Ok(Self {
+            backend,
+            devices,
+            identities: HashMap::new(),
+            reader: HostProcessReader::new(),
+        })
+    }
+
+    /// Whether the GPUs are simulated.
+    pub fn is_simulated(&self) -> bool {
+        self.backend.is_simulated()
+    }
+
+    /// One line per device for the start-up log: `GPU 0: NVIDIA H100 80GB HBM3 (UUID: GPU-...)`.
+    pub fn describe(&self) -> Vec<String> {
+        self.devices
+            .iter()
+            .map(|d| {
+                format!(
+                    "GPU {}: {} (UUID: {})",
+                    d.display_index(),
+                    d.name().unwrap_or_else(|| "N/A".into()),
+                    d.uuid().unwrap_or_else(|| "N/A".into())
+                )
+            })
+            .collect()
+    }
+
+    /// One pass: every device, its processes, the host. Never fails: a lost
+    /// GPU is `up: false`, a field the driver does not give is `None`.
+    pub fn read(&mut self) -> Readings {
+        let started = Instant::now();
+        // Every field, PCIe throughput included: it is exported (on a real
+        // driver each reading takes 20 ms per GPU and direction, on this
+        // thread, never on a scrape).
+        let snapshot = Snapshot::take_with(&self.backend, &self.devices, SnapshotFields::all(), &mut self.reader);
+        let video: Vec<Option<u32>> = self.devices.iter().map(|d| d.clock(ClockKind::Video)).collect();
+        let mut gpus = Vec::new();
+        for (snap, video) in snapshot.devices.iter().zip(video) {
+            gpus.push(self.gpu(snap, video));
+            for mig in &snap.mig_devices {
+                gpus.push(self.gpu(mig, None));
+            }
+        }
+        let labels: HashMap<&str, (&str, &str)> = gpus
+            .iter()
+            .map(|g| (g.index.as_str(), (g.name.as_str(), g.uuid.as_str())))
+            .collect();
+        let label = |index: &str| labels.get(index).copied().unwrap_or(("", ""));
+        let mut processes: Vec<ProcessReadings> = Vec::with_capacity(snapshot.processes.len());
+        for p in &snapshot.processes {
+            processes.push(process(p, label(&p.device_index)));
+            // The driver lists a MIG device's processes on its parent GPU too,
+            // and nvitop-exporter serves both rows; so do we, so that a
+            // dashboard filtering on the parent's index sees them.
+            if p.device_index.contains(':') {
+                let parent = p.physical_index.to_string();
+                let mut row = process(p, label(&parent));
+                row.device_index = parent;
+                processes.push(row);
+            }
+        }
+        let host = host(&snapshot);
+        Readings {
+            driver_version: snapshot.driver_version,
+            cuda_driver_version: snapshot.cuda_driver_version,
+            device_count: self.devices.len(),
+            host,
+            gpus,
+            processes,
+            pass_seconds: started.elapsed().as_secs_f64(),
+            timestamp: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0.0, |d| d.as_secs_f64()),
+        }
+    }
+
+    fn gpu(&mut self, snap: &DeviceSnapshot, video_clock: Option<u32>) -> GpuReadings {
+        let index = snap.display_index.clone();
+        if let (Some(name), Some(uuid)) = (&snap.name, &snap.uuid) {
+            self.identities.insert(index.clone(), (name.clone(), uuid.clone()));
+        }
+        let (name, uuid) = self.identities.get(&index).cloned().unwrap_or_default();
+        let f = |v: Option<u32>| v.map(f64::from);
+        GpuReadings {
+            index,
+            name,
+            uuid,
+            up: !snap.is_failed(),
+            utilization: f(snap.gpu_utilization),
+            memory_utilization: f(snap.memory_utilization),
+            encoder_utilization: f(snap.encoder_utilization),
+            decoder_utilization: f(snap.decoder_utilization),
+            memory_total: snap.memory_total,
+            memory_used: snap.memory_used,
+            memory_free: snap.memory_free,
+            memory_percent: snap.memory_percent,
+            clock_sm: f(snap.sm_clock),
+            clock_memory: f(snap.memory_clock),
+            clock_graphics: f(snap.graphics_clock),
+            clock_video: f(video_clock),
+            power_usage_mw: f(snap.power_usage),
+            power_limit_mw: f(snap.power_limit),
+            temperature: f(snap.temperature),
+            fan_speed: f(snap.fan_speed),
+            pcie_tx_kibps: f(snap.pcie_tx_throughput),
+            pcie_rx_kibps: f(snap.pcie_rx_throughput),
+            energy_mj: snap.total_energy_consumption,
+            ecc_uncorrected_volatile: snap.total_volatile_uncorrected_ecc_errors,
+        }
+    }
+}
+
+fn host(snapshot: &Snapshot) -> HostReadings {
+    let memory = nvitop::host::virtual_memory();
+    let swap = nvitop::host::swap_memory();
+    HostReadings {
+        uptime_seconds: uptime(),
+        cpu_percent: snapshot.host.cpu_percent,
+        memory_total: memory.total,
+        memory_used: memory.used,
+        memory_free: memory.free,
+        memory_percent: memory.percent,
+        swap_total: swap.total,
+        swap_used: swap.used,
+        swap_free: swap.free,
+        swap_percent: swap.percent,
+        load_average: snapshot.host.load_average,
+        network: hostio::network(),
+        disks: hostio::disks(),
+        disk_usage: hostio::disk_usage(),
+    }
+}
+
+/// Seconds since boot with their fraction (`/proc/uptime`), the SDK's whole
+/// seconds otherwise.
+fn uptime() -> Option<f64> {
+    std::fs::read_to_string("/proc/uptime")
+        .ok()
+        .and_then(|text| text.split_whitespace().next()?.parse().ok())
+        .or_else(|| nvitop::host::uptime().map(|s| s as f64))
+}
+
+fn process(p: &ProcessSnapshot, (device_name, device_uuid): (&str, &str)) -> ProcessReadings {
+    let f = |v: Option<u32>| v.map(f64::from);
+    ProcessReadings {
+        device_index: p.device_index.clone(),
+        device_name: device_name.to_owned(),
+        device_uuid: device_uuid.to_owned(),
+        pid: p.pid,
+        username: p
+            .host
+            .as_ref()
+            .and_then(|h| h.username.clone())
+            .unwrap_or_else(|| "N/A".into()),
+        host: p.host.as_ref().map(|h| ProcessHostReadings {
+            command: if h.cmdline.is_empty() {
+                h.name.clone()
+            } else {
+                h.cmdline.join(" ")
+            },
+            status: status_name(&h.status).to_owned(),
+            running_time_seconds: h.running_time as f64,
+            cpu_percent: h.cpu_percent,
+            memory_percent: h.memory_percent,
+            rss: h.rss,
+        }),
+        gpu_memory: p.gpu_memory,
+        gpu_sm_utilization: f(p.gpu_sm_utilization),
+        gpu_memory_utilization: f(p.gpu_memory_utilization),
+        gpu_encoder_utilization: f(p.gpu_encoder_utilization),
+        gpu_decoder_utilization: f(p.gpu_decoder_utilization),
+    }
+}
+
+/// The state word psutil (and so nvitop-exporter's `status` label) uses for
+/// a `/proc/<pid>/stat` state letter.
+///
+/// ```
+/// use nvitop_exporter::collect::status_name;
+/// assert_eq!(status_name("S"), "sleeping");
+/// assert_eq!(status_name("D"), "disk-sleep");
+/// assert_eq!(status_name("?"), "?");
+/// ```
+pub fn status_name(letter: &str) -> &str {
+    match letter {
+        "R" => "running",
+        "S" => "sleeping",
+        "D" => "disk-sleep",
+        "Z" => "zombie",
+        "T" => "stopped",
+        "t" => "tracing-stop",
+        "X" | "x" => "dead",
+        "K" => "wake-kill",
+        "W" => "waking",
+        "I" => "idle",
+        "P" => "parked",
+        other => other,
+    }
+}

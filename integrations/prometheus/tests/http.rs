@@ -1,0 +1,186 @@
+//! The binary over HTTP: routes and content types, bad requests, a client
+//! that sends nothing, SIGTERM, a missing driver, a lost GPU.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::float_cmp, missing_docs)]
+
+mod common;
+
+use std::io::Write;
+use std::net::TcpStream;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::{BIN, Exporter, get, raw};
+
+fn simulated(preset: &str) -> Exporter {
+    Exporter::start(
+        &["--simulate", preset, "--hostname", "node-1"],
+        &[("NVITOP_SIM_TIME", "42")],
+    )
+}
+
+#[test]
+fn metrics_root_and_unknown_paths() {
+    let exporter = simulated("default");
+    let metrics = get(exporter.addr, "/metrics", &[]).unwrap();
+    assert_eq!(metrics.status, 200);
+    assert_eq!(
+        metrics.header("Content-Type"),
+        Some("text/plain; version=0.0.4; charset=utf-8")
+    );
+    assert!(metrics.body.contains("# TYPE gpu_utilization_Percentage gauge"));
+    assert!(
+        metrics.body.contains(r#"index="1:0""#),
+        "MIG devices are labelled parent:index"
+    );
+    assert!(metrics.body.contains(r#"hostname="node-1""#));
+
+    // What Prometheus 2.42 sends.
+    let accept = "Accept: application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
+    let open = get(exporter.addr, "/metrics", &[accept]).unwrap();
+    assert_eq!(
+        open.header("Content-Type"),
+        Some("application/openmetrics-text; version=1.0.0; charset=utf-8")
+    );
+    assert!(open.body.ends_with("# EOF\n"));
+
+    let root = get(exporter.addr, "/", &[]).unwrap();
+    assert_eq!(root.status, 200);
+    assert!(root.header("Content-Type").unwrap().starts_with("text/html"));
+    assert!(root.body.contains(r#"<a href="/metrics">"#));
+
+    assert_eq!(get(exporter.addr, "/metrics/x", &[]).unwrap().status, 404);
+    assert_eq!(get(exporter.addr, "/favicon.ico", &[]).unwrap().status, 404);
+    let post = raw(exporter.addr, b"POST /metrics HTTP/1.0\r\nContent-Length: 0\r\n\r\n").unwrap();
+    assert_eq!(post.status, 405);
+    assert_eq!(post.header("Allow"), Some("GET, HEAD"));
+    // Query strings are ignored.
+    assert_eq!(get(exporter.addr, "/metrics?x=1", &[]).unwrap().status, 200);
+}
+
+#[test]
+fn garbage_and_oversized_requests_get_4xx_and_the_exporter_lives_on() {
+    let mut exporter = simulated("rtx4090");
+    let garbage = raw(
+        exporter.addr,
+        b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03garbage\r\n\r\n",
+    )
+    .unwrap();
+    assert!((400..500).contains(&garbage.status), "{garbage:?}");
+    let nonsense = raw(exporter.addr, b"HELLO\r\n\r\n").unwrap();
+    assert!((400..500).contains(&nonsense.status), "{nonsense:?}");
+    let big_header = format!("X-Padding: {}", "a".repeat(64 * 1024));
+    let oversized = get(exporter.addr, "/metrics", &[&big_header]).unwrap();
+    assert_eq!(oversized.status, 431);
+    let long_path = format!("/{}", "m".repeat(32 * 1024));
+    assert_eq!(get(exporter.addr, &long_path, &[]).unwrap().status, 431);
+    assert!(exporter.child.try_wait().unwrap().is_none(), "the exporter died");
+    assert_eq!(get(exporter.addr, "/metrics", &[]).unwrap().status, 200);
+}
+
+#[test]
+fn a_client_that_sends_nothing_does_not_block_others() {
+    let exporter = simulated("rtx4090");
+    let idle: Vec<TcpStream> = (0..8).map(|_| TcpStream::connect(exporter.addr).unwrap()).collect();
+    let mut half = TcpStream::connect(exporter.addr).unwrap();
+    half.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n").unwrap(); // never finished
+    for _ in 0..10 {
+        let start = Instant::now();
+        let response = get(exporter.addr, "/metrics", &[]).unwrap();
+        assert_eq!(response.status, 200);
+        assert!(
+            start.elapsed() < Duration::from_secs(2),
+            "a scrape waited {:?}",
+            start.elapsed()
+        );
+    }
+    drop(idle);
+}
+
+#[test]
+fn sigterm_stops_it_cleanly() {
+    let mut exporter = simulated("rtx4090");
+    assert_eq!(get(exporter.addr, "/metrics", &[]).unwrap().status, 200);
+    rustix::process::kill_process(
+        rustix::process::Pid::from_raw(exporter.pid() as i32).unwrap(),
+        rustix::process::Signal::TERM,
+    )
+    .unwrap();
+    let start = Instant::now();
+    let status = loop {
+        if let Some(status) = exporter.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "still running 5 s after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(status.success(), "{status:?}");
+    std::thread::sleep(Duration::from_millis(100));
+    assert!(exporter.log.lock().unwrap().contains("SIGTERM received, stopping"));
+    assert!(TcpStream::connect(exporter.addr).is_err(), "still listening");
+}
+
+#[test]
+fn a_missing_driver_exits_1_with_the_sdk_message() {
+    let out = Command::new(BIN)
+        .args(["--port", "0"])
+        .env_remove("NVITOP_SIMULATE")
+        .env("NVITOP_NVML_LIBRARY", "/nonexistent/libnvidia-ml.so.1")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("NVIDIA driver library not found"), "{stderr}");
+    assert!(stderr.contains("--simulate"), "{stderr}");
+}
+
+#[test]
+fn bad_input_exits_2_with_the_value_named() {
+    for (args, needle) in [
+        (&["--simulate", "nosuchpreset"][..], "nosuchpreset"),
+        (&["--simulate", "rtx4090", "--only", "5"][..], "--only 5"),
+        (&["--interval", "0.1"][..], "0.1"),
+        (&["--bind-address", "not-an-ip"][..], "not-an-ip"),
+    ] {
+        let out = Command::new(BIN).args(args).args(["--port", "0"]).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(needle), "{args:?}: {stderr}");
+    }
+}
+
+#[test]
+fn a_lost_gpu_turns_gpu_up_to_0_and_its_series_stop() {
+    // The faults preset's GPU 3 falls off the bus at t = 30 s.
+    let exporter = simulated("faults");
+    let body = get(exporter.addr, "/metrics", &[]).unwrap().body;
+    let up: Vec<&str> = body.lines().filter(|l| l.starts_with("gpu_up{")).collect();
+    assert_eq!(up.len(), 4, "{up:?}");
+    let value = |l: &str| l.rsplit(' ').next().unwrap().parse::<f64>().unwrap();
+    assert!(
+        up.iter().any(|l| l.contains(r#"index="3""#) && value(l) == 0.0),
+        "{up:?}"
+    );
+    assert_eq!(up.iter().filter(|l| value(l) == 1.0).count(), 3, "{up:?}");
+    assert!(
+        !body
+            .lines()
+            .any(|l| l.starts_with("gpu_utilization_Percentage{") && l.contains(r#"index="3""#))
+    );
+    assert!(!body.contains("NaN"));
+}
+
+#[test]
+fn only_limits_the_devices() {
+    let exporter = Exporter::start(&["--simulate", "h100x8", "-o", "1", "6"], &[("NVITOP_SIM_TIME", "42")]);
+    let body = get(exporter.addr, "/metrics", &[]).unwrap().body;
+    let indices: Vec<&str> = body
+        .lines()
+        .filter(|l| l.starts_with("gpu_utilization_Percentage{"))
+        .filter_map(|l| l.split("index=\"").nth(1)?.split('"').next())
+        .collect();
+    assert_eq!(indices, ["1", "6"]);
+    assert!(body.contains(r#"device_count="2""#));
+}
