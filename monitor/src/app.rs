@@ -254,12 +254,13 @@ pub fn prepare(cli: &Cli, env: &Environment, warnings: &mut impl std::io::Write)
     })
 }
 
-/// What the run reads: `--json` prints every field; the table does not
-/// show PCIe throughput, which costs 20 ms per GPU and direction on a real
-/// driver, so it is not read for it.
+/// What the run reads: `--json` prints every field, GPM activity included
+/// (two GPM samples 100 ms apart, one wait for all GPUs, none where no GPU
+/// has GPM); the table does not show PCIe throughput, which costs 20 ms per
+/// GPU and direction on a real driver, so it is not read for it.
 fn snapshot_fields(cli: &Cli) -> SnapshotFields {
     if cli.json {
-        SnapshotFields::all()
+        SnapshotFields::all().gpm(true)
     } else {
         SnapshotFields::fast()
     }
@@ -397,7 +398,7 @@ mod tests {
             json: true,
             ..Cli::default()
         };
-        assert_eq!(snapshot_fields(&json), SnapshotFields::all());
+        assert_eq!(snapshot_fields(&json), SnapshotFields::all().gpm(true));
     }
 
     #[test]

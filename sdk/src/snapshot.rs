@@ -9,8 +9,10 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
-use crate::backend::{Backend, BackendError, ClockKind, PcieDirection, ProcessUtilization, RawProcess};
-use crate::device::{Device, cuda_version_string, percent_of, power_status};
+use crate::backend::{Backend, BackendError, ClockKind, DeviceRef, PcieDirection, ProcessUtilization, RawProcess};
+use crate::device::{
+    Device, GPM_MIN_INTERVAL, GpmMetrics, cuda_version_string, gpm_metrics_of, percent_of, power_status,
+};
 use crate::error::Result;
 use crate::format::{bytes2human, throughput2human};
 use crate::host::{self, HostSnapshot};
@@ -114,6 +116,12 @@ pub struct DeviceSnapshot {
     pub error: Option<String>,
     /// MIG devices under this GPU.
     pub mig_devices: Vec<DeviceSnapshot>,
+    /// GPM activity metrics (SM, tensor, DRAM and pipe activity, percent
+    /// 0-100 as NVML reports them) over the snapshot's GPM interval; only
+    /// when [`SnapshotFields::gpm`] asks and the GPU has GPM (Hopper and
+    /// newer). Left out of JSON when `None`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gpm: Option<GpmMetrics>,
 }
 
 /// Which of the slow fields a snapshot reads; every other field is always
@@ -141,6 +149,12 @@ pub struct SnapshotFields {
     /// PCIe TX and RX throughput. NVML measures each over 20 ms, so on a
     /// real driver this is 40 ms per GPU: most of a snapshot's time.
     pub pcie_throughput: bool,
+    /// GPM activity metrics ([`DeviceSnapshot::gpm`]). Not part of
+    /// [`SnapshotFields::all`]: it takes two GPM samples at least 100 ms
+    /// apart (a snapshot of many devices sleeps once, for all of them), and
+    /// GPM shares hardware counters with DCGM's profiling metrics, so it is
+    /// read only where asked for.
+    pub gpm: bool,
 }
 
 impl SnapshotFields {
@@ -150,7 +164,10 @@ impl SnapshotFields {
     /// assert!(nvitop::snapshot::SnapshotFields::all().pcie_throughput);
     /// ```
     pub const fn all() -> Self {
-        Self { pcie_throughput: true }
+        Self {
+            pcie_throughput: true,
+            gpm: false,
+        }
     }
 
     /// The fields the driver answers at once: everything but PCIe
@@ -160,7 +177,10 @@ impl SnapshotFields {
     /// assert!(!nvitop::snapshot::SnapshotFields::fast().pcie_throughput);
     /// ```
     pub const fn fast() -> Self {
-        Self { pcie_throughput: false }
+        Self {
+            pcie_throughput: false,
+            gpm: false,
+        }
     }
 
     /// With or without PCIe throughput.
@@ -172,6 +192,28 @@ impl SnapshotFields {
     #[must_use]
     pub const fn pcie_throughput(mut self, read: bool) -> Self {
         self.pcie_throughput = read;
+        self
+    }
+
+    /// With or without GPM activity metrics (see [`SnapshotFields::gpm`]).
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use nvitop::{Device, Snapshot, backend::{Backend, sim::SimBackend}};
+    /// use nvitop::process::HostProcessReader;
+    /// use nvitop::snapshot::SnapshotFields;
+    /// let backend: Arc<dyn Backend> = Arc::new(SimBackend::default_machine());
+    /// let devices = Device::all_in(&backend).unwrap();
+    /// let fields = SnapshotFields::fast().gpm(true);
+    /// let snap = Snapshot::take_with(&backend, &devices, fields, &mut HostProcessReader::new());
+    /// let h100 = snap.devices[0].gpm.unwrap();
+    /// assert!(h100.tensor_active.unwrap() <= h100.sm_active.unwrap());
+    /// assert_eq!(snap.devices[2].gpm, None); // A100: no GPM, no `gpm` key in JSON
+    /// assert!(!serde_json::to_string(&snap.devices[2]).unwrap().contains("\"gpm\""));
+    /// ```
+    #[must_use]
+    pub const fn gpm(mut self, read: bool) -> Self {
+        self.gpm = read;
         self
     }
 }
@@ -270,6 +312,11 @@ impl Device {
             cuda_compute_capability: self.cuda_compute_capability(),
             error: None,
             mig_devices: self.mig_devices().iter().map(|m| m.as_snapshot_with(fields)).collect(),
+            gpm: if fields.gpm {
+                self.gpm_metrics_over(GPM_MIN_INTERVAL)
+            } else {
+                None
+            },
         }
     }
 
@@ -330,6 +377,7 @@ impl DeviceSnapshot {
             cuda_compute_capability: None,
             error: Some(err.to_string()),
             mig_devices: Vec::new(),
+            gpm: None,
         }
     }
 
@@ -516,7 +564,13 @@ impl Snapshot {
         fields: SnapshotFields,
         reader: &mut HostProcessReader,
     ) -> Self {
-        let device_snapshots: Vec<DeviceSnapshot> = devices.iter().map(|d| d.as_snapshot_with(fields)).collect();
+        // GPM for all devices over one shared interval, not one per device.
+        let gpm = fields.gpm.then(|| gpm_of_all(devices));
+        let mut device_snapshots: Vec<DeviceSnapshot> =
+            devices.iter().map(|d| d.as_snapshot_with(fields.gpm(false))).collect();
+        if let Some(gpm) = gpm {
+            fill_gpm(&mut device_snapshots, &gpm);
+        }
         let (processes, process_errors) = processes_of(devices, &device_snapshots, reader);
         Self {
             timestamp: unix_now(),
@@ -551,6 +605,36 @@ impl Snapshot {
     pub fn take_all(backend: &std::sync::Arc<dyn Backend>) -> Result<Self> {
         let devices = Device::all_in(backend)?;
         Ok(Self::take(backend, &devices))
+    }
+}
+
+/// GPM metrics of `devices` and their MIG devices over one shared
+/// interval, by device.
+fn gpm_of_all(devices: &[Device]) -> HashMap<DeviceRef, GpmMetrics> {
+    let all: Vec<Device> = devices
+        .iter()
+        .flat_map(|d| {
+            std::iter::once(d.clone()).chain(d.mig_devices().into_iter().map(crate::device::MigDevice::into_device))
+        })
+        .collect();
+    let metrics = gpm_metrics_of(&all, GPM_MIN_INTERVAL);
+    all.iter()
+        .zip(metrics)
+        .filter_map(|(device, metrics)| Some((device.handle(), metrics?)))
+        .collect()
+}
+
+/// Puts [`gpm_of_all`]'s answers into the snapshots of the same devices.
+fn fill_gpm(snapshots: &mut [DeviceSnapshot], gpm: &HashMap<DeviceRef, GpmMetrics>) {
+    for snapshot in snapshots {
+        snapshot.gpm = gpm.get(&DeviceRef::Physical(snapshot.index)).copied();
+        for mig in &mut snapshot.mig_devices {
+            let handle = mig.mig_index.map(|index| DeviceRef::Mig {
+                parent: mig.index,
+                index,
+            });
+            mig.gpm = handle.and_then(|h| gpm.get(&h)).copied();
+        }
     }
 }
 

@@ -61,6 +61,7 @@ pub fn device(index: u32, name: &str, total_mib: u64, used_mib: u64, util: u32) 
         cuda_compute_capability: Some((9, 0)),
         error: None,
         mig_devices: Vec::new(),
+        gpm: None,
     }
 }
 

@@ -10,8 +10,11 @@
 //! [`BackendError::NotSupported`]; the device layer turns those into `None`
 //! (shown as `N/A`). Real failures (library missing, GPU lost) stay errors.
 
+mod gpm;
 pub mod nvml;
 pub mod sim;
+
+pub use gpm::{GpmMetric, GpmSampleId};
 
 use std::fmt;
 use std::path::PathBuf;
@@ -978,6 +981,79 @@ pub trait Backend: Send + Sync + fmt::Debug {
     /// ```
     fn process_utilization(&self, device: DeviceRef, since: u64) -> BackendResult<Vec<ProcessUtilization>> {
         let _ = (device, since);
+        Err(BackendError::NotSupported)
+    }
+
+    /// Whether the device supports GPM (`nvmlGpmQueryDeviceSupport`):
+    /// Hopper and newer. MIG devices answer for their parent.
+    ///
+    /// ```
+    /// # use nvitop::backend::{Backend, DeviceRef, sim::SimBackend};
+    /// let sim = SimBackend::default_machine();
+    /// assert_eq!(sim.gpm_supported(DeviceRef::Physical(0)), Ok(true)); // H100
+    /// assert_eq!(sim.gpm_supported(DeviceRef::Physical(2)), Ok(false)); // A100
+    /// ```
+    fn gpm_supported(&self, device: DeviceRef) -> BackendResult<bool> {
+        let _ = device;
+        Err(BackendError::NotSupported)
+    }
+
+    /// Allocates a GPM sample and fills it with the device's counters now
+    /// (`nvmlGpmSampleAlloc` + `nvmlGpmSampleGet`, or `nvmlGpmMigSampleGet`
+    /// for a MIG device). The caller owns the sample and must give it back
+    /// with [`Backend::gpm_sample_free`]; a sample that could not be filled
+    /// is freed before the error returns.
+    ///
+    /// ```
+    /// # use nvitop::backend::{Backend, BackendError, DeviceRef, sim::SimBackend};
+    /// let sim = SimBackend::default_machine();
+    /// let sample = sim.gpm_sample(DeviceRef::Physical(0)).unwrap();
+    /// sim.gpm_sample_free(sample).unwrap();
+    /// assert_eq!(sim.gpm_sample(DeviceRef::Physical(3)), Err(BackendError::NotSupported)); // RTX 4090
+    /// ```
+    fn gpm_sample(&self, device: DeviceRef) -> BackendResult<GpmSampleId> {
+        let _ = device;
+        Err(BackendError::NotSupported)
+    }
+
+    /// Frees a sample from [`Backend::gpm_sample`] (`nvmlGpmSampleFree`).
+    /// A sample this backend did not give out, or already freed, is an error.
+    ///
+    /// ```
+    /// # use nvitop::backend::{Backend, GpmSampleId, sim::SimBackend};
+    /// assert!(SimBackend::default_machine().gpm_sample_free(GpmSampleId(12345)).is_err());
+    /// ```
+    fn gpm_sample_free(&self, sample: GpmSampleId) -> BackendResult<()> {
+        Err(BackendError::NotFound {
+            what: format!("GPM sample {}", sample.0),
+        })
+    }
+
+    /// The metrics over the interval between two samples of one device
+    /// (`nvmlGpmMetricsGet`), one answer per metric asked, in order: each
+    /// metric carries its own result, so a metric the device does not
+    /// support is `Err(NotSupported)` while the others have values.
+    ///
+    /// ```
+    /// # use nvitop::backend::{Backend, DeviceRef, GpmMetric, sim::SimBackend};
+    /// let sim = SimBackend::default_machine();
+    /// sim.set_time(10.0);
+    /// let first = sim.gpm_sample(DeviceRef::Physical(0)).unwrap();
+    /// sim.set_time(11.0);
+    /// let second = sim.gpm_sample(DeviceRef::Physical(0)).unwrap();
+    /// let values = sim.gpm_metrics(first, second, &[GpmMetric::SmActive, GpmMetric::TensorActive]).unwrap();
+    /// let (sm, tensor) = (values[0].clone().unwrap(), values[1].clone().unwrap());
+    /// assert!(sm > 0.0 && sm <= 100.0 && tensor <= sm);
+    /// sim.gpm_sample_free(first).unwrap();
+    /// sim.gpm_sample_free(second).unwrap();
+    /// ```
+    fn gpm_metrics(
+        &self,
+        first: GpmSampleId,
+        second: GpmSampleId,
+        metrics: &[GpmMetric],
+    ) -> BackendResult<Vec<BackendResult<f64>>> {
+        let _ = (first, second, metrics);
         Err(BackendError::NotSupported)
     }
 }

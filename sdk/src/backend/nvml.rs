@@ -10,9 +10,12 @@
 //! already holds (no driver round trip), so a snapshot of many GPUs and
 //! fields pays nothing noticeable for it.
 
+use std::collections::HashMap;
 use std::ffi::OsString;
 use std::fmt;
+use std::mem::ManuallyDrop;
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, PoisonError};
 
 use nvml_wrapper::Nvml;
 use nvml_wrapper::device::Device;
@@ -21,12 +24,14 @@ use nvml_wrapper::enum_wrappers::device::{
     TemperatureSensor,
 };
 use nvml_wrapper::enums::device::UsedGpuMemory;
+use nvml_wrapper::enums::gpm::GpmMetricId;
 use nvml_wrapper::error::NvmlError;
+use nvml_wrapper::gpm::{GpmSample, gpm_metrics_get};
 use nvml_wrapper::struct_wrappers::device::ProcessInfo;
 
 use super::{
-    Backend, BackendError, BackendResult, ClockKind, ComputeMode, DeviceRef, MemoryInfo, PciBusId, PcieDirection,
-    ProcessKind, ProcessUtilization, RawProcess, UtilizationRates,
+    Backend, BackendError, BackendResult, ClockKind, ComputeMode, DeviceRef, GpmMetric, GpmSampleId, MemoryInfo,
+    PciBusId, PcieDirection, ProcessKind, ProcessUtilization, RawProcess, UtilizationRates,
 };
 
 /// Environment variable naming the NVML library to load instead of the
@@ -81,6 +86,35 @@ const MIG_ENABLED: u32 = 1;
 pub struct NvmlBackend {
     nvml: Nvml,
     library: PathBuf,
+    /// GPM samples given out and not yet freed: our id -> NVML's sample
+    /// handle. NVML's `GpmSample` borrows the `Nvml` above, so it cannot be
+    /// stored next to it; the handle is kept as its address (an opaque
+    /// pointer NVML owns, never dereferenced here) and wrapped again for
+    /// each call. The lock is held across every call that uses a handle, so
+    /// no handle is freed while another thread passes it to NVML.
+    gpm: Mutex<GpmHandles>,
+}
+
+/// See [`NvmlBackend::gpm`].
+#[derive(Debug, Default)]
+struct GpmHandles {
+    next: u64,
+    live: HashMap<u64, usize>,
+}
+
+impl Drop for NvmlBackend {
+    fn drop(&mut self) {
+        // Give back samples still held (a caller that forgot, or a panic
+        // between alloc and free) before the library handle goes.
+        let handles = std::mem::take(&mut self.gpm.get_mut().unwrap_or_else(PoisonError::into_inner).live);
+        for raw in handles.into_values() {
+            // SAFETY: `raw` came from `GpmSample::into_handle` on this `Nvml`
+            // and left the map just now, so it is freed exactly once.
+            #[allow(unsafe_code)]
+            let sample = unsafe { GpmSample::from_handle(&self.nvml, raw as *mut _) };
+            let _ = sample.free();
+        }
+    }
 }
 
 impl fmt::Debug for NvmlBackend {
@@ -139,7 +173,11 @@ impl NvmlBackend {
             .lib_path(library.as_os_str())
             .init()
             .map_err(|err| init_error(err, &library))?;
-        Ok(Self { nvml, library })
+        Ok(Self {
+            nvml,
+            library,
+            gpm: Mutex::new(GpmHandles::default()),
+        })
     }
 
     /// The library this backend loaded, as it was given (path or bare name).
@@ -237,6 +275,74 @@ impl NvmlBackend {
         Err(BackendError::NotFound {
             what: format!("MIG device with UUID {uuid}"),
         })
+    }
+}
+
+impl NvmlBackend {
+    fn gpm_handles(&self) -> std::sync::MutexGuard<'_, GpmHandles> {
+        self.gpm.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The GPU instance id of a MIG device (`nvmlDeviceGetGpuInstanceId`,
+    /// which nvml-wrapper 0.13 does not wrap: called through its raw
+    /// function table).
+    fn gpu_instance_id(&self, mig: &Device<'_>, device: DeviceRef) -> BackendResult<u32> {
+        let function = self
+            .nvml
+            .lib()
+            .nvmlDeviceGetGpuInstanceId
+            .as_ref()
+            .map_err(|_| BackendError::NotSupported)?;
+        let mut id: u32 = 0;
+        // SAFETY: the handle is a live MIG device handle of this library
+        // (NVML's handles stay valid until shutdown) and `id` is a valid
+        // `unsigned int` to write, as the C signature asks.
+        #[allow(unsafe_code)]
+        let code = unsafe { function(mig.handle(), &raw mut id) };
+        nvml_wrapper::error::nvml_try(code).map_err(|err| convert(err, device))?;
+        Ok(id)
+    }
+}
+
+/// A GPM error from a sample or support query: the ways a driver says
+/// "no GPM here" become [`BackendError::NotSupported`].
+fn gpm_error(err: NvmlError, device: DeviceRef) -> BackendError {
+    if gpm_unsupported(&err) {
+        BackendError::NotSupported
+    } else {
+        convert(err, device)
+    }
+}
+
+/// As [`gpm_error`], for calls about samples rather than one device.
+fn gpm_system_error(err: NvmlError, what: &str) -> BackendError {
+    if gpm_unsupported(&err) {
+        BackendError::NotSupported
+    } else {
+        convert_system(err, || what.to_owned())
+    }
+}
+
+/// NVML's `NVML_ERROR_ARGUMENT_VERSION_MISMATCH`, which nvml-wrapper 0.13
+/// has no variant for: a driver that does not know the struct version the
+/// wrapper sends (version 1) cannot be asked, which is "not supported" for us.
+const ARGUMENT_VERSION_MISMATCH: u32 = 25;
+
+fn gpm_unsupported(err: &NvmlError) -> bool {
+    is_unsupported(err) || matches!(err, NvmlError::UnexpectedVariant(ARGUMENT_VERSION_MISMATCH))
+}
+
+fn gpm_metric_id(metric: GpmMetric) -> GpmMetricId {
+    match metric {
+        GpmMetric::SmActive => GpmMetricId::SmUtil,
+        GpmMetric::SmOccupancy => GpmMetricId::SmOccupancy,
+        GpmMetric::TensorActive => GpmMetricId::AnyTensorUtil,
+        GpmMetric::DramActive => GpmMetricId::DramBwUtil,
+        GpmMetric::Fp16Active => GpmMetricId::Fp16Util,
+        GpmMetric::Fp32Active => GpmMetricId::Fp32Util,
+        GpmMetric::Fp64Active => GpmMetricId::Fp64Util,
+        GpmMetric::PcieTx => GpmMetricId::PcieTxPerSec,
+        GpmMetric::PcieRx => GpmMetricId::PcieRxPerSec,
     }
 }
 
@@ -543,6 +649,86 @@ impl Backend for NvmlBackend {
                     .collect()
             }),
         })
+    }
+
+    fn gpm_supported(&self, device: DeviceRef) -> BackendResult<bool> {
+        let physical = DeviceRef::Physical(device.physical_index());
+        match self.handle(physical)?.gpm_support() {
+            Ok(supported) => Ok(supported),
+            Err(err) if gpm_unsupported(&err) => Ok(false),
+            Err(err) => Err(convert(err, physical)),
+        }
+    }
+
+    fn gpm_sample(&self, device: DeviceRef) -> BackendResult<GpmSampleId> {
+        // nvml-wrapper frees the sample itself when filling it fails.
+        let sample = match device {
+            DeviceRef::Physical(_) => self.handle(device)?.gpm_sample(),
+            DeviceRef::Mig { parent, .. } => {
+                let instance = self.gpu_instance_id(&self.handle(device)?, device)?;
+                self.physical(parent)?.gpm_mig_sample(instance)
+            }
+        }
+        .map_err(|err| gpm_error(err, device))?;
+        let mut handles = self.gpm_handles();
+        handles.next += 1;
+        let id = handles.next;
+        handles.live.insert(id, sample.into_handle() as usize);
+        Ok(GpmSampleId(id))
+    }
+
+    fn gpm_sample_free(&self, sample: GpmSampleId) -> BackendResult<()> {
+        let raw = self
+            .gpm_handles()
+            .live
+            .remove(&sample.0)
+            .ok_or_else(|| BackendError::NotFound {
+                what: format!("GPM sample {} (not given out by this backend, or freed)", sample.0),
+            })?;
+        // SAFETY: `raw` came from `GpmSample::into_handle` on this `Nvml` and
+        // left the map just now, so it is freed exactly once.
+        #[allow(unsafe_code)]
+        let sample = unsafe { GpmSample::from_handle(&self.nvml, raw as *mut _) };
+        sample
+            .free()
+            .map_err(|err| convert_system(err, || "freeing a GPM sample".to_owned()))
+    }
+
+    fn gpm_metrics(
+        &self,
+        first: GpmSampleId,
+        second: GpmSampleId,
+        metrics: &[GpmMetric],
+    ) -> BackendResult<Vec<BackendResult<f64>>> {
+        let handles = self.gpm_handles();
+        let raw = |id: GpmSampleId| {
+            handles.live.get(&id.0).copied().ok_or_else(|| BackendError::NotFound {
+                what: format!("GPM sample {} (not given out by this backend, or freed)", id.0),
+            })
+        };
+        let (a, b) = (raw(first)?, raw(second)?);
+        // SAFETY: both handles are live samples of this `Nvml` (in the map,
+        // whose lock is held until the call returns, so nobody frees them
+        // meanwhile); `ManuallyDrop` keeps these borrowed wrappers from
+        // freeing them, the map still owns them.
+        #[allow(unsafe_code)]
+        let (a, b) = unsafe {
+            (
+                ManuallyDrop::new(GpmSample::from_handle(&self.nvml, a as *mut _)),
+                ManuallyDrop::new(GpmSample::from_handle(&self.nvml, b as *mut _)),
+            )
+        };
+        let ids: Vec<GpmMetricId> = metrics.iter().copied().map(gpm_metric_id).collect();
+        let results = gpm_metrics_get(&self.nvml, &a, &b, &ids).map_err(|err| gpm_system_error(err, "GPM metrics"))?;
+        drop(handles);
+        Ok(results
+            .into_iter()
+            .map(|result| {
+                result
+                    .map(|metric| metric.value)
+                    .map_err(|err| gpm_system_error(err, "a GPM metric"))
+            })
+            .collect())
     }
 }
 

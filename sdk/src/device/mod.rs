@@ -10,6 +10,7 @@
 mod cuda;
 pub use cuda::CUDA_VISIBLE_DEVICES;
 pub mod cuda_visible;
+mod gpm;
 mod lookup;
 mod mig;
 
@@ -18,6 +19,7 @@ use std::fmt;
 use std::sync::{Arc, Mutex, PoisonError};
 
 pub use cuda::CudaDevice;
+pub use gpm::{GPM_MIN_INTERVAL, GpmMetrics, GpmSampler, gpm_metrics_of};
 pub use lookup::cuda_version_string;
 pub use mig::MigDevice;
 

@@ -24,7 +24,7 @@ use std::time::Duration;
 
 pub use sample::{DeviceSample, ProcessGpuSample, ProcessSample, Sample, SampleOptions};
 
-use crate::device::Device;
+use crate::device::{Device, GpmSampler};
 use crate::error::{Error, Result};
 use crate::host;
 use crate::process::{HostProcess, HostProcessReader};
@@ -165,6 +165,7 @@ pub struct SamplerConfig {
     interval: Duration,
     tracked: Tracked,
     options: SampleOptions,
+    gpm: bool,
 }
 
 impl Default for SamplerConfig {
@@ -173,6 +174,7 @@ impl Default for SamplerConfig {
             interval: DEFAULT_INTERVAL,
             tracked: Tracked::default(),
             options: SampleOptions::default(),
+            gpm: false,
         }
     }
 }
@@ -271,6 +273,31 @@ impl SamplerConfig {
         self.options = options;
         self
     }
+
+    /// Whether to read GPM activity metrics ([`DeviceSample::gpm`]: SM,
+    /// tensor, DRAM and pipe activity) on GPUs that have GPM (Hopper and
+    /// newer). Off by default: GPM and DCGM's profiling metrics share the
+    /// GPU's hardware counters, and reading both at once can disturb
+    /// either one's figures, so turn it on only where DCGM profiling
+    /// (`dcgm-exporter`, `dcgmi dmon -e 1001..`) is not running. The sampler
+    /// keeps one GPM sample per device and frees it when it stops.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use nvitop::{Device, backend::{Backend, sim::SimBackend}, sampler::{Sampler, SamplerConfig}};
+    /// # let backend: Arc<dyn Backend> = Arc::new(SimBackend::default_machine());
+    /// # let devices = Device::all_in(&backend).unwrap();
+    /// let sampler = Sampler::start(devices, SamplerConfig::default().gpm(true));
+    /// std::thread::sleep(std::time::Duration::from_millis(150));
+    /// let sample = sampler.sample_now();
+    /// assert!(sample.devices[0].gpm.unwrap().sm_active.is_some()); // H100
+    /// assert_eq!(sample.devices[2].gpm, None); // A100: no GPM
+    /// ```
+    #[must_use]
+    pub fn gpm(mut self, read: bool) -> Self {
+        self.gpm = read;
+        self
+    }
 }
 
 struct Shared {
@@ -285,6 +312,9 @@ struct Shared {
     /// This sampler's own CPU windows over the tracked processes (shared
     /// by its thread and `sample_now`, and by no other reader).
     host_reader: Mutex<HostProcessReader>,
+    /// The previous GPM sample per device (only used with `config.gpm`);
+    /// dropping it with the sampler frees the samples it holds.
+    gpm: Mutex<GpmSampler>,
 }
 
 /// What the sampler has already warned about, so that a lost GPU or a
@@ -387,6 +417,7 @@ impl Sampler {
             stop: Mutex::new(false),
             wake: Condvar::new(),
             host_reader: Mutex::new(HostProcessReader::new()),
+            gpm: Mutex::new(GpmSampler::new()),
         });
         take_and_publish(&shared);
         let worker = Arc::clone(&shared);
@@ -669,7 +700,11 @@ fn take_sample(shared: &Shared) -> Sample {
             memory: sum(tracked.values().map(|p| p.gpu_memory)),
             sm: sum(tracked.values().map(|p| p.gpu_sm_utilization)),
         };
-        devices.push(sample::read_device(device, shared.config.options, &totals));
+        let mut reading = sample::read_device(device, shared.config.options, &totals);
+        if shared.config.gpm {
+            reading.gpm = shared.gpm.lock().unwrap_or_else(PoisonError::into_inner).sample(device);
+        }
+        devices.push(reading);
         per_device_tracked.push(tracked);
     }
     let infos = shared

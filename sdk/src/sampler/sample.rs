@@ -59,6 +59,11 @@ pub struct DeviceSample {
     pub tracked_gpu_memory: Option<f64>,
     /// SM utilization of the tracked processes on this device, percent.
     pub tracked_sm_utilization: Option<f64>,
+    /// GPM activity metrics since the sampler's previous GPM sample of this
+    /// device; `None` unless [`SamplerConfig::gpm`](super::SamplerConfig::gpm)
+    /// asks for them, on GPUs without GPM, and on the first sample.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gpm: Option<crate::device::GpmMetrics>,
 }
 
 /// GPU-side readings of one tracked process on one device.
@@ -179,6 +184,7 @@ pub(crate) fn read_device(device: &Device, options: SampleOptions, tracked: &Tra
         },
         tracked_gpu_memory: tracked.memory,
         tracked_sm_utilization: tracked.sm,
+        gpm: None,
     }
 }
 

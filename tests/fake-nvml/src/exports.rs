@@ -12,15 +12,15 @@ use std::sync::OnceLock;
 
 use nvitop::backend::sim::SimBackend;
 use nvitop::backend::{
-    Backend, BackendError, BackendResult, ClockKind, ComputeMode, DeviceRef, PciBusId, PcieDirection, ProcessKind,
-    RawProcess,
+    Backend, BackendError, BackendResult, ClockKind, ComputeMode, DeviceRef, GpmMetric, GpmSampleId, PciBusId,
+    PcieDirection, ProcessKind, RawProcess,
 };
 use nvml_wrapper_sys::bindings::{
     nvmlBAR1Memory_t, nvmlClockId_t, nvmlClockType_t, nvmlComputeMode_t, nvmlConfComputeMemSizeInfo_t, nvmlDevice_t,
-    nvmlDriverModel_t, nvmlEccCounterType_t, nvmlEnableState_t, nvmlMemory_t, nvmlMemory_v2_t, nvmlMemoryErrorType_t,
-    nvmlPciInfo_t, nvmlPcieUtilCounter_t, nvmlProcessDetail_v1_t, nvmlProcessDetailList_v1_t, nvmlProcessInfo_t,
-    nvmlProcessInfo_v1_t, nvmlProcessInfo_v2_t, nvmlProcessUtilizationSample_t, nvmlPstates_t, nvmlTemperature_v1_t,
-    nvmlTemperatureSensors_t, nvmlUtilization_t,
+    nvmlDriverModel_t, nvmlEccCounterType_t, nvmlEnableState_t, nvmlGpmMetricsGet_t, nvmlGpmSample_st, nvmlGpmSample_t,
+    nvmlGpmSupport_t, nvmlMemory_t, nvmlMemory_v2_t, nvmlMemoryErrorType_t, nvmlPciInfo_t, nvmlPcieUtilCounter_t,
+    nvmlProcessDetail_v1_t, nvmlProcessDetailList_v1_t, nvmlProcessInfo_t, nvmlProcessInfo_v1_t, nvmlProcessInfo_v2_t,
+    nvmlProcessUtilizationSample_t, nvmlPstates_t, nvmlTemperature_v1_t, nvmlTemperatureSensors_t, nvmlUtilization_t,
 };
 
 use crate::state::{self, Loaded};
@@ -247,6 +247,7 @@ fn clock_kind(kind: nvmlClockType_t) -> R<ClockKind> {
 /// A plausible PCI device id (`device << 16 | 0x10DE`) for a product name.
 fn pci_device_id(name: &str) -> u32 {
     let device: u32 = [
+        ("B200", 0x2901),
         ("H200", 0x2335),
         ("H100", 0x2330),
         ("A100", 0x20B2),
@@ -462,6 +463,131 @@ fn error_text(result: Code) -> &'static CStr {
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn nvmlErrorString(result: Code) -> *const c_char {
     catch_unwind(|| error_text(result).as_ptr()).unwrap_or(c"Unknown Error".as_ptr())
+}
+
+/// Environment variable setting the GPM struct version (`nvmlGpmSupport_t`,
+/// `nvmlGpmMetricsGet_t`) this library accepts; others answer
+/// `NVML_ERROR_ARGUMENT_VERSION_MISMATCH`. Unset: 1, today's header. Set
+/// to 2 to play a future driver that no longer takes version 1.
+pub const GPM_VERSION_ENV: &str = "NVITOP_FAKE_NVML_GPM_VERSION";
+
+/// The GPM struct version this library accepts (see [`GPM_VERSION_ENV`]).
+fn gpm_version() -> c_uint {
+    static VERSION: OnceLock<c_uint> = OnceLock::new();
+    *VERSION.get_or_init(|| {
+        std::env::var(GPM_VERSION_ENV)
+            .ok()
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(nvml_wrapper_sys::bindings::NVML_GPM_METRICS_GET_VERSION)
+    })
+}
+
+/// `NVML_GPM_METRIC_MAX`: the most metrics one `nvmlGpmMetricsGet` takes.
+const GPM_METRIC_MAX: c_uint = nvml_wrapper_sys::bindings::nvmlGpmMetricId_t_NVML_GPM_METRIC_MAX;
+
+/// A GPM sample handle: the simulator's sample number as the pointer value
+/// (never dereferenced; the simulator checks every number it is given, so
+/// a foreign or freed handle is an invalid argument).
+fn sample_handle(sample: GpmSampleId) -> nvmlGpmSample_t {
+    usize::try_from(sample.0).map_or(ptr::null_mut(), |n| n as *mut nvmlGpmSample_st)
+}
+
+fn sample_id(handle: nvmlGpmSample_t) -> R<GpmSampleId> {
+    if handle.is_null() {
+        return Err(INVALID_ARGUMENT);
+    }
+    Ok(GpmSampleId(handle as usize as u64))
+}
+
+/// Names and unit NVML gives a metric in `metricInfo` (null for the rest).
+fn gpm_metric_info(id: c_uint) -> Option<(&'static CStr, &'static CStr, &'static CStr)> {
+    let metric = GpmMetric::from_nvml_id(id)?;
+    Some(match metric {
+        GpmMetric::SmActive => (c"SM_UTIL", c"SM Utilization", c"%"),
+        GpmMetric::SmOccupancy => (c"SM_OCCUPANCY", c"SM Occupancy", c"%"),
+        GpmMetric::TensorActive => (c"ANY_TENSOR_UTIL", c"Any Tensor Utilization", c"%"),
+        GpmMetric::DramActive => (c"DRAM_BW_UTIL", c"DRAM Bandwidth Utilization", c"%"),
+        GpmMetric::Fp16Active => (c"FP16_UTIL", c"FP16 Utilization", c"%"),
+        GpmMetric::Fp32Active => (c"FP32_UTIL", c"FP32 Utilization", c"%"),
+        GpmMetric::Fp64Active => (c"FP64_UTIL", c"FP64 Utilization", c"%"),
+        GpmMetric::PcieTx => (c"PCIE_TX", c"PCIe Transmit Throughput", c"MiB/sec"),
+        GpmMetric::PcieRx => (c"PCIE_RX", c"PCIe Receive Throughput", c"MiB/sec"),
+    })
+}
+
+/// `nvmlGpmMetricsGet`: checks the struct, then answers each metric with
+/// its own return code.
+///
+/// # Safety
+/// `request` is null or valid for reads and writes of the struct.
+unsafe fn gpm_metrics_get(request: *mut nvmlGpmMetricsGet_t) -> R {
+    let loaded = state::loaded()?;
+    nonnull(request)?;
+    // SAFETY: `request` is non-null and valid for reads (contract); fields
+    // are read one by one through raw pointers, no reference is made.
+    let (version, count, first, second) = unsafe {
+        (
+            (&raw const (*request).version).read(),
+            (&raw const (*request).numMetrics).read(),
+            (&raw const (*request).sample1).read(),
+            (&raw const (*request).sample2).read(),
+        )
+    };
+    if version != gpm_version() {
+        return Err(ARGUMENT_VERSION_MISMATCH);
+    }
+    if count > GPM_METRIC_MAX {
+        return Err(INVALID_ARGUMENT);
+    }
+    let ids: Vec<c_uint> = (0..count as usize)
+        // SAFETY: `i < numMetrics <= NVML_GPM_METRIC_MAX`, the array's length.
+        .map(|i| unsafe { (&raw const (*request).metrics[i].metricId).read() })
+        .collect();
+    let answers = check(
+        loaded
+            .backend
+            .gpm_metrics_by_id(sample_id(first)?, sample_id(second)?, &ids),
+    )?;
+    for (i, (id, answer)) in ids.iter().zip(answers).enumerate() {
+        let (result, value) = match answer {
+            Ok(value) => (SUCCESS, value),
+            Err(err) => (code(&err), 0.0),
+        };
+        let (short, long, unit) = gpm_metric_info(*id).map_or((ptr::null(), ptr::null(), ptr::null()), |(s, l, u)| {
+            (s.as_ptr(), l.as_ptr(), u.as_ptr())
+        });
+        // SAFETY: `i < numMetrics <= NVML_GPM_METRIC_MAX` and `request` is
+        // valid for writes (contract); the strings are `'static`, and NVML's
+        // header types them `char *` though callers only read them.
+        unsafe {
+            let metric = &raw mut (*request).metrics[i];
+            (&raw mut (*metric).nvmlReturn).write(result);
+            (&raw mut (*metric).value).write(value);
+            (&raw mut (*metric).metricInfo.shortName).write(short.cast_mut());
+            (&raw mut (*metric).metricInfo.longName).write(long.cast_mut());
+            (&raw mut (*metric).metricInfo.unit).write(unit.cast_mut());
+        }
+    }
+    Ok(())
+}
+
+/// GPM samples the simulator has allocated and freed, for leak tests; not
+/// an NVML function. Both pointers must be valid for a write.
+///
+/// # Safety
+/// `allocated` and `freed` are null or valid for a write.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn fakeNvmlGpmSampleCounts(allocated: *mut c_ulonglong, freed: *mut c_ulonglong) -> Code {
+    guard(|| {
+        let loaded = state::loaded()?;
+        nonnull(freed)?;
+        let (a, f) = loaded.backend.gpm_sample_counts();
+        // SAFETY: both are valid for a write (this function's contract).
+        unsafe {
+            put(allocated, a)?;
+            put(freed, f)
+        }
+    })
 }
 
 /// Defines the exported functions (each body runs inside [`guard`]) and the
@@ -978,6 +1104,60 @@ exports! {
         unsafe { query(device, value, |b, d| b.pcie_throughput(d, direction)) }
     }
 
+    // ----------------------------------------------------------------- GPM
+
+    /// Whether the device supports GPM (Hopper and newer; MIG devices
+    /// answer for their parent). Checks the struct version first.
+    fn nvmlGpmQueryDeviceSupport(device: nvmlDevice_t, gpm_support: *mut nvmlGpmSupport_t) {
+        let dev = dev(device)?;
+        nonnull(gpm_support)?;
+        // SAFETY: non-null and valid for reads and writes (NVML contract).
+        let version = unsafe { (&raw const (*gpm_support).version).read() };
+        if version != gpm_version() {
+            return Err(ARGUMENT_VERSION_MISMATCH);
+        }
+        let supported = check(dev.backend().gpm_query_device_support(DeviceRef::Physical(dev.dref.physical_index())))?;
+        // SAFETY: as above.
+        unsafe { (&raw mut (*gpm_support).isSupportedDevice).write(c_uint::from(supported)) };
+        Ok(())
+    }
+
+    /// Allocates an empty GPM sample.
+    fn nvmlGpmSampleAlloc(gpm_sample: *mut nvmlGpmSample_t) {
+        let loaded = state::loaded()?;
+        nonnull(gpm_sample)?;
+        let sample = loaded.backend.gpm_sample_alloc();
+        // SAFETY: `gpm_sample` is valid for a write (NVML contract).
+        unsafe { put(gpm_sample, sample_handle(sample)) }
+    }
+
+    /// Frees a GPM sample; an unknown or freed handle is an invalid argument.
+    fn nvmlGpmSampleFree(gpm_sample: nvmlGpmSample_t) {
+        let loaded = state::loaded()?;
+        check(loaded.backend.gpm_sample_release(sample_id(gpm_sample)?))
+    }
+
+    /// Fills a GPM sample with a physical GPU's counters.
+    fn nvmlGpmSampleGet(device: nvmlDevice_t, gpm_sample: nvmlGpmSample_t) {
+        let dev = dev(device)?;
+        let sample = sample_id(gpm_sample)?;
+        check(dev.backend().gpm_sample_fill(dev.dref, None, sample))
+    }
+
+    /// Fills a GPM sample with the counters of one MIG GPU instance of a
+    /// physical GPU.
+    fn nvmlGpmMigSampleGet(device: nvmlDevice_t, gpu_instance_id: c_uint, gpm_sample: nvmlGpmSample_t) {
+        let dev = dev(device)?;
+        let sample = sample_id(gpm_sample)?;
+        check(dev.backend().gpm_sample_fill(dev.dref, Some(gpu_instance_id), sample))
+    }
+
+    /// The metrics between two samples, each with its own return code.
+    fn nvmlGpmMetricsGet(metrics_get: *mut nvmlGpmMetricsGet_t) {
+        // SAFETY: `metrics_get` is null or valid for the struct (NVML contract).
+        unsafe { gpm_metrics_get(metrics_get) }
+    }
+
     // ------------------------------------------- answered "not supported"
 
     /// Windows driver model (WDDM/TCC): the real Linux driver exports it and
@@ -1396,6 +1576,12 @@ mod tests {
         nvmlDeviceGetUtilizationRates,
         nvmlDeviceIsMigDeviceHandle,
         nvmlErrorString,
+        nvmlGpmMetricsGet,
+        nvmlGpmMigSampleGet,
+        nvmlGpmQueryDeviceSupport,
+        nvmlGpmSampleAlloc,
+        nvmlGpmSampleFree,
+        nvmlGpmSampleGet,
         nvmlInitWithFlags,
         nvmlInit_v2,
         nvmlShutdown,

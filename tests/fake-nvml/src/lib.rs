@@ -30,7 +30,7 @@ mod exports;
 mod state;
 pub mod testing;
 
-pub use exports::MISSING_ENV;
+pub use exports::{GPM_VERSION_ENV, MISSING_ENV};
 pub use state::scenario_description;
 
 /// Every NVML symbol this library exports, in the order they are defined.

@@ -14,7 +14,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 
-use nvitop::backend::{Backend, BackendError, BackendResult, ClockKind, DeviceRef, PcieDirection, ProcessUtilization};
+use nvitop::backend::{
+    Backend, BackendError, BackendResult, ClockKind, DeviceRef, GpmMetric, PcieDirection, ProcessUtilization,
+};
 use serde_json::Value;
 
 /// File name of the built cdylib.
@@ -374,6 +376,18 @@ pub fn backend_answers(backend: &dyn Backend, own: u32, parent: u32) -> Value {
                     .collect::<Vec<_>>()
             });
             put("process_utilization", answer!(samples));
+            put("gpm_supported", answer!(backend.gpm_supported(device)));
+            // Two samples at one (pinned) instant: the rates at that instant.
+            let gpm = gpm_between_two_samples(backend, device);
+            for (i, metric) in GpmMetric::ALL.iter().enumerate() {
+                let value = gpm.clone().and_then(|values| {
+                    values
+                        .get(i)
+                        .cloned()
+                        .unwrap_or(Err(BackendError::Other("metric missing".into())))
+                });
+                put(&format!("gpm({})", metric.key()), answer!(value));
+            }
             if device == physical {
                 put("mig_devices", answer!(migs.clone()));
             }
@@ -381,6 +395,19 @@ pub fn backend_answers(backend: &dyn Backend, own: u32, parent: u32) -> Value {
         }
     }
     serde_json::json!({ "system": system, "devices": devices })
+}
+
+/// Every [`GpmMetric`] between two samples taken back to back; both
+/// samples are freed whatever happens.
+pub fn gpm_between_two_samples(backend: &dyn Backend, device: DeviceRef) -> BackendResult<Vec<BackendResult<f64>>> {
+    let first = backend.gpm_sample(device)?;
+    let values = backend.gpm_sample(device).and_then(|second| {
+        let values = backend.gpm_metrics(first, second, &GpmMetric::ALL);
+        backend.gpm_sample_free(second).expect("a sample just taken frees");
+        values
+    });
+    backend.gpm_sample_free(first).expect("a sample just taken frees");
+    values
 }
 
 /// One answer of [`backend_answers`], its value already JSON.

@@ -197,6 +197,8 @@ fn every_fault_field() -> Vec<(FaultField, &'static str)> {
         F::CudaComputeCapability => "cuda_compute_capability",
         F::Processes => "processes",
         F::ProcessUtilization => "process_utilization",
+        F::Gpm => "gpm(sm_active)",
+        F::GpmFp64 => "gpm(fp64_active)",
     };
     [
         F::MemoryInfo,
@@ -221,6 +223,8 @@ fn every_fault_field() -> Vec<(FaultField, &'static str)> {
         F::CudaComputeCapability,
         F::Processes,
         F::ProcessUtilization,
+        F::Gpm,
+        F::GpmFp64,
     ]
     .into_iter()
     .map(|field| (field, key(field)))

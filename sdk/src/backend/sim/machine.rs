@@ -242,15 +242,15 @@ impl SimGpu {
     }
 
     /// Energy since the driver loaded, millijoules (never decreasing):
-    /// idle power over the driver's uptime, plus the load integrated over
-    /// the `elapsed` simulated seconds from workload time `start` (where
-    /// the cycles stood at simulated time 0). Integrating from `start`
-    /// rather than from workload time 0 keeps the counter believable when
-    /// the workloads run at Unix time: the driver was not loaded in 1970.
-    pub fn energy_mj(&self, elapsed: f64, start: f64) -> u64 {
+    /// idle power over the driver's uptime, plus the dynamic power over the
+    /// `elapsed` simulated seconds since the simulator started, given as
+    /// `load`, the integral of `utilization.gpu` over them (percent-seconds,
+    /// from [`super::energy::LoadIntegral`]). So the counter grows exactly
+    /// as the integral of [`Self::power_mw`] (before its rounding to mW).
+    pub fn energy_mj(&self, elapsed: f64, load: f64) -> u64 {
         let elapsed = elapsed.max(0.0);
-        let load = (self.workload.util_integral(start + elapsed) - self.workload.util_integral(start)).max(0.0);
-        let joules = self.model.idle_power_w * (UPTIME_AT_ZERO_S + elapsed) + self.dynamic_range_w() * load / 100.0;
+        let joules =
+            self.model.idle_power_w * (UPTIME_AT_ZERO_S + elapsed) + self.dynamic_range_w() * load.max(0.0) / 100.0;
         (joules * 1000.0) as u64
     }
 

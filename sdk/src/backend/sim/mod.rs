@@ -17,6 +17,8 @@
 //! assert_eq!(sim.mig_devices(DeviceRef::Physical(0)).unwrap().len(), 4);
 //! ```
 
+mod energy;
+mod gpm;
 pub mod latency;
 mod machine;
 pub mod models;
@@ -39,8 +41,8 @@ use self::machine::{Machine, SimGpu};
 use self::pids::PidResolver;
 use self::scenario::FaultField;
 use super::{
-    Backend, BackendError, BackendResult, ClockKind, ComputeMode, DeviceRef, MemoryInfo, PciBusId, PcieDirection,
-    ProcessUtilization, RawProcess, UtilizationRates,
+    Backend, BackendError, BackendResult, ClockKind, ComputeMode, DeviceRef, GpmMetric, GpmSampleId, MemoryInfo,
+    PciBusId, PcieDirection, ProcessUtilization, RawProcess, UtilizationRates,
 };
 
 /// Environment variable naming the scenario for the simulator (a preset
@@ -101,6 +103,10 @@ pub struct SimBackend {
     latency: Latency,
     /// Per physical GPU, the driver's buffer of per-process utilization samples.
     samples: Mutex<Vec<samples::SampleBuffer>>,
+    /// The driver's table of GPM samples.
+    gpm: Mutex<gpm::GpmStore>,
+    /// Per physical GPU, the load integral behind the energy counter.
+    energy: Mutex<Vec<energy::LoadIntegral>>,
 }
 
 impl SimBackend {
@@ -143,11 +149,8 @@ impl SimBackend {
             .map_or(FOLLOW_WALL_CLOCK, f64::to_bits);
         let wall_offset = crate::snapshot::unix_now();
         let latency = scenario.latency.clone().unwrap_or_default();
-        let samples = Mutex::new(
-            (0..machine.gpus.len())
-                .map(|_| samples::SampleBuffer::default())
-                .collect(),
-        );
+        let gpus = machine.gpus.len();
+        let samples = Mutex::new((0..gpus).map(|_| samples::SampleBuffer::default()).collect());
         Self {
             scenario,
             machine,
@@ -156,6 +159,8 @@ impl SimBackend {
             wall_offset,
             latency,
             samples,
+            gpm: Mutex::new(gpm::GpmStore::default()),
+            energy: Mutex::new(vec![energy::LoadIntegral::default(); gpus]),
         }
     }
 
@@ -436,6 +441,164 @@ impl SimBackend {
     }
 }
 
+/// The simulated driver's GPM calls, one per NVML function, for callers
+/// that speak NVML's protocol themselves (the fake NVML library);
+/// [`Backend::gpm_sample`] and friends are built on them.
+impl SimBackend {
+    fn gpm_store(&self) -> std::sync::MutexGuard<'_, gpm::GpmStore> {
+        self.gpm.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The GPU behind `device` when it supports GPM: Hopper (compute
+    /// capability 9.x) and newer, without a `gpm` "not supported" fault.
+    fn gpm_gpu(&self, device: DeviceRef) -> BackendResult<(&SimGpu, f64)> {
+        let (gpu, t) = self.supported(device, FaultField::Gpm)?;
+        if gpu.model.compute_capability.0 < 9 {
+            return Err(BackendError::NotSupported);
+        }
+        Ok((gpu, t))
+    }
+
+    /// `nvmlGpmQueryDeviceSupport`: whether the device supports GPM.
+    ///
+    /// # Errors
+    /// A lost or unknown device.
+    ///
+    /// ```
+    /// use nvitop::backend::{DeviceRef, sim::SimBackend};
+    /// let sim = SimBackend::default_machine();
+    /// assert!(sim.gpm_query_device_support(DeviceRef::Physical(0)).unwrap()); // H100
+    /// assert!(!sim.gpm_query_device_support(DeviceRef::Physical(3)).unwrap()); // RTX 4090
+    /// ```
+    pub fn gpm_query_device_support(&self, device: DeviceRef) -> BackendResult<bool> {
+        match self.gpm_gpu(device) {
+            Ok(_) => Ok(true),
+            Err(BackendError::NotSupported) => Ok(false),
+            Err(err) => Err(err),
+        }
+    }
+
+    /// `nvmlGpmSampleAlloc`: a new sample holding nothing yet.
+    ///
+    /// ```
+    /// use nvitop::backend::sim::SimBackend;
+    /// let sim = SimBackend::default_machine();
+    /// let sample = sim.gpm_sample_alloc();
+    /// assert_eq!(sim.gpm_sample_counts(), (1, 0));
+    /// # let _ = sample;
+    /// ```
+    pub fn gpm_sample_alloc(&self) -> GpmSampleId {
+        self.gpm_store().alloc()
+    }
+
+    /// `nvmlGpmSampleGet` (`gpu_instance` `None`) or `nvmlGpmMigSampleGet`
+    /// (the GPU instance id of one of the GPU's MIG devices): fills an
+    /// allocated sample with the counters of physical GPU `device` now.
+    ///
+    /// # Errors
+    /// [`BackendError::NotSupported`] without GPM; [`BackendError::NotFound`]
+    /// for a sample not allocated (or freed), a MIG device given as `device`,
+    /// or a GPU instance the GPU does not have.
+    ///
+    /// ```
+    /// use nvitop::backend::{DeviceRef, sim::SimBackend};
+    /// let sim = SimBackend::default_machine();
+    /// let sample = sim.gpm_sample_alloc();
+    /// sim.gpm_sample_fill(DeviceRef::Physical(0), None, sample).unwrap();
+    /// assert!(sim.gpm_sample_fill(DeviceRef::Physical(2), None, sample).is_err()); // A100
+    /// ```
+    pub fn gpm_sample_fill(
+        &self,
+        device: DeviceRef,
+        gpu_instance: Option<u32>,
+        sample: GpmSampleId,
+    ) -> BackendResult<()> {
+        if device.is_mig() {
+            return Err(BackendError::NotFound {
+                what: format!("GPU {device} (GPM samples are taken on the physical GPU)"),
+            });
+        }
+        let (gpu, _) = self.gpm_gpu(device)?;
+        if let Some(id) = gpu_instance
+            && !gpu.migs.iter().any(|mig| mig.gpu_instance_id == id)
+        {
+            return Err(BackendError::NotFound {
+                what: format!("GPU instance {id} on GPU {device}"),
+            });
+        }
+        let filled = gpm::sample_of(
+            gpu,
+            (device.physical_index(), gpu_instance),
+            self.time(),
+            self.value_time(0.0),
+        );
+        self.gpm_store().fill(sample, filled)
+    }
+
+    /// `nvmlGpmSampleFree`.
+    ///
+    /// # Errors
+    /// [`BackendError::NotFound`] for a sample not allocated or already freed.
+    pub fn gpm_sample_release(&self, sample: GpmSampleId) -> BackendResult<()> {
+        self.gpm_store().free(sample)
+    }
+
+    /// `nvmlGpmMetricsGet` by raw NVML metric ids: one result per id (an id
+    /// the header does not define is [`BackendError::NotFound`], one it
+    /// defines that the simulator does not model is
+    /// [`BackendError::NotSupported`]).
+    ///
+    /// # Errors
+    /// Either sample unfilled, freed or foreign; samples of two devices.
+    ///
+    /// ```
+    /// use nvitop::backend::{DeviceRef, sim::SimBackend};
+    /// let sim = SimBackend::default_machine();
+    /// let (a, b) = (sim.gpm_sample_alloc(), sim.gpm_sample_alloc());
+    /// sim.gpm_sample_fill(DeviceRef::Physical(0), None, a).unwrap();
+    /// sim.gpm_sample_fill(DeviceRef::Physical(0), None, b).unwrap();
+    /// let values = sim.gpm_metrics_by_id(a, b, &[2, 8, 60]).unwrap();
+    /// assert!(values[0].is_ok()); // SM activity
+    /// assert!(values[1].is_err() && values[2].is_err()); // no id 8; NVLink not modelled
+    /// ```
+    pub fn gpm_metrics_by_id(
+        &self,
+        first: GpmSampleId,
+        second: GpmSampleId,
+        ids: &[u32],
+    ) -> BackendResult<Vec<BackendResult<f64>>> {
+        let (a, b) = {
+            let store = self.gpm_store();
+            (store.filled(first)?, store.filled(second)?)
+        };
+        if a.device != b.device {
+            return Err(BackendError::NotFound {
+                what: "a pair of GPM samples of one device".to_owned(),
+            });
+        }
+        let (gpu, _) = self.gpm_gpu(DeviceRef::Physical(a.device.0))?;
+        let fp64_unsupported = gpu.unsupported(FaultField::GpmFp64);
+        Ok(ids
+            .iter()
+            .map(|&id| gpm::metric(gpu, &a, &b, id, fp64_unsupported))
+            .collect())
+    }
+
+    /// GPM samples allocated and freed since this simulator started; equal
+    /// when no sample leaked.
+    ///
+    /// ```
+    /// use nvitop::backend::{Backend, DeviceRef, sim::SimBackend};
+    /// let sim = SimBackend::default_machine();
+    /// let sample = sim.gpm_sample(DeviceRef::Physical(0)).unwrap();
+    /// sim.gpm_sample_free(sample).unwrap();
+    /// assert_eq!(sim.gpm_sample_counts(), (1, 1));
+    /// ```
+    pub fn gpm_sample_counts(&self) -> (u64, u64) {
+        self.gpm_store().counts()
+    }
+}
+
 /// MIG device `index` of `gpu` (already checked by [`SimBackend::gpu`];
 /// looked up again rather than indexed so no path can panic).
 fn mig_of(gpu: &SimGpu, device: DeviceRef, index: u32) -> BackendResult<&machine::SimMig> {
@@ -644,7 +807,12 @@ impl Backend for SimBackend {
         self.latency.wait("nvmlDeviceGetTotalEnergyConsumption");
         let (gpu, _) = self.physical(device, FaultField::TotalEnergyConsumption)?;
         // Counted from the simulator's start, not from the workloads' clock.
-        Ok(gpu.energy_mj(self.time(), self.value_time(0.0)))
+        let (elapsed, start) = (self.time().max(0.0), self.value_time(0.0));
+        let mut integrals = self.energy.lock().unwrap_or_else(PoisonError::into_inner);
+        let load = integrals
+            .get_mut(device.physical_index() as usize)
+            .map_or(0.0, |integral| integral.between(&gpu.workload, start, start + elapsed));
+        Ok(gpu.energy_mj(elapsed, load))
     }
 
     fn performance_state(&self, device: DeviceRef) -> BackendResult<u32> {
@@ -756,6 +924,54 @@ impl Backend for SimBackend {
         });
         Ok(buffer.newer_than(since))
     }
+
+    fn gpm_supported(&self, device: DeviceRef) -> BackendResult<bool> {
+        self.latency.wait("nvmlGpmQueryDeviceSupport");
+        self.gpm_query_device_support(DeviceRef::Physical(device.physical_index()))
+    }
+
+    fn gpm_sample(&self, device: DeviceRef) -> BackendResult<GpmSampleId> {
+        self.latency.wait("nvmlGpmSampleAlloc");
+        let sample = self.gpm_sample_alloc();
+        let filled = match device {
+            DeviceRef::Physical(_) => {
+                self.latency.wait("nvmlGpmSampleGet");
+                self.gpm_sample_fill(device, None, sample)
+            }
+            DeviceRef::Mig { parent, index } => {
+                self.latency.wait("nvmlGpmMigSampleGet");
+                let t = self.time();
+                self.gpu(device, t)
+                    .and_then(|gpu| mig_of(gpu, device, index).map(|mig| mig.gpu_instance_id))
+                    .and_then(|id| self.gpm_sample_fill(DeviceRef::Physical(parent), Some(id), sample))
+            }
+        };
+        match filled {
+            Ok(()) => Ok(sample),
+            Err(err) => {
+                self.latency.wait("nvmlGpmSampleFree");
+                // Just allocated here, so freeing it cannot fail.
+                let _ = self.gpm_sample_release(sample);
+                Err(err)
+            }
+        }
+    }
+
+    fn gpm_sample_free(&self, sample: GpmSampleId) -> BackendResult<()> {
+        self.latency.wait("nvmlGpmSampleFree");
+        self.gpm_sample_release(sample)
+    }
+
+    fn gpm_metrics(
+        &self,
+        first: GpmSampleId,
+        second: GpmSampleId,
+        metrics: &[GpmMetric],
+    ) -> BackendResult<Vec<BackendResult<f64>>> {
+        self.latency.wait("nvmlGpmMetricsGet");
+        let ids: Vec<u32> = metrics.iter().map(|m| m.nvml_id()).collect();
+        self.gpm_metrics_by_id(first, second, &ids)
+    }
 }
 
 #[cfg(test)]
@@ -861,6 +1077,64 @@ mod tests {
             assert!(sim.power_usage(d).unwrap() <= sim.power_limit(d).unwrap());
             assert!(sim.fan_speed(d).unwrap() <= 100);
         }
+    }
+
+    #[test]
+    fn energy_grows_as_the_integral_of_the_reported_power() {
+        for preset in ["default", "h100x8", "a100x4"] {
+            let sim = SimBackend::from_preset(preset).unwrap();
+            for i in 0..sim.device_count().unwrap().min(4) {
+                let d = DeviceRef::Physical(i);
+                // Long and short intervals, one shorter than a noise step.
+                for (t0, t1) in [(0.0, 60.0), (13.3, 14.1), (20.25, 20.5), (100.0, 160.0)] {
+                    sim.set_time(t0);
+                    let e0 = sim.total_energy_consumption(d).unwrap();
+                    sim.set_time(t1);
+                    let e1 = sim.total_energy_consumption(d).unwrap();
+                    let steps = ((t1 - t0) * 2000.0) as u32;
+                    let dt = (t1 - t0) / f64::from(steps);
+                    let integral: f64 = (0..steps)
+                        .map(|k| {
+                            sim.set_time(t0 + (f64::from(k) + 0.5) * dt);
+                            f64::from(sim.power_usage(d).unwrap()) * dt
+                        })
+                        .sum();
+                    let counted = (e1 - e0) as f64;
+                    let off = (counted - integral).abs() / integral;
+                    assert!(
+                        off < 1e-3,
+                        "{preset} GPU {i} [{t0}, {t1}]: counter {counted} mJ, power integral {integral:.0} mJ"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn energy_far_out_answers_at_once_and_keeps_growing() {
+        let sim = SimBackend::default_machine();
+        let d = DeviceRef::Physical(0);
+        sim.set_time(1e9);
+        let far = sim.total_energy_consumption(d).unwrap();
+        sim.set_time(1e9 + 60.0);
+        let later = sim.total_energy_consumption(d).unwrap();
+        // A minute of training on an H100: between idle and full power.
+        let joules = (later - far) as f64 / 1000.0;
+        assert!((72.0 * 60.0..700.0 * 60.0).contains(&joules), "{joules} J");
+    }
+
+    #[test]
+    fn energy_is_the_same_whatever_was_read_before() {
+        let fresh = SimBackend::default_machine();
+        let busy = SimBackend::default_machine();
+        let d = DeviceRef::Physical(0);
+        for t in [5.5, 99.0, 30.25, 2.0, 30.25] {
+            busy.set_time(t);
+            busy.total_energy_consumption(d).unwrap();
+        }
+        fresh.set_time(77.7);
+        busy.set_time(77.7);
+        assert_eq!(fresh.total_energy_consumption(d), busy.total_energy_consumption(d));
     }
 
     #[test]

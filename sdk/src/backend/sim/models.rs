@@ -26,6 +26,10 @@ pub enum GpuModel {
     Rtx4090,
     /// NVIDIA L4 (PCIe inference card).
     L4,
+    /// NVIDIA H200 SXM, 141 GB `HBM3e` (Hopper).
+    H200Sxm141gb,
+    /// NVIDIA B200, 180 GB `HBM3e` (Blackwell).
+    B200,
 }
 
 /// Fixed properties of a GPU model.
@@ -81,15 +85,17 @@ impl GpuModel {
     ///
     /// ```
     /// use nvitop::backend::sim::models::GpuModel;
-    /// assert_eq!(GpuModel::ALL.len(), 5);
+    /// assert_eq!(GpuModel::ALL.len(), 7);
     /// assert!(GpuModel::ALL.iter().all(|m| m.spec().memory_mib > 0));
     /// ```
-    pub const ALL: [Self; 5] = [
+    pub const ALL: [Self; 7] = [
         Self::H100Sxm5_80gb,
         Self::A100Sxm4_80gb,
         Self::A100Sxm4_40gb,
         Self::Rtx4090,
         Self::L4,
+        Self::H200Sxm141gb,
+        Self::B200,
     ];
 
     /// The name a scenario uses.
@@ -106,6 +112,8 @@ impl GpuModel {
             Self::A100Sxm4_40gb => "A100-SXM4-40GB",
             Self::Rtx4090 => "RTX-4090",
             Self::L4 => "L4",
+            Self::H200Sxm141gb => "H200-SXM-141GB",
+            Self::B200 => "B200",
         }
     }
 
@@ -218,6 +226,48 @@ impl GpuModel {
                 datacenter: true,
                 idle_temp_c: 33.0,
                 temp_rise_c: 45.0,
+            },
+            // Figures as `nvidia-smi` shows them on these boards (memory as
+            // NVML reports it, default power limit, boost and memory clocks).
+            Self::H200Sxm141gb => ModelSpec {
+                name: "NVIDIA H200",
+                memory_mib: 143_771,
+                bar1_mib: 262_144,
+                reserved_mib: 1,
+                power_limit_w: 700.0,
+                idle_power_w: 76.0,
+                max_sm_mhz: 1980,
+                max_memory_mhz: 3201,
+                max_video_mhz: 1545,
+                idle_sm_mhz: 345,
+                idle_memory_mhz: 3201,
+                compute_capability: (9, 0),
+                has_fan: false,
+                has_ecc: true,
+                mig_capable: true,
+                datacenter: true,
+                idle_temp_c: 30.0,
+                temp_rise_c: 42.0,
+            },
+            Self::B200 => ModelSpec {
+                name: "NVIDIA B200",
+                memory_mib: 183_359,
+                bar1_mib: 262_144,
+                reserved_mib: 1,
+                power_limit_w: 1000.0,
+                idle_power_w: 140.0,
+                max_sm_mhz: 1965,
+                max_memory_mhz: 3996,
+                max_video_mhz: 1650,
+                idle_sm_mhz: 345,
+                idle_memory_mhz: 3996,
+                compute_capability: (10, 0),
+                has_fan: false,
+                has_ecc: true,
+                mig_capable: true,
+                datacenter: true,
+                idle_temp_c: 32.0,
+                temp_rise_c: 40.0,
             },
         }
     }

@@ -650,6 +650,10 @@ pub enum FaultField {
     CudaComputeCapability,
     Processes,
     ProcessUtilization,
+    /// GPM as a whole (`nvmlGpmQueryDeviceSupport` answers "no").
+    Gpm,
+    /// GPM's FP64 pipe metric alone (answered per metric "not supported").
+    GpmFp64,
 }
 
 /// A scenario that could not be loaded.
@@ -658,7 +662,7 @@ pub enum FaultField {
 /// # use std::path::Path;
 /// use nvitop::backend::sim::scenario::*;
 /// # let parse = |text: &str| Scenario::parse(text, Format::Toml, Path::new("example.toml"));
-/// let err = parse("[[gpus]]\nmodel = \"H200\"\n").unwrap_err();
+/// let err = parse("[[gpus]]\nmodel = \"GTX-480\"\n").unwrap_err();
 /// assert!(matches!(err, ScenarioError::Parse { line: 2, .. }), "{err}");
 /// let err = parse("gpus = []\n").unwrap_err();
 /// assert!(matches!(err, ScenarioError::Invalid { ref field, .. } if field == "gpus"), "{err}");

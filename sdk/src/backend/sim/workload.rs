@@ -29,6 +29,9 @@ pub struct Workload {
     pub pcie_rx_kbs: f64,
     /// PCIe transmit throughput at full load, KB/s.
     pub pcie_tx_kbs: f64,
+    /// Share of the active SMs' time the tensor cores are busy (GPM's
+    /// any-tensor activity over SM activity): high for training, none on a desktop.
+    pub tensor_share: f64,
     /// On/off load rather than a smooth swing.
     pub square: bool,
     /// Seed of this GPU's noise.
@@ -84,6 +87,12 @@ impl Workload {
             decoder: spec.decoder.unwrap_or(d.6),
             pcie_rx_kbs: spec.pcie_rx_mbs.unwrap_or(d.7) * 1000.0,
             pcie_tx_kbs: spec.pcie_tx_mbs.unwrap_or(d.8) * 1000.0,
+            tensor_share: match profile {
+                WorkloadProfile::Idle | WorkloadProfile::Desktop => 0.0,
+                WorkloadProfile::Training => 0.7,
+                WorkloadProfile::Inference => 0.55,
+                WorkloadProfile::Bursty => 0.5,
+            },
             square: profile == WorkloadProfile::Bursty,
             seed,
         }
@@ -161,10 +170,40 @@ impl Workload {
     /// mean raised to at least the swing so the integrand never goes
     /// negative (the energy counter must never run backwards).
     pub fn util_integral(&self, t: f64) -> f64 {
+        let (mean, w, phi) = self.integral_terms();
+        mean * t + self.swing / w * (phi.cos() - (w * t + phi).cos())
+    }
+
+    /// Integral of [`Self::gpu_util`] (noise and clamping included) over
+    /// `[a, b]`, percent-seconds, for an interval inside one whole second
+    /// (the noise steps at whole seconds): Simpson's rule on 16 panels.
+    pub fn gpu_util_integral_within(&self, a: f64, b: f64) -> f64 {
+        const PANELS: u32 = 16;
+        if b <= a || (self.gpu_util == 0.0 && self.swing == 0.0) {
+            return 0.0;
+        }
+        let h = (b - a) / f64::from(PANELS);
+        // Sample just inside the ends so each node reads this second's noise.
+        let inside = |t: f64| self.gpu_util(t.clamp(a, b - h * 1e-6));
+        let mut sum = inside(a) + inside(b);
+        for k in 1..PANELS {
+            sum += if k % 2 == 1 { 4.0 } else { 2.0 } * inside(a + f64::from(k) * h);
+        }
+        sum * h / 3.0
+    }
+
+    /// The integrand of [`Self::util_integral`] at `t`, percent: the limit
+    /// of its average over an interval that shrinks to `t`.
+    pub fn util_rate(&self, t: f64) -> f64 {
+        let (mean, w, phi) = self.integral_terms();
+        mean + self.swing * (w * t + phi).sin()
+    }
+
+    fn integral_terms(&self) -> (f64, f64, f64) {
         let mean = self.gpu_util.max(self.swing);
         let w = TAU / self.period_s;
         let phi = TAU * self.phase;
-        mean * t + self.swing / w * (phi.cos() - (w * t + phi).cos())
+        (mean, w, phi)
     }
 }
 

@@ -1,0 +1,329 @@
+//! GPM activity metrics through the SDK on the simulator: support per
+//! model, values that move with the workload and are not utilization.gpu,
+//! per-metric "not supported", MIG GPU instances, snapshots and JSON, and
+//! every sample freed by the `GpmSampler` and the background sampler.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use nvitop::backend::sim::SimBackend;
+use nvitop::backend::sim::models::GpuModel;
+use nvitop::backend::sim::scenario::{Format, Scenario};
+use nvitop::backend::{Backend, BackendError, DeviceRef, GpmMetric};
+use nvitop::device::{GpmMetrics, GpmSampler};
+use nvitop::process::HostProcessReader;
+use nvitop::sampler::{Sampler, SamplerConfig};
+use nvitop::snapshot::SnapshotFields;
+use nvitop::{Device, Snapshot};
+
+fn sim_from(text: &str) -> Arc<SimBackend> {
+    let scenario = Scenario::parse(text, Format::Toml, Path::new("gpm.toml")).unwrap();
+    Arc::new(SimBackend::new(scenario))
+}
+
+fn dyn_backend(sim: &Arc<SimBackend>) -> Arc<dyn Backend> {
+    Arc::clone(sim) as Arc<dyn Backend>
+}
+
+/// Metrics between samples at simulated times `t1` and `t2`.
+fn between(sim: &SimBackend, device: DeviceRef, t1: f64, t2: f64) -> Vec<Result<f64, BackendError>> {
+    sim.set_time(t1);
+    let a = sim.gpm_sample(device).unwrap();
+    sim.set_time(t2);
+    let b = sim.gpm_sample(device).unwrap();
+    let values = sim.gpm_metrics(a, b, &GpmMetric::ALL).unwrap();
+    sim.gpm_sample_free(a).unwrap();
+    sim.gpm_sample_free(b).unwrap();
+    values
+}
+
+#[test]
+fn only_hopper_and_newer_support_gpm() {
+    let sim = SimBackend::default_machine();
+    let models: Vec<(String, bool)> = (0..4)
+        .map(|i| {
+            let d = DeviceRef::Physical(i);
+            (sim.name(d).unwrap(), sim.gpm_supported(d).unwrap())
+        })
+        .collect();
+    assert_eq!(
+        models,
+        [
+            ("NVIDIA H100 80GB HBM3".to_owned(), true),
+            ("NVIDIA A100-SXM4-80GB".to_owned(), false),
+            ("NVIDIA A100-SXM4-80GB".to_owned(), false),
+            ("NVIDIA GeForce RTX 4090".to_owned(), false),
+        ]
+    );
+    // Every model the simulator knows: Hopper (9.x) and Blackwell (10.x) only.
+    let mut text = String::new();
+    for model in GpuModel::ALL {
+        text += "[[gpus]]\nmodel = \"";
+        text += model.key();
+        text += "\"\n";
+    }
+    let all = sim_from(&text);
+    let supported: Vec<(&str, bool)> = GpuModel::ALL
+        .iter()
+        .enumerate()
+        .map(|(i, m)| (m.key(), all.gpm_supported(DeviceRef::Physical(i as u32)).unwrap()))
+        .collect();
+    assert_eq!(
+        supported,
+        [
+            ("H100-SXM5-80GB", true),
+            ("A100-SXM4-80GB", false),
+            ("A100-SXM4-40GB", false),
+            ("RTX-4090", false),
+            ("L4", false),
+            ("H200-SXM-141GB", true),
+            ("B200", true),
+        ]
+    );
+    // Not supported is N/A everywhere, never zero.
+    let backend: Arc<dyn Backend> = Arc::new(sim);
+    for device in Device::all_in(&backend).unwrap().iter().skip(1) {
+        assert_eq!(device.gpm_metrics_over(Duration::from_millis(100)), None);
+    }
+}
+
+#[test]
+fn metrics_follow_the_workload_and_are_not_utilization() {
+    let sim = sim_from(
+        r#"
+[[gpus]]
+model = "H100-SXM5-80GB"
+workload = { profile = "bursty", period_s = 10.0 }
+processes = [{ pid = "self", memory_mib = 1000 }]
+
+[[gpus]]
+model = "H100-SXM5-80GB"
+workload = { profile = "idle" }
+"#,
+    );
+    let busy = DeviceRef::Physical(0);
+    let sm_at = |t: f64| between(&sim, busy, t, t + 1.0)[0].clone().unwrap();
+    let samples: Vec<f64> = (0..20).map(|s| sm_at(f64::from(s) * 0.5)).collect();
+    let (lo, hi) = samples
+        .iter()
+        .fold((f64::MAX, f64::MIN), |(lo, hi), &v| (lo.min(v), hi.max(v)));
+    assert!(hi - lo > 30.0, "SM activity moves with a bursty load: {lo}..{hi}");
+    assert!(samples.iter().all(|v| (0.0..=100.0).contains(v)));
+    // Tensor activity is part of SM activity; averages over one interval.
+    let values = between(&sim, busy, 3.0, 4.0);
+    let get = |m: GpmMetric| {
+        values[GpmMetric::ALL.iter().position(|&x| x == m).unwrap()]
+            .clone()
+            .unwrap()
+    };
+    assert!(get(GpmMetric::TensorActive) <= get(GpmMetric::SmActive));
+    assert!(get(GpmMetric::SmOccupancy) <= get(GpmMetric::SmActive));
+    assert!(
+        get(GpmMetric::PcieRx) > get(GpmMetric::PcieTx),
+        "training data flows in"
+    );
+    // The average over [2, 6] is the mean of the averages over its halves.
+    let whole = between(&sim, busy, 2.0, 6.0)[0].clone().unwrap();
+    let halves = f64::midpoint(
+        between(&sim, busy, 2.0, 4.0)[0].clone().unwrap(),
+        between(&sim, busy, 4.0, 6.0)[0].clone().unwrap(),
+    );
+    assert!((whole - halves).abs() < 1e-9, "{whole} vs {halves}");
+    // An idle H100: zero activity (supported, and zero), a trickle of PCIe.
+    let idle = between(&sim, DeviceRef::Physical(1), 3.0, 4.0);
+    assert_eq!(idle[0], Ok(0.0));
+    assert!(idle[8].clone().unwrap() > 0.0);
+    // SM activity is not a copy of utilization.gpu: at the busy moments
+    // the kernels keep fewer SMs busy than "a kernel was running" says.
+    let busiest = (0..40)
+        .map(|s| f64::from(s) * 0.25)
+        .map(|t| {
+            sim.set_time(t);
+            let util = f64::from(sim.utilization_rates(busy).unwrap().gpu);
+            let sm = between(&sim, busy, t, t)[0].clone().unwrap();
+            (util, sm)
+        })
+        .fold(
+            (0.0, 0.0),
+            |best, (util, sm)| if util > best.0 { (util, sm) } else { best },
+        );
+    assert!(busiest.0 > 80.0 && busiest.1 < busiest.0 - 5.0, "util, sm: {busiest:?}");
+}
+
+#[test]
+fn an_unsupported_metric_is_none_and_the_others_have_values() {
+    let sim = sim_from(
+        r#"
+[[gpus]]
+model = "H100-SXM5-80GB"
+workload = { profile = "training" }
+faults = { not_supported = ["gpm_fp64"] }
+
+[[gpus]]
+model = "H100-SXM5-80GB"
+workload = { profile = "training" }
+faults = { not_supported = ["gpm"] }
+"#,
+    );
+    sim.set_time(5.0);
+    let backend = dyn_backend(&sim);
+    let devices = Device::all_in(&backend).unwrap();
+    let metrics = devices[0].gpm_metrics_over(Duration::from_millis(100)).unwrap();
+    assert_eq!(metrics.fp64_active, None);
+    assert!(metrics.fp32_active.unwrap() > 0.0);
+    assert!(metrics.sm_active.unwrap() > 0.0);
+    assert!(!devices[1].gpm_supported());
+    assert_eq!(devices[1].gpm_metrics_over(Duration::from_millis(100)), None);
+    let json = serde_json::to_value(metrics).unwrap();
+    assert!(json.get("fp64_active").is_none(), "N/A is left out of JSON: {json}");
+    assert_eq!(sim.gpm_sample_counts().0, sim.gpm_sample_counts().1);
+}
+
+#[test]
+fn mig_gpu_instances_on_an_h100_have_their_own_samples() {
+    let sim = sim_from(
+        r#"
+[[gpus]]
+model = "H100-SXM5-80GB"
+workload = { profile = "training" }
+mig = [{ profile = "3g.40gb" }, { profile = "1g.10gb" }]
+"#,
+    );
+    let backend = dyn_backend(&sim);
+    let gpu = Device::new_in(&backend, 0).unwrap();
+    let migs = gpu.mig_devices();
+    assert_eq!(migs.len(), 2);
+    let mig = migs[0].clone().into_device();
+    assert!(mig.gpm_supported());
+    let metrics = mig.gpm_metrics_over(Duration::from_millis(100)).unwrap();
+    assert!(metrics.sm_active.is_some());
+    // A sample of a GPU instance and one of the whole GPU are not one pair.
+    let a = sim.gpm_sample(mig.handle()).unwrap();
+    let b = sim.gpm_sample(DeviceRef::Physical(0)).unwrap();
+    assert!(matches!(
+        sim.gpm_metrics(a, b, &GpmMetric::ALL),
+        Err(BackendError::NotFound { .. })
+    ));
+    sim.gpm_sample_free(a).unwrap();
+    sim.gpm_sample_free(b).unwrap();
+    // A GPU instance the GPU does not have.
+    let c = sim.gpm_sample_alloc();
+    assert!(sim.gpm_sample_fill(DeviceRef::Physical(0), Some(99), c).is_err());
+    sim.gpm_sample_release(c).unwrap();
+    let (allocated, freed) = sim.gpm_sample_counts();
+    assert_eq!(allocated, freed);
+}
+
+#[test]
+fn the_gpm_sampler_keeps_one_sample_per_device_and_frees_them_all() {
+    let sim = Arc::new(SimBackend::default_machine());
+    let backend = dyn_backend(&sim);
+    let devices = Device::all_in(&backend).unwrap();
+    let mut sampler = GpmSampler::with_min_interval(Duration::ZERO);
+    for round in 0..50 {
+        for device in &devices {
+            let metrics = sampler.sample(device);
+            assert_eq!(
+                metrics.is_some(),
+                round > 0 && device.index() == 0,
+                "{device:?} round {round}"
+            );
+        }
+        let (allocated, freed) = sim.gpm_sample_counts();
+        assert_eq!(allocated - freed, 1, "one sample held, for the H100");
+    }
+    drop(sampler);
+    let (allocated, freed) = sim.gpm_sample_counts();
+    assert_eq!((allocated, freed), (50, 50));
+}
+
+#[test]
+fn the_gpm_sampler_waits_the_minimum_interval() {
+    let sim = Arc::new(SimBackend::default_machine());
+    let backend = dyn_backend(&sim);
+    let gpu = Device::new_in(&backend, 0).unwrap();
+    let mut sampler = GpmSampler::new();
+    assert_eq!(sampler.sample(&gpu), None);
+    // Too soon: no new sample, nothing to answer yet.
+    assert_eq!(sampler.sample(&gpu), None);
+    assert_eq!(sim.gpm_sample_counts(), (1, 0));
+    std::thread::sleep(Duration::from_millis(110));
+    let first = sampler.sample(&gpu).unwrap();
+    // Too soon again: the previous answer, no new sample.
+    assert_eq!(sampler.sample(&gpu), Some(first));
+    assert_eq!(sim.gpm_sample_counts(), (2, 1));
+    sampler.forget(&gpu);
+    assert_eq!(sim.gpm_sample_counts(), (2, 2));
+}
+
+#[test]
+fn the_background_sampler_reads_gpm_only_when_asked_and_frees_on_stop() {
+    let sim = Arc::new(SimBackend::default_machine());
+    let backend = dyn_backend(&sim);
+    let devices = Device::all_in(&backend).unwrap();
+    let plain = Sampler::start(devices.clone(), SamplerConfig::default());
+    std::thread::sleep(Duration::from_millis(120));
+    assert!(plain.sample_now().devices.iter().all(|d| d.gpm.is_none()));
+    drop(plain);
+    assert_eq!(sim.gpm_sample_counts(), (0, 0), "no GPM sample unless asked");
+
+    let config = SamplerConfig::default()
+        .interval(Duration::from_millis(50))
+        .unwrap()
+        .gpm(true);
+    let sampler = Sampler::start(devices, config);
+    std::thread::sleep(Duration::from_millis(300));
+    let sample = sampler.sample_now();
+    let h100 = sample.devices[0].gpm.expect("H100 GPM");
+    assert!(h100.sm_active.unwrap() > 0.0);
+    assert!(sample.devices[1..].iter().all(|d| d.gpm.is_none()));
+    drop(sampler);
+    let (allocated, freed) = sim.gpm_sample_counts();
+    assert!(allocated >= 2);
+    assert_eq!(allocated, freed, "the sampler frees its samples when it stops");
+}
+
+#[test]
+fn snapshots_carry_gpm_only_when_asked() {
+    let sim = Arc::new(SimBackend::default_machine());
+    sim.set_time(30.0);
+    let backend = dyn_backend(&sim);
+    let devices = Device::all_in(&backend).unwrap();
+    let mut reader = HostProcessReader::new();
+    let plain = Snapshot::take_with(&backend, &devices, SnapshotFields::all(), &mut reader);
+    assert!(plain.devices.iter().all(|d| d.gpm.is_none()));
+    assert_eq!(sim.gpm_sample_counts(), (0, 0));
+    let snap = Snapshot::take_with(&backend, &devices, SnapshotFields::fast().gpm(true), &mut reader);
+    let json = serde_json::to_value(&snap).unwrap();
+    let gpm = &json["devices"][0]["gpm"];
+    for key in [
+        "sm_active",
+        "sm_occupancy",
+        "tensor_active",
+        "dram_active",
+        "fp16_active",
+        "fp32_active",
+        "fp64_active",
+    ] {
+        let value = gpm[key].as_f64().unwrap_or_else(|| panic!("{key} in {gpm}"));
+        assert!((0.0..=100.0).contains(&value), "{key} = {value}");
+    }
+    for index in 1..4 {
+        assert!(
+            json["devices"][index].get("gpm").is_none(),
+            "GPU {index}: {}",
+            json["devices"][index]
+        );
+        for mig in json["devices"][index]["mig_devices"].as_array().unwrap() {
+            assert!(mig.get("gpm").is_none());
+        }
+    }
+    // Round trip.
+    let back: Snapshot = serde_json::from_value(json).unwrap();
+    assert_eq!(back.devices[0].gpm, snap.devices[0].gpm);
+    let (allocated, freed) = sim.gpm_sample_counts();
+    assert_eq!((allocated, freed), (2, 2));
+    assert_ne!(snap.devices[0].gpm, Some(GpmMetrics::default()));
+}
