@@ -70,7 +70,7 @@ pub const HELP: &[(&str, &[HelpLine])] = &[
         "Tree view (t)",
         &[
             ("t Esc q", "back to the main screen", false),
-            ("Up Down Home End PgUp PgDn", "select a process", false),
+            ("Up Down Home End", "select a process (PgUp PgDn: a page)", false),
             ("Space", "tag the selected process and move down", false),
             (
                 "T / K k / I ^C",
@@ -83,18 +83,20 @@ pub const HELP: &[(&str, &[HelpLine])] = &[
         "Environment (e)",
         &[
             ("e Esc q", "back to the main screen", false),
-            ("Up Down PgUp PgDn Home End", "scroll the lines", false),
+            ("Up Down PgUp PgDn", "scroll the lines (Home End: first / last)", false),
             ("Left Right", "scroll the columns", false),
             ("r", "read the environment again", false),
         ],
     ),
     (
         "Signal dialog",
-        &[(
-            "Enter Space / 1-4 / Left Right Tab / n Esc q",
-            "send / choose / move / cancel (mouse: click a choice)",
-            true,
-        )],
+        &[
+            ("Enter Space", "send the highlighted signal", true),
+            ("1 2 3 4", "choose SIGTERM / SIGKILL / SIGINT / Cancel", true),
+            ("Left Right Tab", "move the highlight", true),
+            ("n Esc q ^C", "cancel: send nothing", true),
+            ("click / wheel", "do the choice clicked / move the highlight", true),
+        ],
     ),
     (
         "Mouse",

@@ -195,7 +195,11 @@ fn one(
     let max = graph::max_of(&samples);
     // A percentage scale follows the data too, in steps, from 1 %: a
     // process at 3 % CPU still fills its graph readably.
-    let scale = graph::nice_scale(max.unwrap_or(0.0), 1.0);
+    let scale = match unit {
+        Unit::Percent => graph::nice_scale(max.unwrap_or(0.0), 1.0),
+        // Bytes: the next power of two (1GiB, 2GiB, 4GiB ...), at least 1MiB.
+        Unit::Bytes => max.unwrap_or(0.0).max(1_048_576.0).log2().ceil().exp2(),
+    };
     let title = format!(
         " {name}: {} (max {}, scale {}) ",
         unit.format(ring.latest()),
