@@ -185,7 +185,7 @@ fn help_lists_every_screen_and_names_the_signals() {
         );
     }
     // Every key the main screen answers is in the help.
-    let main: String = HELP[0].1.iter().map(|(k, _, _)| format!("{k} ")).collect();
+    let main = HELP[0].1.iter().map(|(k, _, _)| *k).collect::<Vec<_>>().join(" ");
     for c in ['t', 'e', 'g', 'w', 'T', 'k', 'K', 'I', 'o', '\\'] {
         assert!(action_for(&AppState::default(), ch(c)).is_some(), "{c}");
         assert!(

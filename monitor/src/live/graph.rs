@@ -169,7 +169,12 @@ mod tests {
         // Height 1: 4 dots per sample. 25% = 1 dot, 100% = 4 dots.
         let rows = render(&[Some(25.0), Some(100.0)], 100.0, 1, Direction::Up, Glyphs::Unicode);
         // Left: bottom dot (0x40); right: full column (0xB8).
-        assert_eq!(rows, [char::from_u32(0x2800 + 0x40 + 0xB8).unwrap().to_string()]);
+        assert_eq!(
+            rows,
+            [char::from_u32(0x2800 + 0x40 + 0xB8)
+                .map(String::from)
+                .unwrap_or_default()]
+        );
         assert_eq!(rows, ["⣸"]);
         let rows = render(&[Some(100.0), Some(50.0)], 100.0, 1, Direction::Up, Glyphs::Unicode);
         assert_eq!(rows, ["⣧"]);

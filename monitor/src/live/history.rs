@@ -254,35 +254,32 @@ impl History {
 
     /// Records the host and devices of `snapshot`.
     pub fn record_devices(&mut self, snapshot: &Snapshot) {
+        use DeviceSeries as S;
         let host = &snapshot.host;
         self.cpu.push(Some(host.others_cpu_percent()));
         self.memory.push(Some(host.memory_percent));
         self.swap.push(Some(host.swap_percent));
         let cap = self.cpu.capacity();
         for device in &snapshot.devices {
-            let at = match self
+            let found = self
                 .devices
                 .iter()
-                .position(|(index, _)| *index == device.display_index)
-            {
-                Some(at) => at,
-                None => {
-                    let mut rings = vec![Ring::new(cap); DeviceSeries::COUNT];
-                    // A device seen late starts with as many gaps as the
-                    // others have samples, so the rings stay aligned.
-                    let behind = self.cpu.len().saturating_sub(1);
-                    for ring in &mut rings {
-                        for _ in 0..behind {
-                            ring.push(None);
-                        }
+                .position(|(index, _)| *index == device.display_index);
+            let at = found.unwrap_or_else(|| {
+                let mut rings = vec![Ring::new(cap); DeviceSeries::COUNT];
+                // A device seen late starts with as many gaps as the
+                // others have samples, so the rings stay aligned.
+                let behind = self.cpu.len().saturating_sub(1);
+                for ring in &mut rings {
+                    for _ in 0..behind {
+                        ring.push(None);
                     }
-                    self.devices.push((device.display_index.clone(), rings));
-                    self.devices.len() - 1
                 }
-            };
+                self.devices.push((device.display_index.clone(), rings));
+                self.devices.len() - 1
+            });
             let rings = &mut self.devices[at].1;
             let pct = |v: Option<u32>| v.map(f64::from);
-            use DeviceSeries as S;
             rings[S::Utilization.slot()].push(pct(device.gpu_utilization));
             rings[S::Memory.slot()].push(device.memory_percent);
             rings[S::Power.slot()].push(device.power_usage.map(|mw| f64::from(mw) / 1000.0));

@@ -114,7 +114,7 @@ pub const HELP: &[(&str, &[HelpLine])] = &[
 /// The action for `key` in `state`, or `None` for a key that does nothing.
 ///
 /// What a key means depends on what is open: the help screen returns on
-/// any key but the scrolling ones (Up, Down, PgUp, PgDn), the signal dialog takes every key, then the filter prompt,
+/// any key but the scrolling ones (`Up`, `Down`, `PgUp`, `PgDn`), the signal dialog takes every key, then the filter prompt,
 /// then a pending `o` (sort by ...), then the screen shown.
 pub fn action_for(state: &AppState, key: KeyEvent) -> Option<Action> {
     if state.screen == Screen::Help {
