@@ -115,7 +115,9 @@ fn each_screen_opens_from_the_main_screen_and_returns() {
     tmux.wait_for("the main screen", main_screen);
 
     // The full layout's history graphs fill in.
-    tmux.wait_for("the host graphs", |s| s.contains("CPU: ") && s.contains("GPU MEM (avg)") && braille(s));
+    tmux.wait_for("the host graphs", |s| {
+        s.contains("CPU: ") && s.contains("GPU MEM (avg)") && braille(s)
+    });
 
     // Enter on a process: its metrics, and the graphs fill in.
     tmux.keys(&["Down", "Enter"]);
@@ -137,7 +139,10 @@ fn each_screen_opens_from_the_main_screen_and_returns() {
         .lines()
         .find(|l| l.split_whitespace().next() == Some(first.to_string().as_str()))
         .unwrap_or_else(|| panic!("{first} in\n{tree}"));
-    assert!(child.contains("GPU 0") && (child.contains("├─") || child.contains("└─")), "{child}");
+    assert!(
+        child.contains("GPU 0") && (child.contains("├─") || child.contains("└─")),
+        "{child}"
+    );
     tmux.keys(&["t"]);
     tmux.wait_for("the main screen", main_screen);
 
@@ -180,10 +185,7 @@ fn a_mouse_click_selects_the_row_under_the_pointer() {
     let tmux = machine.start(120, 40, "");
     let target = machine.pid(2);
     let screen = tmux.screen();
-    let y = screen
-        .lines()
-        .position(|l| row_of(l, target).is_some())
-        .unwrap();
+    let y = screen.lines().position(|l| row_of(l, target).is_some()).unwrap();
     // An SGR mouse report, as a terminal sends it (1-based column, line).
     tmux.text(&format!("\u{1b}[<0;20;{}M\u{1b}[<0;20;{}m", y + 1, y + 1));
     tmux.wait_for_styled("the clicked row selected", |s| {

@@ -425,4 +425,109 @@ mod tests {
         drop(control);
         collector.join().unwrap();
     }
+
+    #[test]
+    fn pcie_is_read_only_while_asked() {
+        let backend: Arc<dyn Backend> = Arc::new(nvitop::backend::sim::SimBackend::default_machine());
+        let devices = nvitop::Device::all_in(&backend).unwrap();
+        let mut source = SnapshotSource::new(backend, devices, ProcessFilter::default());
+        assert!(!source.fields().pcie_throughput);
+        let snapshot = source.full();
+        assert!(snapshot.devices.iter().all(|d| d.pcie_rx_throughput.is_none()));
+        source.set_pcie(true);
+        assert!(source.fields().pcie_throughput);
+        let snapshot = source.full();
+        assert!(snapshot.devices.iter().any(|d| d.pcie_rx_throughput.is_some()));
+        source.set_pcie(false);
+        assert!(!source.fields().pcie_throughput);
+    }
+
+    /// Records what the collector asked of it.
+    struct Asked(mpsc::Sender<String>);
+
+    impl Source for Asked {
+        fn full(&mut self) -> Snapshot {
+            marked("full")
+        }
+
+        fn devices(&mut self, _previous: &Snapshot) -> Snapshot {
+            marked("devices")
+        }
+
+        fn set_pcie(&mut self, read: bool) {
+            let _ = self.0.send(format!("pcie {read}"));
+        }
+
+        fn tree(&mut self, _snapshot: &Snapshot) -> Option<Tree> {
+            let _ = self.0.send("tree".to_owned());
+            Some(Tree::default())
+        }
+    }
+
+    #[test]
+    fn reads_turn_pcie_and_the_tree_on_and_off_and_readings_fill_the_history() {
+        let (events, inbox) = mpsc::channel();
+        let (control, control_inbox) = mpsc::channel();
+        let (asked, asks) = mpsc::channel();
+        let intervals = (Duration::from_hours(1), Duration::from_hours(1));
+        let collector = std::thread::spawn(move || run(Asked(asked), intervals, &control_inbox, &events));
+        let published = |inbox: &mpsc::Receiver<Event>| match inbox.recv_timeout(Duration::from_secs(5)).unwrap() {
+            Event::Snapshot(p) => p,
+            other => panic!("{other:?}"),
+        };
+        let first = published(&inbox);
+        assert!(first.tree.is_none());
+        let _full = published(&inbox);
+        control.send(Control::Reads { pcie: true, tree: true }).unwrap();
+        assert_eq!(asks.recv_timeout(Duration::from_secs(5)).unwrap(), "pcie true");
+        // Turning the tree on reads everything now, the tree with it.
+        let with_tree = published(&inbox);
+        assert!(with_tree.tree.is_some());
+        assert_eq!(asks.recv_timeout(Duration::from_secs(5)).unwrap(), "tree");
+        // Every reading goes into the one history the UI reads (an hour
+        // apart, a ring keeps a single sample: an hour is all it shows).
+        assert!(Arc::ptr_eq(&first.history, &with_tree.history));
+        assert_eq!(with_tree.with_history(|h| (h.cpu.len(), h.cpu.capacity())), (1, 1));
+        control
+            .send(Control::Reads {
+                pcie: false,
+                tree: false,
+            })
+            .unwrap();
+        assert_eq!(asks.recv_timeout(Duration::from_secs(5)).unwrap(), "pcie false");
+        drop(control);
+        collector.join().unwrap();
+    }
+
+    #[test]
+    fn environment_own_gone_and_reused() {
+        let own = read_environment(None).unwrap();
+        assert!(own.windows(2).all(|w| w[0] <= w[1]), "sorted");
+        assert!(own.iter().any(|l| l.contains('=')));
+        let mut child = std::process::Command::new("sleep")
+            .arg("30")
+            .env("NVITOP_ENV_TEST", "yes")
+            .spawn()
+            .unwrap();
+        let start = nvitop::HostProcess::new(child.id()).unwrap().start_ticks();
+        let pid = child.id();
+        let key = |start| ProcessKey {
+            pid,
+            start_ticks: Some(start),
+            device: "0".to_owned(),
+        };
+        let lines = read_environment(Some(&key(start))).unwrap();
+        assert!(lines.contains(&"NVITOP_ENV_TEST=yes".to_owned()));
+        let reused = read_environment(Some(&key(start + 1))).unwrap_err();
+        assert!(reused.contains("pid now belongs to another process"), "{reused}");
+        child.kill().unwrap();
+        child.wait().unwrap();
+        let gone = read_environment(Some(&key(start))).unwrap_err();
+        assert!(gone.contains("is gone"), "{gone}");
+        let unknown = ProcessKey {
+            start_ticks: None,
+            ..key(start)
+        };
+        assert!(read_environment(Some(&unknown)).unwrap_err().contains("not visible"));
+    }
 }
