@@ -45,10 +45,14 @@ fn enter_opens_the_selected_process_and_enter_esc_q_return() {
     assert_eq!(s.screen, Screen::Main);
     for back in [key(KeyCode::Enter), key(KeyCode::Esc), ch('q')] {
         press(&mut s, &r, key(KeyCode::Down));
-        press(&mut s, &r, key(KeyCode::Enter));
+        // Opening it asks the collector to keep the process's series.
+        assert_eq!(press(&mut s, &r, key(KeyCode::Enter)), Effect::Reads);
         assert_eq!(s.screen, Screen::Process);
-        // `q` returns, it does not quit, from here.
-        assert_eq!(press(&mut s, &r, back), Effect::None);
+        assert_eq!(s.reads().2, s.selected.clone());
+        assert!(s.reads().2.is_some());
+        // `q` returns, it does not quit, from here, and stops the series.
+        assert_eq!(press(&mut s, &r, back), Effect::Reads);
+        assert_eq!(s.reads().2, None);
         assert_eq!(s.screen, Screen::Main);
         // The selection survives the round trip.
         assert!(s.selected.is_some());
@@ -63,7 +67,7 @@ fn t_opens_the_tree_and_t_esc_q_return_with_their_own_selection() {
         press(&mut s, &r, key(KeyCode::Down));
         assert_eq!(press(&mut s, &r, ch('t')), Effect::Reads);
         assert_eq!(s.screen, Screen::Tree);
-        assert_eq!(s.reads(), (false, true));
+        assert_eq!(s.reads(), (false, true, None));
         // Main rows mean nothing in the tree: the selection starts fresh.
         assert!(s.selected.is_none());
         press(&mut s, &r, key(KeyCode::Down));
@@ -71,7 +75,7 @@ fn t_opens_the_tree_and_t_esc_q_return_with_their_own_selection() {
         assert_eq!(s.tagged.len(), 1);
         assert_eq!(press(&mut s, &r, back), Effect::Reads);
         assert_eq!(s.screen, Screen::Main);
-        assert_eq!(s.reads(), (false, false));
+        assert_eq!(s.reads(), (false, false, None));
         assert!(s.tagged.is_empty());
     }
 }

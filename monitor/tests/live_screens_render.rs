@@ -26,6 +26,7 @@ fn latest() -> Published {
     let published = Published::of(base.clone(), true);
     {
         let mut history = published.history.lock().unwrap();
+        history.watch(&[first_process()]);
         for i in 0..300u32 {
             let mut s = base.clone();
             s.host.cpu_percent = f64::from(i % 50) * 2.0 + 2.5;

@@ -172,7 +172,7 @@ impl Published {
 }
 
 /// What the UI asks of the collector.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Control {
     /// Read everything now.
     Refresh,
@@ -184,6 +184,8 @@ pub enum Control {
         pcie: bool,
         /// Build the process tree.
         tree: bool,
+        /// Keep series of this process (the process metrics screen's).
+        watch: Option<ProcessKey>,
     },
 }
 
@@ -264,8 +266,17 @@ pub fn run(
         let wait = next_full.min(next_devices).saturating_duration_since(Instant::now());
         match control.recv_timeout(wait) {
             Ok(Control::Refresh) => next_full = Instant::now(),
-            Ok(Control::Reads { pcie, tree: on }) => {
+            Ok(Control::Reads { pcie, tree: on, watch }) => {
                 source.set_pcie(pcie);
+                let watch: Vec<ProcessKey> = watch.into_iter().collect();
+                let changed = history.lock().unwrap_or_else(PoisonError::into_inner).watched != watch;
+                if changed {
+                    history.lock().unwrap_or_else(PoisonError::into_inner).watch(&watch);
+                    // The new process's graphs start with a reading now.
+                    if !watch.is_empty() {
+                        next_full = Instant::now();
+                    }
+                }
                 if on && !want_tree {
                     next_full = Instant::now();
                 }
@@ -478,7 +489,13 @@ mod tests {
         let first = published(&inbox);
         assert!(first.tree.is_none());
         let _full = published(&inbox);
-        control.send(Control::Reads { pcie: true, tree: true }).unwrap();
+        control
+            .send(Control::Reads {
+                pcie: true,
+                tree: true,
+                watch: None,
+            })
+            .unwrap();
         assert_eq!(asks.recv_timeout(Duration::from_secs(5)).unwrap(), "pcie true");
         // Turning the tree on reads everything now, the tree with it.
         let with_tree = published(&inbox);
@@ -488,10 +505,29 @@ mod tests {
         // apart, a ring keeps a single sample: an hour is all it shows).
         assert!(Arc::ptr_eq(&first.history, &with_tree.history));
         assert_eq!(with_tree.with_history(|h| (h.cpu.len(), h.cpu.capacity())), (1, 1));
+        // Watching a process: its series are kept from now on.
+        let key = ProcessKey {
+            pid: 7,
+            start_ticks: Some(1),
+            device: "0".to_owned(),
+        };
+        control
+            .send(Control::Reads {
+                pcie: true,
+                tree: true,
+                watch: Some(key.clone()),
+            })
+            .unwrap();
+        let watched = published(&inbox);
+        assert_eq!(watched.with_history(|h| h.watched.clone()), [key]);
+        // (The reading it triggered built the tree, still open.)
+        assert_eq!(asks.recv_timeout(Duration::from_secs(5)).unwrap(), "pcie true");
+        assert_eq!(asks.recv_timeout(Duration::from_secs(5)).unwrap(), "tree");
         control
             .send(Control::Reads {
                 pcie: false,
                 tree: false,
+                watch: None,
             })
             .unwrap();
         assert_eq!(asks.recv_timeout(Duration::from_secs(5)).unwrap(), "pcie false");
@@ -516,8 +552,17 @@ mod tests {
             start_ticks: Some(start),
             device: "0".to_owned(),
         };
-        let lines = read_environment(Some(&key(start))).unwrap();
-        assert!(lines.contains(&"NVITOP_ENV_TEST=yes".to_owned()));
+        // Until the child has exec'd `sleep`, it has the test's environment:
+        // wait for the exec (a few milliseconds at most).
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let lines = loop {
+            let lines = read_environment(Some(&key(start))).unwrap();
+            if lines.contains(&"NVITOP_ENV_TEST=yes".to_owned()) || Instant::now() > deadline {
+                break lines;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        };
+        assert!(lines.contains(&"NVITOP_ENV_TEST=yes".to_owned()), "{lines:?}");
         let reused = read_environment(Some(&key(start + 1))).unwrap_err();
         assert!(reused.contains("pid now belongs to another process"), "{reused}");
         child.kill().unwrap();

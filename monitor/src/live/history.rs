@@ -223,9 +223,11 @@ pub struct History {
     /// Per device (display index, in snapshot order), one ring per
     /// [`DeviceSeries`].
     pub devices: Vec<(String, Vec<Ring>)>,
-    /// Per shown process: only the processes of the newest reading are
-    /// kept, so the map is as large as the process list.
+    /// Per watched process ([`History::watch`]) that the newest reading
+    /// still lists.
     pub processes: HashMap<ProcessKey, ProcessHistory>,
+    /// The processes to keep series of.
+    pub watched: Vec<ProcessKey>,
 }
 
 /// Samples of `interval` that cover [`MAX_WINDOW`], at most [`MAX_SAMPLES`].
@@ -249,6 +251,7 @@ impl History {
             swap: Ring::new(cap),
             devices: Vec::new(),
             processes: HashMap::new(),
+            watched: Vec::new(),
         }
     }
 
@@ -291,13 +294,27 @@ impl History {
         }
     }
 
-    /// Records the processes of `snapshot` and forgets those gone.
+    /// Which processes to keep series of from now on (the process metrics
+    /// screen's one): a machine's hundreds of processes would otherwise
+    /// cost an hour of rings each. Series of processes no longer watched
+    /// are dropped.
+    pub fn watch(&mut self, keys: &[ProcessKey]) {
+        self.watched = keys.to_vec();
+        self.processes.retain(|key, _| keys.contains(key));
+    }
+
+    /// Records the watched processes of `snapshot` and forgets those gone.
     pub fn record_processes(&mut self, snapshot: &Snapshot) {
         let cap = capacity_for(self.process_interval);
-        let keys: Vec<ProcessKey> = snapshot.processes.iter().map(ProcessKey::of).collect();
-        let shown: std::collections::HashSet<&ProcessKey> = keys.iter().collect();
-        self.processes.retain(|key, _| shown.contains(key));
-        for (p, key) in snapshot.processes.iter().zip(&keys) {
+        let keys: Vec<ProcessKey> = snapshot
+            .processes
+            .iter()
+            .map(ProcessKey::of)
+            .filter(|key| self.watched.contains(key))
+            .collect();
+        self.processes.retain(|key, _| keys.contains(key));
+        let watched = snapshot.processes.iter().filter(|p| keys.contains(&ProcessKey::of(p)));
+        for (p, key) in watched.zip(&keys) {
             // Look up before inserting: no key clone per known process.
             if !self.processes.contains_key(key) {
                 self.processes.insert(key.clone(), ProcessHistory::new(cap));
@@ -379,6 +396,8 @@ mod tests {
         let snapshot = Snapshot::take_all(&backend).unwrap();
         let interval = Duration::from_millis(250);
         let mut history = History::new(interval, interval);
+        let watched: Vec<ProcessKey> = snapshot.processes.iter().take(2).map(ProcessKey::of).collect();
+        history.watch(&watched);
         history.record_devices(&snapshot);
         history.record_processes(&snapshot);
         let after_one = history.footprint();
@@ -399,7 +418,7 @@ mod tests {
         }
         assert_eq!(history.footprint(), after_one);
         assert_eq!(history.devices.len(), snapshot.devices.len());
-        assert_eq!(history.processes.len(), snapshot.processes.len());
+        assert_eq!(history.processes.len(), 2);
     }
 
     #[test]
@@ -407,12 +426,19 @@ mod tests {
         let backend: Arc<dyn Backend> = Arc::new(SimBackend::from_preset("default").unwrap());
         let mut snapshot = Snapshot::take_all(&backend).unwrap();
         let mut history = History::new(Duration::from_secs(1), Duration::from_secs(2));
+        // Nothing watched: no process series at all.
         history.record_processes(&snapshot);
-        let before = history.processes.len();
-        assert!(before > 1);
+        assert!(history.processes.is_empty());
+        let all: Vec<ProcessKey> = snapshot.processes.iter().map(ProcessKey::of).collect();
+        history.watch(&all);
+        history.record_processes(&snapshot);
+        assert_eq!(history.processes.len(), all.len());
+        assert!(all.len() > 1);
         snapshot.processes.truncate(1);
         history.record_processes(&snapshot);
         assert_eq!(history.processes.len(), 1);
+        history.watch(&[]);
+        assert!(history.processes.is_empty());
     }
 
     #[test]

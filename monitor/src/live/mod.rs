@@ -138,8 +138,8 @@ where
                             let _ = control.send(Control::Refresh);
                         }
                         Effect::Reads => {
-                            let (pcie, tree) = state.reads();
-                            let _ = control.send(Control::Reads { pcie, tree });
+                            let (pcie, tree, watch) = state.reads();
+                            let _ = control.send(Control::Reads { pcie, tree, watch });
                         }
                         Effect::ReadEnvironment(target) => {
                             state.environment = Some(environment_of(target, latest.as_ref()));

@@ -305,10 +305,13 @@ impl AppState {
         }
     }
 
-    /// Whether the collector must read PCIe throughput (the device graph
-    /// shows it) and the process tree (the tree view is open).
-    pub fn reads(&self) -> (bool, bool) {
-        (self.graph.needs_pcie(), self.screen == Screen::Tree)
+    /// What the collector must read beyond the main screen: PCIe
+    /// throughput (the device graph shows it), the process tree (the tree
+    /// view is open), the series of one process (its metrics screen is
+    /// open).
+    pub fn reads(&self) -> (bool, bool, Option<ProcessKey>) {
+        let watch = self.selected.clone().filter(|_| self.screen == Screen::Process);
+        (self.graph.needs_pcie(), self.screen == Screen::Tree, watch)
     }
 
     /// The filter in effect: the prompt's text while it is open.
@@ -417,6 +420,7 @@ impl AppState {
             A::OpenProcess => {
                 if self.selected.is_some() {
                     self.screen = Screen::Process;
+                    return Effect::Reads;
                 }
             }
             A::ToggleTree => {
@@ -449,12 +453,14 @@ impl AppState {
                 }
             }
             A::Back => {
-                let from_tree = self.screen == Screen::Tree;
+                let from = self.screen;
                 self.screen = Screen::Main;
-                if from_tree {
+                if from == Screen::Tree {
                     self.selected = None;
                     self.tagged.clear();
                     self.scroll = 0;
+                }
+                if matches!(from, Screen::Tree | Screen::Process) {
                     return Effect::Reads;
                 }
             }
