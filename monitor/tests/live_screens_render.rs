@@ -301,3 +301,37 @@ fn help_dims_the_signal_keys_under_readonly() {
     let off = draw(&latest, &mut s, &view(Glyphs::Unicode, false), (160, 60), true);
     assert_ne!(on, off);
 }
+
+#[test]
+fn every_screen_draws_at_any_size_without_a_panic() {
+    let latest = latest_with_tree();
+    for screen in [
+        Screen::Main,
+        Screen::Process,
+        Screen::Tree,
+        Screen::Environment,
+        Screen::Help,
+    ] {
+        for w in [1u16, 5, 20, 40, 79, 99, 100, 130] {
+            for h in [1u16, 2, 3, 4, 5, 8, 12, 24] {
+                for glyphs in [Glyphs::Unicode, Glyphs::Ascii] {
+                    let mut s = state(screen);
+                    s.dialog = (screen == Screen::Tree).then(|| nvitop_monitor::live::state::Dialog {
+                        choice: 0,
+                        targets: vec![first_process()],
+                    });
+                    let _ = draw(&latest, &mut s, &view(glyphs, false), (w, h), false);
+                }
+            }
+        }
+    }
+    // The environment's error at every size too.
+    for h in 1..6 {
+        let mut s = state(Screen::Environment);
+        s.environment = Some(EnvironmentView {
+            lines: Err("gone".into()),
+            ..environment()
+        });
+        let _ = draw(&latest, &mut s, &view(Glyphs::Unicode, false), (30, h), false);
+    }
+}

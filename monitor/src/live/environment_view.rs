@@ -13,17 +13,24 @@ use crate::theme::RenderOptions;
 pub fn draw(buf: &mut Buffer, area: Rect, state: &AppState, options: &RenderOptions) {
     let w = usize::from(area.width);
     let Some(env) = &state.environment else {
-        buf.set_stringn(area.x, area.y, "Reading the environment...", w, options.theme.dim());
+        crate::live::graph::clip(
+            buf,
+            area.x,
+            area.y,
+            "Reading the environment...",
+            w,
+            options.theme.dim(),
+        );
         return;
     };
     let title = format!(
         "Environment of {}   (e/Esc/q: back   r: read again   arrows, PgUp/PgDn: scroll)",
         env.title
     );
-    buf.set_stringn(area.x, area.y, &title, w, options.theme.title());
+    crate::live::graph::clip(buf, area.x, area.y, &title, w, options.theme.title());
     match &env.lines {
         Err(why) => {
-            buf.set_stringn(area.x, area.y + 2, why, w, options.theme.warning());
+            crate::live::graph::clip(buf, area.x, area.y + 2, why, w, options.theme.warning());
         }
         Ok(lines) => {
             let rows = usize::from(area.height.saturating_sub(2));
@@ -34,12 +41,10 @@ pub fn draw(buf: &mut Buffer, area: Rect, state: &AppState, options: &RenderOpti
                 let text = format!("{name}={value}");
                 let text = skip_columns(&text, env.scroll_x);
                 let name_width = (width(name) + 1).saturating_sub(env.scroll_x).min(w);
-                buf.set_stringn(area.x, y, cut(text, w), w, ratatui::style::Style::default());
+                crate::live::graph::clip(buf, area.x, y, cut(text, w), w, ratatui::style::Style::default());
                 // The names stand out from their values.
-                buf.set_style(
-                    Rect::new(area.x, y, u16::try_from(name_width).unwrap_or(0), 1),
-                    options.theme.title(),
-                );
+                let name_area = Rect::new(area.x, y, u16::try_from(name_width).unwrap_or(0), 1);
+                buf.set_style(name_area.intersection(buf.area), options.theme.title());
             }
             let status = format!(
                 "{} variables, lines {}-{}",
@@ -47,7 +52,7 @@ pub fn draw(buf: &mut Buffer, area: Rect, state: &AppState, options: &RenderOpti
                 (env.scroll_y + 1).min(lines.len()),
                 (env.scroll_y + rows).min(lines.len())
             );
-            buf.set_stringn(area.x, area.y + 1, &status, w, options.theme.dim());
+            crate::live::graph::clip(buf, area.x, area.y + 1, &status, w, options.theme.dim());
         }
     }
 }

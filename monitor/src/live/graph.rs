@@ -151,8 +151,19 @@ pub fn span_label(secs: u64) -> String {
 /// Draws rendered `rows` into `area` (cut to it) in `style`.
 pub fn draw(buf: &mut Buffer, area: Rect, rows: &[String], style: Style) {
     for (row, y) in rows.iter().zip(area.top()..area.bottom()) {
-        buf.set_stringn(area.x, y, row, usize::from(area.width), style);
+        clip(buf, area.x, y, row, usize::from(area.width), style);
     }
+}
+
+/// `Buffer::set_stringn`, but nothing outside the buffer: the screens
+/// draw at fixed offsets and a tiny terminal must cut them, not panic.
+pub fn clip(buf: &mut Buffer, x: u16, y: u16, text: impl AsRef<str>, max: usize, style: Style) {
+    let area = buf.area;
+    if x >= area.right() || y >= area.bottom() || x < area.x || y < area.y {
+        return;
+    }
+    let room = usize::from(area.right() - x).min(max);
+    buf.set_stringn(x, y, text, room, style);
 }
 
 /// The biggest value of `points`, N/A skipped.

@@ -82,7 +82,8 @@ pub fn draw(buf: &mut Buffer, area: Rect, state: &mut AppState, options: &Render
     Paragraph::new(shown).render(area, buf);
     if more && area.height > 0 {
         let note = "-- Up/Down/PgUp/PgDn: more; any other key returns --";
-        buf.set_stringn(
+        crate::live::graph::clip(
+            buf,
             area.x,
             area.bottom() - 1,
             note,

@@ -140,7 +140,14 @@ fn mirrored(
         graph::draw(buf, Rect::new(area.x, y, area.width, 2), &rows, style(latest, kind));
         let label = format!(" {name}: {} ", kind.format(latest));
         let label_y = if i == 0 { area.y } else { area.y + 4 };
-        buf.set_stringn(area.x, label_y, &label, usize::from(area.width), options.theme.title());
+        crate::live::graph::clip(
+            buf,
+            area.x,
+            label_y,
+            &label,
+            usize::from(area.width),
+            options.theme.title(),
+        );
     }
     axis(buf, Rect::new(area.x, area.y + 2, area.width, 1), window, options);
 }
@@ -159,7 +166,14 @@ fn single(buf: &mut Buffer, area: Rect, name: &str, ring: &Ring, n: usize, optio
     });
     graph::draw(buf, area, &rows, style);
     let label = format!(" {name}: {} ", DeviceSeries::Memory.format(latest));
-    buf.set_stringn(area.x, area.y, &label, usize::from(area.width), options.theme.title());
+    crate::live::graph::clip(
+        buf,
+        area.x,
+        area.y,
+        &label,
+        usize::from(area.width),
+        options.theme.title(),
+    );
 }
 
 /// The time axis: a rule with the age of each quarter of the window
@@ -170,13 +184,14 @@ pub fn axis(buf: &mut Buffer, area: Rect, window: u64, options: &RenderOptions) 
         Glyphs::Ascii => "-",
     };
     let w = usize::from(area.width);
-    buf.set_stringn(area.x, area.y, rule.repeat(w), w, options.theme.dim());
+    crate::live::graph::clip(buf, area.x, area.y, rule.repeat(w), w, options.theme.dim());
     for quarter in 0..4u64 {
         let age = window * (4 - quarter) / 4;
         let label = graph::span_label(age);
         let at = w * usize::try_from(quarter).unwrap_or(0) / 4;
         if at + width(&label) < w {
-            buf.set_stringn(
+            crate::live::graph::clip(
+                buf,
                 area.x + u16::try_from(at).unwrap_or(0),
                 area.y,
                 &label,
@@ -188,6 +203,6 @@ pub fn axis(buf: &mut Buffer, area: Rect, window: u64, options: &RenderOptions) 
     let now = "now";
     if w > width(now) {
         let x = area.x + u16::try_from(w - width(now)).unwrap_or(0);
-        buf.set_string(x, area.y, now, options.theme.dim());
+        crate::live::graph::clip(buf, x, area.y, now, usize::MAX, options.theme.dim());
     }
 }

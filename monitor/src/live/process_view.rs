@@ -68,7 +68,8 @@ fn values(p: &ProcessSnapshot) -> Vec<String> {
 pub fn draw(buf: &mut Buffer, area: Rect, state: &AppState, latest: &Published, options: &RenderOptions) {
     let w = usize::from(area.width);
     let Some(key) = &state.selected else {
-        buf.set_stringn(
+        crate::live::graph::clip(
+            buf,
             area.x,
             area.y,
             "No process selected (Esc returns)",
@@ -83,13 +84,13 @@ pub fn draw(buf: &mut Buffer, area: Rect, state: &AppState, latest: &Published, 
         key.device,
         graph::span_label(state.graph_window)
     );
-    buf.set_stringn(area.x, area.y, &title, w, options.theme.title());
+    crate::live::graph::clip(buf, area.x, area.y, &title, w, options.theme.title());
     let Some(process) = find(latest, key) else {
         let gone = format!(
             "Process {} is no longer on GPU {}: it exited or released the GPU.",
             key.pid, key.device
         );
-        buf.set_stringn(area.x, area.y + 2, &gone, w, options.theme.warning());
+        crate::live::graph::clip(buf, area.x, area.y + 2, &gone, w, options.theme.warning());
         return;
     };
     let mut header = String::new();
@@ -109,8 +110,15 @@ pub fn draw(buf: &mut Buffer, area: Rect, state: &AppState, latest: &Published, 
     header.push_str("COMMAND");
     row.push_str(values.last().map_or("", String::as_str));
     if area.height > 2 {
-        buf.set_stringn(area.x, area.y + 1, cut(&header, w), w, options.theme.title());
-        buf.set_stringn(area.x, area.y + 2, cut(&row, w), w, ratatui::style::Style::default());
+        crate::live::graph::clip(buf, area.x, area.y + 1, cut(&header, w), w, options.theme.title());
+        crate::live::graph::clip(
+            buf,
+            area.x,
+            area.y + 2,
+            cut(&row, w),
+            w,
+            ratatui::style::Style::default(),
+        );
     }
     let graphs = Rect::new(area.x, area.y + 3, area.width, area.height.saturating_sub(3));
     latest.with_history(|history| {
@@ -118,7 +126,7 @@ pub fn draw(buf: &mut Buffer, area: Rect, state: &AppState, latest: &Published, 
         match history.processes.get(key) {
             Some(h) => draw_graphs(buf, graphs, h, n, state.graph_window, options),
             None => {
-                buf.set_stringn(graphs.x, graphs.y, "Collecting...", w, options.theme.dim());
+                crate::live::graph::clip(buf, graphs.x, graphs.y, "Collecting...", w, options.theme.dim());
             }
         }
     });

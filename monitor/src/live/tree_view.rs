@@ -50,7 +50,8 @@ fn columns(row: Option<&TreeRow>) -> String {
 pub fn draw(buf: &mut Buffer, area: Rect, state: &mut AppState, latest: &Published, view: &ViewOptions) -> Shown {
     let options = &view.render;
     let w = usize::from(area.width);
-    buf.set_stringn(
+    crate::live::graph::clip(
+        buf,
         area.x,
         area.y,
         "Process tree of the GPU processes   (t/Esc/q: back   Space: tag   T K I: signal)",
@@ -58,7 +59,8 @@ pub fn draw(buf: &mut Buffer, area: Rect, state: &mut AppState, latest: &Publish
         options.theme.title(),
     );
     let Some(tree) = &latest.tree else {
-        buf.set_stringn(
+        crate::live::graph::clip(
+            buf,
             area.x,
             area.y + 1,
             "Reading the process tree...",
@@ -67,7 +69,7 @@ pub fn draw(buf: &mut Buffer, area: Rect, state: &mut AppState, latest: &Publish
         );
         return Shown::default();
     };
-    buf.set_stringn(area.x, area.y + 1, columns(None), w, options.theme.title());
+    crate::live::graph::clip(buf, area.x, area.y + 1, columns(None), w, options.theme.title());
     let keys = tree.keys();
     let bottom = bottom_line(state);
     let visible = usize::from(area.height.saturating_sub(TOP + u16::from(bottom.is_some())));
@@ -96,7 +98,7 @@ pub fn draw(buf: &mut Buffer, area: Rect, state: &mut AppState, latest: &Publish
             style = style.add_modifier(Modifier::REVERSED);
         }
         let text = left(cut(&text, w), w);
-        buf.set_stringn(area.x, y, &text, w, style);
+        crate::live::graph::clip(buf, area.x, y, &text, w, style);
     }
     if let Some(line) = bottom {
         buf.set_line(
