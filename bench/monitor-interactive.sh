@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The live viewer on a busy 8-GPU machine: `nvitop-monitor -m` (release)
 # against Python `nvitop -m`, side by side for the same DURATION seconds,
-# each in its own 160x60 tmux window, both reading the same fake NVML
-# driver library (tests/fake-nvml, preset h100x8: 8 H100s x 64 processes
+# each in its own 160x60 tmux window in the full layout (`-m full`: with
+# nvitop-monitor's history graphs on, host and device), both reading the
+# same fake NVML driver library (tests/fake-nvml, preset h100x8: 8 H100s x 64 processes
 # bound to 512 real sleepers), default refresh intervals. Reports each
 # program's CPU time (user + system, as a share of one core) and resident
 # memory (mean and peak of VmRSS sampled every second).
@@ -91,9 +92,15 @@ pid_of() { tmux -L "$socket" display-message -p -t "$1" '#{pane_pid}'; }
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 rss_kib() { awk '/^VmRSS/ { print $2 }' "/proc/$1/status"; }
 
-echo "==> both viewers, side by side, $duration s (160x60, h100x8 through the fake NVML library)"
-start monitor "$monitor" -m
-start nvitop "$python" -m nvitop -m
+echo "==> both viewers, side by side, $duration s (160x60, -m full with graphs, h100x8 through the fake NVML library)"
+start monitor "$monitor" -m full
+start nvitop "$python" -m nvitop -m full
+# The monitor's graphs must be on screen, or the figure is not the one asked.
+tmux -L "$socket" capture-pane -p -t monitor | grep -q 'GPU MEM (avg)' || {
+  echo "error: nvitop-monitor shows no history graphs at 160x60; its screen:" >&2
+  tmux -L "$socket" capture-pane -p -t monitor >&2
+  exit 1
+}
 mpid=$(pid_of monitor)
 ppid=$(pid_of nvitop)
 # A few seconds in: past start-up, every process read once.

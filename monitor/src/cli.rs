@@ -22,6 +22,10 @@ pub struct Cli {
     #[arg(long, value_name = "SECS", value_parser = parse_interval, allow_negative_numbers = true)]
     pub interval: Option<f64>,
 
+    /// With `-m`: seconds of history the graphs show (10 to 3600; `w` changes it live) [default: 120].
+    #[arg(long, value_name = "SECS", value_parser = parse_graph_window, allow_negative_numbers = true)]
+    pub graph_window: Option<u64>,
+
     /// With `-m`: never send a signal to a process (the signal keys do nothing).
     #[arg(long)]
     pub readonly: bool,
@@ -128,6 +132,22 @@ fn parse_interval(value: &str) -> Result<f64, String> {
         Ok(secs)
     } else {
         Err(format!("'{value}' is below the minimum of {MIN_INTERVAL} s"))
+    }
+}
+
+/// Parses `--graph-window`: whole seconds from 10 to an hour (what the
+/// history rings hold).
+fn parse_graph_window(value: &str) -> Result<u64, String> {
+    let secs: u64 = value
+        .trim()
+        .parse()
+        .map_err(|_| format!("'{value}' is not a whole number of seconds"))?;
+    if (10..=3600).contains(&secs) {
+        Ok(secs)
+    } else {
+        Err(format!(
+            "'{value}' is outside 10..=3600 seconds (the graphs keep an hour)"
+        ))
     }
 }
 
@@ -244,6 +264,16 @@ mod tests {
             assert!(err.to_string().contains(bad), "{bad}: {err}");
         }
         assert!(Cli::parse_args(["x", "-m", "huge"]).is_err());
+        assert_eq!(
+            Cli::parse_args(["x", "-m", "--graph-window", "300"])
+                .unwrap()
+                .graph_window,
+            Some(300)
+        );
+        for bad in ["5", "7200", "-1", "1.5", "x"] {
+            let err = Cli::parse_args(["x", "-m", "--graph-window", bad]).unwrap_err();
+            assert!(err.to_string().contains(bad), "{bad}: {err}");
+        }
     }
 
     #[test]

@@ -7,8 +7,6 @@
 
 mod common;
 
-use std::sync::Arc;
-
 use nvitop::Snapshot;
 use nvitop_monitor::cli::LayoutMode;
 use nvitop_monitor::live::rows::{self, ProcessKey, SortKey};
@@ -19,10 +17,7 @@ use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 
 fn published(snapshot: Snapshot) -> Published {
-    Published {
-        snapshot: Arc::new(snapshot),
-        processes_ready: true,
-    }
+    Published::of(snapshot, true)
 }
 
 fn view_options() -> ViewOptions {
@@ -248,10 +243,7 @@ fn help_screen_and_readonly() {
 fn before_the_first_process_list() {
     let mut snapshot = common::machine();
     snapshot.processes.clear();
-    let gathering = Published {
-        snapshot: Arc::new(snapshot.clone()),
-        processes_ready: false,
-    };
+    let gathering = Published::of(snapshot.clone(), false);
     let text = draw_with(
         Some(&gathering),
         &mut AppState::default(),

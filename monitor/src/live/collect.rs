@@ -1,15 +1,17 @@
 //! Collection, on a thread of its own: the UI thread never calls the
 //! driver. Every driver and `/proc` read of the viewer is in this module
-//! ([`SnapshotSource`]), so switching to another SDK reading API is an
-//! edit here only.
+//! ([`SnapshotSource`]) and its helpers ([`crate::live::tree`] for the
+//! process tree, [`read_environment`] for the environment screen), so
+//! switching to another SDK reading API is an edit here only.
 //!
 //! Devices and host are read every `device_interval`, processes every
 //! `process_interval`; each reading is published whole (a [`Published`]
 //! on the event channel) and the UI keeps the newest. A device-only
-//! reading carries the previous process list forward.
+//! reading carries the previous process list forward. After each reading
+//! the collector adds it to the [`History`] rings the graphs draw.
 
-use std::sync::Arc;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use nvitop::backend::Backend;
@@ -19,6 +21,9 @@ use nvitop::{Device, Snapshot};
 
 use crate::filter::ProcessFilter;
 use crate::live::Event;
+use crate::live::history::History;
+use crate::live::rows::ProcessKey;
+use crate::live::tree::{self, Tree};
 
 /// Default seconds between device and host readings.
 pub const DEVICE_INTERVAL: Duration = Duration::from_secs(1);
@@ -44,6 +49,14 @@ pub trait Source: Send + 'static {
     fn full(&mut self) -> Snapshot;
     /// Devices and host, with `previous`'s processes.
     fn devices(&mut self, previous: &Snapshot) -> Snapshot;
+    /// Whether to read PCIe throughput from now on (only while a graph
+    /// shows it: each reading costs 20 ms per GPU and direction).
+    fn set_pcie(&mut self, _read: bool) {}
+    /// The process tree around `snapshot`'s processes; `None` where the
+    /// source has no host to read.
+    fn tree(&mut self, _snapshot: &Snapshot) -> Option<Tree> {
+        None
+    }
 }
 
 /// The driver through the SDK's [`Snapshot`], filtered by the command
@@ -53,8 +66,10 @@ pub struct SnapshotSource {
     devices: Vec<Device>,
     filter: ProcessFilter,
     // The viewer's own CPU windows: its refreshes neither restart nor are
-    // restarted by anyone else's reading of the same processes.
+    // restarted by anyone else's reading of the same processes. The tree
+    // view reads through it too: one reader for the viewer's whole life.
     reader: HostProcessReader,
+    fields: SnapshotFields,
 }
 
 impl SnapshotSource {
@@ -65,15 +80,16 @@ impl SnapshotSource {
             devices,
             filter,
             reader: HostProcessReader::new(),
+            fields: SnapshotFields::fast(),
         }
     }
 }
 
 impl Source for SnapshotSource {
     fn full(&mut self) -> Snapshot {
-        // The main screen draws no PCIe throughput, which costs 20 ms per GPU
-        // and direction on a real driver.
-        let mut snapshot = Snapshot::take_with(&self.backend, &self.devices, SnapshotFields::fast(), &mut self.reader);
+        // PCIe throughput costs 20 ms per GPU and direction on a real
+        // driver: read only while the device graph shows it.
+        let mut snapshot = Snapshot::take_with(&self.backend, &self.devices, self.fields, &mut self.reader);
         self.filter.apply(&mut snapshot);
         snapshot
     }
@@ -82,7 +98,7 @@ impl Source for SnapshotSource {
         let devices = self
             .devices
             .iter()
-            .map(|device| device.as_snapshot_with(SnapshotFields::fast()))
+            .map(|device| device.as_snapshot_with(self.fields))
             .collect();
         if previous.backend.is_empty() {
             // The first reading: the driver's versions too (no devices
@@ -98,6 +114,21 @@ impl Source for SnapshotSource {
             host: nvitop::host::snapshot(),
             ..previous.clone()
         }
+    }
+
+    fn set_pcie(&mut self, read: bool) {
+        self.fields = SnapshotFields::fast().pcie_throughput(read);
+    }
+
+    fn tree(&mut self, snapshot: &Snapshot) -> Option<Tree> {
+        Some(tree::build(snapshot, &mut self.reader))
+    }
+}
+
+impl SnapshotSource {
+    /// The fields read now (tests check PCIe is off unless shown).
+    pub fn fields(&self) -> SnapshotFields {
+        self.fields
     }
 }
 
@@ -115,13 +146,47 @@ pub struct Published {
     /// Whether its process list was read (false until the first full
     /// reading lands: the panel says "Gathering process status...").
     pub processes_ready: bool,
+    /// The series the graphs draw, this reading included; the collector
+    /// adds to them, the UI only reads (each holds the lock briefly).
+    pub history: Arc<Mutex<History>>,
+    /// The process tree, while the tree view is open.
+    pub tree: Option<Arc<Tree>>,
+}
+
+impl Published {
+    /// A reading with an empty history and no tree (tests, benches).
+    pub fn of(snapshot: Snapshot, processes_ready: bool) -> Self {
+        Self {
+            snapshot: Arc::new(snapshot),
+            processes_ready,
+            history: Arc::new(Mutex::new(History::new(DEVICE_INTERVAL, PROCESS_INTERVAL))),
+            tree: None,
+        }
+    }
+
+    /// Reads the history (a poisoned lock still holds whole rings: a
+    /// panic while pushing leaves at worst one sample stale).
+    pub fn with_history<T>(&self, read: impl FnOnce(&History) -> T) -> T {
+        read(&self.history.lock().unwrap_or_else(PoisonError::into_inner))
+    }
 }
 
 /// What the UI asks of the collector.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Control {
     /// Read everything now.
     Refresh,
+    /// What the screens need beyond the main screen: PCIe throughput
+    /// (the device graph shows it), the process tree (the tree view is
+    /// open). Turning either on reads everything now.
+    Reads {
+        /// Read PCIe throughput.
+        pcie: bool,
+        /// Build the process tree.
+        tree: bool,
+        /// Keep series of this process (the process metrics screen's).
+        watch: Option<ProcessKey>,
+    },
 }
 
 /// Runs the collector until the UI hangs up: a quick device reading first
@@ -145,48 +210,132 @@ pub fn run(
         host: nvitop::host::HostSnapshot::default(),
         process_errors: Vec::new(),
     };
+    let history = Arc::new(Mutex::new(History::new(device_interval, process_interval)));
+    let record = |snapshot: &Snapshot, processes: bool| {
+        let mut history = history.lock().unwrap_or_else(PoisonError::into_inner);
+        history.record_devices(snapshot);
+        if processes {
+            history.record_processes(snapshot);
+        }
+    };
+    let publish = |snapshot: Snapshot, processes_ready: bool, tree: Option<Arc<Tree>>| {
+        let published = Published {
+            snapshot: Arc::new(snapshot),
+            processes_ready,
+            history: Arc::clone(&history),
+            tree,
+        };
+        events.send(Event::Snapshot(published)).is_ok()
+    };
     let first = source.devices(&empty);
-    if !publish(events, first, false) {
+    record(&first, false);
+    if !publish(first, false, None) {
         return;
     }
     let mut next_full = Instant::now();
     let mut next_devices = Instant::now() + device_interval;
     let mut previous: Option<Snapshot> = None;
+    let mut want_tree = false;
+    let mut tree: Option<Arc<Tree>> = None;
     loop {
         let now = Instant::now();
         if now >= next_full {
             let snapshot = source.full();
             next_full = Instant::now() + process_interval;
             next_devices = Instant::now() + device_interval;
+            record(&snapshot, true);
+            tree = if want_tree {
+                source.tree(&snapshot).map(Arc::new)
+            } else {
+                None
+            };
             previous = Some(snapshot.clone());
-            if !publish(events, snapshot, true) {
+            if !publish(snapshot, true, tree.clone()) {
                 return;
             }
         } else if now >= next_devices {
             let snapshot = source.devices(previous.as_ref().unwrap_or(&empty));
             next_devices = Instant::now() + device_interval;
             let ready = previous.is_some();
+            record(&snapshot, false);
             previous = Some(snapshot.clone());
-            if !publish(events, snapshot, ready) {
+            if !publish(snapshot, ready, tree.clone()) {
                 return;
             }
         }
         let wait = next_full.min(next_devices).saturating_duration_since(Instant::now());
         match control.recv_timeout(wait) {
             Ok(Control::Refresh) => next_full = Instant::now(),
+            Ok(Control::Reads { pcie, tree: on, watch }) => {
+                source.set_pcie(pcie);
+                let watch: Vec<ProcessKey> = watch.into_iter().collect();
+                let changed = history.lock().unwrap_or_else(PoisonError::into_inner).watched != watch;
+                if changed {
+                    history.lock().unwrap_or_else(PoisonError::into_inner).watch(&watch);
+                    // The new process's graphs start with a reading now.
+                    if !watch.is_empty() {
+                        next_full = Instant::now();
+                    }
+                }
+                if on && !want_tree {
+                    next_full = Instant::now();
+                }
+                want_tree = on;
+                if !on {
+                    tree = None;
+                }
+                if pcie {
+                    next_devices = Instant::now();
+                }
+            }
             Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => return,
         }
     }
 }
 
-/// Sends a reading to the UI; false when the UI is gone.
-fn publish(events: &Sender<Event>, snapshot: Snapshot, processes_ready: bool) -> bool {
-    let published = Published {
-        snapshot: Arc::new(snapshot),
-        processes_ready,
+/// The environment of the process `target` (`None`: this monitor's own),
+/// as sorted `NAME=value` lines.
+///
+/// # Errors
+/// Why it cannot be read, in words: the process is gone (or its pid was
+/// reused), or the kernel refuses (another user's process: only its owner
+/// and root may read it).
+pub fn read_environment(target: Option<&ProcessKey>) -> Result<Vec<String>, String> {
+    let (path, who) = match target {
+        None => ("/proc/self/environ".to_owned(), "this monitor".to_owned()),
+        Some(key) => {
+            let gone = || format!("process {} is gone: it exited", key.pid);
+            let Some(start) = key.start_ticks else {
+                return Err(format!(
+                    "process {} is not visible on this host (another pid namespace): its environment cannot be read",
+                    key.pid
+                ));
+            };
+            let process = nvitop::HostProcess::new(key.pid).map_err(|_| gone())?;
+            if process.start_ticks() != start {
+                return Err(format!(
+                    "process {} is gone: the pid now belongs to another process",
+                    key.pid
+                ));
+            }
+            (format!("/proc/{}/environ", key.pid), format!("process {}", key.pid))
+        }
     };
-    events.send(Event::Snapshot(published)).is_ok()
+    let bytes = std::fs::read(&path).map_err(|err| match err.kind() {
+        std::io::ErrorKind::PermissionDenied => {
+            format!("permission denied: the environment of {who} is readable only by its owner and root ({path})")
+        }
+        std::io::ErrorKind::NotFound => format!("{who} is gone: it exited"),
+        _ => format!("cannot read {path}: {err}"),
+    })?;
+    let mut lines: Vec<String> = bytes
+        .split(|&b| b == 0)
+        .filter(|v| !v.is_empty())
+        .map(|v| String::from_utf8_lossy(v).into_owned())
+        .collect();
+    lines.sort();
+    Ok(lines)
 }
 
 #[cfg(test)]
@@ -286,5 +435,144 @@ mod tests {
         // The UI hanging up stops the collector.
         drop(control);
         collector.join().unwrap();
+    }
+
+    #[test]
+    fn pcie_is_read_only_while_asked() {
+        let backend: Arc<dyn Backend> = Arc::new(nvitop::backend::sim::SimBackend::default_machine());
+        let devices = nvitop::Device::all_in(&backend).unwrap();
+        let mut source = SnapshotSource::new(backend, devices, ProcessFilter::default());
+        assert!(!source.fields().pcie_throughput);
+        let snapshot = source.full();
+        assert!(snapshot.devices.iter().all(|d| d.pcie_rx_throughput.is_none()));
+        source.set_pcie(true);
+        assert!(source.fields().pcie_throughput);
+        let snapshot = source.full();
+        assert!(snapshot.devices.iter().any(|d| d.pcie_rx_throughput.is_some()));
+        source.set_pcie(false);
+        assert!(!source.fields().pcie_throughput);
+    }
+
+    /// Records what the collector asked of it.
+    struct Asked(mpsc::Sender<String>);
+
+    impl Source for Asked {
+        fn full(&mut self) -> Snapshot {
+            marked("full")
+        }
+
+        fn devices(&mut self, _previous: &Snapshot) -> Snapshot {
+            marked("devices")
+        }
+
+        fn set_pcie(&mut self, read: bool) {
+            let _ = self.0.send(format!("pcie {read}"));
+        }
+
+        fn tree(&mut self, _snapshot: &Snapshot) -> Option<Tree> {
+            let _ = self.0.send("tree".to_owned());
+            Some(Tree::default())
+        }
+    }
+
+    #[test]
+    fn reads_turn_pcie_and_the_tree_on_and_off_and_readings_fill_the_history() {
+        let (events, inbox) = mpsc::channel();
+        let (control, control_inbox) = mpsc::channel();
+        let (asked, asks) = mpsc::channel();
+        let intervals = (Duration::from_hours(1), Duration::from_hours(1));
+        let collector = std::thread::spawn(move || run(Asked(asked), intervals, &control_inbox, &events));
+        let published = |inbox: &mpsc::Receiver<Event>| match inbox.recv_timeout(Duration::from_secs(5)).unwrap() {
+            Event::Snapshot(p) => p,
+            other => panic!("{other:?}"),
+        };
+        let first = published(&inbox);
+        assert!(first.tree.is_none());
+        let _full = published(&inbox);
+        control
+            .send(Control::Reads {
+                pcie: true,
+                tree: true,
+                watch: None,
+            })
+            .unwrap();
+        assert_eq!(asks.recv_timeout(Duration::from_secs(5)).unwrap(), "pcie true");
+        // Turning the tree on reads everything now, the tree with it.
+        let with_tree = published(&inbox);
+        assert!(with_tree.tree.is_some());
+        assert_eq!(asks.recv_timeout(Duration::from_secs(5)).unwrap(), "tree");
+        // Every reading goes into the one history the UI reads (an hour
+        // apart, a ring keeps a single sample: an hour is all it shows).
+        assert!(Arc::ptr_eq(&first.history, &with_tree.history));
+        assert_eq!(with_tree.with_history(|h| (h.cpu.len(), h.cpu.capacity())), (1, 1));
+        // Watching a process: its series are kept from now on.
+        let key = ProcessKey {
+            pid: 7,
+            start_ticks: Some(1),
+            device: "0".to_owned(),
+        };
+        control
+            .send(Control::Reads {
+                pcie: true,
+                tree: true,
+                watch: Some(key.clone()),
+            })
+            .unwrap();
+        let watched = published(&inbox);
+        assert_eq!(watched.with_history(|h| h.watched.clone()), [key]);
+        // (The reading it triggered built the tree, still open.)
+        assert_eq!(asks.recv_timeout(Duration::from_secs(5)).unwrap(), "pcie true");
+        assert_eq!(asks.recv_timeout(Duration::from_secs(5)).unwrap(), "tree");
+        control
+            .send(Control::Reads {
+                pcie: false,
+                tree: false,
+                watch: None,
+            })
+            .unwrap();
+        assert_eq!(asks.recv_timeout(Duration::from_secs(5)).unwrap(), "pcie false");
+        drop(control);
+        collector.join().unwrap();
+    }
+
+    #[test]
+    fn environment_own_gone_and_reused() {
+        let own = read_environment(None).unwrap();
+        assert!(own.windows(2).all(|w| w[0] <= w[1]), "sorted");
+        assert!(own.iter().any(|l| l.contains('=')));
+        let mut child = std::process::Command::new("sleep")
+            .arg("30")
+            .env("NVITOP_ENV_TEST", "yes")
+            .spawn()
+            .unwrap();
+        let start = nvitop::HostProcess::new(child.id()).unwrap().start_ticks();
+        let pid = child.id();
+        let key = |start| ProcessKey {
+            pid,
+            start_ticks: Some(start),
+            device: "0".to_owned(),
+        };
+        // Until the child has exec'd `sleep`, it has the test's environment:
+        // wait for the exec (a few milliseconds at most).
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let lines = loop {
+            let lines = read_environment(Some(&key(start))).unwrap();
+            if lines.contains(&"NVITOP_ENV_TEST=yes".to_owned()) || Instant::now() > deadline {
+                break lines;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        };
+        assert!(lines.contains(&"NVITOP_ENV_TEST=yes".to_owned()), "{lines:?}");
+        let reused = read_environment(Some(&key(start + 1))).unwrap_err();
+        assert!(reused.contains("pid now belongs to another process"), "{reused}");
+        child.kill().unwrap();
+        child.wait().unwrap();
+        let gone = read_environment(Some(&key(start))).unwrap_err();
+        assert!(gone.contains("is gone"), "{gone}");
+        let unknown = ProcessKey {
+            start_ticks: None,
+            ..key(start)
+        };
+        assert!(read_environment(Some(&unknown)).unwrap_err().contains("not visible"));
     }
 }

@@ -55,7 +55,10 @@ pub fn run(cli: &Cli, env: &Environment, warnings: &mut impl std::io::Write) -> 
     let guard = TerminalGuard::enter().map_err(runtime)?;
     terminal::forward_input(events).map_err(runtime)?;
     let mut screen = Terminal::new(CrosstermBackend::new(std::io::stdout())).map_err(runtime)?;
-    let state = AppState::new(layout, cli.readonly);
+    let mut state = AppState::new(layout, cli.readonly);
+    if let Some(window) = cli.graph_window {
+        state.graph_window = window;
+    }
     let result = run_loop(&mut screen, state, &inbox, &control, &view, signals::send, &mut |_| {});
     drop(screen);
     drop(guard);

@@ -7,17 +7,31 @@
 //! - [`view`]: draws state + newest snapshot with the one-shot widgets.
 //! - [`terminal`]: raw mode, alternate screen, and giving them back.
 //! - [`signals`]: the dialog's signal, through the SDK's identity guard.
+//! - [`history`]: fixed-size rings the collector fills; [`graph`] draws
+//!   them in braille or ASCII.
+//! - One view module per screen: [`view`] (main, with [`history_view`]'s
+//!   graphs), [`process_view`], [`tree_view`] (data from [`tree`]),
+//!   [`environment_view`], [`help_view`].
 //!
 //! The loop ([`run_loop`]) sleeps on one channel that carries input,
 //! snapshots and termination signals: nothing polls.
 
 pub mod collect;
+pub mod environment_view;
+pub mod graph;
+pub mod help_view;
+pub mod history;
+pub mod history_view;
 pub mod keys;
 pub mod launch;
+pub mod mouse;
+pub mod process_view;
 pub mod rows;
 pub mod signals;
 pub mod state;
 pub mod terminal;
+pub mod tree;
+pub mod tree_view;
 pub mod view;
 
 use std::sync::mpsc::{Receiver, Sender};
@@ -88,8 +102,13 @@ where
         // snapshots costs one draw.
         for event in std::iter::once(first).chain(events.try_iter()) {
             match event {
-                Event::Input(TermEvent::Key(key)) if key.kind != KeyEventKind::Release => {
-                    let Some(action) = keys::action_for(&state, key) else {
+                Event::Input(input @ (TermEvent::Key(_) | TermEvent::Mouse(_))) => {
+                    let action = match input {
+                        TermEvent::Key(key) if key.kind != KeyEventKind::Release => keys::action_for(&state, key),
+                        TermEvent::Mouse(event) => mouse::action_for(&state, &shown, event),
+                        _ => None,
+                    };
+                    let Some(action) = action else {
                         continue;
                     };
                     if !matches!(action, Action::Signal(_)) {
@@ -104,7 +123,7 @@ where
                     // filter and sort (`\`, a pid, Enter, Down selects in
                     // the filtered list).
                     if let Some(latest) = &latest {
-                        shown.rows = view::rows_of(&state, latest).1;
+                        shown.rows = view::rows_of_screen(&state, latest);
                     }
                     match effect {
                         Effect::None => {}
@@ -118,6 +137,13 @@ where
                             state.status = Some(send(kind, &targets));
                             let _ = control.send(Control::Refresh);
                         }
+                        Effect::Reads => {
+                            let (pcie, tree, watch) = state.reads();
+                            let _ = control.send(Control::Reads { pcie, tree, watch });
+                        }
+                        Effect::ReadEnvironment(target) => {
+                            state.environment = Some(environment_of(target, latest.as_ref()));
+                        }
                     }
                 }
                 Event::Input(_) => {}
@@ -129,11 +155,39 @@ where
             }
         }
         if let Some(latest) = &latest {
-            let (_, rows) = view::rows_of(&state, latest);
-            state.reconcile(&rows);
+            let rows = view::rows_of_screen(&state, latest);
+            // The tree arrives a reading after `t`: nothing to drop yet.
+            if state.screen != state::Screen::Tree || latest.tree.is_some() {
+                state.reconcile(&rows);
+            }
         }
         draw(terminal, &mut state, latest.as_ref(), view, &mut shown)?;
         on_frame(&state);
+    }
+}
+
+/// The environment screen for `target` (`None`: the monitor's own), read
+/// now: one small `/proc` file.
+fn environment_of(target: Option<rows::ProcessKey>, latest: Option<&Published>) -> state::EnvironmentView {
+    let title = match &target {
+        None => format!("nvitop-monitor (this process, pid {})", std::process::id()),
+        Some(key) => {
+            let command = latest
+                .and_then(|l| l.snapshot.processes.iter().find(|p| p.pid == key.pid))
+                .and_then(|p| p.host.as_ref())
+                .map(|h| h.name.clone());
+            match command {
+                Some(name) => format!("process {} ({name})", key.pid),
+                None => format!("process {}", key.pid),
+            }
+        }
+    };
+    state::EnvironmentView {
+        title,
+        lines: collect::read_environment(target.as_ref()),
+        target,
+        scroll_y: 0,
+        scroll_x: 0,
     }
 }
 

@@ -4,6 +4,7 @@
 //! tested without a terminal or a driver.
 
 use crate::cli::LayoutMode;
+use crate::live::history::GraphMetric;
 use crate::live::rows::{ProcessKey, SortKey};
 
 /// A signal the viewer can send, as the dialog offers them.
@@ -50,8 +51,7 @@ pub struct Dialog {
     pub targets: Vec<ProcessKey>,
 }
 
-/// Which screen is shown. The next screens (process metrics, tree,
-/// environment) join this list.
+/// Which screen is shown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Screen {
     /// Devices, host and processes.
@@ -59,6 +59,34 @@ pub enum Screen {
     Main,
     /// Every key.
     Help,
+    /// The selected process's metrics and live graphs (Enter).
+    Process,
+    /// The process tree around the GPU processes (`t`).
+    Tree,
+    /// A process's environment (`e`).
+    Environment,
+}
+
+/// The graph time spans `w` walks, seconds.
+pub const GRAPH_WINDOWS: [u64; 6] = [30, 60, 120, 300, 900, 3600];
+
+/// The default time span of the graphs, seconds.
+pub const DEFAULT_GRAPH_WINDOW: u64 = 120;
+
+/// What the environment screen shows: whose, and the variables or why
+/// they could not be read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnvironmentView {
+    /// `process 1234 (python)` or `nvitop-monitor (this process)`.
+    pub title: String,
+    /// Whose environment: `None` for the monitor's own.
+    pub target: Option<ProcessKey>,
+    /// `NAME=value` lines, sorted; or why they could not be read.
+    pub lines: Result<Vec<String>, String>,
+    /// First line shown.
+    pub scroll_y: usize,
+    /// Columns skipped at the start of each line.
+    pub scroll_x: usize,
 }
 
 /// The dialog's number of choices (three signals and Cancel).
@@ -132,6 +160,29 @@ pub enum Action {
     DialogApply,
     /// Close the dialog, sending nothing.
     DialogCancel,
+    /// Enter: the selected process's metrics screen.
+    OpenProcess,
+    /// `t`: the tree view (or back from it).
+    ToggleTree,
+    /// `e`: the environment of the selected process, or the monitor's.
+    OpenEnvironment,
+    /// `r` on the environment screen: read it again.
+    RereadEnvironment,
+    /// Scroll the environment screen by (columns, lines).
+    ScrollEnvironment(isize, isize),
+    /// Back to the main screen from any other.
+    Back,
+    /// `g`: the device graph's next metric pair.
+    GraphNext,
+    /// `w`: the graphs' next time span.
+    GraphWindow,
+    /// Scroll the help screen by this many lines.
+    ScrollHelp(isize),
+    /// A click: select this row of the shown ones (`None`: clear the
+    /// selection).
+    SelectRow(Option<usize>),
+    /// A click on a dialog choice: highlight and do it.
+    DialogClick(usize),
 }
 
 /// What the loop must do after an action, beyond redrawing.
@@ -145,6 +196,11 @@ pub enum Effect {
     Refresh,
     /// Send this signal to these processes.
     Send(SignalKind, Vec<ProcessKey>),
+    /// The collector must (or need no longer) read what the screen shows:
+    /// PCIe throughput for the device graph, the process tree.
+    Reads,
+    /// Read this process's environment (`None`: the monitor's own).
+    ReadEnvironment(Option<ProcessKey>),
 }
 
 /// What an action sees of the screen: the shown rows and the page size.
@@ -173,7 +229,7 @@ pub struct Viewport {
 pub const COMMAND_STEP: usize = 4;
 
 /// The viewer's whole state.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AppState {
     /// The screen shown.
     pub screen: Screen,
@@ -203,6 +259,40 @@ pub struct AppState {
     pub status: Option<String>,
     /// `--readonly`: no signal is ever sent.
     pub readonly: bool,
+    /// The device graph's metric pair.
+    pub graph: GraphMetric,
+    /// The graphs' time span, seconds.
+    pub graph_window: u64,
+    /// The environment screen's content.
+    pub environment: Option<EnvironmentView>,
+    /// The first help line shown (the help is longer than a small
+    /// terminal).
+    pub help_scroll: usize,
+}
+
+impl Default for AppState {
+    fn default() -> Self {
+        Self {
+            screen: Screen::Main,
+            layout: LayoutMode::Auto,
+            selected: None,
+            tagged: Vec::new(),
+            sort: SortKey::Gpu,
+            reversed: false,
+            sort_pending: false,
+            filter: String::new(),
+            prompt: None,
+            scroll: 0,
+            command_offset: 0,
+            dialog: None,
+            status: None,
+            readonly: false,
+            graph: GraphMetric::MemoryUtilization,
+            graph_window: DEFAULT_GRAPH_WINDOW,
+            environment: None,
+            help_scroll: 0,
+        }
+    }
 }
 
 impl AppState {
@@ -213,6 +303,15 @@ impl AppState {
             readonly,
             ..Self::default()
         }
+    }
+
+    /// What the collector must read beyond the main screen: PCIe
+    /// throughput (the device graph shows it), the process tree (the tree
+    /// view is open), the series of one process (its metrics screen is
+    /// open).
+    pub fn reads(&self) -> (bool, bool, Option<ProcessKey>) {
+        let watch = self.selected.clone().filter(|_| self.screen == Screen::Process);
+        (self.graph.needs_pcie(), self.screen == Screen::Tree, watch)
     }
 
     /// The filter in effect: the prompt's text while it is open.
@@ -228,7 +327,19 @@ impl AppState {
         }
         match action {
             A::Quit => return Effect::Quit,
-            A::Show(screen) => self.screen = screen,
+            A::Show(screen) => {
+                self.help_scroll = 0;
+                self.screen = screen;
+            }
+            A::SelectRow(row) => self.selected = row.and_then(|r| cx.rows.get(r).cloned()),
+            A::DialogClick(choice) => {
+                if let Some(dialog) = self.dialog.take()
+                    && let Some(&kind) = SignalKind::ALL.get(choice)
+                {
+                    return Effect::Send(kind, dialog.targets);
+                }
+            }
+            A::ScrollHelp(by) => self.help_scroll = self.help_scroll.saturating_add_signed(by),
             A::Layout(layout) => self.layout = layout,
             A::Refresh => return Effect::Refresh,
             A::Up => self.step(cx.rows, -1),
@@ -306,6 +417,61 @@ impl AppState {
                 }
             }
             A::DialogCancel => self.dialog = None,
+            A::OpenProcess => {
+                if self.selected.is_some() {
+                    self.screen = Screen::Process;
+                    return Effect::Reads;
+                }
+            }
+            A::ToggleTree => {
+                // Tree rows and main rows are other lists: a selection or
+                // tag of one means nothing in the other.
+                self.selected = None;
+                self.tagged.clear();
+                self.scroll = 0;
+                self.screen = if self.screen == Screen::Tree {
+                    Screen::Main
+                } else {
+                    Screen::Tree
+                };
+                return Effect::Reads;
+            }
+            A::OpenEnvironment => {
+                self.screen = Screen::Environment;
+                return Effect::ReadEnvironment(self.selected.clone());
+            }
+            A::RereadEnvironment => {
+                let target = self.environment.as_ref().and_then(|e| e.target.clone());
+                return Effect::ReadEnvironment(target);
+            }
+            A::ScrollEnvironment(dx, dy) => {
+                if let Some(env) = &mut self.environment {
+                    env.scroll_x = env.scroll_x.saturating_add_signed(dx);
+                    env.scroll_y = env.scroll_y.saturating_add_signed(dy);
+                    let lines = env.lines.as_ref().map_or(0, Vec::len);
+                    env.scroll_y = env.scroll_y.min(lines.saturating_sub(1));
+                }
+            }
+            A::Back => {
+                let from = self.screen;
+                self.screen = Screen::Main;
+                if from == Screen::Tree {
+                    self.selected = None;
+                    self.tagged.clear();
+                    self.scroll = 0;
+                }
+                if matches!(from, Screen::Tree | Screen::Process) {
+                    return Effect::Reads;
+                }
+            }
+            A::GraphNext => {
+                self.graph = self.graph.next();
+                return Effect::Reads;
+            }
+            A::GraphWindow => {
+                let at = GRAPH_WINDOWS.iter().position(|&w| w > self.graph_window).unwrap_or(0);
+                self.graph_window = GRAPH_WINDOWS[at];
+            }
         }
         Effect::None
     }

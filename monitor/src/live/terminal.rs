@@ -9,6 +9,7 @@ use std::sync::Once;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::Sender;
 
+use crossterm::event::{DisableMouseCapture, EnableMouseCapture};
 use crossterm::terminal::{EnterAlternateScreen, LeaveAlternateScreen, disable_raw_mode, enable_raw_mode};
 use crossterm::{cursor, execute};
 
@@ -28,7 +29,7 @@ pub struct TerminalGuard {
 }
 
 impl TerminalGuard {
-    /// Raw mode, alternate screen, hidden cursor; and a panic hook that
+    /// Raw mode, alternate screen, hidden cursor, mouse reports; and a panic hook that
     /// gives them back before the panic message is printed (so it is
     /// readable on the normal screen).
     ///
@@ -40,7 +41,12 @@ impl TerminalGuard {
         // From here on, dropping the guard undoes whatever was done.
         TAKEN.store(true, Ordering::SeqCst);
         let guard = Self { _private: () };
-        execute!(std::io::stdout(), EnterAlternateScreen, cursor::Hide)?;
+        execute!(
+            std::io::stdout(),
+            EnterAlternateScreen,
+            cursor::Hide,
+            EnableMouseCapture
+        )?;
         Ok(guard)
     }
 }
@@ -60,7 +66,7 @@ pub fn restore() {
     }
     let mut out = std::io::stdout();
     // Nothing more can be done about a terminal that refuses.
-    let _ = execute!(out, LeaveAlternateScreen, cursor::Show);
+    let _ = execute!(out, DisableMouseCapture, LeaveAlternateScreen, cursor::Show);
     let _ = disable_raw_mode();
     let _ = out.flush();
 }

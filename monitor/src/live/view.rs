@@ -13,15 +13,15 @@ use ratatui::widgets::{Block, Borders, Clear, Paragraph, Widget};
 
 use crate::cli::LayoutMode;
 use crate::live::collect::Published;
-use crate::live::keys::HELP;
 use crate::live::rows::{self, ProcessKey, SortKey};
 use crate::live::state::{AppState, DIALOG_CHOICES, Screen, SignalKind, Viewport};
+use crate::live::{environment_view, help_view, history_view, process_view, tree_view};
 use crate::screen;
 use crate::text::{cut, width};
 use crate::theme::{Glyphs, RenderOptions};
 
 /// The dialog's frame with `--ascii`.
-const ASCII_BORDER: ratatui::symbols::border::Set<'static> = ratatui::symbols::border::Set {
+pub(crate) const ASCII_BORDER: ratatui::symbols::border::Set<'static> = ratatui::symbols::border::Set {
     top_left: "+",
     top_right: "+",
     bottom_left: "+",
@@ -48,6 +48,24 @@ pub struct Shown {
     pub rows: Vec<ProcessKey>,
     /// Body lines of the process panel on screen.
     pub page: usize,
+    /// Screen line of each row on screen, with its index in `rows` (what
+    /// a click selects).
+    pub lines: Vec<(u16, usize)>,
+    /// The signal dialog's choices on screen.
+    pub buttons: Vec<Button>,
+}
+
+/// A dialog choice's place on screen: line `y`, columns `x0..x1`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Button {
+    /// The line.
+    pub y: u16,
+    /// First column.
+    pub x0: u16,
+    /// Past the last column.
+    pub x1: u16,
+    /// The choice (0-2 a signal, 3 Cancel).
+    pub choice: usize,
 }
 
 /// What stays the same from frame to frame.
@@ -67,6 +85,15 @@ pub fn rows_of(state: &AppState, latest: &Published) -> (Vec<usize>, Vec<Process
     (order, keys)
 }
 
+/// The rows the screen shown works on: the tree's on the tree view, the
+/// filtered and sorted processes elsewhere.
+pub fn rows_of_screen(state: &AppState, latest: &Published) -> Vec<ProcessKey> {
+    if state.screen == Screen::Tree {
+        return latest.tree.as_ref().map(|t| t.keys()).unwrap_or_default();
+    }
+    rows_of(state, latest).1
+}
+
 /// Draws the viewer into `area` of `buf`; keeps the selection in view
 /// (the only state it changes: scroll offsets depend on the frame's size).
 pub fn draw(
@@ -80,9 +107,13 @@ pub fn draw(
     // Help needs no reading: with a slow driver it opens before the first
     // reading lands.
     if state.screen == Screen::Help {
-        help(buf, area, state, options);
+        help_view::draw(buf, area, state, options);
         let rows = latest.map(|latest| rows_of(state, latest).1).unwrap_or_default();
-        return Shown { rows, page: 1 };
+        return Shown {
+            rows,
+            page: 1,
+            ..Shown::default()
+        };
     }
     let Some(latest) = latest else {
         let line = Line::from(vec![
@@ -93,9 +124,28 @@ pub fn draw(
         return Shown::default();
     };
     let (order, keys) = rows_of(state, latest);
+    let one_page = |rows| Shown {
+        rows,
+        page: 1,
+        ..Shown::default()
+    };
+    match state.screen {
+        // Drawn above, with or without a reading.
+        Screen::Help => {}
+        Screen::Process => {
+            process_view::draw(buf, area, state, latest, options);
+            return one_page(keys);
+        }
+        Screen::Environment => {
+            environment_view::draw(buf, area, state, options);
+            return one_page(keys);
+        }
+        Screen::Tree => return tree_view::draw(buf, area, state, latest, view),
+        Screen::Main => {}
+    }
     if area.width < TABLE_WIDTH {
         narrow(buf, area, options);
-        return Shown { rows: keys, page: 1 };
+        return one_page(keys);
     }
     let snapshot = &latest.snapshot;
     let selected = state
@@ -125,7 +175,22 @@ pub fn draw(
     let panel = ProcessPanel::live(snapshot, options, &live);
     let devices = device_table(state.layout, snapshot, options, area, panel.body_lines(), bottom);
     let host = HostPanel::new(snapshot, options);
-    let top = 1 + devices.height() + host.height() + 1;
+    let full = devices.height()
+        > DevicePanel::new(snapshot, options)
+            .compact(true)
+            .at_width(area.width)
+            .height();
+    let graphs_height = if full
+        && graph_room(
+            state.layout,
+            area.height,
+            1 + devices.height() + host.height() + 1 + bottom,
+        ) {
+        history_view::HEIGHT
+    } else {
+        0
+    };
+    let top = 1 + devices.height() + host.height() + graphs_height + 1;
     let room = area.height.saturating_sub(top + bottom);
     let visible = usize::from(room).saturating_sub(HEADER_LINES + FOOTER_LINES);
     let selected_row = state
@@ -150,18 +215,42 @@ pub fn draw(
     };
     devices.render(place(devices.height()), buf);
     host.render(place(host.height()), buf);
+    if graphs_height > 0 {
+        let selected_device = state.selected.as_ref().map(|k| k.device.clone());
+        history_view::draw(
+            buf,
+            place(graphs_height),
+            state,
+            latest,
+            selected_device.as_deref(),
+            options,
+        );
+    }
     place(1);
-    panel.render(place(room), buf);
+    let panel_area = place(room);
+    panel.render(panel_area, buf);
+    let first = panel_area.y + u16::try_from(HEADER_LINES).unwrap_or(0);
+    let lines = (0..keys.len())
+        .filter_map(|row| {
+            let line = panel.body_line_of(row)?;
+            let on = line.checked_sub(state.scroll).filter(|&l| l < visible)?;
+            Some((first + u16::try_from(on).ok()?, row))
+        })
+        .collect();
     if let Some(line) = bottom_line(state) {
         let y = area.bottom().saturating_sub(1);
         buf.set_line(area.x, y, &line_of(&line, options), area.width);
     }
-    if let Some(dialog) = &state.dialog {
-        draw_dialog(buf, area, dialog.choice, &dialog.targets, options);
-    }
+    let buttons = state
+        .dialog
+        .as_ref()
+        .map(|dialog| draw_dialog(buf, area, dialog.choice, &dialog.targets, options))
+        .unwrap_or_default();
     Shown {
         rows: keys,
         page: visible,
+        lines,
+        buttons,
     }
 }
 
@@ -192,8 +281,17 @@ fn device_table(
     }
 }
 
+/// Whether the history graphs fit under the host panel: in the full
+/// layout when the process panel keeps its header, footer and a row; in
+/// auto when it keeps [`AUTO_MIN_ROWS`] rows.
+fn graph_room(layout: LayoutMode, height: u16, above: u16) -> bool {
+    let rows = if layout == LayoutMode::Full { 1 } else { AUTO_MIN_ROWS };
+    let need = usize::from(above) + usize::from(history_view::HEIGHT) + HEADER_LINES + FOOTER_LINES + rows;
+    layout != LayoutMode::Compact && need <= usize::from(height)
+}
+
 /// `(Press h for help or q to quit)`, and what limits the viewer.
-fn hint(state: &AppState) -> String {
+pub(crate) fn hint(state: &AppState) -> String {
     let mut hint = String::from("  (Press h for help or q to quit)");
     if state.readonly {
         hint.push_str("  read-only: signal keys are off");
@@ -201,7 +299,13 @@ fn hint(state: &AppState) -> String {
     hint
 }
 
-fn header(buf: &mut Buffer, area: Rect, state: &AppState, snapshot: &nvitop::Snapshot, options: &RenderOptions) {
+pub(crate) fn header(
+    buf: &mut Buffer,
+    area: Rect,
+    state: &AppState,
+    snapshot: &nvitop::Snapshot,
+    options: &RenderOptions,
+) {
     let mut spans = vec![Span::raw(screen::date(snapshot, options))];
     if snapshot.simulated {
         spans.push(Span::styled("  (simulated GPUs)", options.theme.warning()));
@@ -212,7 +316,7 @@ fn header(buf: &mut Buffer, area: Rect, state: &AppState, snapshot: &nvitop::Sna
 
 /// The bottom line: the open filter prompt, else the status message, else
 /// the kept filter; `None` when there is nothing to say.
-fn bottom_line(state: &AppState) -> Option<String> {
+pub(crate) fn bottom_line(state: &AppState) -> Option<String> {
     if let Some(prompt) = &state.prompt {
         return Some(format!("Filter: {prompt}_   (Enter keeps it, Esc clears it)"));
     }
@@ -222,47 +326,8 @@ fn bottom_line(state: &AppState) -> Option<String> {
     (!state.filter.is_empty()).then(|| format!("Filter: {}   (\\ to change)", state.filter))
 }
 
-fn line_of(text: &str, options: &RenderOptions) -> Line<'static> {
+pub(crate) fn line_of(text: &str, options: &RenderOptions) -> Line<'static> {
     Line::from(Span::styled(text.to_owned(), options.theme.title()))
-}
-
-/// The help screen: every key, the thresholds, and under `--readonly`
-/// the signal keys dimmed.
-fn help(buf: &mut Buffer, area: Rect, state: &AppState, options: &RenderOptions) {
-    let keys_width = HELP.iter().map(|(k, _, _)| width(k)).max().unwrap_or(0);
-    let mut lines = vec![
-        Line::from(Span::styled(
-            "nvitop-monitor -m: keys (press any key to return)",
-            options.theme.title(),
-        )),
-        Line::from(""),
-    ];
-    for (keys, what, signal) in HELP {
-        let style = if *signal && state.readonly {
-            options.theme.dim()
-        } else {
-            ratatui::style::Style::default()
-        };
-        let what = if *signal && state.readonly {
-            format!("{what} (off: --readonly)")
-        } else {
-            (*what).to_owned()
-        };
-        lines.push(Line::from(vec![
-            Span::styled(
-                format!("  {}  ", crate::text::left(keys, keys_width)),
-                options.theme.title(),
-            ),
-            Span::styled(what, style),
-        ]));
-    }
-    let (gpu, mem) = (options.gpu_thresholds, options.mem_thresholds);
-    lines.push(Line::from(""));
-    lines.push(Line::from(format!(
-        "  Thresholds: GPU utilization {} {}, memory {} {} (percent: light below the first, heavy from the second)",
-        gpu.low, gpu.high, mem.low, mem.high
-    )));
-    Paragraph::new(lines).render(area, buf);
 }
 
 /// The message for a terminal narrower than the device table, centred and
@@ -303,8 +368,14 @@ fn wrap(text: &str, columns: usize) -> Vec<String> {
 }
 
 /// The confirmation dialog, centred: whom it signals and the four choices,
-/// the highlighted one reversed.
-fn draw_dialog(buf: &mut Buffer, area: Rect, choice: usize, targets: &[ProcessKey], options: &RenderOptions) {
+/// the highlighted one reversed. Returns where the choices are.
+pub(crate) fn draw_dialog(
+    buf: &mut Buffer,
+    area: Rect,
+    choice: usize,
+    targets: &[ProcessKey],
+    options: &RenderOptions,
+) -> Vec<Button> {
     let mut pids: Vec<String> = targets.iter().map(|k| k.pid.to_string()).collect();
     pids.dedup();
     let who = match pids.len() {
@@ -348,4 +419,22 @@ fn draw_dialog(buf: &mut Buffer, area: Rect, choice: usize, targets: &[ProcessKe
         block = block.border_set(ASCII_BORDER);
     }
     Paragraph::new(text).block(block).render(rect, buf);
+    // The choices' line: the frame, a space, then each ` N NAME ` and a
+    // space.
+    let y = rect.y + 3;
+    let mut x = rect.x + 2;
+    let mut buttons = Vec::new();
+    for (i, name) in names.iter().enumerate() {
+        let w = u16::try_from(width(name) + 4).unwrap_or(0);
+        if y < rect.bottom() {
+            buttons.push(Button {
+                y,
+                x0: x,
+                x1: (x + w).min(rect.right()),
+                choice: i,
+            });
+        }
+        x = x.saturating_add(w + 1);
+    }
+    buttons
 }

@@ -1,0 +1,463 @@
+//! The viewer's history: fixed-size ring buffers of host, device and
+//! process series, fed by the collection thread after each reading and
+//! read by the UI when it draws a graph.
+//!
+//! Every ring is allocated once with room for [`MAX_WINDOW`] at the
+//! reading interval; pushing a sample overwrites the oldest, so memory
+//! does not grow with uptime. N/A is stored as NaN and drawn as a gap,
+//! never as a zero.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use nvitop::Snapshot;
+
+use crate::live::rows::ProcessKey;
+
+/// The longest time span a graph can show (`--graph-window` at most).
+pub const MAX_WINDOW: Duration = Duration::from_hours(1);
+
+/// The most samples a ring keeps, whatever the interval (an hour at
+/// 0.25 s).
+pub const MAX_SAMPLES: usize = 14_400;
+
+/// A fixed-size ring of samples, oldest first; `f32` NaN is N/A.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Ring {
+    values: Box<[f32]>,
+    /// The slot the next sample goes to.
+    head: usize,
+    /// Samples pushed, up to the capacity.
+    len: usize,
+}
+
+impl Ring {
+    /// An empty ring for `capacity` samples (at least one).
+    pub fn new(capacity: usize) -> Self {
+        Self {
+            values: vec![f32::NAN; capacity.max(1)].into_boxed_slice(),
+            head: 0,
+            len: 0,
+        }
+    }
+
+    /// Adds a sample (`None`: N/A), dropping the oldest when full.
+    pub fn push(&mut self, value: Option<f64>) {
+        #[allow(clippy::cast_possible_truncation)]
+        let value = value.filter(|v| v.is_finite()).map_or(f32::NAN, |v| v as f32);
+        self.values[self.head] = value;
+        self.head = (self.head + 1) % self.values.len();
+        self.len = (self.len + 1).min(self.values.len());
+    }
+
+    /// Samples the ring holds room for.
+    pub fn capacity(&self) -> usize {
+        self.values.len()
+    }
+
+    /// Samples pushed so far, up to the capacity.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether nothing was pushed yet.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The newest `n` slots, oldest first; slots before the first sample
+    /// are `None`, as are N/A samples.
+    pub fn last(&self, n: usize) -> Vec<Option<f64>> {
+        let cap = self.values.len();
+        (0..n)
+            .map(|i| {
+                // i-th of the last n: n - i samples back from the head.
+                let back = n - i;
+                if back > self.len {
+                    return None;
+                }
+                let at = (self.head + cap - back % cap) % cap;
+                let v = self.values[at];
+                (!v.is_nan()).then_some(f64::from(v))
+            })
+            .collect()
+    }
+
+    /// The newest sample, if any and not N/A.
+    pub fn latest(&self) -> Option<f64> {
+        self.last(1).pop().flatten()
+    }
+}
+
+/// What the device graph shows: a pair of series, the first growing up
+/// and the second hanging down; `g` walks them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum GraphMetric {
+    /// GPU memory (up) and GPU utilization (down), as nvitop.
+    #[default]
+    MemoryUtilization,
+    /// Power draw (W) and temperature (°C).
+    PowerTemperature,
+    /// PCIe RX and TX (KiB/s); only read while shown.
+    Pcie,
+    /// Encoder and decoder utilization.
+    Codec,
+}
+
+impl GraphMetric {
+    /// Every pair, in the order `g` walks them.
+    pub const ALL: [Self; 4] = [Self::MemoryUtilization, Self::PowerTemperature, Self::Pcie, Self::Codec];
+
+    /// The next pair, wrapping around.
+    #[must_use]
+    pub fn next(self) -> Self {
+        let at = Self::ALL.iter().position(|&m| m == self).unwrap_or(0);
+        Self::ALL[(at + 1) % Self::ALL.len()]
+    }
+
+    /// The two series, as [`DeviceSeries`] indices, with their labels.
+    pub fn series(self) -> [(DeviceSeries, &'static str); 2] {
+        use DeviceSeries as S;
+        match self {
+            Self::MemoryUtilization => [(S::Memory, "GPU MEM"), (S::Utilization, "GPU UTL")],
+            Self::PowerTemperature => [(S::Power, "POWER"), (S::Temperature, "TEMP")],
+            Self::Pcie => [(S::PcieRx, "PCIe RX"), (S::PcieTx, "PCIe TX")],
+            Self::Codec => [(S::Encoder, "ENC"), (S::Decoder, "DEC")],
+        }
+    }
+
+    /// Whether showing it needs the PCIe counters read.
+    pub fn needs_pcie(self) -> bool {
+        self == Self::Pcie
+    }
+}
+
+/// One device series.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeviceSeries {
+    /// GPU utilization, percent.
+    Utilization,
+    /// Memory used, percent of total.
+    Memory,
+    /// Power draw, watts.
+    Power,
+    /// Temperature, °C.
+    Temperature,
+    /// PCIe receive, KiB/s.
+    PcieRx,
+    /// PCIe transmit, KiB/s.
+    PcieTx,
+    /// Encoder utilization, percent.
+    Encoder,
+    /// Decoder utilization, percent.
+    Decoder,
+}
+
+impl DeviceSeries {
+    const COUNT: usize = 8;
+
+    fn slot(self) -> usize {
+        self as usize
+    }
+
+    /// Whether the series is a percentage (its scale is 0-100).
+    pub fn is_percent(self) -> bool {
+        matches!(self, Self::Utilization | Self::Memory | Self::Encoder | Self::Decoder)
+    }
+
+    /// The value with its unit, as a graph's label shows it.
+    pub fn format(self, value: Option<f64>) -> String {
+        let Some(v) = value else {
+            return nvitop::format::NA.to_owned();
+        };
+        match self {
+            Self::Power => format!("{v:.0}W"),
+            Self::Temperature => format!("{v:.0}C"),
+            Self::PcieRx | Self::PcieTx => {
+                #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+                let bytes = (v * 1024.0) as u64;
+                format!("{}/s", nvitop::format::bytes2human(bytes))
+            }
+            _ => format!("{v:.1}%"),
+        }
+    }
+}
+
+/// One process's series.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProcessHistory {
+    /// %CPU.
+    pub cpu: Ring,
+    /// Host memory (RSS), bytes.
+    pub host_memory: Ring,
+    /// GPU memory, bytes.
+    pub gpu_memory: Ring,
+    /// %SM.
+    pub sm: Ring,
+}
+
+impl ProcessHistory {
+    fn new(capacity: usize) -> Self {
+        Self {
+            cpu: Ring::new(capacity),
+            host_memory: Ring::new(capacity),
+            gpu_memory: Ring::new(capacity),
+            sm: Ring::new(capacity),
+        }
+    }
+}
+
+/// Everything the graphs draw.
+#[derive(Debug, Clone, PartialEq)]
+pub struct History {
+    /// Seconds between host and device samples.
+    pub device_interval: Duration,
+    /// Seconds between process samples.
+    pub process_interval: Duration,
+    /// Host CPU %.
+    pub cpu: Ring,
+    /// Host memory %.
+    pub memory: Ring,
+    /// Host swap %.
+    pub swap: Ring,
+    /// Per device (display index, in snapshot order), one ring per
+    /// [`DeviceSeries`].
+    pub devices: Vec<(String, Vec<Ring>)>,
+    /// Per watched process ([`History::watch`]) that the newest reading
+    /// still lists.
+    pub processes: HashMap<ProcessKey, ProcessHistory>,
+    /// The processes to keep series of.
+    pub watched: Vec<ProcessKey>,
+}
+
+/// Samples of `interval` that cover [`MAX_WINDOW`], at most [`MAX_SAMPLES`].
+pub fn capacity_for(interval: Duration) -> usize {
+    let secs = interval.as_secs_f64().max(0.001);
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    let n = (MAX_WINDOW.as_secs_f64() / secs).ceil() as usize;
+    n.clamp(1, MAX_SAMPLES)
+}
+
+impl History {
+    /// Empty history for readings every `device_interval` (host and
+    /// devices) and `process_interval` (processes).
+    pub fn new(device_interval: Duration, process_interval: Duration) -> Self {
+        let cap = capacity_for(device_interval);
+        Self {
+            device_interval,
+            process_interval,
+            cpu: Ring::new(cap),
+            memory: Ring::new(cap),
+            swap: Ring::new(cap),
+            devices: Vec::new(),
+            processes: HashMap::new(),
+            watched: Vec::new(),
+        }
+    }
+
+    /// Records the host and devices of `snapshot`.
+    pub fn record_devices(&mut self, snapshot: &Snapshot) {
+        use DeviceSeries as S;
+        let host = &snapshot.host;
+        self.cpu.push(Some(host.others_cpu_percent()));
+        self.memory.push(Some(host.memory_percent));
+        self.swap.push(Some(host.swap_percent));
+        let cap = self.cpu.capacity();
+        for device in &snapshot.devices {
+            let found = self
+                .devices
+                .iter()
+                .position(|(index, _)| *index == device.display_index);
+            let at = found.unwrap_or_else(|| {
+                let mut rings = vec![Ring::new(cap); DeviceSeries::COUNT];
+                // A device seen late starts with as many gaps as the
+                // others have samples, so the rings stay aligned.
+                let behind = self.cpu.len().saturating_sub(1);
+                for ring in &mut rings {
+                    for _ in 0..behind {
+                        ring.push(None);
+                    }
+                }
+                self.devices.push((device.display_index.clone(), rings));
+                self.devices.len() - 1
+            });
+            let rings = &mut self.devices[at].1;
+            let pct = |v: Option<u32>| v.map(f64::from);
+            rings[S::Utilization.slot()].push(pct(device.gpu_utilization));
+            rings[S::Memory.slot()].push(device.memory_percent);
+            rings[S::Power.slot()].push(device.power_usage.map(|mw| f64::from(mw) / 1000.0));
+            rings[S::Temperature.slot()].push(pct(device.temperature));
+            rings[S::PcieRx.slot()].push(pct(device.pcie_rx_throughput));
+            rings[S::PcieTx.slot()].push(pct(device.pcie_tx_throughput));
+            rings[S::Encoder.slot()].push(pct(device.encoder_utilization));
+            rings[S::Decoder.slot()].push(pct(device.decoder_utilization));
+        }
+    }
+
+    /// Which processes to keep series of from now on (the process metrics
+    /// screen's one): a machine's hundreds of processes would otherwise
+    /// cost an hour of rings each. Series of processes no longer watched
+    /// are dropped.
+    pub fn watch(&mut self, keys: &[ProcessKey]) {
+        self.watched = keys.to_vec();
+        self.processes.retain(|key, _| keys.contains(key));
+    }
+
+    /// Records the watched processes of `snapshot` and forgets those gone.
+    pub fn record_processes(&mut self, snapshot: &Snapshot) {
+        let cap = capacity_for(self.process_interval);
+        let keys: Vec<ProcessKey> = snapshot
+            .processes
+            .iter()
+            .map(ProcessKey::of)
+            .filter(|key| self.watched.contains(key))
+            .collect();
+        self.processes.retain(|key, _| keys.contains(key));
+        let watched = snapshot.processes.iter().filter(|p| keys.contains(&ProcessKey::of(p)));
+        for (p, key) in watched.zip(&keys) {
+            // Look up before inserting: no key clone per known process.
+            if !self.processes.contains_key(key) {
+                self.processes.insert(key.clone(), ProcessHistory::new(cap));
+            }
+            let Some(h) = self.processes.get_mut(key) else { continue };
+            let host = p.host.as_ref();
+            h.cpu.push(host.map(|h| h.cpu_percent));
+            #[allow(clippy::cast_precision_loss)]
+            h.host_memory.push(host.map(|h| h.rss as f64));
+            #[allow(clippy::cast_precision_loss)]
+            h.gpu_memory.push(p.gpu_memory.map(|b| b as f64));
+            h.sm.push(p.gpu_sm_utilization.map(f64::from));
+        }
+    }
+
+    /// The last `n` samples of `series`, averaged over the devices whose
+    /// display index `keep` accepts (N/A where none has a value).
+    pub fn device_series(&self, series: DeviceSeries, n: usize, keep: impl Fn(&str) -> bool) -> Vec<Option<f64>> {
+        let mut sums = vec![(0.0, 0u32); n];
+        for (index, rings) in &self.devices {
+            if !keep(index) {
+                continue;
+            }
+            for (sum, value) in sums.iter_mut().zip(rings[series.slot()].last(n)) {
+                if let Some(v) = value {
+                    sum.0 += v;
+                    sum.1 += 1;
+                }
+            }
+        }
+        sums.into_iter()
+            .map(|(sum, count)| (count > 0).then(|| sum / f64::from(count)))
+            .collect()
+    }
+
+    /// Bytes the rings hold room for (what the history costs in memory).
+    pub fn footprint(&self) -> usize {
+        let ring = |r: &Ring| r.capacity() * std::mem::size_of::<f32>();
+        ring(&self.cpu)
+            + ring(&self.memory)
+            + ring(&self.swap)
+            + self.devices.iter().flat_map(|(_, r)| r).map(ring).sum::<usize>()
+            + self
+                .processes
+                .values()
+                .map(|h| ring(&h.cpu) + ring(&h.host_memory) + ring(&h.gpu_memory) + ring(&h.sm))
+                .sum::<usize>()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use std::sync::Arc;
+
+    use nvitop::backend::Backend;
+    use nvitop::backend::sim::SimBackend;
+
+    use super::*;
+
+    #[test]
+    fn a_ring_keeps_the_newest_and_marks_gaps() {
+        let mut ring = Ring::new(3);
+        assert_eq!(ring.last(2), [None, None]);
+        ring.push(Some(1.0));
+        ring.push(None);
+        assert_eq!(ring.last(3), [None, Some(1.0), None]);
+        ring.push(Some(3.0));
+        ring.push(Some(4.0));
+        assert_eq!(ring.last(3), [None, Some(3.0), Some(4.0)]);
+        assert_eq!(ring.last(5), [None, None, None, Some(3.0), Some(4.0)]);
+        assert_eq!(ring.latest(), Some(4.0));
+        assert_eq!((ring.len(), ring.capacity()), (3, 3));
+    }
+
+    #[test]
+    fn an_hour_at_a_quarter_second_keeps_the_same_buffer_sizes() {
+        let backend: Arc<dyn Backend> = Arc::new(SimBackend::from_preset("h100x8").unwrap());
+        let snapshot = Snapshot::take_all(&backend).unwrap();
+        let interval = Duration::from_millis(250);
+        let mut history = History::new(interval, interval);
+        let watched: Vec<ProcessKey> = snapshot.processes.iter().take(2).map(ProcessKey::of).collect();
+        history.watch(&watched);
+        history.record_devices(&snapshot);
+        history.record_processes(&snapshot);
+        let after_one = history.footprint();
+        assert!(after_one > 0);
+        let steps = 3600 * 4;
+        for _ in 1..steps {
+            history.record_devices(&snapshot);
+            history.record_processes(&snapshot);
+        }
+        // Every ring was allocated once, up front: an hour of samples fits
+        // in the same bytes as the first one did.
+        assert_eq!(history.footprint(), after_one);
+        assert_eq!(history.cpu.len(), history.cpu.capacity());
+        // And more than an hour overwrites, never grows.
+        for _ in 0..1000 {
+            history.record_devices(&snapshot);
+            history.record_processes(&snapshot);
+        }
+        assert_eq!(history.footprint(), after_one);
+        assert_eq!(history.devices.len(), snapshot.devices.len());
+        assert_eq!(history.processes.len(), 2);
+    }
+
+    #[test]
+    fn gone_processes_are_forgotten() {
+        let backend: Arc<dyn Backend> = Arc::new(SimBackend::from_preset("default").unwrap());
+        let mut snapshot = Snapshot::take_all(&backend).unwrap();
+        let mut history = History::new(Duration::from_secs(1), Duration::from_secs(2));
+        // Nothing watched: no process series at all.
+        history.record_processes(&snapshot);
+        assert!(history.processes.is_empty());
+        let all: Vec<ProcessKey> = snapshot.processes.iter().map(ProcessKey::of).collect();
+        history.watch(&all);
+        history.record_processes(&snapshot);
+        assert_eq!(history.processes.len(), all.len());
+        assert!(all.len() > 1);
+        snapshot.processes.truncate(1);
+        history.record_processes(&snapshot);
+        assert_eq!(history.processes.len(), 1);
+        history.watch(&[]);
+        assert!(history.processes.is_empty());
+    }
+
+    #[test]
+    fn device_averages_skip_na() {
+        let mut history = History::new(Duration::from_secs(1), Duration::from_secs(1));
+        let mut rings = vec![Ring::new(4); DeviceSeries::COUNT];
+        rings[DeviceSeries::Utilization.slot()].push(Some(10.0));
+        rings[DeviceSeries::Utilization.slot()].push(None);
+        let mut other = vec![Ring::new(4); DeviceSeries::COUNT];
+        other[DeviceSeries::Utilization.slot()].push(Some(30.0));
+        other[DeviceSeries::Utilization.slot()].push(None);
+        history.devices = vec![("0".into(), rings), ("1".into(), other)];
+        assert_eq!(
+            history.device_series(DeviceSeries::Utilization, 3, |_| true),
+            [None, Some(20.0), None]
+        );
+        assert_eq!(
+            history.device_series(DeviceSeries::Utilization, 2, |i| i == "1"),
+            [Some(30.0), None]
+        );
+    }
+}
