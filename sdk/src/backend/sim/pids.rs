@@ -66,6 +66,20 @@ impl PidResolver {
         }
     }
 
+    /// The pid for `spec` and, when the spec binds it to a host process
+    /// that could exit (`parent`, `host:N`) and one runs there now, that
+    /// process's identity: a [`Binding`] the machine checks before listing
+    /// the pid. `self` needs none (it is the caller), nor do `gone` (no
+    /// process, on purpose) and literal pids ("that pid, whatever it is").
+    pub fn bind(&self, spec: PidSpec, offset: usize) -> (u32, Option<Binding>) {
+        let pid = self.resolve(spec, offset);
+        let binding = match spec {
+            PidSpec::Parent | PidSpec::Host(_) if pid != self.own => Binding::of(pid),
+            _ => None,
+        };
+        (pid, binding)
+    }
+
     /// The pid for `spec`; `offset` picks the n-th copy of a repeated process.
     pub fn resolve(&self, spec: PidSpec, offset: usize) -> u32 {
         match spec {
@@ -78,6 +92,38 @@ impl PidResolver {
                 len => self.host[(n + offset) % len],
             },
         }
+    }
+}
+
+/// The host process a simulated GPU process was bound to: its pid and its
+/// start time (clock ticks after boot), the pair that names one process
+/// even when pids are reused.
+///
+/// A real driver lists a process while it holds a context; a process that
+/// exits releases its contexts, and the driver stops listing it. The
+/// simulator does the same: a bound process is listed while the process
+/// it was bound to still runs (same pid, same start time, not a zombie).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Binding {
+    pid: u32,
+    start_ticks: u64,
+}
+
+impl Binding {
+    /// The identity of the process running as `pid` now, if any.
+    fn of(pid: u32) -> Option<Self> {
+        crate::process::proc_stat::read(pid).map(|stat| Self {
+            pid,
+            start_ticks: stat.start_ticks,
+        })
+    }
+
+    /// Whether the process is still there: not exited (a zombie has
+    /// exited: its contexts are released before its parent reaps it) and
+    /// its pid not reused by another process.
+    pub fn alive(self) -> bool {
+        crate::process::proc_stat::read(self.pid)
+            .is_some_and(|stat| stat.start_ticks == self.start_ticks && !matches!(stat.state, 'Z' | 'X' | 'x'))
     }
 }
 
@@ -152,6 +198,32 @@ mod tests {
         assert_eq!(r.resolve(PidSpec::Host(0), 0), 30);
         assert_eq!(r.resolve(PidSpec::Host(1), 1), 20);
         assert_eq!(r.resolve(PidSpec::Host(2), 1), 30);
+    }
+
+    #[test]
+    fn a_bound_process_is_alive_until_it_exits() {
+        let mut child = std::process::Command::new("sleep").arg("30").spawn().unwrap();
+        let r = PidResolver::with_pool(vec![child.id()]);
+        let (pid, binding) = r.bind(PidSpec::Host(0), 0);
+        assert_eq!(pid, child.id());
+        let binding = binding.unwrap();
+        assert!(binding.alive());
+        child.kill().unwrap();
+        // Not yet reaped: a zombie, whose contexts the driver has released.
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        assert!(!binding.alive());
+        child.wait().unwrap();
+        assert!(!binding.alive());
+        // The same pid with another start time is another process.
+        let reused = Binding {
+            start_ticks: Binding::of(std::process::id()).unwrap().start_ticks + 1,
+            pid: std::process::id(),
+        };
+        assert!(!reused.alive());
+        // `self`, `gone` and literal pids are not bound: listed as written.
+        assert_eq!(r.bind(PidSpec::SelfProcess, 0).1, None);
+        assert_eq!(r.bind(PidSpec::Gone, 0).1, None);
+        assert_eq!(r.bind(PidSpec::Literal(4242), 0), (4242, None));
     }
 
     #[test]
