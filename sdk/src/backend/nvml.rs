@@ -14,6 +14,8 @@ use std::ffi::OsString;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+mod fields;
+
 use nvml_wrapper::Nvml;
 use nvml_wrapper::device::Device;
 use nvml_wrapper::enum_wrappers::device::{
@@ -25,8 +27,8 @@ use nvml_wrapper::error::NvmlError;
 use nvml_wrapper::struct_wrappers::device::ProcessInfo;
 
 use super::{
-    Backend, BackendError, BackendResult, ClockKind, ComputeMode, DeviceRef, MemoryInfo, PciBusId, PcieDirection,
-    ProcessKind, ProcessUtilization, RawProcess, UtilizationRates,
+    Backend, BackendError, BackendResult, ClockEventReasons, ClockKind, ComputeMode, DeviceRef, MemoryInfo,
+    NvLinkCounters, PciBusId, PcieDirection, ProcessKind, ProcessUtilization, RawProcess, UtilizationRates,
 };
 
 /// Environment variable naming the NVML library to load instead of the
@@ -543,6 +545,25 @@ impl Backend for NvmlBackend {
                     .collect()
             }),
         })
+    }
+
+    // ---- NVLink and clock event reasons (see nvml/fields.rs) ----
+
+    fn nvlink_counters(&self, device: DeviceRef) -> BackendResult<NvLinkCounters> {
+        if device.is_mig() {
+            return Err(BackendError::NotSupported);
+        }
+        let handle = self.handle(device)?;
+        fields::nvlink_counters(&self.nvml, &handle, device)
+    }
+
+    fn clock_event_reasons(&self, device: DeviceRef) -> BackendResult<ClockEventReasons> {
+        // `current_throttle_reasons` is nvmlDeviceGetCurrentClocksThrottleReasons,
+        // which drivers since 535 keep as an alias of ...ClocksEventReasons.
+        // Bits the wrapper does not know are dropped; every reason
+        // `ClockEventReasons::ALL` names is one it knows.
+        self.query(device, |d| d.current_throttle_reasons())
+            .map(|reasons| ClockEventReasons::from_bits(reasons.bits()))
     }
 }
 

@@ -12,6 +12,7 @@ pub use cuda::CUDA_VISIBLE_DEVICES;
 pub mod cuda_visible;
 mod lookup;
 mod mig;
+mod nvlink;
 
 use std::collections::HashSet;
 use std::fmt;

@@ -20,10 +20,12 @@
 pub mod latency;
 mod machine;
 pub mod models;
+mod nvlink;
 mod pids;
 pub mod presets;
 pub mod samples;
 pub mod scenario;
+mod throttle;
 mod workload;
 
 use std::path::Path;
@@ -39,8 +41,8 @@ use self::machine::{Machine, SimGpu};
 use self::pids::PidResolver;
 use self::scenario::FaultField;
 use super::{
-    Backend, BackendError, BackendResult, ClockKind, ComputeMode, DeviceRef, MemoryInfo, PciBusId, PcieDirection,
-    ProcessUtilization, RawProcess, UtilizationRates,
+    Backend, BackendError, BackendResult, ClockEventReasons, ClockKind, ComputeMode, DeviceRef, MemoryInfo,
+    NvLinkCounters, PciBusId, PcieDirection, ProcessUtilization, RawProcess, UtilizationRates,
 };
 
 /// Environment variable naming the scenario for the simulator (a preset
@@ -755,6 +757,30 @@ impl Backend for SimBackend {
             gpu.process_shares(if pinned { t } else { t - ago })
         });
         Ok(buffer.newer_than(since))
+    }
+
+    // ---- NVLink and clock event reasons (see nvlink.rs, throttle.rs) ----
+
+    fn nvlink_counters(&self, device: DeviceRef) -> BackendResult<NvLinkCounters> {
+        self.latency.wait("nvmlDeviceGetFieldValues");
+        let t = self.time();
+        let gpu = self.gpu(device, t)?;
+        if device.is_mig() {
+            return Err(BackendError::NotSupported);
+        }
+        // Counted from the simulator's start, like the energy counter; the
+        // timestamp is the real clock's, as the driver's is.
+        let links = nvlink::counters(gpu, t, self.value_time(0.0)).ok_or(BackendError::NotSupported)?;
+        let timestamp_us = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX));
+        Ok(NvLinkCounters { timestamp_us, links })
+    }
+
+    fn clock_event_reasons(&self, device: DeviceRef) -> BackendResult<ClockEventReasons> {
+        self.latency.wait("nvmlDeviceGetCurrentClocksEventReasons");
+        let (gpu, t) = self.physical(device, FaultField::Clocks)?;
+        Ok(throttle::reasons(gpu, t))
     }
 }
 
