@@ -148,10 +148,22 @@ mod tests {
         fn same<T, E>(_: &Result<T, E>, _: T) {}
         same(&lib.nvmlDeviceGetFieldValues, nvmlDeviceGetFieldValues);
         same(&lib.nvmlDeviceGetNvLinkState, nvmlDeviceGetNvLinkState);
-        same(&lib.nvmlDeviceGetCurrentClocksEventReasons, nvmlDeviceGetCurrentClocksEventReasons);
-        same(&lib.nvmlDeviceGetCurrentClocksThrottleReasons, nvmlDeviceGetCurrentClocksThrottleReasons);
-        same(&lib.nvmlDeviceGetSupportedClocksEventReasons, nvmlDeviceGetSupportedClocksEventReasons);
-        same(&lib.nvmlDeviceGetSupportedClocksThrottleReasons, nvmlDeviceGetSupportedClocksThrottleReasons);
+        same(
+            &lib.nvmlDeviceGetCurrentClocksEventReasons,
+            nvmlDeviceGetCurrentClocksEventReasons,
+        );
+        same(
+            &lib.nvmlDeviceGetCurrentClocksThrottleReasons,
+            nvmlDeviceGetCurrentClocksThrottleReasons,
+        );
+        same(
+            &lib.nvmlDeviceGetSupportedClocksEventReasons,
+            nvmlDeviceGetSupportedClocksEventReasons,
+        );
+        same(
+            &lib.nvmlDeviceGetSupportedClocksThrottleReasons,
+            nvmlDeviceGetSupportedClocksThrottleReasons,
+        );
     }
 
     #[test]
@@ -164,8 +176,16 @@ mod tests {
         let counters = Ok(NvLinkCounters {
             timestamp_us: 1,
             links: vec![
-                nvitop::backend::NvLinkCounter { link: 0, tx_kib: 10, rx_kib: 20 },
-                nvitop::backend::NvLinkCounter { link: 1, tx_kib: 30, rx_kib: 40 },
+                nvitop::backend::NvLinkCounter {
+                    link: 0,
+                    tx_kib: 10,
+                    rx_kib: 20,
+                },
+                nvitop::backend::NvLinkCounter {
+                    link: 1,
+                    tx_kib: 30,
+                    rx_kib: 40,
+                },
             ],
         });
         let ull = |a: R<Answer>| match a {
@@ -176,14 +196,27 @@ mod tests {
             answer(field_id::NVML_FI_DEV_NVLINK_LINK_COUNT, 0, &counters),
             Ok(Answer::Uint(2))
         ));
-        assert_eq!(ull(answer(field_id::NVML_FI_DEV_NVLINK_THROUGHPUT_DATA_RX, 1, &counters)), Some(40));
-        assert_eq!(ull(answer(field_id::NVML_FI_DEV_NVLINK_THROUGHPUT_DATA_TX, ALL_LINKS, &counters)), Some(40));
+        assert_eq!(
+            ull(answer(field_id::NVML_FI_DEV_NVLINK_THROUGHPUT_DATA_RX, 1, &counters)),
+            Some(40)
+        );
+        assert_eq!(
+            ull(answer(
+                field_id::NVML_FI_DEV_NVLINK_THROUGHPUT_DATA_TX,
+                ALL_LINKS,
+                &counters
+            )),
+            Some(40)
+        );
         assert_eq!(
             answer(field_id::NVML_FI_DEV_NVLINK_THROUGHPUT_DATA_TX, 7, &counters).err(),
             Some(INVALID_ARGUMENT)
         );
         assert_eq!(answer(1, 0, &counters).err(), Some(NOT_SUPPORTED));
         let none = Err(BackendError::NotSupported);
-        assert_eq!(answer(field_id::NVML_FI_DEV_NVLINK_LINK_COUNT, 0, &none).err(), Some(NOT_SUPPORTED));
+        assert_eq!(
+            answer(field_id::NVML_FI_DEV_NVLINK_LINK_COUNT, 0, &none).err(),
+            Some(NOT_SUPPORTED)
+        );
     }
 }
