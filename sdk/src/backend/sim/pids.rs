@@ -227,6 +227,31 @@ mod tests {
     }
 
     #[test]
+    fn the_simulator_stops_listing_an_exited_process_and_frees_its_memory() {
+        use crate::backend::{Backend, DeviceRef, sim::SimBackend, sim::scenario::Format, sim::scenario::Scenario};
+        let mut child = std::process::Command::new("sleep").arg("30").spawn().unwrap();
+        let text = "[[gpus]]\nmodel = \"L4\"\nprocesses = [{ pid = \"host:0\", memory_mib = 1000 }, { pid = \"gone\", memory_mib = 10 }]\n";
+        let scenario = Scenario::parse(text, Format::Toml, std::path::Path::new("exit.toml")).unwrap();
+        let sim = SimBackend::with_host_pool(scenario, vec![child.id()]);
+        let gpu = DeviceRef::Physical(0);
+        let pids = |sim: &SimBackend| -> Vec<u32> { sim.processes(gpu).unwrap().iter().map(|p| p.pid).collect() };
+        let gone = PidResolver::from_host().resolve(PidSpec::Gone, 0);
+        assert_eq!(pids(&sim), [child.id(), gone]);
+        let used = sim.memory_info(gpu).unwrap().used;
+        child.kill().unwrap();
+        child.wait().unwrap();
+        // The exited process is gone; the scenario's deliberate `gone` pid stays.
+        assert_eq!(pids(&sim), [gone]);
+        assert_eq!(sim.memory_info(gpu).unwrap().used, used - 1000 * 1024 * 1024);
+        assert!(
+            sim.process_utilization(gpu, 0)
+                .unwrap()
+                .iter()
+                .all(|s| s.pid != child.id())
+        );
+    }
+
+    #[test]
     fn pool_parsing_skips_junk() {
         assert_eq!(parse_pool("1, 2,x,30"), vec![1, 2, 30]);
     }
