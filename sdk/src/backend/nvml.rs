@@ -562,7 +562,7 @@ impl Backend for NvmlBackend {
         // which drivers since 535 keep as an alias of ...ClocksEventReasons.
         // Bits the wrapper does not know are dropped; every reason
         // `ClockEventReasons::ALL` names is one it knows.
-        self.query(device, |d| d.current_throttle_reasons())
+        self.query(device, Device::current_throttle_reasons)
             .map(|reasons| ClockEventReasons::from_bits(reasons.bits()))
     }
 }

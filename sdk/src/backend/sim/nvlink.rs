@@ -1,8 +1,8 @@
 //! The simulated `NVLink`: how many links a model has, and data counters
 //! that move with the workload.
 //!
-//! SXM boards (H100 SXM5: 18 links of NVLink 4; A100 SXM4: 12 links of
-//! NVLink 3) carry the collective traffic of training: each link moves
+//! SXM boards (H100 SXM5: 18 links of `NVLink` 4; A100 SXM4: 12 links of
+//! `NVLink` 3) carry the collective traffic of training: each link moves
 //! data at up to [`PEAK_KIB_PER_S`] in each direction, in proportion to the
 //! GPU's load. PCIe cards (RTX 4090, L4) have no `NVLink`: "not supported".
 //! The counters are the load integrated over simulated time since the
@@ -14,7 +14,7 @@ use super::models::GpuModel;
 use crate::backend::NvLinkCounter;
 
 /// Data each link moves per direction at full load, KiB/s: 40% of an
-/// NVLink 3/4 link's 25 GB/s per direction, what an all-reduce heavy
+/// `NVLink` 3/4 link's 25 GB/s per direction, what an all-reduce heavy
 /// training step sustains on average.
 pub const PEAK_KIB_PER_S: f64 = 0.4 * 25e9 / 1024.0;
 
