@@ -18,11 +18,7 @@ use crate::backend::NvLinkCounter;
 /// training step sustains on average.
 pub const PEAK_KIB_PER_S: f64 = 0.4 * 25e9 / 1024.0;
 
-/// Number of `NVLink`s of a model (0: none).
-///
-/// ```ignore
-/// assert_eq!(link_count(&GpuModel::H100Sxm5_80gb.spec()), 18);
-/// ```
+/// Number of `NVLink`s of a model (0: none; see the unit tests).
 pub fn link_count(model: &super::models::ModelSpec) -> u32 {
     let is = |m: GpuModel| m.spec().name == model.name;
     if is(GpuModel::H100Sxm5_80gb) {
