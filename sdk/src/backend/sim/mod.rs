@@ -762,6 +762,9 @@ impl Backend for SimBackend {
     // ---- NVLink and clock event reasons (see nvlink.rs, throttle.rs) ----
 
     fn nvlink_counters(&self, device: DeviceRef) -> BackendResult<NvLinkCounters> {
+        // Two field-value calls, as the NVML backend makes: the link count,
+        // then every link's counters.
+        self.latency.wait("nvmlDeviceGetFieldValues");
         self.latency.wait("nvmlDeviceGetFieldValues");
         let t = self.time();
         let gpu = self.gpu(device, t)?;
