@@ -199,7 +199,9 @@ impl SimGpu {
     /// The processes holding a context now: those bound to a host process
     /// that has exited are gone, as their contexts are.
     pub fn live_processes(&self) -> impl Iterator<Item = &SimProcess> {
-        self.processes.iter().filter(|p| p.binding.is_none_or(Binding::alive))
+        self.processes
+            .iter()
+            .filter(|p| p.binding.as_ref().is_none_or(Binding::alive))
     }
 
     /// Whether MIG mode is on.
@@ -427,7 +429,7 @@ impl SimGpu {
             .processes
             .iter()
             .enumerate()
-            .filter(|(_, p)| p.binding.is_none_or(Binding::alive))
+            .filter(|(_, p)| p.binding.as_ref().is_none_or(Binding::alive))
             .collect();
         let weights: Vec<f64> = live
             .iter()

@@ -4,6 +4,8 @@
 //! backend (host details, users, signals, the monitor's process panel) runs
 //! its real code on them.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use super::scenario::PidSpec;
 
 /// Environment variable that fixes the pool `host:N` pids are drawn from:
@@ -103,10 +105,51 @@ impl PidResolver {
 /// exits releases its contexts, and the driver stops listing it. The
 /// simulator does the same: a bound process is listed while the process
 /// it was bound to still runs (same pid, same start time, not a zombie).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+///
+/// Each check reads `/proc/<pid>/stat`, and one pass over a busy scenario
+/// asks about every process several times (list, memory, samples), so a
+/// process seen running is taken as running for [`RECHECK_MS`] more, as
+/// a driver takes a moment to release an exited process's contexts; one
+/// seen gone stays gone (its identity can never come back). The cache is
+/// atomic: any thread may ask.
+#[derive(Debug)]
 pub struct Binding {
     pid: u32,
     start_ticks: u64,
+    /// When the process was last seen running (ms since the Unix epoch),
+    /// or [`GONE`].
+    seen: AtomicU64,
+}
+
+/// How long a process seen running is taken as running without looking
+/// again, milliseconds.
+pub const RECHECK_MS: u64 = 100;
+
+/// [`Binding::seen`] of a process that has exited.
+const GONE: u64 = u64::MAX;
+
+impl Clone for Binding {
+    fn clone(&self) -> Self {
+        Self {
+            pid: self.pid,
+            start_ticks: self.start_ticks,
+            seen: AtomicU64::new(self.seen.load(Ordering::Relaxed)),
+        }
+    }
+}
+
+impl PartialEq for Binding {
+    fn eq(&self, other: &Self) -> bool {
+        (self.pid, self.start_ticks) == (other.pid, other.start_ticks)
+    }
+}
+
+impl Eq for Binding {}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(GONE - 1))
 }
 
 impl Binding {
@@ -115,15 +158,26 @@ impl Binding {
         crate::process::proc_stat::read(pid).map(|stat| Self {
             pid,
             start_ticks: stat.start_ticks,
+            seen: AtomicU64::new(now_ms()),
         })
     }
 
     /// Whether the process is still there: not exited (a zombie has
     /// exited: its contexts are released before its parent reaps it) and
     /// its pid not reused by another process.
-    pub fn alive(self) -> bool {
-        crate::process::proc_stat::read(self.pid)
-            .is_some_and(|stat| stat.start_ticks == self.start_ticks && !matches!(stat.state, 'Z' | 'X' | 'x'))
+    pub fn alive(&self) -> bool {
+        let seen = self.seen.load(Ordering::Relaxed);
+        if seen == GONE {
+            return false;
+        }
+        let now = now_ms();
+        if now.saturating_sub(seen) < RECHECK_MS {
+            return true;
+        }
+        let alive = crate::process::proc_stat::read(self.pid)
+            .is_some_and(|stat| stat.start_ticks == self.start_ticks && !matches!(stat.state, 'Z' | 'X' | 'x'));
+        self.seen.store(if alive { now } else { GONE }, Ordering::Relaxed);
+        alive
     }
 }
 
@@ -210,16 +264,22 @@ mod tests {
         assert!(binding.alive());
         child.kill().unwrap();
         // Not yet reaped: a zombie, whose contexts the driver has released.
-        std::thread::sleep(std::time::Duration::from_millis(50));
+        std::thread::sleep(std::time::Duration::from_millis(RECHECK_MS + 50));
+        let zombie = binding.clone();
         assert!(!binding.alive());
         child.wait().unwrap();
-        assert!(!binding.alive());
+        assert!(!binding.alive(), "gone stays gone");
+        assert!(!zombie.alive());
         // The same pid with another start time is another process.
         let reused = Binding {
             start_ticks: Binding::of(std::process::id()).unwrap().start_ticks + 1,
             pid: std::process::id(),
+            seen: AtomicU64::new(0),
         };
         assert!(!reused.alive());
+        // A process seen running a moment ago is not looked at again yet.
+        let me = Binding::of(std::process::id()).unwrap();
+        assert!(me.alive());
         // `self`, `gone` and literal pids are not bound: listed as written.
         assert_eq!(r.bind(PidSpec::SelfProcess, 0).1, None);
         assert_eq!(r.bind(PidSpec::Gone, 0).1, None);
@@ -240,6 +300,7 @@ mod tests {
         let used = sim.memory_info(gpu).unwrap().used;
         child.kill().unwrap();
         child.wait().unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(RECHECK_MS + 20));
         // The exited process is gone; the scenario's deliberate `gone` pid stays.
         assert_eq!(pids(&sim), [gone]);
         assert_eq!(sim.memory_info(gpu).unwrap().used, used - 1000 * 1024 * 1024);
