@@ -8,14 +8,14 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
 
-use nvitop::backend::{Backend, ClockKind};
+use nvitop::backend::{Backend, ClockEventReasons, ClockKind, NvLinkCounters};
 use nvitop::global::{SIMULATE_ENV, backend_from_spec, simulate_spec};
 use nvitop::process::HostProcessReader;
 use nvitop::snapshot::SnapshotFields;
 use nvitop::{Device, DeviceSnapshot, ProcessSnapshot, Snapshot};
 
 use crate::hostio;
-use crate::readings::{GpuReadings, HostReadings, ProcessHostReadings, ProcessReadings, Readings};
+use crate::readings::{GpuReadings, HostReadings, LinkThroughput, ProcessHostReadings, ProcessReadings, Readings};
 
 /// Why the exporter cannot start reading.
 #[derive(Debug, thiserror::Error)]
@@ -54,6 +54,9 @@ pub struct Source {
     /// time since the previous pass, whoever else in the program reads the
     /// same processes.
     reader: HostProcessReader,
+    /// Each physical GPU's `NVLink` counters at the previous pass, by
+    /// index: a throughput is the difference to them.
+    nvlink_before: HashMap<u32, NvLinkCounters>,
 }
 
 impl std::fmt::Debug for Source {
@@ -110,6 +113,7 @@ impl Source {
             devices,
             identities: HashMap::new(),
             reader: HostProcessReader::new(),
+            nvlink_before: HashMap::new(),
         })
     }
 
@@ -142,9 +146,18 @@ impl Source {
         // thread, never on a scrape).
         let snapshot = Snapshot::take_with(&self.backend, &self.devices, SnapshotFields::all(), &mut self.reader);
         let video: Vec<Option<u32>> = self.devices.iter().map(|d| d.clock(ClockKind::Video)).collect();
+        // NVLink counters (one driver read per GPU) and clock event reasons
+        // are physical-GPU figures: a MIG device has neither.
+        let nvlink: Vec<(u32, Option<NvLinkCounters>)> =
+            self.devices.iter().map(|d| (d.index(), d.nvlink_counters())).collect();
+        let reasons: Vec<Option<ClockEventReasons>> = self.devices.iter().map(Device::clock_event_reasons).collect();
         let mut gpus = Vec::new();
-        for (snap, video) in snapshot.devices.iter().zip(video) {
-            gpus.push(self.gpu(snap, video));
+        for (((snap, video), (index, counters)), reasons) in snapshot.devices.iter().zip(video).zip(nvlink).zip(reasons)
+        {
+            let mut gpu = self.gpu(snap, video);
+            gpu.nvlink = self.nvlink_throughput(index, counters);
+            gpu.clock_event_reasons = reasons.map(ClockEventReasons::bits);
+            gpus.push(gpu);
             for mig in &snap.mig_devices {
                 gpus.push(self.gpu(mig, None));
             }
@@ -182,6 +195,31 @@ impl Source {
         }
     }
 
+    /// Per-link throughput of GPU `index` since the previous pass, keeping
+    /// `now` for the next one; `None` without `NVLink` and on the first pass.
+    fn nvlink_throughput(&mut self, index: u32, now: Option<NvLinkCounters>) -> Option<Vec<LinkThroughput>> {
+        let Some(now) = now else {
+            self.nvlink_before.remove(&index);
+            return None;
+        };
+        let rates = self
+            .nvlink_before
+            .get(&index)
+            .and_then(|before| now.throughput_since(before))
+            .map(|links| {
+                links
+                    .into_iter()
+                    .map(|l| LinkThroughput {
+                        link: l.link,
+                        tx_kibps: l.tx_kibps,
+                        rx_kibps: l.rx_kibps,
+                    })
+                    .collect()
+            });
+        self.nvlink_before.insert(index, now);
+        rates
+    }
+
     fn gpu(&mut self, snap: &DeviceSnapshot, video_clock: Option<u32>) -> GpuReadings {
         let index = snap.display_index.clone();
         if let (Some(name), Some(uuid)) = (&snap.name, &snap.uuid) {
@@ -214,6 +252,8 @@ impl Source {
             pcie_rx_kibps: f(snap.pcie_rx_throughput),
             energy_mj: snap.total_energy_consumption,
             ecc_uncorrected_volatile: snap.total_volatile_uncorrected_ecc_errors,
+            nvlink: None,
+            clock_event_reasons: None,
         }
     }
 }

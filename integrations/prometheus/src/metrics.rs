@@ -6,7 +6,9 @@
 //! style. A figure the device does not give (N/A) has no sample, where
 //! nvitop-exporter writes NaN.
 
-use crate::readings::{GpuReadings, ProcessReadings, Readings};
+use nvitop::backend::ClockEventReasons;
+
+use crate::readings::{GpuReadings, LinkThroughput, ProcessReadings, Readings};
 
 /// Bytes in a MiB.
 const MIB: f64 = 1024.0 * 1024.0;
@@ -83,6 +85,7 @@ pub const OWN_FAMILIES: &[&str] = &[
     "gpu_up",
     "gpu_energy_consumption_joules_total",
     "gpu_ecc_uncorrected_errors_volatile_total",
+    "gpu_clocks_event_reasons",
     "nvitop_exporter_collect_duration_seconds",
     "nvitop_exporter_last_collect_timestamp_seconds",
 ];
@@ -360,6 +363,77 @@ fn gpu_families(gpus: &[GpuReadings], hostname: &str, out: &mut Vec<Family>) {
         }
         out.push(family);
     }
+    nvlink_families(gpus, hostname, out);
+}
+
+type LinkField = fn(&LinkThroughput) -> f64;
+
+/// `NVLink` throughput as nvitop-exporter 1.7.2 serves it: per device the
+/// sum and the mean over its links, and per link (label `link`), MiB/s.
+fn nvlink_families(gpus: &[GpuReadings], hostname: &str, out: &mut Vec<Family>) {
+    let directions: [(&str, LinkField); 2] = [("tx", |l| l.tx_kibps), ("rx", |l| l.rx_kibps)];
+    let up = || gpus.iter().filter(|g| g.up);
+    for kind in ["total", "mean"] {
+        for (direction, value) in directions {
+            let (name, help) = nvlink_name(Some(kind), direction);
+            let mut family = Family::new(name, help, Kind::Gauge);
+            for gpu in up() {
+                let figure = gpu.nvlink.as_ref().filter(|links| !links.is_empty()).map(|links| {
+                    let total: f64 = links.iter().map(value).sum::<f64>() / 1024.0;
+                    if kind == "total" {
+                        total
+                    } else {
+                        total / links.len() as f64
+                    }
+                });
+                family.push(gpu_labels(hostname, gpu), figure);
+            }
+            out.push(family);
+        }
+    }
+    for (direction, value) in directions {
+        let (name, help) = nvlink_name(None, direction);
+        let mut family = Family::new(name, help, Kind::Gauge);
+        for gpu in up() {
+            for link in gpu.nvlink.iter().flatten() {
+                let mut labels = gpu_labels(hostname, gpu);
+                labels.push(("link", link.link.to_string()));
+                family.push(labels, Some(value(link) / 1024.0));
+            }
+        }
+        out.push(family);
+    }
+}
+
+/// Name and help of an `NVLink` family: `aggregate` is `total` or `mean`
+/// (`None`: per link), `direction` `tx` or `rx`.
+fn nvlink_name(aggregate: Option<&str>, direction: &str) -> (&'static str, &'static str) {
+    match (aggregate, direction) {
+        (Some("total"), "tx") => (
+            "gpu_nvlink_total_tx_throughput_MiBps",
+            "GPU total NVLink transmit throughput (MiB/s).",
+        ),
+        (Some("total"), _) => (
+            "gpu_nvlink_total_rx_throughput_MiBps",
+            "GPU total NVLink receive throughput (MiB/s).",
+        ),
+        (Some(_), "tx") => (
+            "gpu_nvlink_mean_tx_throughput_MiBps",
+            "GPU mean NVLink transmit throughput (MiB/s).",
+        ),
+        (Some(_), _) => (
+            "gpu_nvlink_mean_rx_throughput_MiBps",
+            "GPU mean NVLink receive throughput (MiB/s).",
+        ),
+        (None, "tx") => (
+            "gpu_nvlink_tx_throughput_MiBps",
+            "GPU NVLink transmit throughput (MiB/s).",
+        ),
+        (None, _) => (
+            "gpu_nvlink_rx_throughput_MiBps",
+            "GPU NVLink receive throughput (MiB/s).",
+        ),
+    }
 }
 
 type ProcessField = fn(&ProcessReadings) -> Option<f64>;
@@ -466,7 +540,7 @@ fn own_families(readings: &Readings, hostname: &str, out: &mut Vec<Family>) {
             );
         }
     }
-    out.extend([up, energy, ecc]);
+    out.extend([up, energy, ecc, clock_event_reasons(&readings.gpus, hostname)]);
     let mut duration = Family::new(
         "nvitop_exporter_collect_duration_seconds",
         "How long the last collection pass took (s).",
@@ -480,6 +554,29 @@ fn own_families(readings: &Readings, hostname: &str, out: &mut Vec<Family>) {
     );
     last.push(vec![("hostname", hostname.to_owned())], Some(readings.timestamp));
     out.extend([duration, last]);
+}
+
+/// One gauge per GPU and clock event (throttle) reason NVML defines: 1
+/// while the reason holds, 0 otherwise, so `sum by (reason)` counts the
+/// GPUs each reason slows and a graph per reason shows when it started.
+fn clock_event_reasons(gpus: &[GpuReadings], hostname: &str) -> Family {
+    let mut family = Family::new(
+        "gpu_clocks_event_reasons",
+        "Why the GPU clocks are below their maximum: 1 while the reason holds (NVML clocks event reasons, formerly throttle reasons).",
+        Kind::Gauge,
+    );
+    for gpu in gpus.iter().filter(|g| g.up) {
+        let Some(bits) = gpu.clock_event_reasons else {
+            continue;
+        };
+        let reasons = ClockEventReasons::from_bits(bits);
+        for (reason, name) in ClockEventReasons::ALL {
+            let mut labels = gpu_labels(hostname, gpu);
+            labels.push(("reason", name.to_owned()));
+            family.push(labels, Some(if reasons.contains(reason) { 1.0 } else { 0.0 }));
+        }
+    }
+    family
 }
 
 #[cfg(test)]
@@ -567,6 +664,58 @@ mod tests {
                 .labels
                 .contains(&("command", "python train.py".to_owned()))
         );
+    }
+
+    #[test]
+    fn nvlink_totals_means_and_links_in_mib_per_second() {
+        let mut nvlink = gpu("0", true);
+        nvlink.nvlink = Some(vec![
+            LinkThroughput {
+                link: 0,
+                tx_kibps: 1024.0,
+                rx_kibps: 2048.0,
+            },
+            LinkThroughput {
+                link: 1,
+                tx_kibps: 3072.0,
+                rx_kibps: 0.0,
+            },
+        ]);
+        let pcie = gpu("1", true); // no NVLink: no samples
+        let readings = Readings {
+            gpus: vec![nvlink, pcie],
+            ..Readings::default()
+        };
+        let families = families(&readings, "h");
+        let values = |name: &str| -> Vec<f64> { find(&families, name).samples.iter().map(|s| s.value).collect() };
+        assert_eq!(values("gpu_nvlink_total_tx_throughput_MiBps"), [4.0]);
+        assert_eq!(values("gpu_nvlink_mean_tx_throughput_MiBps"), [2.0]);
+        assert_eq!(values("gpu_nvlink_total_rx_throughput_MiBps"), [2.0]);
+        assert_eq!(values("gpu_nvlink_mean_rx_throughput_MiBps"), [1.0]);
+        assert_eq!(values("gpu_nvlink_tx_throughput_MiBps"), [1.0, 3.0]);
+        let link = &find(&families, "gpu_nvlink_rx_throughput_MiBps").samples[1];
+        assert_eq!(link.labels.last().unwrap(), &("link", "1".to_owned()));
+    }
+
+    #[test]
+    fn clock_event_reasons_one_gauge_per_reason() {
+        let mut capped = gpu("0", true);
+        capped.clock_event_reasons = Some(ClockEventReasons::SW_POWER_CAP.bits());
+        let mut lost = gpu("1", false);
+        lost.clock_event_reasons = Some(1);
+        let readings = Readings {
+            gpus: vec![capped, lost, gpu("2", true)],
+            ..Readings::default()
+        };
+        let families = families(&readings, "h");
+        let samples = &find(&families, "gpu_clocks_event_reasons").samples;
+        assert_eq!(samples.len(), ClockEventReasons::ALL.len(), "only GPU 0 says");
+        let on: Vec<&str> = samples
+            .iter()
+            .filter(|s| s.value > 0.5)
+            .map(|s| s.labels.last().unwrap().1.as_str())
+            .collect();
+        assert_eq!(on, ["sw_power_cap"]);
     }
 
     #[test]

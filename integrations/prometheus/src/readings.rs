@@ -150,6 +150,23 @@ pub struct GpuReadings {
     pub energy_mj: Option<u64>,
     /// Volatile uncorrected ECC errors.
     pub ecc_uncorrected_volatile: Option<u64>,
+    /// `NVLink` throughput per link since the previous pass; `None` on a
+    /// device without `NVLink` (and on the first pass, which has nothing to
+    /// difference against).
+    pub nvlink: Option<Vec<LinkThroughput>>,
+    /// Clock event (throttle) reasons, NVML's bit mask.
+    pub clock_event_reasons: Option<u64>,
+}
+
+/// One `NVLink`'s throughput between two passes.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct LinkThroughput {
+    /// Link number.
+    pub link: u32,
+    /// Transmitted, KiB/s.
+    pub tx_kibps: f64,
+    /// Received, KiB/s.
+    pub rx_kibps: f64,
 }
 
 /// One process on one device.

@@ -184,3 +184,101 @@ fn only_limits_the_devices() {
     assert_eq!(indices, ["1", "6"]);
     assert!(body.contains(r#"device_count="2""#));
 }
+
+#[test]
+fn with_no_gpu_the_host_metrics_are_still_served() {
+    // A machine with a loaded driver and no GPU: the scenario says so outright.
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = dir.path().join("no-gpu.toml");
+    std::fs::write(&scenario, "gpus = []\n").unwrap();
+    let exporter = Exporter::start(
+        &["--simulate", scenario.to_str().unwrap(), "--hostname", "cpu-node"],
+        &[("NVITOP_SIM_TIME", "42")],
+    );
+    assert!(exporter.log.lock().unwrap().contains("found 0 device(s)"));
+    let response = get(exporter.addr, "/metrics", &[]).unwrap();
+    assert_eq!(response.status, 200);
+    let body = response.body;
+    let has_sample = |name: &str| {
+        body.lines()
+            .any(|l| l.starts_with(&format!("{name}{{")) && l.contains(r#"hostname="cpu-node""#))
+    };
+    for name in [
+        "host_uptime_Second",
+        "host_cpu_percent_Percentage",
+        "host_virtual_memory_total_MiB",
+        "host_virtual_memory_percent_Percentage",
+        "host_swap_memory_total_MiB",
+        "host_load_average_1m_Percentage",
+        "nvitop_info",
+    ] {
+        assert!(has_sample(name), "{name} missing:\n{body}");
+    }
+    assert!(body.contains(r#"device_count="0""#), "{body}");
+    // No GPU, so no GPU or process series (their HELP and TYPE may stay).
+    for prefix in ["gpu_", "process_"] {
+        let samples: Vec<&str> = body
+            .lines()
+            .filter(|l| !l.starts_with('#') && l.starts_with(prefix))
+            .collect();
+        assert!(samples.is_empty(), "{samples:?}");
+    }
+}
+
+#[test]
+fn an_exited_process_disappears_at_the_next_pass() {
+    // Two real processes bound as GPU processes; one of them is killed.
+    let mut doomed = Command::new("sleep").arg("600").spawn().unwrap();
+    let mut survivor = Command::new("sleep").arg("600").spawn().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = dir.path().join("two.toml");
+    std::fs::write(
+        &scenario,
+        "[[gpus]]\nmodel = \"RTX-4090\"\nprocesses = [\n  { pid = \"host:0\", memory_mib = 1000 },\n  { pid = \"host:1\", memory_mib = 2000 },\n]\n",
+    )
+    .unwrap();
+    let pool = format!("{},{}", doomed.id(), survivor.id());
+    let exporter = Exporter::start(
+        &["--simulate", scenario.to_str().unwrap(), "--interval", "0.25"],
+        &[("NVITOP_SIM_TIME", "42"), ("NVITOP_SIM_HOST_PIDS", &pool)],
+    );
+    let series = |pid: u32| -> Vec<String> {
+        let body = get(exporter.addr, "/metrics", &[]).unwrap().body;
+        let label = format!("pid=\"{pid}\"");
+        body.lines()
+            .filter(|l| l.starts_with("process_") && l.contains(&label))
+            .map(str::to_owned)
+            .collect()
+    };
+    let before = series(doomed.id());
+    assert!(
+        before
+            .iter()
+            .any(|l| l.starts_with("process_gpu_memory_MiB{") && l.ends_with(" 1000.0")),
+        "{before:?}"
+    );
+    assert!(before.iter().any(|l| l.starts_with("process_info_info{")), "{before:?}");
+    assert!(!series(survivor.id()).is_empty());
+
+    doomed.kill().unwrap();
+    doomed.wait().unwrap();
+    let start = Instant::now();
+    // The collector passes every 0.25 s: gone at the next pass or two.
+    while !series(doomed.id()).is_empty() {
+        assert!(
+            start.elapsed() < Duration::from_secs(3),
+            "still exported after exit: {:?}",
+            series(doomed.id())
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // The other process keeps its series, and the GPU's memory lost the exited one's.
+    let kept = series(survivor.id());
+    assert!(
+        kept.iter()
+            .any(|l| l.starts_with("process_gpu_memory_MiB{") && l.ends_with(" 2000.0")),
+        "{kept:?}"
+    );
+    survivor.kill().unwrap();
+    survivor.wait().unwrap();
+}

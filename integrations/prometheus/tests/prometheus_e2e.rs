@@ -14,7 +14,7 @@ use std::time::Duration;
 use nvidia_ml::testing::PidPool;
 use nvitop::Device;
 use nvitop::backend::sim::SimBackend;
-use nvitop::backend::{Backend, ClockKind};
+use nvitop::backend::{Backend, ClockEventReasons, ClockKind};
 
 use common::{Exporter, Prometheus};
 
@@ -97,6 +97,22 @@ fn prometheus_stores_what_the_simulator_says_and_the_dashboard_has_data() {
             );
         }
     }
+    // Clock event reasons: one 0/1 series per GPU and reason, as the simulator says.
+    for (reason, name) in ClockEventReasons::ALL {
+        let rows = by_index(&format!("gpu_clocks_event_reasons{{reason=\"{name}\"}}"));
+        assert_eq!(rows.len(), 8, "{name}: {rows:?}");
+        for (device, (index, value)) in devices.iter().zip(&rows) {
+            let holds = device.clock_event_reasons().unwrap().contains(reason);
+            assert_eq!(*value, if holds { 1.0 } else { 0.0 }, "{name} GPU {index}");
+        }
+    }
+    // NVLink: 18 links per H100 SXM; at a pinned time the counters stand
+    // still, so the throughput the exporter differences is 0.
+    assert_eq!(prometheus.query("count(gpu_nvlink_tx_throughput_MiBps)")[0].1, 144.0);
+    for (_, value) in prometheus.query("gpu_nvlink_total_rx_throughput_MiBps") {
+        assert_eq!(value, 0.0);
+    }
+    assert_eq!(by_index("gpu_nvlink_mean_tx_throughput_MiBps").len(), 8);
     // The fan of an SXM board is N/A: no series, not NaN.
     assert!(prometheus.query("gpu_fan_speed_Percentage").is_empty());
     assert_eq!(prometheus.query("sum(gpu_up)")[0].1, 8.0);

@@ -6,9 +6,8 @@
 //!
 //! - every metric family Python serves is served by us with the same name,
 //!   type and label names, except `prometheus_client`'s own process and
-//!   Python runtime families and the `NVLink` families (not read by our SDK;
-//!   see the crate README), and we serve nothing else but our own families
-//!   (`OWN_FAMILIES`);
+//!   Python runtime families, and we serve nothing else but our own
+//!   families (`OWN_FAMILIES`);
 //! - every value both read from the same driver figure is equal (GPU
 //!   figures per GPU, process GPU memory per process, process owners,
 //!   commands and states, host memory size, the info labels). Where Python
@@ -43,18 +42,6 @@ const PYTHON_RUNTIME: &[&str] = &[
     "process_cpu_seconds_total",
     "process_open_fds",
     "process_max_fds",
-];
-
-/// Families nvitop-exporter serves that we do not: `NVLink` throughput needs
-/// NVML field values our SDK does not read (and the fake library does not
-/// export, so Python serves NaN or nothing for them here).
-const NOT_SERVED: &[&str] = &[
-    "gpu_nvlink_total_tx_throughput_MiBps",
-    "gpu_nvlink_total_rx_throughput_MiBps",
-    "gpu_nvlink_mean_tx_throughput_MiBps",
-    "gpu_nvlink_mean_rx_throughput_MiBps",
-    "gpu_nvlink_tx_throughput_MiBps",
-    "gpu_nvlink_rx_throughput_MiBps",
 ];
 
 #[derive(Debug, Default)]
@@ -194,7 +181,7 @@ fn compare_preset(python: &std::path::Path, preset: &str, pool: &PidPool, lib: &
     let their_families: BTreeSet<&String> = theirs
         .types
         .keys()
-        .filter(|n| !PYTHON_RUNTIME.contains(&n.as_str()) && !NOT_SERVED.contains(&n.as_str()))
+        .filter(|n| !PYTHON_RUNTIME.contains(&n.as_str()))
         .collect();
     let our_families: BTreeSet<&String> = ours
         .types
@@ -217,7 +204,9 @@ fn compare_preset(python: &std::path::Path, preset: &str, pool: &PidPool, lib: &
     let shared_pid = |labels: &BTreeMap<String, String>| labels.get("pid").is_none_or(|pid| pids.contains(pid));
     let mut compared = 0;
     for ((name, labels), their_value) in &theirs.samples {
-        let same_figure = (name.starts_with("gpu_") && !name.starts_with("gpu_nvlink"))
+        // NVLink throughput included: at pinned time the counters stand
+        // still, so both read 0 where there are links and N/A elsewhere.
+        let same_figure = name.starts_with("gpu_")
             || matches!(
                 name.as_str(),
                 "process_gpu_memory_MiB" | "process_info_info" | "host_virtual_memory_total_MiB"
@@ -251,6 +240,16 @@ fn compare_preset(python: &std::path::Path, preset: &str, pool: &PidPool, lib: &
             );
         }
     }
+    // The NVLink families have samples where the preset has NVLink GPUs.
+    let nvlink_links = ours
+        .samples
+        .keys()
+        .filter(|(name, _)| name == "gpu_nvlink_tx_throughput_MiBps")
+        .count();
+    // h100x8: 8 H100 SXM of 18 links; default and faults: an H100 SXM and
+    // two A100 SXM (12 links each; MIG mode does not take the links away).
+    let expected_links = if preset == "h100x8" { 8 * 18 } else { 18 + 2 * 12 };
+    assert_eq!(nvlink_links, expected_links, "{preset}: per-link NVLink samples");
     eprintln!("{preset}: {compared} values equal to Python nvitop-exporter's");
     assert!(compared > 30, "{preset}: only {compared} values compared");
 }

@@ -10,11 +10,15 @@
 //! [`BackendError::NotSupported`]; the device layer turns those into `None`
 //! (shown as `N/A`). Real failures (library missing, GPU lost) stay errors.
 
+mod clock_events;
 mod gpm;
+mod nvlink;
 pub mod nvml;
 pub mod sim;
 
+pub use clock_events::ClockEventReasons;
 pub use gpm::{GpmMetric, GpmSampleId};
+pub use nvlink::{NvLinkCounter, NvLinkCounters, NvLinkThroughput};
 
 use std::fmt;
 use std::path::PathBuf;
@@ -1054,6 +1058,44 @@ pub trait Backend: Send + Sync + fmt::Debug {
         metrics: &[GpmMetric],
     ) -> BackendResult<Vec<BackendResult<f64>>> {
         let _ = (first, second, metrics);
+        Err(BackendError::NotSupported)
+    }
+
+    // ---- NVLink and clock event reasons: optional capabilities ----
+
+    /// The data counters of every `NVLink` of a physical GPU, in one driver
+    /// read. A GPU without `NVLink` (a PCIe card) and a MIG device answer
+    /// "not supported".
+    ///
+    /// ```
+    /// # use nvitop::backend::{Backend, BackendError, DeviceRef, sim::SimBackend};
+    /// let sim = SimBackend::from_preset("h100x8").unwrap();
+    /// sim.set_time(10.0);
+    /// let before = sim.nvlink_counters(DeviceRef::Physical(0)).unwrap();
+    /// sim.set_time(20.0);
+    /// let after = sim.nvlink_counters(DeviceRef::Physical(0)).unwrap();
+    /// assert!(after.links[0].tx_kib > before.links[0].tx_kib); // training traffic
+    /// let rtx = SimBackend::from_preset("rtx4090").unwrap();
+    /// assert_eq!(rtx.nvlink_counters(DeviceRef::Physical(0)), Err(BackendError::NotSupported));
+    /// ```
+    fn nvlink_counters(&self, device: DeviceRef) -> BackendResult<NvLinkCounters> {
+        let _ = device;
+        Err(BackendError::NotSupported)
+    }
+    /// Why the clocks are where they are (NVML's clock event reasons).
+    ///
+    /// ```
+    /// # use nvitop::backend::{Backend, BackendError, ClockEventReasons, DeviceRef, sim::SimBackend};
+    /// use nvitop::backend::sim::scenario::{Format, Scenario};
+    /// // An L4 that runs nothing is idle.
+    /// let idle = Scenario::parse("[[gpus]]\nmodel = \"L4\"\n", Format::Toml, std::path::Path::new("idle.toml")).unwrap();
+    /// let sim = SimBackend::new(idle);
+    /// assert_eq!(sim.clock_event_reasons(DeviceRef::Physical(0)).unwrap(), ClockEventReasons::GPU_IDLE);
+    /// let mig = DeviceRef::Mig { parent: 1, index: 0 };
+    /// assert_eq!(SimBackend::default_machine().clock_event_reasons(mig), Err(BackendError::NotSupported));
+    /// ```
+    fn clock_event_reasons(&self, device: DeviceRef) -> BackendResult<ClockEventReasons> {
+        let _ = device;
         Err(BackendError::NotSupported)
     }
 }

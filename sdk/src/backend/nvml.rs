@@ -17,6 +17,8 @@ use std::mem::ManuallyDrop;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, PoisonError};
 
+mod fields;
+
 use nvml_wrapper::Nvml;
 use nvml_wrapper::device::Device;
 use nvml_wrapper::enum_wrappers::device::{
@@ -30,8 +32,8 @@ use nvml_wrapper::gpm::{GpmSample, gpm_metrics_get};
 use nvml_wrapper::struct_wrappers::device::ProcessInfo;
 
 use super::{
-    Backend, BackendError, BackendResult, ClockKind, ComputeMode, DeviceRef, GpmMetric, GpmSampleId, MemoryInfo,
-    PciBusId, PcieDirection, ProcessKind, ProcessUtilization, RawProcess, UtilizationRates,
+    Backend, BackendError, BackendResult, ClockEventReasons, ClockKind, ComputeMode, DeviceRef, GpmMetric, GpmSampleId,
+    MemoryInfo, NvLinkCounters, PciBusId, PcieDirection, ProcessKind, ProcessUtilization, RawProcess, UtilizationRates,
 };
 
 /// Environment variable naming the NVML library to load instead of the
@@ -729,6 +731,25 @@ impl Backend for NvmlBackend {
                     .map_err(|err| gpm_system_error(err, "a GPM metric"))
             })
             .collect())
+    }
+
+    // ---- NVLink and clock event reasons (see nvml/fields.rs) ----
+
+    fn nvlink_counters(&self, device: DeviceRef) -> BackendResult<NvLinkCounters> {
+        if device.is_mig() {
+            return Err(BackendError::NotSupported);
+        }
+        let handle = self.handle(device)?;
+        fields::nvlink_counters(&self.nvml, &handle, device)
+    }
+
+    fn clock_event_reasons(&self, device: DeviceRef) -> BackendResult<ClockEventReasons> {
+        // `current_throttle_reasons` is nvmlDeviceGetCurrentClocksThrottleReasons,
+        // which drivers since 535 keep as an alias of ...ClocksEventReasons.
+        // Bits the wrapper does not know are dropped; every reason
+        // `ClockEventReasons::ALL` names is one it knows.
+        self.query(device, Device::current_throttle_reasons)
+            .map(|reasons| ClockEventReasons::from_bits(reasons.bits()))
     }
 }
 

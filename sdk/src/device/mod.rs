@@ -13,6 +13,7 @@ pub mod cuda_visible;
 mod gpm;
 mod lookup;
 mod mig;
+mod nvlink;
 
 use std::collections::HashSet;
 use std::fmt;

@@ -52,7 +52,7 @@ use codes::{
     LIBRARY_NOT_FOUND, NO_PERMISSION, NOT_FOUND, NOT_SUPPORTED, SUCCESS, UNKNOWN,
 };
 
-type R<T = ()> = Result<T, Code>;
+pub(crate) type R<T = ()> = Result<T, Code>;
 
 /// `NVML_VALUE_NOT_AVAILABLE` as the 64-bit memory fields carry it.
 const VALUE_NOT_AVAILABLE_U64: c_ulonglong = c_ulonglong::MAX;
@@ -67,7 +67,7 @@ const CODEC_SAMPLING_PERIOD_US: c_uint = 167_000;
 
 /// Runs an export's body, turning errors into return codes and panics into
 /// `NVML_ERROR_UNKNOWN`.
-fn guard(body: impl FnOnce() -> R) -> Code {
+pub(crate) fn guard(body: impl FnOnce() -> R) -> Code {
     match catch_unwind(AssertUnwindSafe(body)) {
         Ok(Ok(())) => SUCCESS,
         Ok(Err(code)) => code,
@@ -80,7 +80,7 @@ fn guard(body: impl FnOnce() -> R) -> Code {
 pub const MISSING_ENV: &str = "NVITOP_FAKE_NVML_MISSING";
 
 /// Whether `name` is one of the functions [`MISSING_ENV`] removes.
-fn missing(name: &str) -> bool {
+pub(crate) fn missing(name: &str) -> bool {
     static MISSING: OnceLock<Vec<String>> = OnceLock::new();
     MISSING
         .get_or_init(|| {
@@ -118,33 +118,33 @@ fn lookup_code(err: &BackendError) -> Code {
     }
 }
 
-fn check<T>(result: BackendResult<T>) -> R<T> {
+pub(crate) fn check<T>(result: BackendResult<T>) -> R<T> {
     result.map_err(|err| code(&err))
 }
 
 /// A resolved device handle.
-struct Dev {
+pub(crate) struct Dev {
     loaded: Loaded,
     at: usize,
-    dref: DeviceRef,
+    pub(crate) dref: DeviceRef,
 }
 
 impl Dev {
-    fn backend(&self) -> &SimBackend {
+    pub(crate) fn backend(&self) -> &SimBackend {
         &self.loaded.backend
     }
 }
 
 /// Resolves a handle: `UNINITIALIZED` before init, `INVALID_ARGUMENT` for a
 /// handle this library did not give out (compared by address only).
-fn dev(handle: nvmlDevice_t) -> R<Dev> {
+pub(crate) fn dev(handle: nvmlDevice_t) -> R<Dev> {
     let loaded = state::loaded()?;
     let (at, slot) = loaded.table.slot_of(handle).ok_or(INVALID_ARGUMENT)?;
     let dref = slot.dref;
     Ok(Dev { loaded, at, dref })
 }
 
-fn nonnull<T>(p: *const T) -> R {
+pub(crate) fn nonnull<T>(p: *const T) -> R {
     if p.is_null() { Err(INVALID_ARGUMENT) } else { Ok(()) }
 }
 
@@ -152,7 +152,7 @@ fn nonnull<T>(p: *const T) -> R {
 ///
 /// # Safety
 /// `out` is null or valid for a write of `T`.
-unsafe fn put<T>(out: *mut T, value: T) -> R {
+pub(crate) unsafe fn put<T>(out: *mut T, value: T) -> R {
     nonnull(out)?;
     // SAFETY: non-null, and valid for a write of `T` by this function's contract.
     unsafe { out.write(value) };
@@ -163,7 +163,7 @@ unsafe fn put<T>(out: *mut T, value: T) -> R {
 ///
 /// # Safety
 /// `out` is null or valid for a write of `T`.
-unsafe fn query<T>(
+pub(crate) unsafe fn query<T>(
     handle: nvmlDevice_t,
     out: *mut T,
     ask: impl FnOnce(&SimBackend, DeviceRef) -> BackendResult<T>,
@@ -229,7 +229,7 @@ unsafe fn put_handle(loaded: &Loaded, dref: DeviceRef, out: *mut nvmlDevice_t) -
     unsafe { put(out, loaded.table.handle(at)) }
 }
 
-fn enable_state(on: bool) -> nvmlEnableState_t {
+pub(crate) fn enable_state(on: bool) -> nvmlEnableState_t {
     nvmlEnableState_t::from(on)
 }
 
@@ -621,6 +621,8 @@ macro_rules! exports {
         pub(crate) const EXPORTED: &[&str] = &["nvmlErrorString", $(stringify!($name)),*];
     };
 }
+// Other export modules (exports_nvlink.rs) define their functions with it too.
+pub(crate) use exports;
 
 exports! {
     // ---------------------------------------------------------------- init

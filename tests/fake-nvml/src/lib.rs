@@ -27,6 +27,7 @@
 #![allow(unsafe_code)]
 
 mod exports;
+mod exports_nvlink;
 mod state;
 pub mod testing;
 
@@ -36,4 +37,25 @@ pub use state::scenario_description;
 /// Every NVML symbol this library exports, in the order they are defined.
 ///
 /// The tests check that the built `cdylib` really exports each of them.
-pub const EXPORTED_SYMBOLS: &[&str] = exports::EXPORTED;
+pub const EXPORTED_SYMBOLS: &[&str] = &ALL_EXPORTED;
+
+/// The export lists of every module (each starts with `nvmlErrorString`,
+/// which is exported once: the later lists' copies are left out).
+const ALL_EXPORTED: [&str; exports::EXPORTED.len() + exports_nvlink::EXPORTED.len() - 1] =
+    concat(exports::EXPORTED, exports_nvlink::EXPORTED);
+
+const fn concat<const N: usize>(first: &[&'static str], second: &[&'static str]) -> [&'static str; N] {
+    let mut out = [""; N];
+    let mut i = 0;
+    while i < first.len() {
+        out[i] = first[i];
+        i += 1;
+    }
+    let mut j = 1;
+    while j < second.len() {
+        out[i] = second[j];
+        i += 1;
+        j += 1;
+    }
+    out
+}

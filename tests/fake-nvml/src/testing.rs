@@ -388,6 +388,10 @@ pub fn backend_answers(backend: &dyn Backend, own: u32, parent: u32) -> Value {
                 });
                 put(&format!("gpm({})", metric.key()), answer!(value));
             }
+            // NVLink counters (read at each reader's own moment: tests
+            // compare their timestamp as `NOW`) and clock event reasons.
+            put("nvlink_counters", answer!(backend.nvlink_counters(device)));
+            put("clock_event_reasons", answer!(backend.clock_event_reasons(device)));
             if device == physical {
                 put("mig_devices", answer!(migs.clone()));
             }

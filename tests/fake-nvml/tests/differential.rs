@@ -142,6 +142,14 @@ fn compare(what: &str, spec: &str, (sim_snapshot, sim_backend): (Value, Value), 
 fn stamp_now(answers: &mut Value) {
     let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_micros() as u64;
     for device in answers["devices"].as_object_mut().unwrap().values_mut() {
+        // The NVLink counters' read time: the real clock, as the driver's.
+        if let Some(stamp) = device["nvlink_counters"]["ok"]["timestamp_us"].as_u64() {
+            assert!(
+                stamp.abs_diff(now) < 60_000_000,
+                "NVLink timestamp {stamp} is not now ({now})"
+            );
+            device["nvlink_counters"]["ok"]["timestamp_us"] = "NOW".into();
+        }
         let Some(samples) = device["process_utilization"]["ok"].as_array_mut() else {
             continue;
         };
@@ -329,6 +337,30 @@ fn refused_process_lists_and_lost_gpus_with_mig() {
             assert_eq!(answer, &lost, "GPU {device} answers {key} after it is lost");
         }
     }
+}
+
+#[test]
+fn nvlink_counters_and_clock_event_reasons() {
+    // h100x8: 18 links per GPU, counters that moved since the start.
+    for time in [5.0, 42.0] {
+        let probe = differential("h100x8", time);
+        let gpu0 = &probe.backend["devices"]["0"];
+        let links = gpu0["nvlink_counters"]["ok"]["links"].as_array().unwrap();
+        assert_eq!(links.len(), 18, "{gpu0}");
+        assert!(links[0]["tx_kib"].as_u64().unwrap() > 0);
+        assert!(gpu0["clock_event_reasons"]["ok"].is_u64(), "{gpu0}");
+    }
+    // default: no NVLink on the RTX 4090 nor on a MIG device, through both paths.
+    let probe = differential("default", 42.0);
+    assert_eq!(probe.backend["devices"]["3"]["nvlink_counters"]["err"], "NotSupported");
+    assert_eq!(
+        probe.backend["devices"]["1:0"]["nvlink_counters"]["err"],
+        "NotSupported"
+    );
+    assert_eq!(
+        probe.backend["devices"]["1:0"]["clock_event_reasons"]["err"],
+        "NotSupported"
+    );
 }
 
 #[test]

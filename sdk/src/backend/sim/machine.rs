@@ -3,7 +3,7 @@
 //! temperature, fan and clocks.
 
 use super::models::ModelSpec;
-use super::pids::PidResolver;
+use super::pids::{Binding, PidResolver};
 use super::scenario::{FaultField, Scenario, default_bus_id};
 use super::workload::{Channel, Workload, mix};
 use crate::backend::{ComputeMode, PciBusId, ProcessKind, RawProcess};
@@ -102,6 +102,9 @@ pub struct SimProcess {
     pub decoder: u32,
     /// MIG device index.
     pub mig: Option<usize>,
+    /// The host process the pid is bound to, when it can exit: the driver
+    /// lists the process only while that one runs.
+    pub binding: Option<Binding>,
 }
 
 impl Machine {
@@ -132,15 +135,19 @@ impl Machine {
                     .processes
                     .iter()
                     .flat_map(|p| {
-                        (0..p.count as usize).map(move |copy| SimProcess {
-                            pid: pids.resolve(p.pid, copy),
-                            memory: p.memory_mib * MIB,
-                            memory_reported: !p.memory_unavailable,
-                            kind: p.kind.0,
-                            sm_weight: p.sm_weight,
-                            encoder: p.encoder,
-                            decoder: p.decoder,
-                            mig: p.mig,
+                        (0..p.count as usize).map(move |copy| {
+                            let (pid, binding) = pids.bind(p.pid, copy);
+                            SimProcess {
+                                pid,
+                                binding,
+                                memory: p.memory_mib * MIB,
+                                memory_reported: !p.memory_unavailable,
+                                kind: p.kind.0,
+                                sm_weight: p.sm_weight,
+                                encoder: p.encoder,
+                                decoder: p.decoder,
+                                mig: p.mig,
+                            }
                         })
                     })
                     .collect::<Vec<_>>();
@@ -189,6 +196,14 @@ impl SimGpu {
         self.not_supported.contains(&field)
     }
 
+    /// The processes holding a context now: those bound to a host process
+    /// that has exited are gone, as their contexts are.
+    pub fn live_processes(&self) -> impl Iterator<Item = &SimProcess> {
+        self.processes
+            .iter()
+            .filter(|p| p.binding.as_ref().is_none_or(Binding::alive))
+    }
+
     /// Whether MIG mode is on.
     pub fn mig_enabled(&self) -> bool {
         !self.migs.is_empty()
@@ -217,7 +232,7 @@ impl SimGpu {
     /// Encoder or decoder utilization, percent: the sum of the processes'
     /// own (`own` picks the field) when any has one, else the workload's.
     fn codec(&self, own: impl Fn(&SimProcess) -> u32, workload: impl FnOnce() -> f64) -> u32 {
-        let own: u32 = self.processes.iter().map(own).sum();
+        let own: u32 = self.live_processes().map(own).sum();
         if own > 0 {
             own.min(100)
         } else {
@@ -335,7 +350,7 @@ impl SimGpu {
         let used = if self.mig_enabled() {
             (0..self.migs.len()).map(|m| self.mig_memory_used(m)).sum::<u64>() + self.model.reserved_mib * MIB
         } else {
-            self.model.reserved_mib * MIB + self.processes.iter().map(|p| p.memory).sum::<u64>()
+            self.model.reserved_mib * MIB + self.live_processes().map(|p| p.memory).sum::<u64>()
         };
         used.min(self.memory_total())
     }
@@ -348,8 +363,7 @@ impl SimGpu {
     /// Used memory of MIG device `m`, bytes.
     pub fn mig_memory_used(&self, m: usize) -> u64 {
         let on_mig: u64 = self
-            .processes
-            .iter()
+            .live_processes()
             .filter(|p| p.mig == Some(m))
             .map(|p| p.memory)
             .sum();
@@ -359,7 +373,7 @@ impl SimGpu {
     /// BAR1 (total, used), bytes.
     pub fn bar1(&self) -> (u64, u64) {
         let total = self.model.bar1_mib * MIB;
-        let used = (2 + 4 * self.processes.len() as u64) * MIB;
+        let used = (2 + 4 * self.live_processes().count() as u64) * MIB;
         (total, used.min(total))
     }
 
@@ -367,7 +381,7 @@ impl SimGpu {
     /// aperture, 2 MiB plus 4 MiB per process on it in use.
     pub fn mig_bar1(&self, m: usize) -> (u64, u64) {
         let total = self.migs.get(m).map_or(0, |mig| mig.bar1_mib * MIB);
-        let on_mig = self.processes.iter().filter(|p| p.mig == Some(m)).count() as u64;
+        let on_mig = self.live_processes().filter(|p| p.mig == Some(m)).count() as u64;
         let used = (2 + 4 * on_mig) * MIB;
         (total, used.min(total))
     }
@@ -380,7 +394,7 @@ impl SimGpu {
         let mut out: Vec<RawProcess> = Vec::with_capacity(self.processes.len());
         let mut index: std::collections::HashMap<(u32, Option<usize>), usize> =
             std::collections::HashMap::with_capacity(self.processes.len());
-        for p in self.processes.iter().filter(|p| mig.is_none() || p.mig == mig) {
+        for p in self.live_processes().filter(|p| mig.is_none() || p.mig == mig) {
             let memory = p.memory_reported.then_some(p.memory);
             if let Some(&i) = index.get(&(p.pid, p.mig)) {
                 let entry = &mut out[i];
@@ -409,20 +423,25 @@ impl SimGpu {
     pub fn process_shares(&self, t: f64) -> Vec<(u32, u32, u32, u32, u32)> {
         let util = self.workload.gpu_util(t);
         let mem = self.workload.memory_util(t);
-        let weights: Vec<f64> = self
+        // Only processes that still run get samples; each keeps its own
+        // jitter (by its place in the scenario) whoever else exited.
+        let live: Vec<(usize, &SimProcess)> = self
             .processes
             .iter()
             .enumerate()
-            .map(|(i, p)| {
+            .filter(|(_, p)| p.binding.as_ref().is_none_or(Binding::alive))
+            .collect();
+        let weights: Vec<f64> = live
+            .iter()
+            .map(|&(i, p)| {
                 let jitter = 1.0 + 0.2 * noise(self.workload.seed, i as u64, t);
                 p.sm_weight * jitter
             })
             .collect();
         let total: f64 = weights.iter().sum();
-        self.processes
-            .iter()
+        live.iter()
             .zip(&weights)
-            .map(|(p, w)| {
+            .map(|(&(_, p), w)| {
                 let share = if total > 0.0 { w / total } else { 0.0 };
                 (
                     p.pid,

@@ -22,10 +22,12 @@ mod gpm;
 pub mod latency;
 mod machine;
 pub mod models;
+mod nvlink;
 mod pids;
 pub mod presets;
 pub mod samples;
 pub mod scenario;
+mod throttle;
 mod workload;
 
 use std::path::Path;
@@ -41,8 +43,8 @@ use self::machine::{Machine, SimGpu};
 use self::pids::PidResolver;
 use self::scenario::FaultField;
 use super::{
-    Backend, BackendError, BackendResult, ClockKind, ComputeMode, DeviceRef, GpmMetric, GpmSampleId, MemoryInfo,
-    PciBusId, PcieDirection, ProcessUtilization, RawProcess, UtilizationRates,
+    Backend, BackendError, BackendResult, ClockEventReasons, ClockKind, ComputeMode, DeviceRef, GpmMetric, GpmSampleId,
+    MemoryInfo, NvLinkCounters, PciBusId, PcieDirection, ProcessUtilization, RawProcess, UtilizationRates,
 };
 
 /// Environment variable naming the scenario for the simulator (a preset
@@ -971,6 +973,33 @@ impl Backend for SimBackend {
         self.latency.wait("nvmlGpmMetricsGet");
         let ids: Vec<u32> = metrics.iter().map(|m| m.nvml_id()).collect();
         self.gpm_metrics_by_id(first, second, &ids)
+    }
+
+    // ---- NVLink and clock event reasons (see nvlink.rs, throttle.rs) ----
+
+    fn nvlink_counters(&self, device: DeviceRef) -> BackendResult<NvLinkCounters> {
+        // Two field-value calls, as the NVML backend makes: the link count,
+        // then every link's counters.
+        self.latency.wait("nvmlDeviceGetFieldValues");
+        self.latency.wait("nvmlDeviceGetFieldValues");
+        let t = self.time();
+        let gpu = self.gpu(device, t)?;
+        if device.is_mig() {
+            return Err(BackendError::NotSupported);
+        }
+        // Counted from the simulator's start, like the energy counter; the
+        // timestamp is the real clock's, as the driver's is.
+        let links = nvlink::counters(gpu, t, self.value_time(0.0)).ok_or(BackendError::NotSupported)?;
+        let timestamp_us = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX));
+        Ok(NvLinkCounters { timestamp_us, links })
+    }
+
+    fn clock_event_reasons(&self, device: DeviceRef) -> BackendResult<ClockEventReasons> {
+        self.latency.wait("nvmlDeviceGetCurrentClocksEventReasons");
+        let (gpu, t) = self.physical(device, FaultField::Clocks)?;
+        Ok(throttle::reasons(gpu, t))
     }
 }
 

@@ -99,7 +99,9 @@ pub struct Scenario {
     /// Seed for the deterministic noise and the UUIDs.
     #[serde(default)]
     pub seed: u64,
-    /// The GPUs, in NVML index order.
+    /// The GPUs, in NVML index order. Required, so a machine without GPUs
+    /// is said outright: `gpus = []` is a host with a loaded driver and no
+    /// GPU (NVML initializes and counts 0 devices), never a typo's default.
     pub gpus: Vec<GpuSpec>,
     /// How long each driver call takes, in `NVITOP_SIM_LATENCY`'s syntax
     /// (`none`, `realistic`, `500ms`, or a latency file path); the
@@ -664,8 +666,9 @@ pub enum FaultField {
 /// # let parse = |text: &str| Scenario::parse(text, Format::Toml, Path::new("example.toml"));
 /// let err = parse("[[gpus]]\nmodel = \"GTX-480\"\n").unwrap_err();
 /// assert!(matches!(err, ScenarioError::Parse { line: 2, .. }), "{err}");
-/// let err = parse("gpus = []\n").unwrap_err();
-/// assert!(matches!(err, ScenarioError::Invalid { ref field, .. } if field == "gpus"), "{err}");
+/// let err = parse("driver_version = \"560.35.03\"\n").unwrap_err(); // no `gpus` at all
+/// assert!(err.to_string().contains("gpus"), "{err}");
+/// assert!(parse("gpus = []\n").unwrap().gpus.is_empty()); // a driver and no GPU: valid
 /// ```
 #[derive(Debug, thiserror::Error)]
 pub enum ScenarioError {
@@ -814,9 +817,6 @@ impl Scenario {
             field,
             message,
         };
-        if self.gpus.is_empty() {
-            return Err(invalid("gpus".into(), "a scenario needs at least one GPU".into()));
-        }
         // Identities must look like the driver's and name one GPU each:
         // lookups by UUID or bus id (and CUDA_VISIBLE_DEVICES) depend on it.
         let mut uuids: Vec<(String, usize)> = Vec::with_capacity(self.gpus.len());
@@ -1091,9 +1091,24 @@ mod tests {
     }
 
     #[test]
+    fn a_machine_without_gpus_is_explicit_and_valid() {
+        // Said outright: a driver and no GPU.
+        let empty = Scenario::parse("gpus = []\n", Format::Toml, Path::new("none.toml")).unwrap();
+        assert!(empty.gpus.is_empty());
+        let json = Scenario::parse(r#"{ "gpus": [] }"#, Format::Json, Path::new("none.json")).unwrap();
+        assert!(json.gpus.is_empty());
+        let sim = crate::backend::sim::SimBackend::new(empty);
+        assert_eq!(crate::backend::Backend::device_count(&sim).unwrap(), 0);
+        // Left out, it stays an error naming the field: a typo never means "no GPU".
+        let err = Scenario::parse("gpu = []\n", Format::Toml, Path::new("typo.toml")).unwrap_err();
+        assert!(err.to_string().contains("gpu"), "{err}");
+        let err = Scenario::parse("seed = 1\n", Format::Toml, Path::new("missing.toml")).unwrap_err();
+        assert!(err.to_string().contains("gpus"), "{err}");
+    }
+
+    #[test]
     fn impossible_machines_are_rejected() {
         for (text, field) in [
-            ("gpus = []", "gpus"),
             (
                 "[[gpus]]\nmodel = \"RTX-4090\"\nmig = [{ profile = \"1g.5gb\" }]",
                 "gpus[0].mig",
