@@ -65,6 +65,7 @@ pub struct GpuStatsLoggerBuilder {
     sync_to_disk: bool,
     sink_timeout: Duration,
     clock: Option<Arc<dyn Clock>>,
+    training_status: bool,
 }
 
 impl std::fmt::Debug for dyn Sink {
@@ -101,7 +102,29 @@ impl GpuStatsLoggerBuilder {
             sync_to_disk: false,
             sink_timeout: DEFAULT_SINK_TIMEOUT,
             clock: None,
+            training_status: true,
         }
+    }
+
+    /// Publishes this process's training status (step, rate, time since
+    /// the last hook) for `nvitop-monitor`; on by default, see
+    /// `docs/TRAINING_STATUS.md`. The sink thread writes it, never a hook;
+    /// closing the logger removes it.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use nvitop::{GpuStatsLogger, backend::sim::SimBackend, sink::MemorySink};
+    /// let logger = GpuStatsLogger::builder(&[0])
+    ///     .backend(Arc::new(SimBackend::default_machine()))
+    ///     .sink(Box::new(MemorySink::new()))
+    ///     .training_status(false)
+    ///     .build()?;
+    /// # logger.close();
+    /// # Ok::<(), nvitop::Error>(())
+    /// ```
+    pub fn training_status(mut self, on: bool) -> Self {
+        self.training_status = on;
+        self
     }
 
     /// Reads devices through this backend instead of the default one.
@@ -663,6 +686,16 @@ impl GpuStatsLoggerBuilder {
             sinks.push(Box::new(TensorBoardSink::create(&dir)?));
             tensorboard = Some(dir);
         }
+        let status = self.training_status.then(|| {
+            // The run is named after its TensorBoard run directory (or CSV file).
+            let log_dir = tensorboard.clone().or_else(|| self.csv.clone());
+            let run_name = log_dir
+                .as_ref()
+                .and_then(|dir| dir.file_name())
+                .map(|name| name.to_string_lossy().into_owned());
+            let gpus = devices.iter().map(Device::index).collect();
+            crate::training::StatusPublisher::start(run_name, log_dir, gpus)
+        });
         let sampler = Arc::new(Sampler::start(devices, config));
         let (sender, receiver) = crossbeam_channel::bounded(self.capacity);
         let (done_sender, done) = crossbeam_channel::bounded(1);
@@ -680,11 +713,15 @@ impl GpuStatsLoggerBuilder {
             close_timeout: self.sink_timeout,
             done: done_sender,
             warnings: warnings.clone(),
+            status,
         };
         let handle = std::thread::Builder::new()
             .name("nvitop-logger-sink".into())
             .spawn(move || worker.run())
-            .map_err(|err| Error::Host(format!("could not start the logger's sink thread: {err}")))?;
+            .map_err(|source| Error::ThreadSpawn {
+                thread: "logger's sink",
+                source,
+            })?;
         Ok(GpuStatsLogger {
             sampler,
             sender: Some(sender),

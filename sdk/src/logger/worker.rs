@@ -19,6 +19,8 @@ use super::record::{HookEvent, Message, ScalarRecord};
 use super::runner::{Row, SinkRunner};
 use crate::sampler::Sampler;
 use crate::sink::{RecordKind, Sink};
+use crate::training::StatusPublisher;
+use crate::training::publisher::Hook;
 
 /// Sinks are flushed at least this often, even when no record arrives, so
 /// a process killed with SIGKILL leaves readable files up to here.
@@ -50,6 +52,8 @@ pub(crate) struct Worker {
     pub done: Sender<LogReport>,
     /// Build-time warnings (metrics a device cannot report), repeated in every report.
     pub warnings: Vec<String>,
+    /// This process's training status record (`None`: opted out).
+    pub status: Option<StatusPublisher>,
 }
 
 /// Scalars of one `log_scalars` call, gathered into one row.
@@ -77,6 +81,7 @@ impl Worker {
             close_timeout,
             done,
             warnings,
+            mut status,
         } = self;
         let names: Arc<Vec<String>> = Arc::new(keys.names().to_vec());
         let mut runners: Vec<SinkRunner> = sinks
@@ -107,6 +112,10 @@ impl Worker {
             match receiver.try_recv() {
                 Ok(Message::Record(record)) => {
                     emit_scalars(&mut pending, &names, &mut runners);
+                    if let Some(status) = &mut status {
+                        status.hook(status_hook(record.event), record.step, record.epoch, record.wall_time);
+                        status.tick(Instant::now());
+                    }
                     let sample = sampler.sample(record.seq);
                     keys.fill(&record, &sample, &mut values);
                     let batch = matches!(record.event, HookEvent::BatchStart | HookEvent::BatchEnd);
@@ -156,6 +165,11 @@ impl Worker {
                 }
                 Ok(Message::Close { deadline }) => break deadline,
                 Err(TryRecvError::Empty) => {
+                    if let Some(status) = &mut status {
+                        // At most one write a second; a stalled run shows
+                        // its growing time since the last hook.
+                        status.tick(Instant::now());
+                    }
                     if clock.now().saturating_sub(last_flush) >= FLUSH_EVERY {
                         for runner in &mut runners {
                             runner.flush(false);
@@ -177,6 +191,9 @@ impl Worker {
         for runner in runners {
             runner.join_or_detach();
         }
+        // The record goes before the closing caller hears back, so once
+        // `close()` returns no status of this run is left.
+        drop(status);
         // The closing caller may have given up; nothing to do then.
         let _ = done.send(report);
     }
@@ -254,5 +271,16 @@ fn emit_scalars(pending: &mut Option<PendingScalars>, names: &Arc<Vec<String>>, 
     });
     for runner in runners {
         runner.write(&row);
+    }
+}
+
+/// The status publisher's view of a hook.
+fn status_hook(event: HookEvent) -> Hook {
+    match event {
+        HookEvent::BatchStart => Hook::BatchStart,
+        HookEvent::BatchEnd => Hook::BatchEnd,
+        HookEvent::EpochEnd => Hook::Epoch,
+        HookEvent::ValidationEnd => Hook::ValidationEnd,
+        HookEvent::TrainEnd => Hook::TrainEnd,
     }
 }
