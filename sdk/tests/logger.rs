@@ -71,6 +71,7 @@ fn every_option_adds_its_keys() {
         "gpu_id: 3/power.draw (W)",
         "gpu_id: 3/power.limit (W)",
         "gpu_id: 3/energy.step (J)",
+        "gpu_id: 3/energy.total (J)",
         "gpu_id: 3/clocks.sm (MHz)",
         "gpu_id: 3/clocks.mem (MHz)",
         "gpu_id: 3/pcie.tx (KB/s)",

@@ -514,7 +514,9 @@ impl GpuStatsLoggerBuilder {
         /// assert!(keys.contains(&"gpu_id: 3/power.limit (W)".to_owned()));
         /// ```
         power,
-        /// `energy.step (J)` (default off).
+        /// `energy.step (J)` and `energy.total (J)` from the GPU's energy
+        /// counter, interpolated at each step's start and end (default off;
+        /// see `docs/METRICS.md`).
         ///
         /// ```
         /// # use std::sync::Arc;
@@ -525,6 +527,7 @@ impl GpuStatsLoggerBuilder {
         /// # };
         /// let keys = keys_of(GpuStatsLogger::builder(&[3]).energy(true));
         /// assert!(keys.contains(&"gpu_id: 3/energy.step (J)".to_owned()));
+        /// assert!(keys.contains(&"gpu_id: 3/energy.total (J)".to_owned()));
         /// ```
         energy,
         /// `clocks.sm (MHz)`, `clocks.mem (MHz)` (default off).
@@ -696,6 +699,10 @@ impl GpuStatsLoggerBuilder {
             let gpus = devices.iter().map(Device::index).collect();
             crate::training::StatusPublisher::start(run_name, log_dir, gpus)
         });
+        let gpus = devices.len();
+        // The hooks' clock; the energy meter maps sample times onto it, so
+        // it starts before the sampler's first sample.
+        let origin = Instant::now();
         let sampler = Arc::new(Sampler::start(devices, config));
         let (sender, receiver) = crossbeam_channel::bounded(self.capacity);
         let (done_sender, done) = crossbeam_channel::bounded(1);
@@ -714,6 +721,11 @@ impl GpuStatsLoggerBuilder {
             done: done_sender,
             warnings: warnings.clone(),
             status,
+            energy: self
+                .options
+                .energy
+                .then(|| super::energy::EnergyMeter::new(origin, gpus)),
+            gpu_labels: prefixes.clone(),
         };
         let handle = std::thread::Builder::new()
             .name("nvitop-logger-sink".into())
@@ -726,7 +738,7 @@ impl GpuStatsLoggerBuilder {
             sampler,
             sender: Some(sender),
             options: self.options,
-            origin: Instant::now(),
+            origin,
             clocks: Clocks::default(),
             dropped,
             worker: Mutex::new(Some(handle)),

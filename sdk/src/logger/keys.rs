@@ -37,6 +37,7 @@ enum DeviceField {
     PowerDraw,
     PowerLimit,
     EnergyStep,
+    EnergyTotal,
     SmClock,
     MemoryClock,
     PcieTx,
@@ -56,6 +57,7 @@ impl DeviceField {
             Self::PowerDraw => "power.draw (W)",
             Self::PowerLimit => "power.limit (W)",
             Self::EnergyStep => "energy.step (J)",
+            Self::EnergyTotal => "energy.total (J)",
             Self::SmClock => "clocks.sm (MHz)",
             Self::MemoryClock => "clocks.mem (MHz)",
             Self::PcieTx => "pcie.tx (KB/s)",
@@ -98,7 +100,7 @@ impl LoggerKeys {
             fields.extend([DeviceField::PowerDraw, DeviceField::PowerLimit]);
         }
         if options.energy {
-            fields.push(DeviceField::EnergyStep);
+            fields.extend([DeviceField::EnergyStep, DeviceField::EnergyTotal]);
         }
         if options.clocks {
             fields.extend([DeviceField::SmClock, DeviceField::MemoryClock]);
@@ -158,6 +160,19 @@ impl LoggerKeys {
             .position(|(name, column)| *column == Column::Scalar && name == tag)
     }
 
+    /// The energy columns: (column, device, whether it is `energy.total`).
+    pub(crate) fn energy_columns(&self) -> Vec<(usize, usize, bool)> {
+        self.columns
+            .iter()
+            .enumerate()
+            .filter_map(|(col, column)| match *column {
+                Column::Device(i, DeviceField::EnergyStep) => Some((col, i, false)),
+                Column::Device(i, DeviceField::EnergyTotal) => Some((col, i, true)),
+                _ => None,
+            })
+            .collect()
+    }
+
     /// All keys, in column order.
     pub(crate) fn names(&self) -> &[String] {
         &self.names
@@ -170,9 +185,7 @@ impl LoggerKeys {
         let gpu_row = matches!(record.event, HookEvent::BatchStart | HookEvent::BatchEnd);
         for (slot, column) in values.iter_mut().zip(&self.columns) {
             *slot = match *column {
-                Column::Device(i, field) if gpu_row => {
-                    sample.devices.get(i).and_then(|d| device_value(d, field, record))
-                }
+                Column::Device(i, field) if gpu_row => sample.devices.get(i).and_then(|d| device_value(d, field)),
                 Column::IntraStep => record.intra_step.mean_ms,
                 Column::IntraStepMax => record.intra_step.max_ms,
                 Column::InterStep => record.inter_step.mean_ms,
@@ -193,7 +206,7 @@ impl LoggerKeys {
     }
 }
 
-fn device_value(d: &crate::sampler::DeviceSample, field: DeviceField, record: &HookRecord) -> Option<f64> {
+fn device_value(d: &crate::sampler::DeviceSample, field: DeviceField) -> Option<f64> {
     match field {
         DeviceField::MemoryUtilization => d.memory_utilization,
         DeviceField::MemoryUsed => d.memory_used.map(|b| b / MIB),
@@ -203,12 +216,9 @@ fn device_value(d: &crate::sampler::DeviceSample, field: DeviceField, record: &H
         DeviceField::Temperature => d.temperature,
         DeviceField::PowerDraw => d.power_usage,
         DeviceField::PowerLimit => d.power_limit,
-        // Energy of one step: the sampled power times the step's duration.
-        // The driver's energy counter moves too coarsely for millisecond steps.
-        DeviceField::EnergyStep => d
-            .power_usage
-            .zip(record.intra_step.mean_ms)
-            .map(|(w, ms)| w * ms / 1000.0),
+        // Filled by the sink thread once a sample after the step's end
+        // arrives (`super::energy`).
+        DeviceField::EnergyStep | DeviceField::EnergyTotal => None,
         DeviceField::SmClock => d.sm_clock,
         DeviceField::MemoryClock => d.memory_clock,
         DeviceField::PcieTx => d.pcie_tx,

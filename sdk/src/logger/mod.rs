@@ -11,6 +11,7 @@ mod builder;
 mod clock;
 #[doc(hidden)]
 pub mod doc_support;
+mod energy;
 mod keys;
 mod options;
 mod record;
@@ -66,6 +67,9 @@ pub struct LogReport {
     /// Metrics a device cannot report (logged once at build): not failures,
     /// their columns just stay empty.
     pub warnings: Vec<String>,
+    /// With the energy keys on: each GPU's energy from the first step's
+    /// start to the last step's end, millijoules, by label (`gpu_id: 0`).
+    pub energy_mj: Vec<(String, u64)>,
 }
 
 /// A sink that stopped doing its job, in a [`LogReport`].
@@ -195,6 +199,7 @@ struct Times {
     inter: StepTimes,
     epoch_ms: Option<f64>,
     validation_ms: Option<f64>,
+    span_ns: Option<(u64, u64)>,
 }
 
 /// Hook state kept in atomics so hooks take `&self` and never lock.
@@ -490,6 +495,7 @@ impl GpuStatsLogger {
             inter_step: times.inter,
             epoch_ms: times.epoch_ms,
             validation_ms: times.validation_ms,
+            span_ns: times.span_ns,
         };
         match sender.try_send(Message::Record(record)) {
             Ok(()) => {}
@@ -733,18 +739,22 @@ impl GpuStatsLogger {
         // move it too.
         self.clocks.step.store(step, Ordering::Relaxed);
         self.clocks.batch_end.store(now, Ordering::Relaxed);
-        let measured = if self.options.intra_step_time || self.options.energy {
-            Self::since_ns(self.clocks.batch_start.load(Ordering::Relaxed), now)
+        let started = self.clocks.batch_start.load(Ordering::Relaxed);
+        let measured = if self.options.intra_step_time {
+            Self::since_ns(started, now)
         } else {
             None
         };
         if self.logs(step) {
             let intra = self.fold(&self.clocks.intra, measured);
+            // The step's span, for its energy (the sink thread measures it).
+            let span_ns = (self.options.energy && started != NONE && started <= now).then_some((started, now));
             self.send(
                 HookEvent::BatchEnd,
                 step,
                 Times {
                     intra,
+                    span_ns,
                     ..Times::default()
                 },
             );
