@@ -103,6 +103,8 @@ pub(crate) struct EnergyMeter {
     last_seq: u64,
     /// The first step's start: `energy.total` counts from here.
     run_start_ns: Option<u64>,
+    /// Each GPU's cumulative energy at the run start (kept, so old readings can go).
+    bases: Vec<Option<f64>>,
     /// Each GPU's energy from the run start to the newest finalized step end.
     totals: Vec<Option<f64>>,
 }
@@ -115,6 +117,7 @@ impl EnergyMeter {
             tracks: (0..devices).map(|_| EnergyTrack::default()).collect(),
             last_seq: 0,
             run_start_ns: None,
+            bases: vec![None; devices],
             totals: vec![None; devices],
         }
     }
@@ -153,20 +156,23 @@ impl EnergyMeter {
         let Some(track) = self.tracks.get(i) else {
             return (None, None);
         };
+        if self.bases[i].is_none() {
+            self.bases[i] = track.at(run_start);
+        }
         let end = track.at(end_ns);
         let step = end.zip(track.at(start_ns)).map(|(e, s)| e - s);
-        let total = end.zip(track.at(run_start)).map(|(e, s)| e - s);
+        let total = end.zip(self.bases[i]).map(|(e, s)| e - s);
         if total.is_some() {
             self.totals[i] = total;
         }
         (step, total)
     }
 
-    /// Forgets readings older than any step still to be finalized needs.
+    /// Forgets readings older than a step still to be finalized (starting
+    /// at `from_ns`) needs: memory stays bounded however long the run.
     pub(crate) fn trim(&mut self, from_ns: u64) {
-        let from = self.run_start_ns.map_or(from_ns, |r| r.min(from_ns));
         for track in &mut self.tracks {
-            track.trim(from);
+            track.trim(from_ns);
         }
     }
 
@@ -184,7 +190,30 @@ impl EnergyMeter {
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
-    use super::EnergyTrack;
+    use super::{EnergyMeter, EnergyTrack};
+
+    #[test]
+    fn a_long_run_keeps_few_readings_and_its_total_adds_up() {
+        let mut meter = EnergyMeter::new(std::time::Instant::now(), 1);
+        let mut sum = 0.0;
+        let mut last_total = None;
+        // 10,000 samples 10 ms apart at 250 W, one 10 ms step between each pair.
+        for k in 0..10_000u64 {
+            meter.tracks[0].push(k * 10 * MS + 1, Some(250.0 * k as f64 / 100.0), None);
+            if k >= 2 {
+                let (start, end) = ((k - 2) * 10 * MS + 5 * MS, (k - 1) * 10 * MS + 5 * MS);
+                let (step, total) = meter.step(0, start, end);
+                sum += step.unwrap();
+                last_total = total;
+                meter.trim(end);
+            }
+            assert!(meter.tracks[0].readings.len() <= 3);
+        }
+        let total = last_total.unwrap();
+        assert!((sum - total).abs() <= total * 1e-9, "{sum} vs {total}");
+        assert!((total - 250.0 * 0.01 * 9_998.0).abs() < 1e-6, "{total}");
+        assert_eq!(meter.totals(), &[Some(total)]);
+    }
 
     const MS: u64 = 1_000_000;
 
