@@ -66,6 +66,9 @@ pub struct GpuStatsLoggerBuilder {
     sink_timeout: Duration,
     clock: Option<Arc<dyn Clock>>,
     training_status: bool,
+    model_flops: Option<f64>,
+    precision: super::Precision,
+    peak_tflops: Option<f64>,
 }
 
 impl std::fmt::Debug for dyn Sink {
@@ -103,7 +106,73 @@ impl GpuStatsLoggerBuilder {
             sink_timeout: DEFAULT_SINK_TIMEOUT,
             clock: None,
             training_status: true,
+            model_flops: None,
+            precision: super::Precision::default(),
+            peak_tflops: None,
         }
+    }
+
+    /// Turns on `throughput (TFLOP/s)` and `mfu (%)` at each batch end: the
+    /// model FLOPs of one step (all the logged GPUs together; for a
+    /// transformer see [`transformer_flops_per_step`](super::transformer_flops_per_step))
+    /// over the step period, against the GPUs' dense peak at
+    /// [`precision`](Self::precision). A batch size that varies:
+    /// [`GpuStatsLogger::set_step_flops`].
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use nvitop::{GpuStatsLogger, backend::sim::SimBackend, sink::MemorySink};
+    /// let logger = GpuStatsLogger::builder(&[0])
+    ///     .backend(Arc::new(SimBackend::default_machine()))
+    ///     .sink(Box::new(MemorySink::new()))
+    ///     .model_flops_per_step(3.2e15)
+    ///     .build()?;
+    /// assert!(logger.keys().iter().any(|k| k == "mfu (%)"));
+    /// # Ok::<(), nvitop::Error>(())
+    /// ```
+    pub fn model_flops_per_step(mut self, flops: f64) -> Self {
+        self.model_flops = Some(flops);
+        self
+    }
+
+    /// The precision the model computes in, which picks the peak for MFU
+    /// (default BF16; see `docs/METRICS.md` for the table).
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use nvitop::{GpuStatsLogger, backend::sim::SimBackend, sink::MemorySink, logger::Precision};
+    /// let logger = GpuStatsLogger::builder(&[0])
+    ///     .backend(Arc::new(SimBackend::default_machine()))
+    ///     .sink(Box::new(MemorySink::new()))
+    ///     .model_flops_per_step(1e12)
+    ///     .precision(Precision::Tf32)
+    ///     .build()?;
+    /// # logger.close();
+    /// # Ok::<(), nvitop::Error>(())
+    /// ```
+    pub fn precision(mut self, precision: super::Precision) -> Self {
+        self.precision = precision;
+        self
+    }
+
+    /// Overrides the table's peak: each logged GPU's dense peak, TFLOP/s
+    /// (a GPU the table lacks, a power-capped or overclocked board).
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use nvitop::{GpuStatsLogger, backend::sim::SimBackend, sink::MemorySink};
+    /// let logger = GpuStatsLogger::builder(&[0])
+    ///     .backend(Arc::new(SimBackend::default_machine()))
+    ///     .sink(Box::new(MemorySink::new()))
+    ///     .model_flops_per_step(1e12)
+    ///     .peak_tflops_per_gpu(800.0)
+    ///     .build()?;
+    /// assert!(logger.warnings().is_empty());
+    /// # Ok::<(), nvitop::Error>(())
+    /// ```
+    pub fn peak_tflops_per_gpu(mut self, tflops: f64) -> Self {
+        self.peak_tflops = Some(tflops);
+        self
     }
 
     /// Publishes this process's training status (step, rate, time since
@@ -667,8 +736,30 @@ impl GpuStatsLoggerBuilder {
                 pcie: self.options.pcie,
             });
         let (devices, prefixes) = self.devices()?;
-        let keys = LoggerKeys::new(&prefixes, &self.options, self.every_n_steps, &self.scalars);
-        let warnings = super::warnings::unreportable_metrics(&devices, &prefixes, &self.options);
+        let mut keys = LoggerKeys::new(
+            &prefixes,
+            &self.options,
+            self.every_n_steps,
+            &self.scalars,
+            self.model_flops.is_some(),
+        );
+        let mut warnings = super::warnings::unreportable_metrics(&devices, &prefixes, &self.options);
+        if self.model_flops.is_some() {
+            let mut peak = Some(0.0);
+            for (device, prefix) in devices.iter().zip(&prefixes) {
+                let name = device.name().unwrap_or_default();
+                let one = self
+                    .peak_tflops
+                    .or_else(|| super::mfu::peak_tflops(&name, self.precision));
+                if one.is_none() {
+                    warnings.push(format!(
+                        "{prefix}: no peak FLOP/s known for '{name}', so `mfu (%)` stays empty; set one with peak_tflops_per_gpu"
+                    ));
+                }
+                peak = peak.zip(one).map(|(a, b)| a + b);
+            }
+            keys.set_peak_tflops(peak);
+        }
         let mut sinks = std::mem::take(&mut self.sinks);
         if let Some(path) = &self.csv {
             let mut csv = CsvSink::create(path)?;
@@ -751,6 +842,8 @@ impl GpuStatsLoggerBuilder {
             warnings,
             csv: self.csv.clone(),
             tensorboard,
+            mfu: self.model_flops.is_some(),
+            step_flops: AtomicU64::new(self.model_flops.unwrap_or(0.0).to_bits()),
         })
     }
 }

@@ -24,6 +24,8 @@ enum Column {
     ProcessRss,
     EpochTime,
     ValidationTime,
+    Throughput,
+    Mfu,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,13 +74,21 @@ impl DeviceField {
 pub(crate) struct LoggerKeys {
     names: Vec<String>,
     columns: Vec<Column>,
+    /// The logged GPUs' summed dense peak, TFLOP/s (MFU's denominator).
+    peak_tflops: Option<f64>,
 }
 
 impl LoggerKeys {
     /// Keys for devices labelled `prefixes` (e.g. `gpu_id: 0`).
     /// `every_n_steps > 1` adds the maximum step times of each logged
     /// window; `scalars` are the declared `log_scalar` tags, last.
-    pub(crate) fn new(prefixes: &[String], options: &LoggerOptions, every_n_steps: u64, scalars: &[String]) -> Self {
+    pub(crate) fn new(
+        prefixes: &[String],
+        options: &LoggerOptions,
+        every_n_steps: u64,
+        scalars: &[String],
+        mfu: bool,
+    ) -> Self {
         let mut fields = Vec::new();
         if options.memory_utilization {
             fields.extend([
@@ -143,13 +153,26 @@ impl LoggerKeys {
             global("epoch_time/train (ms)", Column::EpochTime);
             global("epoch_time/validation (ms)", Column::ValidationTime);
         }
+        if mfu {
+            global("throughput (TFLOP/s)", Column::Throughput);
+            global("mfu (%)", Column::Mfu);
+        }
         for scalar in scalars {
             if !names.contains(scalar) {
                 names.push(scalar.clone());
                 columns.push(Column::Scalar);
             }
         }
-        Self { names, columns }
+        Self {
+            names,
+            columns,
+            peak_tflops: None,
+        }
+    }
+
+    /// Sets the summed peak of the logged GPUs (MFU stays empty without one).
+    pub(crate) fn set_peak_tflops(&mut self, peak: Option<f64>) {
+        self.peak_tflops = peak;
     }
 
     /// The column of a declared scalar `tag`.
@@ -200,6 +223,8 @@ impl LoggerKeys {
                 // Scalar columns are filled by scalar rows only.
                 Column::Device(..) | Column::ProcessCpu | Column::ProcessRss | Column::Scalar => None,
                 Column::EpochTime => record.epoch_ms,
+                Column::Throughput => record.mfu.and_then(|(s, f)| super::mfu::mfu(f, s, None).0),
+                Column::Mfu => record.mfu.and_then(|(s, f)| super::mfu::mfu(f, s, self.peak_tflops).1),
                 Column::ValidationTime => record.validation_ms,
             };
         }
