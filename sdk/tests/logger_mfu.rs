@@ -1,6 +1,6 @@
 //! MFU and throughput at batch end: the model FLOPs of a step over its
 //! period, against the logged GPUs' dense peak.
-#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::float_cmp, missing_docs)]
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,7 +13,10 @@ use nvitop::sink::{MemorySink, RecordKind};
 /// Runs `steps` one-step epochs (so each step's period is its start to its
 /// end, the same span as `batch_time/intra_step`) and returns each batch
 /// end's (intra ms, throughput, mfu).
-fn run(builder: nvitop::logger::GpuStatsLoggerBuilder, flops: &[f64]) -> (Vec<(f64, f64, Option<f64>)>, Vec<String>) {
+/// Each batch end's (intra-step ms, throughput, mfu).
+type Ends = Vec<(f64, f64, Option<f64>)>;
+
+fn run(builder: nvitop::logger::GpuStatsLoggerBuilder, flops: &[f64]) -> (Ends, Vec<String>) {
     let sink = MemorySink::new();
     let rows = sink.handle();
     let logger = builder
