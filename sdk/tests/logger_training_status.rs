@@ -64,4 +64,24 @@ fn the_logger_publishes_progress_and_removes_it_at_close() {
     quiet.flush();
     assert!(read_dir_records(&dir).is_empty(), "opted out: nothing written");
     quiet.close();
+
+    // With the energy keys on, the record carries the energy per step.
+    let sim = SimBackend::default_machine();
+    sim.follow_wall_clock();
+    let measured = GpuStatsLogger::builder(&[0])
+        .backend(Arc::new(sim))
+        .sink(Box::new(MemorySink::new()))
+        .interval(Duration::from_millis(20))
+        .energy(true)
+        .build()
+        .unwrap();
+    for step in 1..=40 {
+        let _step = measured.step(step);
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    wait_for("a record with energy per step", &dir, |r| {
+        r.len() == 1 && r[0].energy_per_step_joules.is_some_and(|j| j > 0.0)
+    });
+    measured.close();
+    assert!(read_dir_records(&dir).is_empty());
 }

@@ -752,9 +752,11 @@ impl GpuStatsLoggerBuilder {
                     .peak_tflops
                     .or_else(|| super::mfu::peak_tflops(&name, self.precision));
                 if one.is_none() {
-                    warnings.push(format!(
+                    let message = format!(
                         "{prefix}: no peak FLOP/s known for '{name}', so `mfu (%)` stays empty; set one with peak_tflops_per_gpu"
-                    ));
+                    );
+                    log::warn!("GPU stats logger: {message}");
+                    warnings.push(message);
                 }
                 peak = peak.zip(one).map(|(a, b)| a + b);
             }

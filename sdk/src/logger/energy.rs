@@ -181,6 +181,11 @@ impl EnergyMeter {
         &self.totals
     }
 
+    /// The `Instant` of a time in ns since the origin plus one.
+    pub(crate) fn instant(&self, at_ns: u64) -> Instant {
+        self.origin + std::time::Duration::from_nanos(at_ns.saturating_sub(1))
+    }
+
     /// Now, in ns since the origin plus one (the hooks' clock).
     pub(crate) fn now_ns(&self) -> u64 {
         self.origin.elapsed().as_nanos() as u64 + 1

@@ -70,6 +70,9 @@ struct Output {
     held: VecDeque<(Row, Option<(u64, u64)>)>,
     meter: Option<EnergyMeter>,
     energy_columns: Vec<(usize, usize, bool)>,
+    /// This process's training status record (`None`: opted out); it
+    /// hears each finalized step's energy too.
+    status: Option<StatusPublisher>,
 }
 
 impl Output {
@@ -100,11 +103,20 @@ impl Output {
                 break;
             };
             if let Some((start, end)) = span {
+                let mut run_total: Option<f64> = None;
                 for &(col, device, total) in &self.energy_columns {
                     let (step, run) = meter.step(device, start, end);
                     if let Some(slot) = row.values.get_mut(col) {
                         *slot = if total { run } else { step };
                     }
+                    if total && let Some(joules) = run {
+                        run_total = Some(run_total.unwrap_or(0.0) + joules);
+                    }
+                }
+                // The status record's energy per step: the logged GPUs'
+                // energy so far, at the step's end.
+                if let (Some(status), Some(joules)) = (&mut self.status, run_total) {
+                    status.energy(joules, meter.instant(end));
                 }
             }
             let row = Arc::new(row);
@@ -150,7 +162,7 @@ impl Worker {
             close_timeout,
             done,
             warnings,
-            mut status,
+            status,
             energy,
             gpu_labels,
         } = self;
@@ -165,6 +177,7 @@ impl Worker {
             held: VecDeque::new(),
             meter: energy,
             energy_columns: keys.energy_columns(),
+            status,
         };
         let report = |out: &Output| {
             let runners = &out.runners;
@@ -197,7 +210,7 @@ impl Worker {
             match receiver.try_recv() {
                 Ok(Message::Record(record)) => {
                     emit_scalars(&mut pending, &names, &mut out);
-                    if let Some(status) = &mut status {
+                    if let Some(status) = &mut out.status {
                         status.hook(status_hook(record.event), record.step, record.epoch, record.wall_time);
                         status.tick(Instant::now());
                     }
@@ -254,7 +267,7 @@ impl Worker {
                 }
                 Ok(Message::Close { deadline }) => break deadline,
                 Err(TryRecvError::Empty) => {
-                    if let Some(status) = &mut status {
+                    if let Some(status) = &mut out.status {
                         // At most one write a second; a stalled run shows
                         // its growing time since the last hook.
                         status.tick(Instant::now());
@@ -284,7 +297,7 @@ impl Worker {
         }
         // The record goes before the closing caller hears back, so once
         // `close()` returns no status of this run is left.
-        drop(status);
+        drop(out.status.take());
         // The closing caller may have given up; nothing to do then.
         let _ = done.send(report);
     }
