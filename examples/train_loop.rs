@@ -38,6 +38,8 @@ Options:
   --gpus 0,1         CUDA devices to log, as the training framework numbers
                      them (cuda:N, after CUDA_VISIBLE_DEVICES; default 0)
   --every N          log GPU statistics every N steps (default 1)
+  --flops-per-step F the model FLOPs of one step: logs throughput (TFLOP/s)
+                     and MFU (%) against the GPUs' dense BF16 peak
   --simulate         simulated GPUs instead of the driver (as NVITOP_SIMULATE=1)
   -h, --help         print this help
 ";
@@ -50,6 +52,7 @@ struct Args {
     steps: u64,
     step_ms: u64,
     gpus: Vec<u32>,
+    flops_per_step: Option<f64>,
 }
 
 /// What the command line asks for: a run, or the help text.
@@ -63,6 +66,7 @@ fn parse_args() -> Result<Parsed, String> {
     let mut logdir = default_log_parent();
     let (mut epochs, mut steps, mut step_ms, mut gpus) = (3, 50, 2, vec![0]);
     let (mut every, mut simulate) = (1, false);
+    let mut flops_per_step = None;
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
         let mut value = || args.next().ok_or_else(|| format!("{flag} needs a value"));
@@ -75,6 +79,15 @@ fn parse_args() -> Result<Parsed, String> {
             "--step-ms" => step_ms = number(value()?)?,
             "--every" => every = number(value()?)?,
             "--simulate" => simulate = true,
+            "--flops-per-step" => {
+                let v = value()?;
+                let flops = v
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|f| f.is_finite() && *f > 0.0)
+                    .ok_or_else(|| format!("--flops-per-step: '{v}' is not a positive number"))?;
+                flops_per_step = Some(flops);
+            }
             "-h" | "--help" => return Ok(Parsed::Help),
             "--gpus" => {
                 gpus = value()?
@@ -100,6 +113,7 @@ fn parse_args() -> Result<Parsed, String> {
         steps,
         step_ms,
         gpus,
+        flops_per_step,
     }))
 }
 
@@ -209,7 +223,11 @@ fn run(args: &Args) -> nvitop::Result<()> {
     if args.simulate {
         nvitop::set_default_backend(Arc::new(SimBackend::default_machine()))?;
     }
-    let logger = GpuStatsLogger::builder(&args.gpus)
+    let mut builder = GpuStatsLogger::builder(&args.gpus);
+    if let Some(flops) = args.flops_per_step {
+        builder = builder.model_flops_per_step(flops);
+    }
+    let logger = builder
         .tensorboard(&args.run_dir)
         .csv(args.run_dir.join("gpu_stats.csv"))
         .scalars(&["train/loss"])

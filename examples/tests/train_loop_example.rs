@@ -137,6 +137,7 @@ fn train_loop_help_lists_its_options_and_simulate_needs_no_variable() {
         "--step-ms",
         "--gpus",
         "--every",
+        "--flops-per-step",
         "--simulate",
     ] {
         assert!(help.contains(option), "{option} missing from {help}");
@@ -165,4 +166,53 @@ fn train_loop_help_lists_its_options_and_simulate_needs_no_variable() {
     let csv = std::fs::read_to_string(dir.path().join("runs/s/gpu_stats.csv")).unwrap();
     // Every 10 steps: 2 × (batch start, batch end), 20 losses, epoch and validation ends.
     assert_eq!(csv.lines().count(), 1 + 4 + 20 + 2, "{csv}");
+}
+
+#[test]
+fn train_loop_logs_mfu_with_flops_per_step() {
+    let dir = TempDir::new("mfu");
+    let stdout = run_to_success(
+        Command::new(example("train_loop"))
+            .args([
+                "--simulate",
+                "--name",
+                "m",
+                "--epochs",
+                "1",
+                "--steps",
+                "5",
+                "--step-ms",
+                "1",
+                "--flops-per-step",
+                "2e12",
+            ])
+            .current_dir(dir.path())
+            .env_remove("NVITOP_SIMULATE")
+            .env_remove("NVITOP_LOGDIR"),
+    );
+    assert!(stdout.contains("0 dropped, 0 errors"), "{stdout}");
+    assert!(!stdout.contains("note:"), "the simulated H100 has a peak: {stdout}");
+    let tags = scalar_tags(dir.path().join("runs/m")).unwrap();
+    for tag in ["mfu (%)", "throughput (TFLOP/s)"] {
+        assert!(tags.contains(tag), "{tag} missing from {tags:?}");
+    }
+    let csv = std::fs::read_to_string(dir.path().join("runs/m/gpu_stats.csv")).unwrap();
+    let header: Vec<&str> = csv.lines().next().unwrap().split(',').collect();
+    let mfu = header.iter().position(|h| *h == "mfu (%)").unwrap();
+    let values: Vec<f64> = csv
+        .lines()
+        .skip(1)
+        .filter(|l| l.split(',').nth(3) == Some("batch_end"))
+        .map(|l| l.split(',').nth(mfu).unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(values.len(), 5, "{csv}");
+    // 2 TFLOP in at least 1 ms on a 989.5 TFLOP/s GPU: at most ~202 %, above 0.
+    assert!(values.iter().all(|&v| v > 0.0 && v < 210.0), "{values:?}");
+    let bad = Command::new(example("train_loop"))
+        .args(["--simulate", "--flops-per-step", "lots"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("--flops-per-step: 'lots' is not a positive number"));
 }

@@ -13,8 +13,6 @@ use nvitop::{GpuStatsLogger, LoggerOptions};
 use prost::Message as _;
 
 mod common;
-#[path = "common/privileged.rs"]
-mod privileged;
 use common::SlowSink;
 
 fn sim(time: f64) -> Arc<dyn Backend> {
@@ -73,6 +71,7 @@ fn every_option_adds_its_keys() {
         "gpu_id: 3/power.draw (W)",
         "gpu_id: 3/power.limit (W)",
         "gpu_id: 3/energy.step (J)",
+        "gpu_id: 3/energy.total (J)",
         "gpu_id: 3/clocks.sm (MHz)",
         "gpu_id: 3/clocks.mem (MHz)",
         "gpu_id: 3/pcie.tx (KB/s)",
@@ -675,7 +674,7 @@ impl Drop for TinyDisk {
 #[test]
 fn a_disk_that_fills_mid_run_leaves_files_that_read_back_once_space_is_freed() {
     let Some(disk) = TinyDisk::mount(256 * 1024) else {
-        privileged::skip_or_fail("cannot mount a tmpfs here (needs root or CAP_SYS_ADMIN)");
+        common::skip_or_fail("cannot mount a tmpfs here (needs root or CAP_SYS_ADMIN)");
         return;
     };
     // Room the run gets back later: more than the two sinks' buffers

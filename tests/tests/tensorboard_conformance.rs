@@ -357,3 +357,62 @@ fn tensorboard_reads_the_first_30_steps(run: &Path) {
     let tb_steps: Vec<i64> = seen.iter().take(30).map(|p| p[0].as_i64().unwrap()).collect();
     assert_eq!(tb_steps, (0..30).collect::<Vec<_>>());
 }
+
+/// The energy and MFU tags (issue 16) read back in TensorBoard's own
+/// loader, point for point as the logger computed them.
+#[test]
+fn energy_and_mfu_tags_read_back_in_tensorboard() {
+    let dir = tempfile::tempdir().unwrap();
+    let memory = MemorySink::new();
+    let rows = memory.handle();
+    let sim = SimBackend::default_machine();
+    sim.follow_wall_clock();
+    let logger = GpuStatsLogger::builder_for_physical_indices(&[0])
+        .backend(Arc::new(sim))
+        .sink(Box::new(memory))
+        .tensorboard(dir.path().join("run"))
+        .interval(std::time::Duration::from_millis(20))
+        .energy(true)
+        .model_flops_per_step(5e11)
+        .training_status(false)
+        .build()
+        .unwrap();
+    logger.on_train_start();
+    logger.on_train_epoch_start(0);
+    for step in 0..20 {
+        let _step = logger.step(step);
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    logger.on_train_end();
+    let report = logger.close();
+    assert!(report.is_clean(), "{report:?}");
+    let expected = one_point_per_step(&rows.records());
+    for tag in [
+        "gpu_id: 0/energy.step (J)",
+        "gpu_id: 0/energy.total (J)",
+        "mfu (%)",
+        "throughput (TFLOP/s)",
+    ] {
+        assert_eq!(expected[tag].len(), 20, "{tag}");
+    }
+    let (events, _) = decode(&event_file(&dir.path().join("run")));
+    assert_eq!(scalars(&events), expected);
+
+    let Some(python) = conformance_python() else {
+        eprintln!("skipped the Python readers: set NVITOP_CONFORMANCE_PYTHON (see .ci/conformance)");
+        return;
+    };
+    let expect: BTreeMap<&String, Vec<(i64, f64)>> = expected
+        .iter()
+        .map(|(k, v)| (k, v.iter().map(|&(s, x)| (s, f64::from(x))).collect()))
+        .collect();
+    run_python(
+        &python,
+        "read_tensorboard.py",
+        &[
+            dir.path().join("run").as_os_str(),
+            "--expect".as_ref(),
+            serde_json::to_string(&expect).unwrap().as_ref(),
+        ],
+    );
+}

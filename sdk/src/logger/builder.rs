@@ -65,6 +65,10 @@ pub struct GpuStatsLoggerBuilder {
     sync_to_disk: bool,
     sink_timeout: Duration,
     clock: Option<Arc<dyn Clock>>,
+    training_status: bool,
+    model_flops: Option<f64>,
+    precision: super::Precision,
+    peak_tflops: Option<f64>,
 }
 
 impl std::fmt::Debug for dyn Sink {
@@ -101,7 +105,95 @@ impl GpuStatsLoggerBuilder {
             sync_to_disk: false,
             sink_timeout: DEFAULT_SINK_TIMEOUT,
             clock: None,
+            training_status: true,
+            model_flops: None,
+            precision: super::Precision::default(),
+            peak_tflops: None,
         }
+    }
+
+    /// Turns on `throughput (TFLOP/s)` and `mfu (%)` at each batch end: the
+    /// model FLOPs of one step (all the logged GPUs together; for a
+    /// transformer see [`transformer_flops_per_step`](super::transformer_flops_per_step))
+    /// over the step period, against the GPUs' dense peak at
+    /// [`precision`](Self::precision). A batch size that varies:
+    /// [`GpuStatsLogger::set_step_flops`].
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use nvitop::{GpuStatsLogger, backend::sim::SimBackend, sink::MemorySink};
+    /// let logger = GpuStatsLogger::builder(&[0])
+    ///     .backend(Arc::new(SimBackend::default_machine()))
+    ///     .sink(Box::new(MemorySink::new()))
+    ///     .model_flops_per_step(3.2e15)
+    ///     .build()?;
+    /// assert!(logger.keys().iter().any(|k| k == "mfu (%)"));
+    /// # Ok::<(), nvitop::Error>(())
+    /// ```
+    pub fn model_flops_per_step(mut self, flops: f64) -> Self {
+        self.model_flops = Some(flops);
+        self
+    }
+
+    /// The precision the model computes in, which picks the peak for MFU
+    /// (default BF16; see `docs/METRICS.md` for the table).
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use nvitop::{GpuStatsLogger, backend::sim::SimBackend, sink::MemorySink, logger::Precision};
+    /// let logger = GpuStatsLogger::builder(&[0])
+    ///     .backend(Arc::new(SimBackend::default_machine()))
+    ///     .sink(Box::new(MemorySink::new()))
+    ///     .model_flops_per_step(1e12)
+    ///     .precision(Precision::Tf32)
+    ///     .build()?;
+    /// # logger.close();
+    /// # Ok::<(), nvitop::Error>(())
+    /// ```
+    pub fn precision(mut self, precision: super::Precision) -> Self {
+        self.precision = precision;
+        self
+    }
+
+    /// Overrides the table's peak: each logged GPU's dense peak, TFLOP/s
+    /// (a GPU the table lacks, a power-capped or overclocked board).
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use nvitop::{GpuStatsLogger, backend::sim::SimBackend, sink::MemorySink};
+    /// let logger = GpuStatsLogger::builder(&[0])
+    ///     .backend(Arc::new(SimBackend::default_machine()))
+    ///     .sink(Box::new(MemorySink::new()))
+    ///     .model_flops_per_step(1e12)
+    ///     .peak_tflops_per_gpu(800.0)
+    ///     .build()?;
+    /// assert!(logger.warnings().is_empty());
+    /// # Ok::<(), nvitop::Error>(())
+    /// ```
+    pub fn peak_tflops_per_gpu(mut self, tflops: f64) -> Self {
+        self.peak_tflops = Some(tflops);
+        self
+    }
+
+    /// Publishes this process's training status (step, rate, time since
+    /// the last hook) for `nvitop-monitor`; on by default, see
+    /// `docs/TRAINING_STATUS.md`. The sink thread writes it, never a hook;
+    /// closing the logger removes it.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use nvitop::{GpuStatsLogger, backend::sim::SimBackend, sink::MemorySink};
+    /// let logger = GpuStatsLogger::builder(&[0])
+    ///     .backend(Arc::new(SimBackend::default_machine()))
+    ///     .sink(Box::new(MemorySink::new()))
+    ///     .training_status(false)
+    ///     .build()?;
+    /// # logger.close();
+    /// # Ok::<(), nvitop::Error>(())
+    /// ```
+    pub fn training_status(mut self, on: bool) -> Self {
+        self.training_status = on;
+        self
     }
 
     /// Reads devices through this backend instead of the default one.
@@ -491,7 +583,9 @@ impl GpuStatsLoggerBuilder {
         /// assert!(keys.contains(&"gpu_id: 3/power.limit (W)".to_owned()));
         /// ```
         power,
-        /// `energy.step (J)` (default off).
+        /// `energy.step (J)` and `energy.total (J)` from the GPU's energy
+        /// counter, interpolated at each step's start and end (default off;
+        /// see `docs/METRICS.md`).
         ///
         /// ```
         /// # use std::sync::Arc;
@@ -502,6 +596,7 @@ impl GpuStatsLoggerBuilder {
         /// # };
         /// let keys = keys_of(GpuStatsLogger::builder(&[3]).energy(true));
         /// assert!(keys.contains(&"gpu_id: 3/energy.step (J)".to_owned()));
+        /// assert!(keys.contains(&"gpu_id: 3/energy.total (J)".to_owned()));
         /// ```
         energy,
         /// `clocks.sm (MHz)`, `clocks.mem (MHz)` (default off).
@@ -641,8 +736,32 @@ impl GpuStatsLoggerBuilder {
                 pcie: self.options.pcie,
             });
         let (devices, prefixes) = self.devices()?;
-        let keys = LoggerKeys::new(&prefixes, &self.options, self.every_n_steps, &self.scalars);
-        let warnings = super::warnings::unreportable_metrics(&devices, &prefixes, &self.options);
+        let mut keys = LoggerKeys::new(
+            &prefixes,
+            &self.options,
+            self.every_n_steps,
+            &self.scalars,
+            self.model_flops.is_some(),
+        );
+        let mut warnings = super::warnings::unreportable_metrics(&devices, &prefixes, &self.options);
+        if self.model_flops.is_some() {
+            let mut peak = Some(0.0);
+            for (device, prefix) in devices.iter().zip(&prefixes) {
+                let name = device.name().unwrap_or_default();
+                let one = self
+                    .peak_tflops
+                    .or_else(|| super::mfu::peak_tflops(&name, self.precision));
+                if one.is_none() {
+                    let message = format!(
+                        "{prefix}: no peak FLOP/s known for '{name}', so `mfu (%)` stays empty; set one with peak_tflops_per_gpu"
+                    );
+                    log::warn!("GPU stats logger: {message}");
+                    warnings.push(message);
+                }
+                peak = peak.zip(one).map(|(a, b)| a + b);
+            }
+            keys.set_peak_tflops(peak);
+        }
         let mut sinks = std::mem::take(&mut self.sinks);
         if let Some(path) = &self.csv {
             let mut csv = CsvSink::create(path)?;
@@ -663,6 +782,20 @@ impl GpuStatsLoggerBuilder {
             sinks.push(Box::new(TensorBoardSink::create(&dir)?));
             tensorboard = Some(dir);
         }
+        let status = self.training_status.then(|| {
+            // The run is named after its TensorBoard run directory (or CSV file).
+            let log_dir = tensorboard.clone().or_else(|| self.csv.clone());
+            let run_name = log_dir
+                .as_ref()
+                .and_then(|dir| dir.file_name())
+                .map(|name| name.to_string_lossy().into_owned());
+            let gpus = devices.iter().map(Device::index).collect();
+            crate::training::StatusPublisher::start(run_name, log_dir, gpus)
+        });
+        let gpus = devices.len();
+        // The hooks' clock; the energy meter maps sample times onto it, so
+        // it starts before the sampler's first sample.
+        let origin = Instant::now();
         let sampler = Arc::new(Sampler::start(devices, config));
         let (sender, receiver) = crossbeam_channel::bounded(self.capacity);
         let (done_sender, done) = crossbeam_channel::bounded(1);
@@ -680,16 +813,25 @@ impl GpuStatsLoggerBuilder {
             close_timeout: self.sink_timeout,
             done: done_sender,
             warnings: warnings.clone(),
+            status,
+            energy: self
+                .options
+                .energy
+                .then(|| super::energy::EnergyMeter::new(origin, gpus)),
+            gpu_labels: prefixes.clone(),
         };
         let handle = std::thread::Builder::new()
             .name("nvitop-logger-sink".into())
             .spawn(move || worker.run())
-            .map_err(|err| Error::Host(format!("could not start the logger's sink thread: {err}")))?;
+            .map_err(|source| Error::ThreadSpawn {
+                thread: "logger's sink",
+                source,
+            })?;
         Ok(GpuStatsLogger {
             sampler,
             sender: Some(sender),
             options: self.options,
-            origin: Instant::now(),
+            origin,
             clocks: Clocks::default(),
             dropped,
             worker: Mutex::new(Some(handle)),
@@ -702,6 +844,8 @@ impl GpuStatsLoggerBuilder {
             warnings,
             csv: self.csv.clone(),
             tensorboard,
+            mfu: self.model_flops.is_some(),
+            step_flops: AtomicU64::new(self.model_flops.unwrap_or(0.0).to_bits()),
         })
     }
 }

@@ -24,6 +24,8 @@ enum Column {
     ProcessRss,
     EpochTime,
     ValidationTime,
+    Throughput,
+    Mfu,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,6 +39,7 @@ enum DeviceField {
     PowerDraw,
     PowerLimit,
     EnergyStep,
+    EnergyTotal,
     SmClock,
     MemoryClock,
     PcieTx,
@@ -56,6 +59,7 @@ impl DeviceField {
             Self::PowerDraw => "power.draw (W)",
             Self::PowerLimit => "power.limit (W)",
             Self::EnergyStep => "energy.step (J)",
+            Self::EnergyTotal => "energy.total (J)",
             Self::SmClock => "clocks.sm (MHz)",
             Self::MemoryClock => "clocks.mem (MHz)",
             Self::PcieTx => "pcie.tx (KB/s)",
@@ -70,13 +74,21 @@ impl DeviceField {
 pub(crate) struct LoggerKeys {
     names: Vec<String>,
     columns: Vec<Column>,
+    /// The logged GPUs' summed dense peak, TFLOP/s (MFU's denominator).
+    peak_tflops: Option<f64>,
 }
 
 impl LoggerKeys {
     /// Keys for devices labelled `prefixes` (e.g. `gpu_id: 0`).
     /// `every_n_steps > 1` adds the maximum step times of each logged
     /// window; `scalars` are the declared `log_scalar` tags, last.
-    pub(crate) fn new(prefixes: &[String], options: &LoggerOptions, every_n_steps: u64, scalars: &[String]) -> Self {
+    pub(crate) fn new(
+        prefixes: &[String],
+        options: &LoggerOptions,
+        every_n_steps: u64,
+        scalars: &[String],
+        mfu: bool,
+    ) -> Self {
         let mut fields = Vec::new();
         if options.memory_utilization {
             fields.extend([
@@ -98,7 +110,7 @@ impl LoggerKeys {
             fields.extend([DeviceField::PowerDraw, DeviceField::PowerLimit]);
         }
         if options.energy {
-            fields.push(DeviceField::EnergyStep);
+            fields.extend([DeviceField::EnergyStep, DeviceField::EnergyTotal]);
         }
         if options.clocks {
             fields.extend([DeviceField::SmClock, DeviceField::MemoryClock]);
@@ -141,13 +153,26 @@ impl LoggerKeys {
             global("epoch_time/train (ms)", Column::EpochTime);
             global("epoch_time/validation (ms)", Column::ValidationTime);
         }
+        if mfu {
+            global("throughput (TFLOP/s)", Column::Throughput);
+            global("mfu (%)", Column::Mfu);
+        }
         for scalar in scalars {
             if !names.contains(scalar) {
                 names.push(scalar.clone());
                 columns.push(Column::Scalar);
             }
         }
-        Self { names, columns }
+        Self {
+            names,
+            columns,
+            peak_tflops: None,
+        }
+    }
+
+    /// Sets the summed peak of the logged GPUs (MFU stays empty without one).
+    pub(crate) fn set_peak_tflops(&mut self, peak: Option<f64>) {
+        self.peak_tflops = peak;
     }
 
     /// The column of a declared scalar `tag`.
@@ -156,6 +181,19 @@ impl LoggerKeys {
             .iter()
             .zip(&self.columns)
             .position(|(name, column)| *column == Column::Scalar && name == tag)
+    }
+
+    /// The energy columns: (column, device, whether it is `energy.total`).
+    pub(crate) fn energy_columns(&self) -> Vec<(usize, usize, bool)> {
+        self.columns
+            .iter()
+            .enumerate()
+            .filter_map(|(col, column)| match *column {
+                Column::Device(i, DeviceField::EnergyStep) => Some((col, i, false)),
+                Column::Device(i, DeviceField::EnergyTotal) => Some((col, i, true)),
+                _ => None,
+            })
+            .collect()
     }
 
     /// All keys, in column order.
@@ -170,9 +208,7 @@ impl LoggerKeys {
         let gpu_row = matches!(record.event, HookEvent::BatchStart | HookEvent::BatchEnd);
         for (slot, column) in values.iter_mut().zip(&self.columns) {
             *slot = match *column {
-                Column::Device(i, field) if gpu_row => {
-                    sample.devices.get(i).and_then(|d| device_value(d, field, record))
-                }
+                Column::Device(i, field) if gpu_row => sample.devices.get(i).and_then(|d| device_value(d, field)),
                 Column::IntraStep => record.intra_step.mean_ms,
                 Column::IntraStepMax => record.intra_step.max_ms,
                 Column::InterStep => record.inter_step.mean_ms,
@@ -187,13 +223,15 @@ impl LoggerKeys {
                 // Scalar columns are filled by scalar rows only.
                 Column::Device(..) | Column::ProcessCpu | Column::ProcessRss | Column::Scalar => None,
                 Column::EpochTime => record.epoch_ms,
+                Column::Throughput => record.mfu.and_then(|(s, f)| super::mfu::mfu(f, s, None).0),
+                Column::Mfu => record.mfu.and_then(|(s, f)| super::mfu::mfu(f, s, self.peak_tflops).1),
                 Column::ValidationTime => record.validation_ms,
             };
         }
     }
 }
 
-fn device_value(d: &crate::sampler::DeviceSample, field: DeviceField, record: &HookRecord) -> Option<f64> {
+fn device_value(d: &crate::sampler::DeviceSample, field: DeviceField) -> Option<f64> {
     match field {
         DeviceField::MemoryUtilization => d.memory_utilization,
         DeviceField::MemoryUsed => d.memory_used.map(|b| b / MIB),
@@ -203,12 +241,9 @@ fn device_value(d: &crate::sampler::DeviceSample, field: DeviceField, record: &H
         DeviceField::Temperature => d.temperature,
         DeviceField::PowerDraw => d.power_usage,
         DeviceField::PowerLimit => d.power_limit,
-        // Energy of one step: the sampled power times the step's duration.
-        // The driver's energy counter moves too coarsely for millisecond steps.
-        DeviceField::EnergyStep => d
-            .power_usage
-            .zip(record.intra_step.mean_ms)
-            .map(|(w, ms)| w * ms / 1000.0),
+        // Filled by the sink thread once a sample after the step's end
+        // arrives (`super::energy`).
+        DeviceField::EnergyStep | DeviceField::EnergyTotal => None,
         DeviceField::SmClock => d.sm_clock,
         DeviceField::MemoryClock => d.memory_clock,
         DeviceField::PcieTx => d.pcie_tx,

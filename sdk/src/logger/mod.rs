@@ -11,7 +11,9 @@ mod builder;
 mod clock;
 #[doc(hidden)]
 pub mod doc_support;
+mod energy;
 mod keys;
+mod mfu;
 mod options;
 mod record;
 mod runner;
@@ -25,6 +27,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 pub use builder::GpuStatsLoggerBuilder;
 pub use clock::{Clock, ManualClock, SystemClock};
+pub use mfu::{Precision, peak_tflops, transformer_flops_per_step, transformer_flops_per_token};
 pub use options::LoggerOptions;
 pub use record::MAX_SCALAR_TAG;
 
@@ -66,6 +69,9 @@ pub struct LogReport {
     /// Metrics a device cannot report (logged once at build): not failures,
     /// their columns just stay empty.
     pub warnings: Vec<String>,
+    /// With the energy keys on: each GPU's energy from the first step's
+    /// start to the last step's end, millijoules, by label (`gpu_id: 0`).
+    pub energy_mj: Vec<(String, u64)>,
 }
 
 /// A sink that stopped doing its job, in a [`LogReport`].
@@ -195,6 +201,8 @@ struct Times {
     inter: StepTimes,
     epoch_ms: Option<f64>,
     validation_ms: Option<f64>,
+    span_ns: Option<(u64, u64)>,
+    mfu: Option<(f64, f64)>,
 }
 
 /// Hook state kept in atomics so hooks take `&self` and never lock.
@@ -302,6 +310,10 @@ pub struct GpuStatsLogger {
     warnings: Vec<String>,
     csv: Option<std::path::PathBuf>,
     tensorboard: Option<std::path::PathBuf>,
+    /// The MFU keys are on (`model_flops_per_step`).
+    mfu: bool,
+    /// Model FLOPs of each step from now on, as `f64` bits (`set_step_flops`).
+    step_flops: AtomicU64,
 }
 
 impl std::fmt::Debug for GpuStatsLogger {
@@ -490,6 +502,8 @@ impl GpuStatsLogger {
             inter_step: times.inter,
             epoch_ms: times.epoch_ms,
             validation_ms: times.validation_ms,
+            span_ns: times.span_ns,
+            mfu: times.mfu,
         };
         match sender.try_send(Message::Record(record)) {
             Ok(()) => {}
@@ -732,19 +746,39 @@ impl GpuStatsLogger {
         // caller that reports only batch ends (burn's metric events) must
         // move it too.
         self.clocks.step.store(step, Ordering::Relaxed);
-        self.clocks.batch_end.store(now, Ordering::Relaxed);
-        let measured = if self.options.intra_step_time || self.options.energy {
-            Self::since_ns(self.clocks.batch_start.load(Ordering::Relaxed), now)
+        let previous_end = if self.mfu {
+            self.clocks.batch_end.swap(now, Ordering::Relaxed)
+        } else {
+            self.clocks.batch_end.store(now, Ordering::Relaxed);
+            NONE
+        };
+        let started = self.clocks.batch_start.load(Ordering::Relaxed);
+        let measured = if self.options.intra_step_time {
+            Self::since_ns(started, now)
         } else {
             None
         };
         if self.logs(step) {
             let intra = self.fold(&self.clocks.intra, measured);
+            // The step's span, for its energy (the sink thread measures it).
+            let span_ns = (self.options.energy && started != NONE && started <= now).then_some((started, now));
+            // MFU over the whole step period, data loading included: from the
+            // previous batch end (same epoch, no validation between), else
+            // from this batch's start.
+            let mfu = if self.mfu {
+                let from = if previous_end == NONE { started } else { previous_end };
+                Self::since_ns(from, now)
+                    .map(|ns| (ns as f64 / 1e9, f64::from_bits(self.step_flops.load(Ordering::Relaxed))))
+            } else {
+                None
+            };
             self.send(
                 HookEvent::BatchEnd,
                 step,
                 Times {
                     intra,
+                    span_ns,
+                    mfu,
                     ..Times::default()
                 },
             );
@@ -752,6 +786,32 @@ impl GpuStatsLogger {
             // A skipped step: its time waits in the window for the next logged row.
             self.clocks.intra.add(ns);
         }
+    }
+
+    /// Sets the model FLOPs of each step from now on (a batch whose size
+    /// varies): one atomic store, nothing else. Needs the MFU keys, which
+    /// [`GpuStatsLoggerBuilder::model_flops_per_step`] turns on; without
+    /// them it does nothing.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use nvitop::{GpuStatsLogger, backend::sim::SimBackend, sink::MemorySink};
+    /// let sink = MemorySink::new();
+    /// let rows = sink.handle();
+    /// let logger = GpuStatsLogger::builder(&[0])
+    ///     .backend(Arc::new(SimBackend::default_machine()))
+    ///     .sink(Box::new(sink))
+    ///     .model_flops_per_step(1e12)
+    ///     .build()?;
+    /// logger.set_step_flops(4e12); // this batch is four times larger
+    /// logger.on_train_batch_start(0);
+    /// logger.on_train_batch_end(0);
+    /// logger.close();
+    /// assert!(rows.records()[1].get("throughput (TFLOP/s)").unwrap() > 0.0);
+    /// # Ok::<(), nvitop::Error>(())
+    /// ```
+    pub fn set_step_flops(&self, flops: f64) {
+        self.step_flops.store(flops.to_bits(), Ordering::Relaxed);
     }
 
     /// Call at the end of an epoch: logs the epoch time (if enabled) and

@@ -39,7 +39,7 @@ pub struct LoggerOptions {
     pub temperature: bool,
     /// `power.draw (W)`, `power.limit (W)` (off).
     pub power: bool,
-    /// `energy.step (J)`: power draw times step time (off; needs `intra_step_time` timing, measured regardless).
+    /// `energy.step (J)` and `energy.total (J)` from the GPU's energy counter (off; see `docs/METRICS.md`).
     pub energy: bool,
     /// `clocks.sm (MHz)`, `clocks.mem (MHz)` (off).
     pub clocks: bool,

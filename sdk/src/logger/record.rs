@@ -57,6 +57,12 @@ pub(crate) struct HookRecord {
     pub inter_step: StepTimes,
     pub epoch_ms: Option<f64>,
     pub validation_ms: Option<f64>,
+    /// A batch end's step, as (start, end) in ns since the logger's origin
+    /// plus one: its energy is measured over exactly this span.
+    pub span_ns: Option<(u64, u64)>,
+    /// A batch end's step period in seconds (previous batch end to this
+    /// one, else batch start to end) and its model FLOPs, for MFU.
+    pub mfu: Option<(f64, f64)>,
 }
 
 /// The longest scalar tag `log_scalar` carries, in bytes. The tag travels

@@ -47,6 +47,11 @@ pub struct DeviceSample {
     pub power_limit: Option<f64>,
     /// Energy counter, J (since driver load).
     pub energy: Option<f64>,
+    /// When `energy` (and `power_usage`) were read, on the monotonic clock
+    /// the logger's hooks use: per-step energy interpolates between readings
+    /// by it. Not serialized (an `Instant` means nothing outside this process).
+    #[serde(skip)]
+    pub energy_read_at: Option<std::time::Instant>,
     /// SM clock, MHz.
     pub sm_clock: Option<f64>,
     /// Memory clock, MHz.
@@ -164,6 +169,7 @@ pub(crate) fn read_device(device: &Device, options: SampleOptions, tracked: &Tra
         power_usage: device.power_usage().map(|mw| f64::from(mw) / 1000.0),
         power_limit: device.power_limit().map(|mw| f64::from(mw) / 1000.0),
         energy: device.total_energy_consumption().map(|mj| mj as f64 / 1000.0),
+        energy_read_at: Some(std::time::Instant::now()),
         sm_clock: if options.clocks { to_f(device.sm_clock()) } else { None },
         memory_clock: if options.clocks {
             to_f(device.memory_clock())
