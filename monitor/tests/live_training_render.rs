@@ -123,3 +123,48 @@ fn without_records_no_row_is_marked() {
     assert!(!text.contains("step "), "{text}");
     assert!(!text.contains("STALLED"), "{text}");
 }
+/// The state of a process metrics screen on the `n`th row.
+fn metrics_of(n: usize) -> AppState {
+    AppState {
+        screen: Screen::Process,
+        selected: Some(nth(n)),
+        layout: LayoutMode::Full,
+        ..AppState::default()
+    }
+}
+
+#[test]
+fn the_metrics_screen_of_a_training_process_has_a_training_box() {
+    let latest = latest();
+    // A throughput history for the watched process, as the collector
+    // records it: steadily rising, then flat.
+    {
+        let mut history = latest.history.lock().unwrap();
+        history.watch(&[nth(1)]);
+        let mut snapshot = latest.snapshot.as_ref().clone();
+        for i in 0..60u32 {
+            for p in &mut snapshot.processes {
+                p.gpu_sm_utilization = Some(i % 50);
+            }
+            let rate = f64::from(i.min(40)) / 10.0;
+            history.record_processes_with(&snapshot, |p| latest.training.of(p).map(|_| rate));
+        }
+    }
+    let text = draw(&latest, &mut metrics_of(1), (120, 40), false);
+    insta::assert_snapshot!("process_training_120x40", text);
+    for want in [
+        "TRAINING",
+        "run llama-8b-sft   logdir /runs/llama-8b-sft",
+        "step 12345 / 20000   epoch 3   phase train",
+        "step time p50 242 ms  p99 310 ms   4.13 it/s   energy/step 152.4 J",
+        "it/s ",
+    ] {
+        assert!(text.contains(want), "{want}\n{text}");
+    }
+    // The stalled run says so in the box's title; a process without a
+    // record has no box.
+    let stalled = draw(&latest, &mut metrics_of(3), (120, 40), false);
+    assert!(stalled.contains("TRAINING: STALLED 1m · step 812"), "{stalled}");
+    let plain = draw(&latest, &mut metrics_of(0), (120, 40), false);
+    assert!(!plain.contains("TRAINING"), "{plain}");
+}

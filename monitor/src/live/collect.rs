@@ -266,11 +266,11 @@ pub fn run(
         process_errors: Vec::new(),
     };
     let history = Arc::new(Mutex::new(History::new(device_interval, process_interval)));
-    let record = |snapshot: &Snapshot, processes: bool| {
+    let record = |snapshot: &Snapshot, processes: Option<&Training>| {
         let mut history = history.lock().unwrap_or_else(PoisonError::into_inner);
         history.record_devices(snapshot);
-        if processes {
-            history.record_processes(snapshot);
+        if let Some(training) = processes {
+            history.record_processes_with(snapshot, |p| training.of(p).and_then(|r| r.steps_per_second));
         }
     };
     let publish = |snapshot: Snapshot, processes_ready: bool, tree: Option<Arc<Tree>>, training: &Arc<Training>| {
@@ -285,7 +285,7 @@ pub fn run(
     };
     let mut training = Arc::new(Training::default());
     let first = source.devices(&empty);
-    record(&first, false);
+    record(&first, None);
     if !publish(first, false, None, &training) {
         return;
     }
@@ -300,18 +300,18 @@ pub fn run(
             let snapshot = source.full();
             next_full = Instant::now() + process_interval;
             next_devices = Instant::now() + device_interval;
-            record(&snapshot, true);
-            tree = if want_tree {
-                source.tree(&snapshot).map(Arc::new)
-            } else {
-                None
-            };
             // Once per process reading: a device reading carries these
             // forward, like the process list.
             training = Arc::new(Training {
                 records: source.training(&snapshot),
                 read_at: crate::training::wall_clock_now(),
             });
+            record(&snapshot, Some(&training));
+            tree = if want_tree {
+                source.tree(&snapshot).map(Arc::new)
+            } else {
+                None
+            };
             previous = Some(snapshot.clone());
             if !publish(snapshot, true, tree.clone(), &training) {
                 return;
@@ -320,7 +320,7 @@ pub fn run(
             let snapshot = source.devices(previous.as_ref().unwrap_or(&empty));
             next_devices = Instant::now() + device_interval;
             let ready = previous.is_some();
-            record(&snapshot, false);
+            record(&snapshot, None);
             previous = Some(snapshot.clone());
             if !publish(snapshot, ready, tree.clone(), &training) {
                 return;

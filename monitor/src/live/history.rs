@@ -194,6 +194,9 @@ pub struct ProcessHistory {
     pub gpu_memory: Ring,
     /// %SM.
     pub sm: Ring,
+    /// Training steps per second from the process's status record (N/A
+    /// without one).
+    pub steps_per_second: Ring,
 }
 
 impl ProcessHistory {
@@ -203,6 +206,7 @@ impl ProcessHistory {
             host_memory: Ring::new(capacity),
             gpu_memory: Ring::new(capacity),
             sm: Ring::new(capacity),
+            steps_per_second: Ring::new(capacity),
         }
     }
 }
@@ -305,6 +309,14 @@ impl History {
 
     /// Records the watched processes of `snapshot` and forgets those gone.
     pub fn record_processes(&mut self, snapshot: &Snapshot) {
+        self.record_processes_by(snapshot, &|_| None);
+    }
+
+    fn record_processes_by(
+        &mut self,
+        snapshot: &Snapshot,
+        steps_per_second: &dyn Fn(&nvitop::ProcessSnapshot) -> Option<f64>,
+    ) {
         let cap = capacity_for(self.process_interval);
         let keys: Vec<ProcessKey> = snapshot
             .processes
@@ -327,7 +339,18 @@ impl History {
             #[allow(clippy::cast_precision_loss)]
             h.gpu_memory.push(p.gpu_memory.map(|b| b as f64));
             h.sm.push(p.gpu_sm_utilization.map(f64::from));
+            h.steps_per_second.push(steps_per_second(p));
         }
+    }
+
+    /// [`record_processes`](Self::record_processes), with each watched
+    /// process's training rate (`steps_per_second` of its record).
+    pub fn record_processes_with(
+        &mut self,
+        snapshot: &Snapshot,
+        steps_per_second: impl Fn(&nvitop::ProcessSnapshot) -> Option<f64>,
+    ) {
+        self.record_processes_by(snapshot, &steps_per_second);
     }
 
     /// The last `n` samples of `series`, averaged over the devices whose
