@@ -17,6 +17,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use nvitop::backend::Backend;
+use nvitop::device::GpmSampler;
 use nvitop::process::HostProcessReader;
 use nvitop::snapshot::SnapshotFields;
 use nvitop::training::{ProcessIdentity, TrainingRecord};
@@ -55,6 +56,9 @@ pub trait Source: Send + 'static {
     /// Whether to read PCIe throughput from now on (only while a graph
     /// shows it: each reading costs 20 ms per GPU and direction).
     fn set_pcie(&mut self, _read: bool) {}
+    /// Whether to take GPM samples from now on (only while the device
+    /// graph shows them: GPM shares counters with DCGM's profiling).
+    fn set_gpm(&mut self, _read: bool) {}
     /// The process tree around `snapshot`'s processes; `None` where the
     /// source has no host to read.
     fn tree(&mut self, _snapshot: &Snapshot) -> Option<Tree> {
@@ -81,6 +85,9 @@ pub struct SnapshotSource {
     /// Where training status records are read: `None`, every directory
     /// this user can read ([`nvitop::training::read_all_records`]).
     training_dir: Option<PathBuf>,
+    /// The previous GPM sample per GPU, while the GPM graph is shown;
+    /// dropped (every sample freed) when it is not.
+    gpm: Option<GpmSampler>,
 }
 
 impl SnapshotSource {
@@ -93,6 +100,20 @@ impl SnapshotSource {
             reader: HostProcessReader::new(),
             fields: SnapshotFields::fast(),
             training_dir: None,
+            gpm: None,
+        }
+    }
+
+    /// GPM metrics since the previous reading into `snapshot`'s GPUs
+    /// (physical GPUs only), while asked.
+    fn fill_gpm(&mut self, snapshot: &mut Snapshot) {
+        let Some(sampler) = &mut self.gpm else { return };
+        for device in &self.devices {
+            let index = device.index();
+            let metrics = sampler.sample(device);
+            if let Some(d) = snapshot.devices.iter_mut().find(|d| d.index == index) {
+                d.gpm = metrics;
+            }
         }
     }
 
@@ -111,6 +132,7 @@ impl Source for SnapshotSource {
         // driver: read only while the device graph shows it.
         let mut snapshot = Snapshot::take_with(&self.backend, &self.devices, self.fields, &mut self.reader);
         self.filter.apply(&mut snapshot);
+        self.fill_gpm(&mut snapshot);
         snapshot
     }
 
@@ -128,16 +150,27 @@ impl Source for SnapshotSource {
                 ..Snapshot::take(&self.backend, &[])
             };
         }
-        Snapshot {
+        let mut snapshot = Snapshot {
             timestamp: now(),
             devices,
             host: nvitop::host::snapshot(),
             ..previous.clone()
-        }
+        };
+        self.fill_gpm(&mut snapshot);
+        snapshot
     }
 
     fn set_pcie(&mut self, read: bool) {
         self.fields = SnapshotFields::fast().pcie_throughput(read);
+    }
+
+    fn set_gpm(&mut self, read: bool) {
+        match (read, self.gpm.is_some()) {
+            (true, false) => self.gpm = Some(GpmSampler::new()),
+            // Dropping the sampler frees the samples it holds.
+            (false, true) => self.gpm = None,
+            _ => {}
+        }
     }
 
     fn tree(&mut self, snapshot: &Snapshot) -> Option<Tree> {
@@ -163,6 +196,12 @@ impl SnapshotSource {
     /// The fields read now (tests check PCIe is off unless shown).
     pub fn fields(&self) -> SnapshotFields {
         self.fields
+    }
+
+    /// Whether GPM samples are taken now (tests check it is off unless
+    /// shown).
+    pub fn reads_gpm(&self) -> bool {
+        self.gpm.is_some()
     }
 }
 
@@ -237,6 +276,8 @@ pub enum Control {
     Reads {
         /// Read PCIe throughput.
         pcie: bool,
+        /// Take GPM samples.
+        gpm: bool,
         /// Build the process tree.
         tree: bool,
         /// Keep series of this process (the process metrics screen's).
@@ -329,8 +370,14 @@ pub fn run(
         let wait = next_full.min(next_devices).saturating_duration_since(Instant::now());
         match control.recv_timeout(wait) {
             Ok(Control::Refresh) => next_full = Instant::now(),
-            Ok(Control::Reads { pcie, tree: on, watch }) => {
+            Ok(Control::Reads {
+                pcie,
+                gpm,
+                tree: on,
+                watch,
+            }) => {
                 source.set_pcie(pcie);
+                source.set_gpm(gpm);
                 let watch: Vec<ProcessKey> = watch.into_iter().collect();
                 let changed = history.lock().unwrap_or_else(PoisonError::into_inner).watched != watch;
                 if changed {
@@ -660,6 +707,7 @@ mod tests {
         let _full = published(&inbox);
         control
             .send(Control::Reads {
+                gpm: false,
                 pcie: true,
                 tree: true,
                 watch: None,
@@ -682,6 +730,7 @@ mod tests {
         };
         control
             .send(Control::Reads {
+                gpm: false,
                 pcie: true,
                 tree: true,
                 watch: Some(key.clone()),
@@ -694,6 +743,7 @@ mod tests {
         assert_eq!(asks.recv_timeout(Duration::from_secs(5)).unwrap(), "tree");
         control
             .send(Control::Reads {
+                gpm: false,
                 pcie: false,
                 tree: false,
                 watch: None,

@@ -102,11 +102,20 @@ pub enum GraphMetric {
     Pcie,
     /// Encoder and decoder utilization.
     Codec,
+    /// GPM SM activity and tensor activity (Hopper and newer; N/A on
+    /// older GPUs); only read while shown.
+    Gpm,
 }
 
 impl GraphMetric {
     /// Every pair, in the order `g` walks them.
-    pub const ALL: [Self; 4] = [Self::MemoryUtilization, Self::PowerTemperature, Self::Pcie, Self::Codec];
+    pub const ALL: [Self; 5] = [
+        Self::MemoryUtilization,
+        Self::PowerTemperature,
+        Self::Pcie,
+        Self::Codec,
+        Self::Gpm,
+    ];
 
     /// The next pair, wrapping around.
     #[must_use]
@@ -123,7 +132,13 @@ impl GraphMetric {
             Self::PowerTemperature => [(S::Power, "POWER"), (S::Temperature, "TEMP")],
             Self::Pcie => [(S::PcieRx, "PCIe RX"), (S::PcieTx, "PCIe TX")],
             Self::Codec => [(S::Encoder, "ENC"), (S::Decoder, "DEC")],
+            Self::Gpm => [(S::SmActive, "SM ACT"), (S::TensorActive, "TENSOR")],
         }
+    }
+
+    /// Whether showing it needs GPM samples taken.
+    pub fn needs_gpm(self) -> bool {
+        self == Self::Gpm
     }
 
     /// Whether showing it needs the PCIe counters read.
@@ -151,10 +166,14 @@ pub enum DeviceSeries {
     Encoder,
     /// Decoder utilization, percent.
     Decoder,
+    /// GPM SM activity, percent.
+    SmActive,
+    /// GPM tensor activity (any tensor pipe), percent.
+    TensorActive,
 }
 
 impl DeviceSeries {
-    const COUNT: usize = 8;
+    const COUNT: usize = 10;
 
     fn slot(self) -> usize {
         self as usize
@@ -162,7 +181,10 @@ impl DeviceSeries {
 
     /// Whether the series is a percentage (its scale is 0-100).
     pub fn is_percent(self) -> bool {
-        matches!(self, Self::Utilization | Self::Memory | Self::Encoder | Self::Decoder)
+        matches!(
+            self,
+            Self::Utilization | Self::Memory | Self::Encoder | Self::Decoder | Self::SmActive | Self::TensorActive
+        )
     }
 
     /// The value with its unit, as a graph's label shows it.
@@ -295,6 +317,9 @@ impl History {
             rings[S::PcieTx.slot()].push(pct(device.pcie_tx_throughput));
             rings[S::Encoder.slot()].push(pct(device.encoder_utilization));
             rings[S::Decoder.slot()].push(pct(device.decoder_utilization));
+            let gpm = device.gpm.as_ref();
+            rings[S::SmActive.slot()].push(gpm.and_then(|g| g.sm_active));
+            rings[S::TensorActive.slot()].push(gpm.and_then(|g| g.tensor_active));
         }
     }
 
