@@ -179,6 +179,57 @@ pub fn progress_mark(record: &TrainingRecord) -> String {
     }
 }
 
+/// A process row's training mark: the text drawn at the start of the
+/// COMMAND column and whether the run looks stalled (highlighted).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RowMark {
+    /// `step 12.3k · 4.1 it/s`, or `STALLED 45s · step 12.3k`.
+    pub text: String,
+    /// Whether [`is_stalled`] holds at the time of reading.
+    pub stalled: bool,
+}
+
+/// The mark of `record` as of `now` (seconds since the Unix epoch): the
+/// progress mark, or for a stalled run how long it has been silent.
+///
+/// ```
+/// use nvitop::training::TrainingRecord;
+/// use nvitop_monitor::training::row_mark;
+/// let record: TrainingRecord = serde_json::from_str(r#"{"version":1,"pid":9,"start_ticks":1,
+///     "step":1500,"phase":"train","steps_per_second":2.0,"step_time_p50_seconds":0.5,
+///     "seconds_since_last_hook":0.0,"written_at":100.0}"#)?;
+/// assert_eq!(row_mark(&record, 101.0).text, "step 1.5k · 2.0 it/s");
+/// let stalled = row_mark(&record, 145.0);
+/// assert!(stalled.stalled);
+/// assert_eq!(stalled.text, "STALLED 45s · step 1.5k");
+/// # Ok::<(), serde_json::Error>(())
+/// ```
+pub fn row_mark(record: &TrainingRecord, now: f64) -> RowMark {
+    if is_stalled(record, now) {
+        let silent = short_duration(record.seconds_since_last_hook_at(now));
+        return RowMark {
+            text: format!("STALLED {silent} · step {}", compact_count(record.step)),
+            stalled: true,
+        };
+    }
+    RowMark {
+        text: progress_mark(record),
+        stalled: false,
+    }
+}
+
+/// `45s`, `12m`, `3h`, `2d`: whole units, rounded down.
+#[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+fn short_duration(seconds: f64) -> String {
+    let s = seconds.max(0.0) as u64;
+    match s {
+        0..60 => format!("{s}s"),
+        60..3600 => format!("{}m", s / 60),
+        3600..86_400 => format!("{}h", s / 3600),
+        _ => format!("{}d", s / 86_400),
+    }
+}
+
 /// `812`, `12.3k`, `4.6M`, `1.2G`.
 fn compact_count(n: u64) -> String {
     const UNITS: [(f64, &str); 3] = [(1e9, "G"), (1e6, "M"), (1e3, "k")];

@@ -10,13 +10,17 @@
 //! reading carries the previous process list forward. After each reading
 //! the collector adds it to the [`History`] rings the graphs draw.
 
+use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use nvitop::backend::Backend;
+use nvitop::device::GpmSampler;
 use nvitop::process::HostProcessReader;
 use nvitop::snapshot::SnapshotFields;
+use nvitop::training::{ProcessIdentity, TrainingRecord};
 use nvitop::{Device, Snapshot};
 
 use crate::filter::ProcessFilter;
@@ -52,10 +56,18 @@ pub trait Source: Send + 'static {
     /// Whether to read PCIe throughput from now on (only while a graph
     /// shows it: each reading costs 20 ms per GPU and direction).
     fn set_pcie(&mut self, _read: bool) {}
+    /// Whether to take GPM samples from now on (only while the device
+    /// graph shows them: GPM shares counters with DCGM's profiling).
+    fn set_gpm(&mut self, _read: bool) {}
     /// The process tree around `snapshot`'s processes; `None` where the
     /// source has no host to read.
     fn tree(&mut self, _snapshot: &Snapshot) -> Option<Tree> {
         None
+    }
+    /// The training status records of `snapshot`'s processes (read once
+    /// per process reading, on the collector thread); none by default.
+    fn training(&mut self, _snapshot: &Snapshot) -> HashMap<ProcessIdentity, TrainingRecord> {
+        HashMap::new()
     }
 }
 
@@ -70,6 +82,12 @@ pub struct SnapshotSource {
     // view reads through it too: one reader for the viewer's whole life.
     reader: HostProcessReader,
     fields: SnapshotFields,
+    /// Where training status records are read: `None`, every directory
+    /// this user can read ([`nvitop::training::read_all_records`]).
+    training_dir: Option<PathBuf>,
+    /// The previous GPM sample per GPU, while the GPM graph is shown;
+    /// dropped (every sample freed) when it is not.
+    gpm: Option<GpmSampler>,
 }
 
 impl SnapshotSource {
@@ -81,7 +99,30 @@ impl SnapshotSource {
             filter,
             reader: HostProcessReader::new(),
             fields: SnapshotFields::fast(),
+            training_dir: None,
+            gpm: None,
         }
+    }
+
+    /// GPM metrics since the previous reading into `snapshot`'s GPUs
+    /// (physical GPUs only), while asked.
+    fn fill_gpm(&mut self, snapshot: &mut Snapshot) {
+        let Some(sampler) = &mut self.gpm else { return };
+        for device in &self.devices {
+            let index = device.index();
+            let metrics = sampler.sample(device);
+            if let Some(d) = snapshot.devices.iter_mut().find(|d| d.index == index) {
+                d.gpm = metrics;
+            }
+        }
+    }
+
+    /// Reads training status records from `dir` only (tests: a private
+    /// directory instead of the user's own).
+    #[must_use]
+    pub fn with_training_dir(mut self, dir: PathBuf) -> Self {
+        self.training_dir = Some(dir);
+        self
     }
 }
 
@@ -91,6 +132,7 @@ impl Source for SnapshotSource {
         // driver: read only while the device graph shows it.
         let mut snapshot = Snapshot::take_with(&self.backend, &self.devices, self.fields, &mut self.reader);
         self.filter.apply(&mut snapshot);
+        self.fill_gpm(&mut snapshot);
         snapshot
     }
 
@@ -108,20 +150,45 @@ impl Source for SnapshotSource {
                 ..Snapshot::take(&self.backend, &[])
             };
         }
-        Snapshot {
+        let mut snapshot = Snapshot {
             timestamp: now(),
             devices,
             host: nvitop::host::snapshot(),
             ..previous.clone()
-        }
+        };
+        self.fill_gpm(&mut snapshot);
+        snapshot
     }
 
     fn set_pcie(&mut self, read: bool) {
         self.fields = SnapshotFields::fast().pcie_throughput(read);
     }
 
+    fn set_gpm(&mut self, read: bool) {
+        match (read, self.gpm.is_some()) {
+            (true, false) => self.gpm = Some(GpmSampler::new()),
+            // Dropping the sampler frees the samples it holds.
+            (false, true) => self.gpm = None,
+            _ => {}
+        }
+    }
+
     fn tree(&mut self, snapshot: &Snapshot) -> Option<Tree> {
         Some(tree::build(snapshot, &mut self.reader))
+    }
+
+    fn training(&mut self, snapshot: &Snapshot) -> HashMap<ProcessIdentity, TrainingRecord> {
+        // No GPU process, no record to join: skip the directory reads.
+        if snapshot.processes.is_empty() {
+            return HashMap::new();
+        }
+        match &self.training_dir {
+            Some(dir) => nvitop::training::read_dir_records(dir)
+                .into_iter()
+                .map(|r| (r.identity(), r))
+                .collect(),
+            None => nvitop::training::read_all_records(),
+        }
     }
 }
 
@@ -129,6 +196,12 @@ impl SnapshotSource {
     /// The fields read now (tests check PCIe is off unless shown).
     pub fn fields(&self) -> SnapshotFields {
         self.fields
+    }
+
+    /// Whether GPM samples are taken now (tests check it is off unless
+    /// shown).
+    pub fn reads_gpm(&self) -> bool {
+        self.gpm.is_some()
     }
 }
 
@@ -151,6 +224,26 @@ pub struct Published {
     pub history: Arc<Mutex<History>>,
     /// The process tree, while the tree view is open.
     pub tree: Option<Arc<Tree>>,
+    /// Training status records, read with the process list.
+    pub training: Arc<Training>,
+}
+
+/// The training status records of one process reading, joined to the
+/// processes by (pid, start time) when drawn.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Training {
+    /// Records by process identity.
+    pub records: HashMap<ProcessIdentity, TrainingRecord>,
+    /// When they were read, seconds since the Unix epoch: stall times are
+    /// judged as of this moment (a frame redrawn later shows the same).
+    pub read_at: f64,
+}
+
+impl Training {
+    /// The record of `process`, matched by pid and start time.
+    pub fn of(&self, process: &nvitop::ProcessSnapshot) -> Option<&TrainingRecord> {
+        crate::training::record_of(process, &self.records)
+    }
 }
 
 impl Published {
@@ -161,6 +254,7 @@ impl Published {
             processes_ready,
             history: Arc::new(Mutex::new(History::new(DEVICE_INTERVAL, PROCESS_INTERVAL))),
             tree: None,
+            training: Arc::new(Training::default()),
         }
     }
 
@@ -182,6 +276,8 @@ pub enum Control {
     Reads {
         /// Read PCIe throughput.
         pcie: bool,
+        /// Take GPM samples.
+        gpm: bool,
         /// Build the process tree.
         tree: bool,
         /// Keep series of this process (the process metrics screen's).
@@ -211,25 +307,27 @@ pub fn run(
         process_errors: Vec::new(),
     };
     let history = Arc::new(Mutex::new(History::new(device_interval, process_interval)));
-    let record = |snapshot: &Snapshot, processes: bool| {
+    let record = |snapshot: &Snapshot, processes: Option<&Training>| {
         let mut history = history.lock().unwrap_or_else(PoisonError::into_inner);
         history.record_devices(snapshot);
-        if processes {
-            history.record_processes(snapshot);
+        if let Some(training) = processes {
+            history.record_processes_with(snapshot, |p| training.of(p).and_then(|r| r.steps_per_second));
         }
     };
-    let publish = |snapshot: Snapshot, processes_ready: bool, tree: Option<Arc<Tree>>| {
+    let publish = |snapshot: Snapshot, processes_ready: bool, tree: Option<Arc<Tree>>, training: &Arc<Training>| {
         let published = Published {
             snapshot: Arc::new(snapshot),
             processes_ready,
             history: Arc::clone(&history),
             tree,
+            training: Arc::clone(training),
         };
         events.send(Event::Snapshot(published)).is_ok()
     };
+    let mut training = Arc::new(Training::default());
     let first = source.devices(&empty);
-    record(&first, false);
-    if !publish(first, false, None) {
+    record(&first, None);
+    if !publish(first, false, None, &training) {
         return;
     }
     let mut next_full = Instant::now();
@@ -243,31 +341,43 @@ pub fn run(
             let snapshot = source.full();
             next_full = Instant::now() + process_interval;
             next_devices = Instant::now() + device_interval;
-            record(&snapshot, true);
+            // Once per process reading: a device reading carries these
+            // forward, like the process list.
+            training = Arc::new(Training {
+                records: source.training(&snapshot),
+                read_at: crate::training::wall_clock_now(),
+            });
+            record(&snapshot, Some(&training));
             tree = if want_tree {
                 source.tree(&snapshot).map(Arc::new)
             } else {
                 None
             };
             previous = Some(snapshot.clone());
-            if !publish(snapshot, true, tree.clone()) {
+            if !publish(snapshot, true, tree.clone(), &training) {
                 return;
             }
         } else if now >= next_devices {
             let snapshot = source.devices(previous.as_ref().unwrap_or(&empty));
             next_devices = Instant::now() + device_interval;
             let ready = previous.is_some();
-            record(&snapshot, false);
+            record(&snapshot, None);
             previous = Some(snapshot.clone());
-            if !publish(snapshot, ready, tree.clone()) {
+            if !publish(snapshot, ready, tree.clone(), &training) {
                 return;
             }
         }
         let wait = next_full.min(next_devices).saturating_duration_since(Instant::now());
         match control.recv_timeout(wait) {
             Ok(Control::Refresh) => next_full = Instant::now(),
-            Ok(Control::Reads { pcie, tree: on, watch }) => {
+            Ok(Control::Reads {
+                pcie,
+                gpm,
+                tree: on,
+                watch,
+            }) => {
                 source.set_pcie(pcie);
+                source.set_gpm(gpm);
                 let watch: Vec<ProcessKey> = watch.into_iter().collect();
                 let changed = history.lock().unwrap_or_else(PoisonError::into_inner).watched != watch;
                 if changed {
@@ -453,6 +563,112 @@ mod tests {
         assert!(!source.fields().pcie_throughput);
     }
 
+    #[test]
+    fn training_records_are_read_with_processes_and_joined_by_pid_and_start_time() {
+        use nvitop::training::{Progress, StatusWriter, dir::ensure_private_dir};
+        let parent = tempfile::tempdir().unwrap();
+        let status = ensure_private_dir(&parent.path().join("nvitop")).unwrap();
+        let backend: Arc<dyn Backend> = Arc::new(nvitop::backend::sim::SimBackend::default_machine());
+        let devices = nvitop::Device::all_in(&backend).unwrap();
+        let mut source =
+            SnapshotSource::new(backend, devices, ProcessFilter::default()).with_training_dir(status.clone());
+        let snapshot = source.full();
+        assert!(source.training(&snapshot).is_empty(), "no record written yet");
+
+        // This process (the simulator binds it as a GPU process) publishes
+        // a record as the logger's worker does.
+        let mut writer = StatusWriter::create_in(&status).unwrap();
+        let t0 = Instant::now();
+        let mut progress = Progress::new(t0);
+        for step in 1..=30 {
+            progress.step(step, t0 + Duration::from_millis(10 * step));
+        }
+        writer
+            .write_now(&progress.record(writer.identity(), t0 + Duration::from_millis(300)))
+            .unwrap();
+        let training = Training {
+            records: source.training(&snapshot),
+            read_at: 0.0,
+        };
+        let me = std::process::id();
+        let mine: Vec<_> = snapshot.processes.iter().filter(|p| p.pid == me).collect();
+        assert!(!mine.is_empty(), "the simulator binds this process");
+        for p in &mine {
+            assert_eq!(training.of(p).map(|r| r.step), Some(30));
+        }
+        for p in snapshot.processes.iter().filter(|p| p.pid != me) {
+            assert!(training.of(p).is_none(), "{}", p.pid);
+        }
+        // The same pid with another start time (a reused pid) gets nothing.
+        let mut reused = mine[0].clone();
+        if let Some(host) = &mut reused.host {
+            host.start_ticks += 1;
+        }
+        assert!(training.of(&reused).is_none());
+        writer.close();
+        assert!(source.training(&snapshot).is_empty(), "closed: the record is gone");
+    }
+
+    /// A source whose every full reading has one training record.
+    struct WithRecord(Arc<std::sync::atomic::AtomicUsize>);
+
+    impl Source for WithRecord {
+        fn full(&mut self) -> Snapshot {
+            marked("full")
+        }
+
+        fn devices(&mut self, _previous: &Snapshot) -> Snapshot {
+            marked("devices")
+        }
+
+        fn training(&mut self, _snapshot: &Snapshot) -> HashMap<ProcessIdentity, TrainingRecord> {
+            let n = self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let text = format!(
+                r#"{{"version":1,"pid":7,"start_ticks":1,"step":{n},"phase":"train",
+                    "seconds_since_last_hook":0,"written_at":0}}"#
+            );
+            let record: TrainingRecord = serde_json::from_str(&text).unwrap();
+            HashMap::from([(record.identity(), record)])
+        }
+    }
+
+    #[test]
+    fn records_are_read_once_per_process_reading_and_carried_by_device_readings() {
+        let reads = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let (events, inbox) = mpsc::channel();
+        let (control, control_inbox) = mpsc::channel();
+        let source = WithRecord(Arc::clone(&reads));
+        let intervals = (Duration::from_millis(20), Duration::from_millis(200));
+        let collector = std::thread::spawn(move || run(source, intervals, &control_inbox, &events));
+        let mut seen = Vec::new();
+        while seen.iter().filter(|(kind, _)| kind == "full").count() < 2 {
+            match inbox.recv_timeout(Duration::from_secs(5)).unwrap() {
+                Event::Snapshot(p) => {
+                    let steps: Vec<u64> = p.training.records.values().map(|r| r.step).collect();
+                    seen.push((p.snapshot.backend.clone(), steps));
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+        drop(inbox);
+        drop(control);
+        collector.join().unwrap();
+        // The first (device-only) reading has none; each full reading reads
+        // once; device readings in between carry the last records forward.
+        assert_eq!(seen[0], ("devices".to_owned(), vec![]));
+        assert_eq!(seen[1], ("full".to_owned(), vec![0]));
+        let between: Vec<_> = seen[2..seen.len() - 1].iter().collect();
+        assert!(!between.is_empty(), "{seen:?}");
+        assert!(
+            between
+                .iter()
+                .all(|(kind, steps)| kind == "devices" && steps == &vec![0]),
+            "{seen:?}"
+        );
+        assert_eq!(seen.last().unwrap(), &("full".to_owned(), vec![1]));
+        assert_eq!(reads.load(std::sync::atomic::Ordering::SeqCst), 2);
+    }
+
     /// Records what the collector asked of it.
     struct Asked(mpsc::Sender<String>);
 
@@ -491,6 +707,7 @@ mod tests {
         let _full = published(&inbox);
         control
             .send(Control::Reads {
+                gpm: false,
                 pcie: true,
                 tree: true,
                 watch: None,
@@ -513,6 +730,7 @@ mod tests {
         };
         control
             .send(Control::Reads {
+                gpm: false,
                 pcie: true,
                 tree: true,
                 watch: Some(key.clone()),
@@ -525,6 +743,7 @@ mod tests {
         assert_eq!(asks.recv_timeout(Duration::from_secs(5)).unwrap(), "tree");
         control
             .send(Control::Reads {
+                gpm: false,
                 pcie: false,
                 tree: false,
                 watch: None,

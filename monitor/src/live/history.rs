@@ -102,11 +102,20 @@ pub enum GraphMetric {
     Pcie,
     /// Encoder and decoder utilization.
     Codec,
+    /// GPM SM activity and tensor activity (Hopper and newer; N/A on
+    /// older GPUs); only read while shown.
+    Gpm,
 }
 
 impl GraphMetric {
     /// Every pair, in the order `g` walks them.
-    pub const ALL: [Self; 4] = [Self::MemoryUtilization, Self::PowerTemperature, Self::Pcie, Self::Codec];
+    pub const ALL: [Self; 5] = [
+        Self::MemoryUtilization,
+        Self::PowerTemperature,
+        Self::Pcie,
+        Self::Codec,
+        Self::Gpm,
+    ];
 
     /// The next pair, wrapping around.
     #[must_use]
@@ -123,7 +132,13 @@ impl GraphMetric {
             Self::PowerTemperature => [(S::Power, "POWER"), (S::Temperature, "TEMP")],
             Self::Pcie => [(S::PcieRx, "PCIe RX"), (S::PcieTx, "PCIe TX")],
             Self::Codec => [(S::Encoder, "ENC"), (S::Decoder, "DEC")],
+            Self::Gpm => [(S::SmActive, "SM ACT"), (S::TensorActive, "TENSOR")],
         }
+    }
+
+    /// Whether showing it needs GPM samples taken.
+    pub fn needs_gpm(self) -> bool {
+        self == Self::Gpm
     }
 
     /// Whether showing it needs the PCIe counters read.
@@ -151,10 +166,14 @@ pub enum DeviceSeries {
     Encoder,
     /// Decoder utilization, percent.
     Decoder,
+    /// GPM SM activity, percent.
+    SmActive,
+    /// GPM tensor activity (any tensor pipe), percent.
+    TensorActive,
 }
 
 impl DeviceSeries {
-    const COUNT: usize = 8;
+    const COUNT: usize = 10;
 
     fn slot(self) -> usize {
         self as usize
@@ -162,7 +181,10 @@ impl DeviceSeries {
 
     /// Whether the series is a percentage (its scale is 0-100).
     pub fn is_percent(self) -> bool {
-        matches!(self, Self::Utilization | Self::Memory | Self::Encoder | Self::Decoder)
+        matches!(
+            self,
+            Self::Utilization | Self::Memory | Self::Encoder | Self::Decoder | Self::SmActive | Self::TensorActive
+        )
     }
 
     /// The value with its unit, as a graph's label shows it.
@@ -194,6 +216,9 @@ pub struct ProcessHistory {
     pub gpu_memory: Ring,
     /// %SM.
     pub sm: Ring,
+    /// Training steps per second from the process's status record (N/A
+    /// without one).
+    pub steps_per_second: Ring,
 }
 
 impl ProcessHistory {
@@ -203,6 +228,7 @@ impl ProcessHistory {
             host_memory: Ring::new(capacity),
             gpu_memory: Ring::new(capacity),
             sm: Ring::new(capacity),
+            steps_per_second: Ring::new(capacity),
         }
     }
 }
@@ -291,6 +317,9 @@ impl History {
             rings[S::PcieTx.slot()].push(pct(device.pcie_tx_throughput));
             rings[S::Encoder.slot()].push(pct(device.encoder_utilization));
             rings[S::Decoder.slot()].push(pct(device.decoder_utilization));
+            let gpm = device.gpm.as_ref();
+            rings[S::SmActive.slot()].push(gpm.and_then(|g| g.sm_active));
+            rings[S::TensorActive.slot()].push(gpm.and_then(|g| g.tensor_active));
         }
     }
 
@@ -305,6 +334,14 @@ impl History {
 
     /// Records the watched processes of `snapshot` and forgets those gone.
     pub fn record_processes(&mut self, snapshot: &Snapshot) {
+        self.record_processes_by(snapshot, &|_| None);
+    }
+
+    fn record_processes_by(
+        &mut self,
+        snapshot: &Snapshot,
+        steps_per_second: &dyn Fn(&nvitop::ProcessSnapshot) -> Option<f64>,
+    ) {
         let cap = capacity_for(self.process_interval);
         let keys: Vec<ProcessKey> = snapshot
             .processes
@@ -327,7 +364,18 @@ impl History {
             #[allow(clippy::cast_precision_loss)]
             h.gpu_memory.push(p.gpu_memory.map(|b| b as f64));
             h.sm.push(p.gpu_sm_utilization.map(f64::from));
+            h.steps_per_second.push(steps_per_second(p));
         }
+    }
+
+    /// [`record_processes`](Self::record_processes), with each watched
+    /// process's training rate (`steps_per_second` of its record).
+    pub fn record_processes_with(
+        &mut self,
+        snapshot: &Snapshot,
+        steps_per_second: impl Fn(&nvitop::ProcessSnapshot) -> Option<f64>,
+    ) {
+        self.record_processes_by(snapshot, &steps_per_second);
     }
 
     /// The last `n` samples of `series`, averaged over the devices whose

@@ -45,7 +45,7 @@ pub const HELP: &[(&str, &[HelpLine])] = &[
             ("e", "environment of the selected process (or of this monitor)", false),
             (
                 "g",
-                "device graph: memory+utilization, power+temperature, PCIe RX+TX, encoder+decoder",
+                "device graph: memory+utilization, power+temperature, PCIe RX+TX, enc+dec, GPM SM+tensor",
                 false,
             ),
             ("w", "graph time span: 30s 1m 2m 5m 15m 1h", false),

@@ -139,7 +139,8 @@ where
                         }
                         Effect::Reads => {
                             let (pcie, tree, watch) = state.reads();
-                            let _ = control.send(Control::Reads { pcie, tree, watch });
+                            let gpm = state.graph.needs_gpm();
+                            let _ = control.send(Control::Reads { pcie, gpm, tree, watch });
                         }
                         Effect::ReadEnvironment(target) => {
                             state.environment = Some(environment_of(target, latest.as_ref()));

@@ -5,6 +5,7 @@
 
 use nvitop::ProcessSnapshot;
 use nvitop::format::{NA, bytes2human};
+use nvitop::training::TrainingRecord;
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
@@ -120,7 +121,24 @@ pub fn draw(buf: &mut Buffer, area: Rect, state: &AppState, latest: &Published, 
             ratatui::style::Style::default(),
         );
     }
-    let graphs = Rect::new(area.x, area.y + 3, area.width, area.height.saturating_sub(3));
+    let mut top = 3;
+    let record = latest.training.of(process);
+    if let Some(record) = record
+        && area.height >= top + TRAINING_BOX_HEIGHT + 4
+    {
+        let rect = Rect::new(area.x, area.y + top, area.width, TRAINING_BOX_HEIGHT);
+        let rates = latest.with_history(|history| {
+            let n = samples_in(state.graph_window, history.process_interval);
+            history
+                .processes
+                .get(key)
+                .map(|h| h.steps_per_second.last(n))
+                .unwrap_or_default()
+        });
+        draw_training(buf, rect, record, latest.training.read_at, &rates, options);
+        top += TRAINING_BOX_HEIGHT;
+    }
+    let graphs = Rect::new(area.x, area.y + top, area.width, area.height.saturating_sub(top));
     latest.with_history(|history| {
         let n = samples_in(state.graph_window, history.process_interval);
         match history.processes.get(key) {
@@ -130,6 +148,95 @@ pub fn draw(buf: &mut Buffer, area: Rect, state: &AppState, latest: &Published, 
             }
         }
     });
+}
+
+/// Lines of the training box: its frame and four lines inside.
+const TRAINING_BOX_HEIGHT: u16 = 6;
+
+/// `242 ms`, `1.50 s`, `N/A`.
+fn seconds(v: Option<f64>) -> String {
+    match v {
+        None => NA.to_owned(),
+        Some(s) if s < 1.0 => format!("{:.0} ms", s * 1000.0),
+        Some(s) => format!("{s:.2} s"),
+    }
+}
+
+/// The training box of a process with a status record: run and log
+/// directory, step, epoch, phase and ETA, step time p50/p99, rate and
+/// energy per step, and a one-line graph of the rate over the window.
+fn draw_training(
+    buf: &mut Buffer,
+    area: Rect,
+    record: &TrainingRecord,
+    read_at: f64,
+    rates: &[Option<f64>],
+    options: &RenderOptions,
+) {
+    let mark = crate::training::row_mark(record, read_at);
+    let title = if mark.stalled {
+        format!(" TRAINING: {} ", mark.text)
+    } else {
+        " TRAINING ".to_owned()
+    };
+    let title_style = if mark.stalled {
+        options.theme.error()
+    } else {
+        options.theme.title()
+    };
+    let mut block = Block::default()
+        .borders(Borders::ALL)
+        .title(Line::from(Span::styled(title, title_style)));
+    if options.glyphs == Glyphs::Ascii {
+        block = block.border_set(ASCII_BORDER);
+    }
+    let inner = block.inner(area);
+    (&block).render(area, buf);
+    let w = usize::from(inner.width);
+    let or_na = |v: Option<String>| v.unwrap_or_else(|| NA.to_owned());
+    let step = match record.total_steps {
+        Some(total) => format!("{} / {total}", record.step),
+        None => record.step.to_string(),
+    };
+    let eta = record.eta_seconds().map_or_else(
+        || NA.to_owned(),
+        |s| nvitop::format::timedelta2human(std::time::Duration::from_secs_f64(s.max(0.0))),
+    );
+    let rate = record
+        .steps_per_second
+        .map_or_else(|| NA.to_owned(), |r| format!("{r:.2} it/s"));
+    let lines = [
+        format!(
+            "run {}   logdir {}",
+            or_na(record.run_name.clone()),
+            or_na(record.log_dir.as_ref().map(|p| p.display().to_string()))
+        ),
+        format!(
+            "step {step}   epoch {}   phase {}   ETA {eta}",
+            or_na(record.epoch.map(|e| e.to_string())),
+            record.phase.as_str()
+        ),
+        format!(
+            "step time p50 {}  p99 {}   {rate}   energy/step {}",
+            seconds(record.step_time_p50_seconds),
+            seconds(record.step_time_p99_seconds),
+            or_na(record.energy_per_step_joules.map(|j| format!("{j:.1} J")))
+        ),
+    ];
+    for (line, y) in lines.iter().zip(inner.y..inner.bottom()) {
+        graph::clip(buf, inner.x, y, line, w, ratatui::style::Style::default());
+    }
+    // The rate over the window, one line of braille (or ASCII) dots.
+    if inner.height >= 4 {
+        let y = inner.y + 3;
+        let label = "it/s ";
+        graph::clip(buf, inner.x, y, label, w, options.theme.dim());
+        let room = inner.width.saturating_sub(5);
+        let scale = graph::nice_scale(graph::max_of(rates).unwrap_or(0.0), 0.1);
+        let points = graph::resample(rates, usize::from(room) * 2);
+        let rows = graph::render(&points, scale, 1, Direction::Up, options.glyphs);
+        graph::draw(buf, Rect::new(inner.x + 5, y, room, 1), &rows, options.theme.title());
+    }
 }
 
 /// How each graph labels its values.

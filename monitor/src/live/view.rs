@@ -5,6 +5,8 @@
 //! the bottom, the signal dialog, and the message for a too-narrow
 //! terminal.
 
+use std::collections::HashMap;
+
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::style::Modifier;
@@ -19,6 +21,7 @@ use crate::live::{environment_view, help_view, history_view, process_view, tree_
 use crate::screen;
 use crate::text::{cut, width};
 use crate::theme::{Glyphs, RenderOptions};
+use crate::training::{RowMark, row_mark};
 
 /// The dialog's frame with `--ascii`.
 pub(crate) const ASCII_BORDER: ratatui::symbols::border::Set<'static> = ratatui::symbols::border::Set {
@@ -130,8 +133,9 @@ pub fn draw(
         ..Shown::default()
     };
     match state.screen {
-        // Drawn above, with or without a reading.
-        Screen::Help => {}
+        // Help was drawn above, with or without a reading; the main
+        // screen is drawn below.
+        Screen::Help | Screen::Main => {}
         Screen::Process => {
             process_view::draw(buf, area, state, latest, options);
             return one_page(keys);
@@ -141,7 +145,6 @@ pub fn draw(
             return one_page(keys);
         }
         Screen::Tree => return tree_view::draw(buf, area, state, latest, view),
-        Screen::Main => {}
     }
     if area.width < TABLE_WIDTH {
         narrow(buf, area, options);
@@ -168,6 +171,7 @@ pub fn draw(
         shared_pids: rows::shared_pids(snapshot),
         root: view.root,
         gathering: !latest.processes_ready,
+        marks: marks_of(latest),
         order,
     };
 
@@ -252,6 +256,25 @@ pub fn draw(
         lines,
         buttons,
     }
+}
+
+/// The training marks of the reading's processes, by (pid, start time),
+/// judged as of when the records were read.
+fn marks_of(latest: &Published) -> HashMap<(u32, u64), RowMark> {
+    let training = &latest.training;
+    if training.records.is_empty() {
+        return HashMap::new();
+    }
+    latest
+        .snapshot
+        .processes
+        .iter()
+        .filter_map(|p| {
+            let record = training.of(p)?;
+            let ticks = p.host.as_ref()?.start_ticks;
+            Some(((p.pid, ticks), row_mark(record, training.read_at)))
+        })
+        .collect()
 }
 
 /// The device panel in the layout asked for; `auto` takes the full one

@@ -1,6 +1,8 @@
 //! The process panel: one row per GPU process, sorted by GPU then PID, with
 //! columns sized to their content and the command cut at the panel's edge.
 
+use std::collections::HashMap;
+
 use nvitop::{ProcessSnapshot, Snapshot};
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
@@ -11,6 +13,7 @@ use ratatui::widgets::Widget;
 use crate::frame::{self, Item, Row, Rule};
 use crate::text::{cut_marked, left, right, width};
 use crate::theme::RenderOptions;
+use crate::training::RowMark;
 use crate::widgets::process_columns::{
     COLUMNS, KIND_COLUMN, LIVE_COLUMNS, clean, columns_of, command_of, prefix_width, skip_columns,
 };
@@ -41,6 +44,9 @@ pub struct LiveRows {
     pub root: bool,
     /// No process list was read yet: the body says it is being gathered.
     pub gathering: bool,
+    /// Training marks by (pid, start time): drawn at the start of the
+    /// COMMAND column, a stalled one highlighted.
+    pub marks: HashMap<(u32, u64), RowMark>,
 }
 
 /// The lines of the panel above the process rows: top rule, title, column
@@ -190,7 +196,12 @@ impl<'a> ProcessPanel<'a> {
     /// `panel_width`: how far `→` can scroll it.
     pub fn command_overflow(&self, panel_width: u16) -> usize {
         let room = self.command_room(usize::from(panel_width.saturating_sub(2)));
-        let longest = self.sorted.iter().map(|p| width(&self.command(p))).max().unwrap_or(0);
+        let longest = self
+            .sorted
+            .iter()
+            .map(|p| width(&self.command(p)) + self.mark_width(p))
+            .max()
+            .unwrap_or(0);
         longest.saturating_sub(room)
     }
 
@@ -235,7 +246,12 @@ impl<'a> ProcessPanel<'a> {
 
     /// Columns needed to show every command in full.
     pub fn required_width(&self) -> usize {
-        let command = self.sorted.iter().map(|p| width(&self.command(p))).max().unwrap_or(0);
+        let command = self
+            .sorted
+            .iter()
+            .map(|p| width(&self.command(p)) + self.mark_width(p))
+            .max()
+            .unwrap_or(0);
         // Frame bar, space, columns, two spaces, command, space, frame bar.
         2 + prefix_width(&self.widths) + command.max("COMMAND".len()) + 2
     }
@@ -412,14 +428,40 @@ impl<'a> ProcessPanel<'a> {
             spans.push(Span::styled(gap, base));
             spans.push(Span::styled(text, style));
         }
+        let mut command_room = command_room;
+        spans.push(Span::styled("  ", base));
+        if let Some(mark) = self.mark_of(p) {
+            // The mark stays put while the command scrolls beside it.
+            let text = cut_marked(&mark.text, command_room, self.options.glyphs.ellipsis());
+            let style = if mark.stalled {
+                base.patch(theme.error()).add_modifier(Modifier::BOLD)
+            } else {
+                base.patch(theme.title())
+            };
+            command_room = command_room.saturating_sub(width(&text) + 1);
+            spans.push(Span::styled(text, style));
+            spans.push(Span::styled(" ", base));
+        }
         let full = self.command(p);
         let shown = skip_columns(&full, command_offset);
         let mut command = cut_marked(shown, command_room, self.options.glyphs.ellipsis());
         if pad {
             command = left(&command, command_room + 1);
         }
-        spans.push(Span::styled(format!("  {command}"), base));
+        spans.push(Span::styled(command, base));
         spans
+    }
+
+    /// The training mark of `p`'s row, in the live view.
+    fn mark_of(&self, p: &ProcessSnapshot) -> Option<&RowMark> {
+        let live = self.live?;
+        let host = p.host.as_ref()?;
+        live.marks.get(&(p.pid, host.start_ticks))
+    }
+
+    /// Display columns the mark of `p` takes, with the space after it.
+    fn mark_width(&self, p: &ProcessSnapshot) -> usize {
+        self.mark_of(p).map_or(0, |m| width(&m.text) + 1)
     }
 
     /// The command column's text: in the live view, with nvitop's labels
