@@ -26,12 +26,22 @@ fn cmd(args: &[&str]) -> Command {
     cmd
 }
 
-/// [`cmd`] with every `host:N` process of the scenario bound to this test
-/// process, for checks that read the whole output: the rows of other host
-/// processes show whatever those run, which may contain anything.
+/// [`cmd`] with the scenario's `host:N` processes bound to sleepers this
+/// test binary started (one pool for the whole run, alive for it): the rows
+/// of other host processes show whatever those run, which may contain
+/// anything, and the simulator drops a bound process once it exits, so two
+/// runs compared with each other must not draw on the host's coming and
+/// going processes. Enough sleepers that the default machine's `host:N`
+/// processes stay distinct (one pid on two rows of a GPU would be one).
 fn pinned_cmd(args: &[&str]) -> Command {
+    static POOL: std::sync::OnceLock<nvidia_ml::testing::PidPool> = std::sync::OnceLock::new();
+    let pool = POOL.get_or_init(|| {
+        let pool = nvidia_ml::testing::PidPool::spawn(16);
+        pool.wait_until_asleep();
+        pool
+    });
     let mut cmd = cmd(args);
-    cmd.env("NVITOP_SIM_HOST_PIDS", std::process::id().to_string());
+    cmd.env("NVITOP_SIM_HOST_PIDS", pool.env_value());
     cmd
 }
 
@@ -48,10 +58,11 @@ fn stderr(output: &Output) -> String {
 }
 
 /// Runs with `--json` and parses the output.
+/// `--json` output, through [`pinned_cmd`].
 fn json(args: &[&str]) -> Value {
     let mut all = vec!["--json"];
     all.extend_from_slice(args);
-    let output = run(&all);
+    let output = pinned_cmd(&all).output().unwrap();
     assert!(output.status.success(), "{}", stderr(&output));
     serde_json::from_str(&stdout(&output)).unwrap()
 }
