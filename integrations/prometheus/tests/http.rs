@@ -374,3 +374,42 @@ fn training_series_follow_the_status_record_and_end_with_it() {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+#[test]
+fn gpm_through_the_real_nvml_code_path_on_the_fake_library() {
+    // nvml-wrapper's GPM calls against the fake libnvidia-ml.so.1: H100s
+    // have the seven families, A100s none.
+    let lib = nvidia_ml::testing::FakeLib::new();
+    let path = lib.path();
+    for (preset, per_family) in [("h100x8", 8), ("a100x4", 0)] {
+        let scenario = format!("preset:{preset}");
+        let exporter = Exporter::start(
+            &["--interval", "0.25"],
+            &[
+                ("NVITOP_SIM_SCENARIO", scenario.as_str()),
+                ("NVITOP_NVML_LIBRARY", path.to_str().unwrap()),
+            ],
+        );
+        // Enough passes for two GPM samples per GPU.
+        std::thread::sleep(Duration::from_millis(900));
+        let body = get(exporter.addr, "/metrics", &[]).unwrap().body;
+        let gpus = sample_lines(&body, "gpu_utilization_Percentage").len();
+        assert_eq!(gpus, if preset == "h100x8" { 8 } else { 4 }, "{preset}");
+        for name in [
+            "gpu_sm_active_ratio",
+            "gpu_sm_occupancy_ratio",
+            "gpu_tensor_active_ratio",
+            "gpu_dram_active_ratio",
+            "gpu_fp16_active_ratio",
+            "gpu_fp32_active_ratio",
+            "gpu_fp64_active_ratio",
+        ] {
+            let lines = sample_lines(&body, name);
+            assert_eq!(lines.len(), per_family, "{preset} {name}: {lines:?}");
+            for line in lines {
+                let value: f64 = line.rsplit(' ').next().unwrap().parse().unwrap();
+                assert!((0.0..=1.0).contains(&value), "{line}");
+            }
+        }
+    }
+}
