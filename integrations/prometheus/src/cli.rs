@@ -40,6 +40,12 @@ pub struct Cli {
     #[arg(long, short = 'o', num_args = 1.., value_name = "INDEX")]
     pub only: Option<Vec<u32>>,
 
+    /// Do not take GPM samples (the `gpu_*_active_ratio` families). GPM and
+    /// DCGM's profiling metrics share the GPU's hardware counters: on a node
+    /// whose dcgm-exporter reads `DCGM_FI_PROF_*`, turn GPM off here.
+    #[arg(long)]
+    pub no_gpm: bool,
+
     /// Serve a simulated machine: `1` (the default machine), a preset name
     /// (default, h100x8, mig, rtx4090, a100x4, faults) or a scenario file.
     /// Without it, `NVITOP_SIMULATE` is honoured; without both, the real driver.

@@ -9,13 +9,18 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use nvitop::backend::{Backend, ClockEventReasons, ClockKind, NvLinkCounters};
+use nvitop::device::{GpmMetrics, GpmSampler};
 use nvitop::global::{SIMULATE_ENV, backend_from_spec, simulate_spec};
 use nvitop::process::HostProcessReader;
 use nvitop::snapshot::SnapshotFields;
+use nvitop::training::{ProcessIdentity, TrainingRecord};
 use nvitop::{Device, DeviceSnapshot, ProcessSnapshot, Snapshot};
 
 use crate::hostio;
-use crate::readings::{GpuReadings, HostReadings, LinkThroughput, ProcessHostReadings, ProcessReadings, Readings};
+use crate::readings::{
+    GpmReadings, GpuReadings, HostReadings, LinkThroughput, ProcessHostReadings, ProcessReadings, Readings,
+    TrainingReadings,
+};
 
 /// Why the exporter cannot start reading.
 #[derive(Debug, thiserror::Error)]
@@ -57,6 +62,10 @@ pub struct Source {
     /// Each physical GPU's `NVLink` counters at the previous pass, by
     /// index: a throughput is the difference to them.
     nvlink_before: HashMap<u32, NvLinkCounters>,
+    /// The previous GPM sample of each physical GPU: each pass's activity
+    /// covers the time since the previous pass, with no sleep of its own.
+    /// `None` with `--no-gpm`.
+    gpm: Option<GpmSampler>,
 }
 
 impl std::fmt::Debug for Source {
@@ -114,7 +123,25 @@ impl Source {
             identities: HashMap::new(),
             reader: HostProcessReader::new(),
             nvlink_before: HashMap::new(),
+            gpm: Some(GpmSampler::new()),
         })
+    }
+
+    /// With (the default) or without GPM activity metrics. GPM and DCGM's
+    /// profiling metrics share the GPU's hardware counters, so a node
+    /// running `dcgm-exporter` profiling may turn GPM off (`--no-gpm`).
+    ///
+    /// ```
+    /// use nvitop_exporter::collect::Source;
+    /// let mut source = Source::open(Some("h100x8"), None).unwrap().with_gpm(false);
+    /// source.read();
+    /// std::thread::sleep(std::time::Duration::from_millis(150));
+    /// assert!(source.read().gpus.iter().all(|g| g.gpm.is_none()));
+    /// ```
+    #[must_use]
+    pub fn with_gpm(mut self, on: bool) -> Self {
+        self.gpm = on.then(GpmSampler::new);
+        self
     }
 
     /// Whether the GPUs are simulated.
@@ -151,12 +178,24 @@ impl Source {
         let nvlink: Vec<(u32, Option<NvLinkCounters>)> =
             self.devices.iter().map(|d| (d.index(), d.nvlink_counters())).collect();
         let reasons: Vec<Option<ClockEventReasons>> = self.devices.iter().map(Device::clock_event_reasons).collect();
+        // GPM since the previous pass, physical GPUs only (a MIG device's
+        // GPM needs a GPU-instance sample, which the SDK's sampler does not
+        // take); `None` on the first pass and without GPM.
+        let gpm: Vec<Option<GpmMetrics>> = match &mut self.gpm {
+            Some(sampler) => self.devices.iter().map(|d| sampler.sample(d)).collect(),
+            None => vec![None; self.devices.len()],
+        };
+        // Training status records, read once per pass (never on a scrape).
+        let records = nvitop::training::read_all_records();
+        let now = wall_now();
         let mut gpus = Vec::new();
-        for (((snap, video), (index, counters)), reasons) in snapshot.devices.iter().zip(video).zip(nvlink).zip(reasons)
+        for ((((snap, video), (index, counters)), reasons), gpm) in
+            snapshot.devices.iter().zip(video).zip(nvlink).zip(reasons).zip(gpm)
         {
             let mut gpu = self.gpu(snap, video);
             gpu.nvlink = self.nvlink_throughput(index, counters);
             gpu.clock_event_reasons = reasons.map(ClockEventReasons::bits);
+            gpu.gpm = gpm.filter(|m| !m.is_empty()).map(gpm_readings);
             gpus.push(gpu);
             for mig in &snap.mig_devices {
                 gpus.push(self.gpu(mig, None));
@@ -169,13 +208,14 @@ impl Source {
         let label = |index: &str| labels.get(index).copied().unwrap_or(("", ""));
         let mut processes: Vec<ProcessReadings> = Vec::with_capacity(snapshot.processes.len());
         for p in &snapshot.processes {
-            processes.push(process(p, label(&p.device_index)));
+            let training = training_of(p, &records, now);
+            processes.push(process(p, label(&p.device_index), training));
             // The driver lists a MIG device's processes on its parent GPU too,
             // and nvitop-exporter serves both rows; so do we, so that a
             // dashboard filtering on the parent's index sees them.
             if p.device_index.contains(':') {
                 let parent = p.physical_index.to_string();
-                let mut row = process(p, label(&parent));
+                let mut row = process(p, label(&parent), training);
                 row.device_index = parent;
                 processes.push(row);
             }
@@ -254,6 +294,7 @@ impl Source {
             ecc_uncorrected_volatile: snap.total_volatile_uncorrected_ecc_errors,
             nvlink: None,
             clock_event_reasons: None,
+            gpm: None,
         }
     }
 }
@@ -288,7 +329,50 @@ fn uptime() -> Option<f64> {
         .or_else(|| nvitop::host::uptime().map(|s| s as f64))
 }
 
-fn process(p: &ProcessSnapshot, (device_name, device_uuid): (&str, &str)) -> ProcessReadings {
+fn gpm_readings(m: GpmMetrics) -> GpmReadings {
+    GpmReadings {
+        sm_active: m.sm_active,
+        sm_occupancy: m.sm_occupancy,
+        tensor_active: m.tensor_active,
+        dram_active: m.dram_active,
+        fp16_active: m.fp16_active,
+        fp32_active: m.fp32_active,
+        fp64_active: m.fp64_active,
+    }
+}
+
+/// Seconds since the Unix epoch, the clock status records are written on.
+fn wall_now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
+/// The training status of `p`, joined by pid and start time (a reused pid
+/// has another start time, so it gets no record); `None` without host
+/// details or without a record.
+fn training_of(
+    p: &ProcessSnapshot,
+    records: &HashMap<ProcessIdentity, TrainingRecord>,
+    now: f64,
+) -> Option<TrainingReadings> {
+    let host = p.host.as_ref()?;
+    let record = records.get(&ProcessIdentity {
+        pid: p.pid,
+        start_ticks: host.start_ticks,
+    })?;
+    Some(TrainingReadings {
+        step: record.step,
+        steps_per_second: record.steps_per_second,
+        seconds_since_last_step: record.seconds_since_last_hook_at(now),
+    })
+}
+
+fn process(
+    p: &ProcessSnapshot,
+    (device_name, device_uuid): (&str, &str),
+    training: Option<TrainingReadings>,
+) -> ProcessReadings {
     let f = |v: Option<u32>| v.map(f64::from);
     ProcessReadings {
         device_index: p.device_index.clone(),
@@ -317,6 +401,7 @@ fn process(p: &ProcessSnapshot, (device_name, device_uuid): (&str, &str)) -> Pro
         gpu_memory_utilization: f(p.gpu_memory_utilization),
         gpu_encoder_utilization: f(p.gpu_encoder_utilization),
         gpu_decoder_utilization: f(p.gpu_decoder_utilization),
+        training,
     }
 }
 

@@ -41,6 +41,7 @@ fn run(cli: &Cli) -> Result<(), (u8, anyhow::Error)> {
     let mut signals = Signals::new([SIGTERM, SIGINT]).map_err(|err| (1, err.into()))?;
     let source =
         Source::open(cli.simulate.as_deref(), cli.only.as_deref()).map_err(|err| (err.exit_code(), err.into()))?;
+    let source = source.with_gpm(!cli.no_gpm);
     let hostname = cli.hostname.clone().unwrap_or_else(default_hostname);
     let lines = source.describe();
     let simulated = if source.is_simulated() { " (simulated)" } else { "" };

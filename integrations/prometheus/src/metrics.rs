@@ -8,7 +8,7 @@
 
 use nvitop::backend::ClockEventReasons;
 
-use crate::readings::{GpuReadings, LinkThroughput, ProcessReadings, Readings};
+use crate::readings::{GpmReadings, GpuReadings, LinkThroughput, ProcessReadings, Readings};
 
 /// Bytes in a MiB.
 const MIB: f64 = 1024.0 * 1024.0;
@@ -86,6 +86,16 @@ pub const OWN_FAMILIES: &[&str] = &[
     "gpu_energy_consumption_joules_total",
     "gpu_ecc_uncorrected_errors_volatile_total",
     "gpu_clocks_event_reasons",
+    "gpu_sm_active_ratio",
+    "gpu_sm_occupancy_ratio",
+    "gpu_tensor_active_ratio",
+    "gpu_dram_active_ratio",
+    "gpu_fp16_active_ratio",
+    "gpu_fp32_active_ratio",
+    "gpu_fp64_active_ratio",
+    "process_training_step",
+    "process_training_steps_per_second",
+    "process_training_seconds_since_last_step",
     "nvitop_exporter_collect_duration_seconds",
     "nvitop_exporter_last_collect_timestamp_seconds",
 ];
@@ -364,6 +374,62 @@ fn gpu_families(gpus: &[GpuReadings], hostname: &str, out: &mut Vec<Family>) {
         out.push(family);
     }
     nvlink_families(gpus, hostname, out);
+    gpm_families(gpus, hostname, out);
+}
+
+type GpmField = fn(&GpmReadings) -> Option<f64>;
+
+/// GPM activity, as ratios (0-1) like DCGM's profiling fields (named in
+/// the help), over the interval since the previous pass.
+const GPM_GAUGES: &[(&str, &str, GpmField)] = &[
+    (
+        "gpu_sm_active_ratio",
+        "Fraction of time at least one warp was resident on an SM, averaged over SMs, since the previous pass (GPM; like DCGM_FI_PROF_SM_ACTIVE).",
+        |g| g.sm_active,
+    ),
+    (
+        "gpu_sm_occupancy_ratio",
+        "Resident warps over the maximum, averaged over SMs, since the previous pass (GPM; like DCGM_FI_PROF_SM_OCCUPANCY).",
+        |g| g.sm_occupancy,
+    ),
+    (
+        "gpu_tensor_active_ratio",
+        "Fraction of time any tensor pipe was active since the previous pass (GPM; like DCGM_FI_PROF_PIPE_TENSOR_ACTIVE).",
+        |g| g.tensor_active,
+    ),
+    (
+        "gpu_dram_active_ratio",
+        "DRAM bandwidth used over peak since the previous pass (GPM; like DCGM_FI_PROF_DRAM_ACTIVE).",
+        |g| g.dram_active,
+    ),
+    (
+        "gpu_fp16_active_ratio",
+        "Fraction of time the FP16 pipe was active since the previous pass (GPM; like DCGM_FI_PROF_PIPE_FP16_ACTIVE).",
+        |g| g.fp16_active,
+    ),
+    (
+        "gpu_fp32_active_ratio",
+        "Fraction of time the FP32 pipe was active since the previous pass (GPM; like DCGM_FI_PROF_PIPE_FP32_ACTIVE).",
+        |g| g.fp32_active,
+    ),
+    (
+        "gpu_fp64_active_ratio",
+        "Fraction of time the FP64 pipe was active since the previous pass (GPM; like DCGM_FI_PROF_PIPE_FP64_ACTIVE).",
+        |g| g.fp64_active,
+    ),
+];
+
+/// GPM families: a GPU without GPM (or a metric its driver does not give)
+/// has no sample, never a copy of `gpu_utilization_Percentage`.
+fn gpm_families(gpus: &[GpuReadings], hostname: &str, out: &mut Vec<Family>) {
+    for &(name, help, value) in GPM_GAUGES {
+        let mut family = Family::new(name, help, Kind::Gauge);
+        for gpu in gpus.iter().filter(|g| g.up) {
+            let ratio = gpu.gpm.as_ref().and_then(value).map(|percent| percent / 100.0);
+            family.push(gpu_labels(hostname, gpu), ratio);
+        }
+        out.push(family);
+    }
 }
 
 type LinkField = fn(&LinkThroughput) -> f64;
@@ -505,7 +571,7 @@ fn process_families(processes: &[ProcessReadings], hostname: &str, out: &mut Vec
         }
     }
     out.push(info);
-    for &(name, help, value) in PROCESS_GAUGES {
+    for &(name, help, value) in PROCESS_GAUGES.iter().chain(TRAINING_GAUGES) {
         let mut family = Family::new(name, help, Kind::Gauge);
         for p in processes {
             family.push(process_labels(hostname, p), value(p));
@@ -513,6 +579,26 @@ fn process_families(processes: &[ProcessReadings], hostname: &str, out: &mut Vec
         out.push(family);
     }
 }
+
+/// A training process's status record (`nvitop::training`), with the
+/// process labels; a process without a record has no sample.
+const TRAINING_GAUGES: &[(&str, &str, ProcessField)] = &[
+    (
+        "process_training_step",
+        "Last training step the process's GpuStatsLogger reported.",
+        |p| p.training.map(|t| t.step as f64),
+    ),
+    (
+        "process_training_steps_per_second",
+        "Training steps per second over the last minute.",
+        |p| p.training.and_then(|t| t.steps_per_second),
+    ),
+    (
+        "process_training_seconds_since_last_step",
+        "Seconds since the training loop's last logger hook (a stalled run grows).",
+        |p| p.training.map(|t| t.seconds_since_last_step),
+    ),
+];
 
 fn own_families(readings: &Readings, hostname: &str, out: &mut Vec<Family>) {
     let mut up = Family::new(
@@ -716,6 +802,69 @@ mod tests {
             .map(|s| s.labels.last().unwrap().1.as_str())
             .collect();
         assert_eq!(on, ["sw_power_cap"]);
+    }
+
+    fn samples_of<'a>(families: &'a [Family], name: &str) -> &'a [Sample] {
+        &families.iter().find(|f| f.name == name).unwrap().samples
+    }
+
+    #[test]
+    fn gpm_percentages_become_ratios_and_unsupported_metrics_have_no_sample() {
+        let mut hopper = gpu("0", true);
+        hopper.gpm = Some(GpmReadings {
+            sm_active: Some(71.5),
+            tensor_active: Some(40.0),
+            fp64_active: None,
+            ..GpmReadings::default()
+        });
+        let ampere = gpu("1", true); // no GPM: no sample, not a copy of utilization
+        let readings = Readings {
+            gpus: vec![hopper, ampere],
+            ..Readings::default()
+        };
+        let families = families(&readings, "h");
+        let sm = samples_of(&families, "gpu_sm_active_ratio");
+        assert_eq!(sm.len(), 1);
+        assert_eq!(sm[0].labels[1], ("index", "0".to_owned()));
+        assert!((sm[0].value - 0.715).abs() < 1e-12);
+        assert!((samples_of(&families, "gpu_tensor_active_ratio")[0].value - 0.4).abs() < 1e-12);
+        assert!(samples_of(&families, "gpu_fp64_active_ratio").is_empty());
+        assert!(samples_of(&families, "gpu_dram_active_ratio").is_empty());
+    }
+
+    #[test]
+    fn training_series_exist_only_for_processes_with_a_record() {
+        let trainer = ProcessReadings {
+            device_index: "0".into(),
+            pid: 10,
+            username: "alice".into(),
+            training: Some(crate::readings::TrainingReadings {
+                step: 1200,
+                steps_per_second: None,
+                seconds_since_last_step: 95.5,
+            }),
+            ..ProcessReadings::default()
+        };
+        let other = ProcessReadings {
+            device_index: "0".into(),
+            pid: 11,
+            ..ProcessReadings::default()
+        };
+        let readings = Readings {
+            processes: vec![trainer, other],
+            ..Readings::default()
+        };
+        let families = families(&readings, "h");
+        let step = samples_of(&families, "process_training_step");
+        assert_eq!(step.len(), 1);
+        assert!((step[0].value - 1200.0).abs() < 1e-9);
+        assert!(step[0].labels.contains(&("pid", "10".to_owned())));
+        assert!(step[0].labels.contains(&("username", "alice".to_owned())));
+        // No rate yet: no sample (never NaN).
+        assert!(samples_of(&families, "process_training_steps_per_second").is_empty());
+        let stalled = samples_of(&families, "process_training_seconds_since_last_step");
+        assert_eq!(stalled.len(), 1);
+        assert!((stalled[0].value - 95.5).abs() < 1e-9);
     }
 
     #[test]

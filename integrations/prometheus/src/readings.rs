@@ -156,6 +156,29 @@ pub struct GpuReadings {
     pub nvlink: Option<Vec<LinkThroughput>>,
     /// Clock event (throttle) reasons, NVML's bit mask.
     pub clock_event_reasons: Option<u64>,
+    /// GPM activity since the previous pass; `None` without GPM (pre-Hopper
+    /// GPUs, MIG devices, `--no-gpm`) and on the first pass.
+    pub gpm: Option<GpmReadings>,
+}
+
+/// GPM activity of one GPU between two passes, percent (0-100) as NVML
+/// reports them; `None` is a metric the driver does not give.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct GpmReadings {
+    /// SM activity.
+    pub sm_active: Option<f64>,
+    /// SM occupancy.
+    pub sm_occupancy: Option<f64>,
+    /// Any tensor pipe active.
+    pub tensor_active: Option<f64>,
+    /// DRAM bandwidth used, of peak.
+    pub dram_active: Option<f64>,
+    /// FP16 pipe active.
+    pub fp16_active: Option<f64>,
+    /// FP32 pipe active.
+    pub fp32_active: Option<f64>,
+    /// FP64 pipe active.
+    pub fp64_active: Option<f64>,
 }
 
 /// One `NVLink`'s throughput between two passes.
@@ -194,6 +217,20 @@ pub struct ProcessReadings {
     pub gpu_encoder_utilization: Option<f64>,
     /// Decoder utilization, percent.
     pub gpu_decoder_utilization: Option<f64>,
+    /// The training status the process publishes (joined by pid and start
+    /// time), `None` for a process without a record.
+    pub training: Option<TrainingReadings>,
+}
+
+/// A training process's status at the pass (see `nvitop::training`).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct TrainingReadings {
+    /// Last step a hook reported.
+    pub step: u64,
+    /// Steps per second over the last minute, when known.
+    pub steps_per_second: Option<f64>,
+    /// Seconds since the last hook, at the pass.
+    pub seconds_since_last_step: f64,
 }
 
 /// The host side of a GPU process.

@@ -1,5 +1,6 @@
 //! The binary over HTTP: routes and content types, bad requests, a client
-//! that sends nothing, SIGTERM, a missing driver, a lost GPU.
+//! that sends nothing, SIGTERM, a missing driver, a lost GPU, GPM on and
+//! off, training status series that follow a process's record.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::float_cmp, missing_docs)]
 
 mod common;
@@ -281,4 +282,134 @@ fn an_exited_process_disappears_at_the_next_pass() {
     );
     survivor.kill().unwrap();
     survivor.wait().unwrap();
+}
+
+/// Lines of `body` whose sample name is `name`.
+fn sample_lines<'a>(body: &'a str, name: &str) -> Vec<&'a str> {
+    let prefix = format!("{name}{{");
+    body.lines().filter(|l| l.starts_with(&prefix)).collect()
+}
+
+#[test]
+fn gpm_series_appear_from_the_second_pass_and_no_gpm_turns_them_off() {
+    let on = Exporter::start(&["--simulate", "h100x8", "--interval", "0.25"], &[]);
+    let off = Exporter::start(&["--simulate", "h100x8", "--interval", "0.25", "--no-gpm"], &[]);
+    let start = Instant::now();
+    loop {
+        let body = get(on.addr, "/metrics", &[]).unwrap().body;
+        if sample_lines(&body, "gpu_tensor_active_ratio").len() == 8 {
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(5), "no GPM series: {body}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // Several passes later, --no-gpm still describes the families but has no sample.
+    std::thread::sleep(Duration::from_millis(800));
+    let body = get(off.addr, "/metrics", &[]).unwrap().body;
+    assert!(body.contains("# TYPE gpu_tensor_active_ratio gauge"));
+    assert!(sample_lines(&body, "gpu_tensor_active_ratio").is_empty(), "{body}");
+    assert_eq!(sample_lines(&body, "gpu_utilization_Percentage").len(), 8);
+}
+
+#[test]
+fn training_series_follow_the_status_record_and_end_with_it() {
+    use nvitop::training::{Progress, StatusWriter, dir};
+    // This test process is the scenario's only GPU process and publishes
+    // a record in a private runtime directory the exporter is given.
+    let runtime = tempfile::tempdir().unwrap();
+    let status_dir = dir::ensure_private_dir(&runtime.path().join("nvitop")).unwrap();
+    let mut writer = StatusWriter::create_in(&status_dir).unwrap();
+    let t0 = Instant::now();
+    let mut progress = Progress::new(t0);
+    for step in 1..=4 {
+        progress.step(step * 10, t0 + Duration::from_millis(250 * step));
+    }
+    writer
+        .write_now(&progress.record(writer.identity(), t0 + Duration::from_secs(1)))
+        .unwrap();
+    let scenario = runtime.path().join("one.toml");
+    std::fs::write(
+        &scenario,
+        "[[gpus]]\nmodel = \"H100-SXM5-80GB\"\nprocesses = [\n  { pid = \"host:0\", memory_mib = 1000 },\n]\n",
+    )
+    .unwrap();
+    let me = std::process::id().to_string();
+    let exporter = Exporter::start(
+        &["--simulate", scenario.to_str().unwrap(), "--interval", "0.25"],
+        &[
+            ("NVITOP_SIM_HOST_PIDS", &me),
+            ("XDG_RUNTIME_DIR", runtime.path().to_str().unwrap()),
+        ],
+    );
+    let body = get(exporter.addr, "/metrics", &[]).unwrap().body;
+    let step = sample_lines(&body, "process_training_step");
+    assert_eq!(step.len(), 1, "{body}");
+    assert!(
+        step[0].contains(&format!("pid=\"{me}\"")) && step[0].ends_with(" 40.0"),
+        "{step:?}"
+    );
+    let rate = sample_lines(&body, "process_training_steps_per_second");
+    assert!(rate.len() == 1 && rate[0].ends_with(" 40.0"), "{rate:?}");
+    let since = |body: &str| -> f64 {
+        let lines = sample_lines(body, "process_training_seconds_since_last_step");
+        lines[0].rsplit(' ').next().unwrap().parse().unwrap()
+    };
+    // No hook since: the figure grows with the record's age, pass by pass.
+    let first = since(&body);
+    std::thread::sleep(Duration::from_millis(600));
+    let later = since(&get(exporter.addr, "/metrics", &[]).unwrap().body);
+    assert!(later >= first + 0.3, "{first} then {later}");
+
+    // The logger closes: the series end at the next pass, the process's others stay.
+    writer.close();
+    let start = Instant::now();
+    loop {
+        let body = get(exporter.addr, "/metrics", &[]).unwrap().body;
+        if sample_lines(&body, "process_training_step").is_empty() {
+            assert_eq!(sample_lines(&body, "process_gpu_memory_MiB").len(), 1);
+            assert!(sample_lines(&body, "process_training_seconds_since_last_step").is_empty());
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(3), "still exported: {body}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn gpm_through_the_real_nvml_code_path_on_the_fake_library() {
+    // nvml-wrapper's GPM calls against the fake libnvidia-ml.so.1: H100s
+    // have the seven families, A100s none.
+    let lib = nvidia_ml::testing::FakeLib::new();
+    let path = lib.path();
+    for (preset, per_family) in [("h100x8", 8), ("a100x4", 0)] {
+        let scenario = format!("preset:{preset}");
+        let exporter = Exporter::start(
+            &["--interval", "0.25"],
+            &[
+                ("NVITOP_SIM_SCENARIO", scenario.as_str()),
+                ("NVITOP_NVML_LIBRARY", path.to_str().unwrap()),
+            ],
+        );
+        // Enough passes for two GPM samples per GPU.
+        std::thread::sleep(Duration::from_millis(900));
+        let body = get(exporter.addr, "/metrics", &[]).unwrap().body;
+        let gpus = sample_lines(&body, "gpu_utilization_Percentage").len();
+        assert_eq!(gpus, if preset == "h100x8" { 8 } else { 4 }, "{preset}");
+        for name in [
+            "gpu_sm_active_ratio",
+            "gpu_sm_occupancy_ratio",
+            "gpu_tensor_active_ratio",
+            "gpu_dram_active_ratio",
+            "gpu_fp16_active_ratio",
+            "gpu_fp32_active_ratio",
+            "gpu_fp64_active_ratio",
+        ] {
+            let lines = sample_lines(&body, name);
+            assert_eq!(lines.len(), per_family, "{preset} {name}: {lines:?}");
+            for line in lines {
+                let value: f64 = line.rsplit(' ').next().unwrap().parse().unwrap();
+                assert!((0.0..=1.0).contains(&value), "{line}");
+            }
+        }
+    }
 }

@@ -4,17 +4,22 @@
 //! loopback) scrapes it every second, and what Prometheus stores equals
 //! what the simulator says at that time. Every expression of the Grafana
 //! dashboard we ship returns data.
+//!
+//! This test process is bound as one of the scenario's GPU processes and
+//! publishes a training status record (in a private `XDG_RUNTIME_DIR` the
+//! exporter is given), so the training families and panels have data.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::float_cmp, missing_docs)]
 
 mod common;
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use nvidia_ml::testing::PidPool;
 use nvitop::Device;
 use nvitop::backend::sim::SimBackend;
-use nvitop::backend::{Backend, ClockEventReasons, ClockKind};
+use nvitop::backend::{Backend, ClockEventReasons, ClockKind, DeviceRef, GpmMetric};
+use nvitop::training::{Progress, StatusWriter, dir};
 
 use common::{Exporter, Prometheus};
 
@@ -34,11 +39,30 @@ fn prometheus_stores_what_the_simulator_says_and_the_dashboard_has_data() {
     };
     // Real processes for the scenario's 512 `host:N` pids, so every
     // process row has a host side (user, command) as on a real machine.
-    let pool = PidPool::spawn(512);
+    // The first `host:N` pid is this test process, which publishes a
+    // training record; the other 511 are sleeping processes.
+    let pool = PidPool::spawn(511);
     pool.wait_until_asleep();
+    let me = std::process::id();
+    let host_pids = format!("{me},{}", pool.env_value());
+    let runtime = tempfile::tempdir().unwrap();
+    let status_dir = dir::ensure_private_dir(&runtime.path().join("nvitop")).unwrap();
+    let mut writer = StatusWriter::create_in(&status_dir).unwrap();
+    let t0 = Instant::now();
+    let mut progress = Progress::new(t0).with_run(Some("e2e-run".to_owned()), None);
+    for step in 1..=8 {
+        progress.step(step * 100, t0 + Duration::from_millis(500 * step));
+    }
+    writer
+        .write_now(&progress.record(writer.identity(), t0 + Duration::from_secs(5)))
+        .unwrap();
     let exporter = Exporter::start(
         &["--simulate", "h100x8", "--hostname", "e2e-node", "--interval", "0.5"],
-        &[("NVITOP_SIM_TIME", "42"), ("NVITOP_SIM_HOST_PIDS", &pool.env_value())],
+        &[
+            ("NVITOP_SIM_TIME", "42"),
+            ("NVITOP_SIM_HOST_PIDS", &host_pids),
+            ("XDG_RUNTIME_DIR", runtime.path().to_str().unwrap()),
+        ],
     );
     let prometheus = Prometheus::start(&binary, &[exporter.addr], "1s");
     prometheus.wait(Duration::from_mins(1), "the exporter target to be up", |p| {
@@ -124,7 +148,59 @@ fn prometheus_stores_what_the_simulator_says_and_the_dashboard_has_data() {
     assert_eq!(prometheus.query("count(process_gpu_memory_MiB)")[0].1, 512.0);
     assert_eq!(prometheus.query("count(process_info_info)")[0].1, 512.0);
     let sleeping = prometheus.query(r#"count(process_info_info{command="sleep 600"})"#);
-    assert_eq!(sleeping[0].1, 512.0, "{sleeping:?}");
+    assert_eq!(sleeping[0].1, 511.0, "{sleeping:?}");
+
+    // GPM: at a pinned time the simulator answers the activity rate at
+    // that instant, so what Prometheus stores is the simulator's figure
+    // between two samples at 42 s, over 100.
+    for (name, metric) in [
+        ("gpu_sm_active_ratio", GpmMetric::SmActive),
+        ("gpu_sm_occupancy_ratio", GpmMetric::SmOccupancy),
+        ("gpu_tensor_active_ratio", GpmMetric::TensorActive),
+        ("gpu_dram_active_ratio", GpmMetric::DramActive),
+        ("gpu_fp16_active_ratio", GpmMetric::Fp16Active),
+        ("gpu_fp32_active_ratio", GpmMetric::Fp32Active),
+        ("gpu_fp64_active_ratio", GpmMetric::Fp64Active),
+    ] {
+        let rows = by_index(name);
+        assert_eq!(rows.len(), 8, "{name}: {rows:?}");
+        for (index, value) in rows {
+            let device = DeviceRef::Physical(index.parse().unwrap());
+            let (a, b) = (backend.gpm_sample(device).unwrap(), backend.gpm_sample(device).unwrap());
+            let want = backend.gpm_metrics(a, b, &[metric]).unwrap()[0].clone().unwrap() / 100.0;
+            backend.gpm_sample_free(a).unwrap();
+            backend.gpm_sample_free(b).unwrap();
+            assert!(
+                close(value, want),
+                "{name} GPU {index}: Prometheus {value}, simulator {want}"
+            );
+        }
+    }
+    assert!(
+        !prometheus.query("gpu_sm_active_ratio > 0").is_empty(),
+        "some GPU of the scenario is busy"
+    );
+
+    // Training status: only this process has a record, on each device it is bound to.
+    let pid = me.to_string();
+    let steps = prometheus.query("process_training_step");
+    assert!(!steps.is_empty());
+    for (labels, value) in &steps {
+        assert_eq!(labels["pid"], pid.as_str(), "{labels:?}");
+        assert_eq!(*value, 800.0);
+    }
+    for (labels, rate) in prometheus.query("process_training_steps_per_second") {
+        assert_eq!(labels["pid"], pid.as_str());
+        assert!((rate - 200.0).abs() < 1e-6, "{rate}");
+    }
+    let stalled = prometheus.query("process_training_seconds_since_last_step");
+    assert_eq!(stalled.len(), steps.len());
+    for (_, seconds) in stalled {
+        assert!(
+            (1.0..300.0).contains(&seconds),
+            "1 s at writing, plus the test's run: {seconds}"
+        );
+    }
 
     // The dashboard: the host variable, then every panel expression.
     let hosts = prometheus
@@ -147,5 +223,6 @@ fn prometheus_stores_what_the_simulator_says_and_the_dashboard_has_data() {
         }
     }
     assert!(checked >= 20, "only {checked} expressions in the dashboard");
+    writer.close();
     drop(pool);
 }
