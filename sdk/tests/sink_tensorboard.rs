@@ -365,3 +365,94 @@ fn tensorboard_reads_the_file() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn batch_start_values_are_kept_under_a_tag_of_their_own_when_asked() {
+    use nvitop::sink::RecordKind;
+    use nvitop::sink::tensorboard::BATCH_START_SUFFIX;
+    let keys = keys();
+    let write = |sink: &mut TensorBoardSink| {
+        sink.start(&keys).unwrap();
+        for step in 0..2_u64 {
+            let s = step as f64;
+            for (kind, values) in [
+                (RecordKind::BatchStart, [Some(10.0 + s), Some(100.0 + s)]),
+                // The batch end lacks the memory: the start's value stays under its own tag.
+                (RecordKind::BatchEnd, [Some(90.0 + s), None]),
+            ] {
+                let record = LogRecord {
+                    wall_time: 1_700_000_000.0 + s,
+                    step,
+                    epoch: None,
+                    kind,
+                    keys: &keys,
+                    values: &values,
+                };
+                sink.write(&record).unwrap();
+            }
+        }
+        sink.close().unwrap();
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let mut plain = TensorBoardSink::create(dir.path().join("plain")).unwrap();
+    write(&mut plain);
+    let mut kept = TensorBoardSink::create(dir.path().join("kept"))
+        .unwrap()
+        .with_batch_start_tags(BATCH_START_SUFFIX);
+    write(&mut kept);
+
+    let points = |sink: &TensorBoardSink| -> Vec<(i64, Vec<(String, f32)>)> {
+        events(sink.path())
+            .iter()
+            .skip(1)
+            .map(|e| {
+                // Compared as sets of (tag, value): the order within an event is not the point.
+                let mut values = scalars(e);
+                values.sort_by(|a, b| a.0.cmp(&b.0));
+                (e.step, values)
+            })
+            .collect()
+    };
+    // One event per step either way; by default the batch end's value wins.
+    assert_eq!(
+        points(&plain),
+        vec![
+            (
+                0,
+                vec![
+                    ("gpu0/memory_used".to_owned(), 100.0),
+                    ("gpu0/utilization".to_owned(), 90.0)
+                ]
+            ),
+            (
+                1,
+                vec![
+                    ("gpu0/memory_used".to_owned(), 101.0),
+                    ("gpu0/utilization".to_owned(), 91.0)
+                ]
+            ),
+        ]
+    );
+    let start_tag = format!("gpu0/utilization{BATCH_START_SUFFIX}");
+    assert_eq!(
+        points(&kept),
+        vec![
+            (
+                0,
+                vec![
+                    ("gpu0/memory_used".to_owned(), 100.0),
+                    ("gpu0/utilization".to_owned(), 90.0),
+                    (start_tag.clone(), 10.0)
+                ]
+            ),
+            (
+                1,
+                vec![
+                    ("gpu0/memory_used".to_owned(), 101.0),
+                    ("gpu0/utilization".to_owned(), 91.0),
+                    (start_tag, 11.0)
+                ]
+            ),
+        ]
+    );
+}

@@ -55,6 +55,7 @@ pub struct GpuStatsLoggerBuilder {
     selection: Selection,
     backend: Option<Arc<dyn Backend>>,
     tensorboard: Option<PathBuf>,
+    tensorboard_batch_start_tags: bool,
     csv: Option<PathBuf>,
     sinks: Vec<Box<dyn Sink>>,
     interval: Duration,
@@ -95,6 +96,7 @@ impl GpuStatsLoggerBuilder {
             selection,
             backend: None,
             tensorboard: None,
+            tensorboard_batch_start_tags: false,
             csv: None,
             sinks: Vec::new(),
             interval: crate::sampler::DEFAULT_INTERVAL,
@@ -233,6 +235,36 @@ impl GpuStatsLoggerBuilder {
     /// ```
     pub fn tensorboard(mut self, run_dir: impl Into<PathBuf>) -> Self {
         self.tensorboard = Some(run_dir.into());
+        self
+    }
+
+    /// Also writes each batch start's values to TensorBoard, under the tag
+    /// plus [`BATCH_START_SUFFIX`](crate::sink::tensorboard::BATCH_START_SUFFIX)
+    /// (`gpu_id: 0/utilization.gpu (%) @batch_start`). Off by default:
+    /// TensorBoard serves one point per tag and step, so the event file
+    /// carries the batch end's value of each tag, and the batch start's only
+    /// for tags the batch end lacks. The CSV keeps both rows either way.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use nvitop::{GpuStatsLogger, backend::sim::SimBackend};
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let logger = GpuStatsLogger::builder(&[0])
+    ///     .backend(Arc::new(SimBackend::default_machine()))
+    ///     .tensorboard(dir.path().join("run1"))
+    ///     .tensorboard_batch_start_tags(true)
+    ///     .build()
+    ///     .unwrap();
+    /// for step in 0..3 {
+    ///     drop(logger.step(step));
+    /// }
+    /// assert!(logger.close().is_clean());
+    /// let tags = nvitop::sink::tensorboard::scalar_tags(dir.path().join("run1")).unwrap();
+    /// assert!(tags.contains("gpu_id: 0/utilization.gpu (%)"));
+    /// assert!(tags.contains("gpu_id: 0/utilization.gpu (%) @batch_start"));
+    /// ```
+    pub fn tensorboard_batch_start_tags(mut self, keep: bool) -> Self {
+        self.tensorboard_batch_start_tags = keep;
         self
     }
 
@@ -774,12 +806,20 @@ impl GpuStatsLoggerBuilder {
             sinks.push(Box::new(csv));
         }
         let mut tensorboard = self.tensorboard.clone();
+        let tensorboard_sink = |dir: &PathBuf| -> Result<TensorBoardSink> {
+            let sink = TensorBoardSink::create(dir)?;
+            Ok(if self.tensorboard_batch_start_tags {
+                sink.with_batch_start_tags(crate::sink::tensorboard::BATCH_START_SUFFIX)
+            } else {
+                sink
+            })
+        };
         if let Some(dir) = &self.tensorboard {
-            sinks.push(Box::new(TensorBoardSink::create(dir)?));
+            sinks.push(Box::new(tensorboard_sink(dir)?));
         }
         if sinks.is_empty() {
             let dir = default_run_dir(&default_log_parent());
-            sinks.push(Box::new(TensorBoardSink::create(&dir)?));
+            sinks.push(Box::new(tensorboard_sink(&dir)?));
             tensorboard = Some(dir);
         }
         let status = self.training_status.then(|| {

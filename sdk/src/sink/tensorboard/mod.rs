@@ -75,7 +75,14 @@ pub struct TensorBoardSink {
     /// A batch-start record waiting for its batch end: (step, wall time, values).
     pending: Option<(u64, f64)>,
     pending_values: Vec<SummaryValue>,
+    /// When set, a batch start's value of a tag the batch end also has is
+    /// kept under the tag plus this suffix instead of being dropped.
+    batch_start_suffix: Option<String>,
 }
+
+/// The suffix [`TensorBoardSink::with_batch_start_tags`] and the logger's
+/// `tensorboard_batch_start_tags(true)` give a batch start's values.
+pub const BATCH_START_SUFFIX: &str = " @batch_start";
 
 impl TensorBoardSink {
     /// Creates `run_dir` (and its parents) and a new event file in it, and
@@ -109,6 +116,7 @@ impl TensorBoardSink {
             values: Vec::new(),
             pending: None,
             pending_values: Vec::new(),
+            batch_start_suffix: None,
         };
         let header = Event {
             wall_time: unix_now(),
@@ -137,6 +145,31 @@ impl TensorBoardSink {
     #[must_use]
     pub fn with_flush_interval(mut self, interval: Duration) -> Self {
         self.flush_interval = interval;
+        self
+    }
+
+    /// Keeps the batch start's values too: TensorBoard serves one point per
+    /// tag and step, so by default a batch start's value of a tag the batch
+    /// end of the same step also has is dropped (the batch end's wins); with
+    /// this, it is written under `<tag><suffix>` at the same step, a curve
+    /// of its own. Tags only the batch start has keep their own name.
+    ///
+    /// ```
+    /// use nvitop::sink::{LogRecord, Sink, TensorBoardSink, RecordKind};
+    /// use nvitop::sink::tensorboard::{BATCH_START_SUFFIX, scalar_tags};
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let mut sink = TensorBoardSink::create(dir.path()).unwrap().with_batch_start_tags(BATCH_START_SUFFIX);
+    /// let keys = vec!["gpu/util".to_owned()];
+    /// for (kind, value) in [(RecordKind::BatchStart, 10.0), (RecordKind::BatchEnd, 90.0)] {
+    ///     sink.write(&LogRecord { wall_time: 1.0, step: 1, epoch: None, kind, keys: &keys, values: &[Some(value)] }).unwrap();
+    /// }
+    /// sink.close().unwrap();
+    /// let tags: Vec<String> = scalar_tags(dir.path()).unwrap().into_iter().collect();
+    /// assert_eq!(tags, ["gpu/util", "gpu/util @batch_start"]);
+    /// ```
+    #[must_use]
+    pub fn with_batch_start_tags(mut self, suffix: impl Into<String>) -> Self {
+        self.batch_start_suffix = Some(suffix.into());
         self
     }
 
@@ -243,8 +276,13 @@ impl Sink for TensorBoardSink {
         }
         if merge {
             self.pending = None;
-            for start in self.pending_values.drain(..) {
+            for mut start in self.pending_values.drain(..) {
                 if !values.iter().any(|v| v.tag == start.tag) {
+                    values.push(start);
+                } else if let Some(suffix) = &self.batch_start_suffix {
+                    // On the sink thread: the tag's allocation costs the
+                    // training thread nothing.
+                    start.tag.push_str(suffix);
                     values.push(start);
                 }
             }
