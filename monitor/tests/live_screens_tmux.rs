@@ -8,52 +8,19 @@
 
 mod tmux;
 
-use std::process::{Child, Command};
-
-use tmux::Tmux;
+use tmux::{Machine, Tmux, row_of};
 
 const BIN: &str = env!("CARGO_BIN_EXE_nvitop-monitor");
 
 /// What the test sets in its children's environment.
 const MARK: &str = "NVITOP_E2E_MARK=screens-4711";
 
-struct Machine {
-    children: Vec<Child>,
-    scenario: tempfile::NamedTempFile,
+/// Starting the viewer on the shared machine.
+trait Start {
+    fn start(&self, width: u16, height: u16, args: &str) -> Tmux;
 }
 
-impl Machine {
-    fn new() -> Self {
-        let children: Vec<Child> = (1..=3)
-            .map(|i| {
-                let (name, value) = MARK.split_once('=').unwrap();
-                Command::new("sleep")
-                    .arg(format!("{}", 3100 + i))
-                    .env(name, value)
-                    .spawn()
-                    .unwrap()
-            })
-            .collect();
-        let pid = |i: usize| children[i].id();
-        let text = format!(
-            "driver_version = \"560.35.03\"\ncuda_driver_version = \"12.6\"\n\n\
-             [[gpus]]\nmodel = \"H100-SXM5-80GB\"\n\
-             processes = [{{ pid = {}, memory_mib = 4096 }}, {{ pid = {}, memory_mib = 1024 }}]\n\n\
-             [[gpus]]\nmodel = \"A100-SXM4-80GB\"\n\
-             processes = [{{ pid = {}, memory_mib = 2048 }}]\n",
-            pid(0),
-            pid(1),
-            pid(2)
-        );
-        let mut scenario = tempfile::Builder::new().suffix(".toml").tempfile().unwrap();
-        std::io::Write::write_all(&mut scenario, text.as_bytes()).unwrap();
-        Self { children, scenario }
-    }
-
-    fn pid(&self, i: usize) -> u32 {
-        self.children[i].id()
-    }
-
+impl Start for Machine {
     /// Starts the monitor in a `width`×`height` tmux window and waits for
     /// the three processes.
     fn start(&self, width: u16, height: u16, args: &str) -> Tmux {
@@ -61,28 +28,11 @@ impl Machine {
         let env = "env -u NVITOP_SIMULATE -u NVITOP_SIM_SCENARIO -u NVITOP_NVML_LIBRARY -u CUDA_VISIBLE_DEVICES";
         tmux.type_line(&format!(
             "{env} {MARK} {BIN} -m --interval 0.25 --simulate {} {args}; echo EXIT=$?",
-            self.scenario.path().display()
+            self.scenario().display()
         ));
         tmux.wait_for("the process rows", |s| (0..3).all(|i| row_of(s, self.pid(i)).is_some()));
         tmux
     }
-}
-
-impl Drop for Machine {
-    fn drop(&mut self) {
-        for child in &mut self.children {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-/// The line of the process table that shows `pid`, if any.
-fn row_of(screen: &str, pid: u32) -> Option<&str> {
-    let pid = pid.to_string();
-    screen
-        .lines()
-        .find(|l| l.split_whitespace().nth(2) == Some(pid.as_str()))
 }
 
 fn main_screen(s: &str) -> bool {
@@ -98,7 +48,7 @@ fn each_screen_opens_from_the_main_screen_and_returns() {
     let Some(()) = tmux::available("each_screen_opens_from_the_main_screen_and_returns") else {
         return;
     };
-    let machine = Machine::new();
+    let machine = Machine::spawn(3100, Some(MARK));
     let tmux = machine.start(160, 50, "");
     let first = machine.pid(0).min(machine.pid(1));
 
@@ -166,7 +116,7 @@ fn nothing_selected_e_shows_the_monitors_own_environment() {
     let Some(()) = tmux::available("nothing_selected_e_shows_the_monitors_own_environment") else {
         return;
     };
-    let machine = Machine::new();
+    let machine = Machine::spawn(3100, Some(MARK));
     let tmux = machine.start(120, 40, "");
     tmux.keys(&["e"]);
     let env = tmux.wait_for("the environment", |s| s.contains(MARK));
@@ -182,7 +132,7 @@ fn a_mouse_click_selects_the_row_under_the_pointer() {
     let Some(()) = tmux::available("a_mouse_click_selects_the_row_under_the_pointer") else {
         return;
     };
-    let machine = Machine::new();
+    let machine = Machine::spawn(3100, Some(MARK));
     let tmux = machine.start(120, 40, "");
     let target = machine.pid(2);
     let screen = tmux.screen();

@@ -10,49 +10,19 @@ mod tmux;
 
 use std::os::unix::process::ExitStatusExt as _;
 use std::path::Path;
-use std::process::{Child, Command};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use tmux::Tmux;
+use tmux::{Machine, Tmux, row_of};
 
 const BIN: &str = env!("CARGO_BIN_EXE_nvitop-monitor");
 
-/// Sleeping children and a scenario that puts them on two GPUs: the first
-/// two on GPU 0, the third on GPU 1.
-struct Machine {
-    children: Vec<Child>,
-    scenario: tempfile::NamedTempFile,
+/// Signal checks on the shared machine's children.
+trait WaitSignal {
+    fn wait_signal(&mut self, i: usize) -> Option<i32>;
 }
 
-impl Machine {
-    fn new() -> Self {
-        let children: Vec<Child> = (1..=3)
-            .map(|i| Command::new("sleep").arg(format!("{}", 3000 + i)).spawn().unwrap())
-            .collect();
-        let pid = |i: usize| children[i].id();
-        let text = format!(
-            "driver_version = \"560.35.03\"\ncuda_driver_version = \"12.6\"\n\n\
-             [[gpus]]\nmodel = \"H100-SXM5-80GB\"\n\
-             processes = [{{ pid = {}, memory_mib = 4096 }}, {{ pid = {}, memory_mib = 1024 }}]\n\n\
-             [[gpus]]\nmodel = \"A100-SXM4-80GB\"\n\
-             processes = [{{ pid = {}, memory_mib = 2048 }}]\n",
-            pid(0),
-            pid(1),
-            pid(2)
-        );
-        let mut scenario = tempfile::Builder::new().suffix(".toml").tempfile().unwrap();
-        std::io::Write::write_all(&mut scenario, text.as_bytes()).unwrap();
-        Self { children, scenario }
-    }
-
-    fn pid(&self, i: usize) -> u32 {
-        self.children[i].id()
-    }
-
-    fn scenario(&self) -> &Path {
-        self.scenario.path()
-    }
-
+impl WaitSignal for Machine {
     /// Waits for child `i` to end; its signal, if a signal ended it.
     fn wait_signal(&mut self, i: usize) -> Option<i32> {
         let deadline = Instant::now() + tmux::WAIT;
@@ -62,15 +32,6 @@ impl Machine {
             }
             assert!(Instant::now() < deadline, "child {} is still alive", self.pid(i));
             std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-impl Drop for Machine {
-    fn drop(&mut self) {
-        for child in &mut self.children {
-            let _ = child.kill();
-            let _ = child.wait();
         }
     }
 }
@@ -96,20 +57,11 @@ fn command(machine: &Machine, via: Via, lib: Option<&Path>, args: &str) -> Strin
     }
 }
 
-/// The line of the process table that shows `pid`, if any.
-fn row_of(screen: &str, pid: u32) -> Option<&str> {
-    // `│ GPU PID ...`: the pid is the third word.
-    let pid = pid.to_string();
-    screen
-        .lines()
-        .find(|l| l.split_whitespace().nth(2) == Some(pid.as_str()))
-}
-
 fn the_whole_flow(via: Via) {
     let Some(()) = tmux::available("the_whole_flow") else {
         return;
     };
-    let machine = Machine::new();
+    let machine = Machine::spawn(3000, None);
     let lib = matches!(via, Via::FakeNvml).then(nvidia_ml::testing::FakeLib::new);
     let tmux = Tmux::shell(120, 40);
     tmux.type_line(&command(
@@ -203,7 +155,7 @@ fn k_then_enter_kills_the_selected_child() {
     let Some(()) = tmux::available("k_then_enter_kills_the_selected_child") else {
         return;
     };
-    let mut machine = Machine::new();
+    let mut machine = Machine::spawn(3000, None);
     let tmux = signal_child(&machine, 1, "", "K", true);
     assert_eq!(machine.wait_signal(1), Some(libc::SIGKILL));
     let screen = tmux.wait_for("the status line", |s| s.contains("SIGKILL sent to"));
@@ -222,7 +174,7 @@ fn readonly_sends_nothing() {
     let Some(()) = tmux::available("readonly_sends_nothing") else {
         return;
     };
-    let machine = Machine::new();
+    let machine = Machine::spawn(3000, None);
     let mut machine = machine;
     let tmux = signal_child(&machine, 0, "--readonly", "K", false);
     let screen = tmux.wait_for("the read-only note", |s| s.contains("--readonly"));
@@ -244,7 +196,7 @@ fn sigterm_and_sighup_give_the_terminal_back() {
     let Some(()) = tmux::available("sigterm_and_sighup_give_the_terminal_back") else {
         return;
     };
-    let machine = Machine::new();
+    let machine = Machine::spawn(3000, None);
     for (signal, status) in [
         (rustix::process::Signal::TERM, "EXIT=143"),
         (rustix::process::Signal::HUP, "EXIT=129"),
@@ -302,7 +254,7 @@ fn slow_driver_keys_in_tmux() {
     let Some(()) = tmux::available("slow_driver_keys_in_tmux") else {
         return;
     };
-    let machine = Machine::new();
+    let machine = Machine::spawn(3000, None);
     let started = Instant::now();
     let out = Command::new(BIN)
         .args(["--simulate", machine.scenario().to_str().unwrap()])

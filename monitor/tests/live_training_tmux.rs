@@ -12,7 +12,7 @@ mod tmux;
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
-use tmux::Tmux;
+use tmux::{Tmux, row_of};
 
 const BIN: &str = env!("CARGO_BIN_EXE_nvitop-monitor");
 /// Set in the helper's environment: run the publishing loop.
@@ -78,14 +78,6 @@ impl Drop for Helper {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-/// The line of the process table that shows `pid`, if any.
-fn row_of(screen: &str, pid: u32) -> Option<&str> {
-    let pid = pid.to_string();
-    screen
-        .lines()
-        .find(|l| l.split_whitespace().nth(2) == Some(pid.as_str()))
 }
 
 /// The step the mark in `row` shows (`step 123 · 19.8 it/s`), if any.

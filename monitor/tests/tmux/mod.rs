@@ -7,7 +7,8 @@
 //! (`CI` set), where a missing tmux fails them: CI installs it.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-use std::process::{Command, Output};
+use std::path::Path;
+use std::process::{Child, Command, Output};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
@@ -178,4 +179,69 @@ impl Drop for Tmux {
             .arg("kill-server")
             .output();
     }
+}
+
+/// Three sleeping children and a scenario that puts them on two GPUs: the
+/// first two on GPU 0 (an H100), the third on GPU 1 (an A100). Each child
+/// sleeps `base + i` seconds (so `ps` tells the tests' children apart) with
+/// `env` (`NAME=value`) in its environment when given; all are killed on
+/// drop.
+pub struct Machine {
+    pub children: Vec<Child>,
+    scenario: tempfile::NamedTempFile,
+}
+
+impl Machine {
+    pub fn spawn(base: u32, env: Option<&str>) -> Self {
+        let children: Vec<Child> = (1..=3)
+            .map(|i| {
+                let mut sleep = Command::new("sleep");
+                sleep.arg(format!("{}", base + i));
+                if let Some((name, value)) = env.and_then(|e| e.split_once('=')) {
+                    sleep.env(name, value);
+                }
+                sleep.spawn().unwrap()
+            })
+            .collect();
+        let pid = |i: usize| children[i].id();
+        let text = format!(
+            "driver_version = \"560.35.03\"\ncuda_driver_version = \"12.6\"\n\n\
+             [[gpus]]\nmodel = \"H100-SXM5-80GB\"\n\
+             processes = [{{ pid = {}, memory_mib = 4096 }}, {{ pid = {}, memory_mib = 1024 }}]\n\n\
+             [[gpus]]\nmodel = \"A100-SXM4-80GB\"\n\
+             processes = [{{ pid = {}, memory_mib = 2048 }}]\n",
+            pid(0),
+            pid(1),
+            pid(2)
+        );
+        let mut scenario = tempfile::Builder::new().suffix(".toml").tempfile().unwrap();
+        std::io::Write::write_all(&mut scenario, text.as_bytes()).unwrap();
+        Self { children, scenario }
+    }
+
+    pub fn pid(&self, i: usize) -> u32 {
+        self.children[i].id()
+    }
+
+    pub fn scenario(&self) -> &Path {
+        self.scenario.path()
+    }
+}
+
+impl Drop for Machine {
+    fn drop(&mut self) {
+        for child in &mut self.children {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// The line of the process table that shows `pid`, if any
+/// (`│ GPU PID ...`: the pid is the third word).
+pub fn row_of(screen: &str, pid: u32) -> Option<&str> {
+    let pid = pid.to_string();
+    screen
+        .lines()
+        .find(|l| l.split_whitespace().nth(2) == Some(pid.as_str()))
 }
