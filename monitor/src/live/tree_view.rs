@@ -9,7 +9,7 @@ use ratatui::style::{Modifier, Style};
 use crate::live::collect::Published;
 use crate::live::state::{AppState, Viewport};
 use crate::live::tree::{TreeRow, branch};
-use crate::live::view::{Shown, ViewOptions, bottom_line, draw_dialog, line_of};
+use crate::live::view::{Shown, ViewOptions, bottom_line, finish_frame};
 use crate::text::{cut, left, right};
 use crate::theme::Glyphs;
 
@@ -71,8 +71,10 @@ pub fn draw(buf: &mut Buffer, area: Rect, state: &mut AppState, latest: &Publish
     };
     crate::live::graph::clip(buf, area.x, area.y + 1, columns(None), w, options.theme.title());
     let keys = tree.keys();
-    let bottom = bottom_line(state);
-    let visible = usize::from(area.height.saturating_sub(TOP + u16::from(bottom.is_some())));
+    let visible = usize::from(
+        area.height
+            .saturating_sub(TOP + u16::from(bottom_line(state).is_some())),
+    );
     let selected = state.selected.as_ref().and_then(|k| keys.iter().position(|x| x == k));
     state.fit(Viewport {
         visible,
@@ -100,23 +102,16 @@ pub fn draw(buf: &mut Buffer, area: Rect, state: &mut AppState, latest: &Publish
         let text = left(cut(&text, w), w);
         crate::live::graph::clip(buf, area.x, y, &text, w, style);
     }
-    if let Some(line) = bottom {
-        buf.set_line(
-            area.x,
-            area.bottom().saturating_sub(1),
-            &line_of(&line, options),
-            area.width,
-        );
-    }
-    let buttons = state
-        .dialog
-        .as_ref()
-        .map(|dialog| draw_dialog(buf, area, dialog.choice, &dialog.targets, options))
-        .unwrap_or_default();
-    Shown {
-        rows: keys,
-        page: visible,
-        lines,
-        buttons,
-    }
+    finish_frame(
+        buf,
+        area,
+        state,
+        options,
+        Shown {
+            rows: keys,
+            page: visible,
+            lines,
+            ..Shown::default()
+        },
+    )
 }

@@ -241,6 +241,30 @@ pub fn draw(
             Some((first + u16::try_from(on).ok()?, row))
         })
         .collect();
+    finish_frame(
+        buf,
+        area,
+        state,
+        options,
+        Shown {
+            rows: keys,
+            page: visible,
+            lines,
+            ..Shown::default()
+        },
+    )
+}
+
+/// What every process list (main screen, tree) draws last: the bottom line
+/// (status, filter prompt, hint) on the last row and the signal dialog over
+/// everything, whose buttons `shown` then carries for the mouse.
+pub(crate) fn finish_frame(
+    buf: &mut Buffer,
+    area: Rect,
+    state: &AppState,
+    options: &RenderOptions,
+    shown: Shown,
+) -> Shown {
     if let Some(line) = bottom_line(state) {
         let y = area.bottom().saturating_sub(1);
         buf.set_line(area.x, y, &line_of(&line, options), area.width);
@@ -250,12 +274,7 @@ pub fn draw(
         .as_ref()
         .map(|dialog| draw_dialog(buf, area, dialog.choice, &dialog.targets, options))
         .unwrap_or_default();
-    Shown {
-        rows: keys,
-        page: visible,
-        lines,
-        buttons,
-    }
+    Shown { buttons, ..shown }
 }
 
 /// The training marks of the reading's processes, by (pid, start time),
