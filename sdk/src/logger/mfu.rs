@@ -52,7 +52,9 @@ fn peak_of(name: &str) -> Option<Peak> {
     } else if name == "GEFORCE RTX 4090" {
         row(165.2, 82.6, 82.6)
     } else if name.starts_with("B200") {
-        row(2250.0, 1100.0, 80.0)
+        // NVIDIA's HGX B200 table (1,000 W): 75 TFLOP/s FP32. The earlier
+        // GTC 2024 figures said 80; the product page's table is the newer one.
+        row(2250.0, 1100.0, 75.0)
     } else {
         None
     }
@@ -159,5 +161,46 @@ mod tests {
         assert_eq!(peak_tflops("NVIDIA L40S", Precision::Bf16), Some(362.05));
         assert_eq!(peak_tflops("NVIDIA H100 PCIe", Precision::Bf16), Some(756.5));
         assert_eq!(peak_tflops("NVIDIA H100 NVL", Precision::Bf16), None);
+    }
+
+    /// Each row as docs/METRICS.md prints it (dense BF16, TF32, FP32), so the
+    /// table in the docs and the one in the code cannot drift apart.
+    #[test]
+    fn the_table_matches_the_documented_rows() {
+        let rows: [(&str, [f64; 3]); 8] = [
+            ("NVIDIA H100 80GB HBM3", [989.5, 494.5, 67.0]),
+            ("NVIDIA H100 PCIe", [756.5, 378.0, 51.0]),
+            ("NVIDIA H200", [989.5, 494.5, 67.0]),
+            ("NVIDIA A100-SXM4-80GB", [312.0, 156.0, 19.5]),
+            ("NVIDIA L40S", [362.05, 183.0, 91.6]),
+            ("NVIDIA L4", [121.0, 60.0, 30.3]),
+            ("NVIDIA GeForce RTX 4090", [165.2, 82.6, 82.6]),
+            ("NVIDIA B200", [2250.0, 1100.0, 75.0]),
+        ];
+        let docs = include_str!("../../../docs/METRICS.md");
+        for (name, [bf16, tf32, fp32]) in rows {
+            assert_eq!(peak_tflops(name, Precision::Bf16), Some(bf16), "{name}");
+            assert_eq!(peak_tflops(name, Precision::Fp16), Some(bf16), "{name}");
+            assert_eq!(peak_tflops(name, Precision::Tf32), Some(tf32), "{name}");
+            assert_eq!(peak_tflops(name, Precision::Fp32), Some(fp32), "{name}");
+            let cell = |v: f64| {
+                let whole = v.trunc() as u64;
+                let frac = format!("{v}")
+                    .split_once('.')
+                    .map(|(_, f)| format!(".{f}"))
+                    .unwrap_or_default();
+                let grouped = if whole >= 1000 {
+                    format!("{},{:03}", whole / 1000, whole % 1000)
+                } else {
+                    whole.to_string()
+                };
+                format!("{grouped}{frac}")
+            };
+            let printed = format!("| {} | {} | {} |", cell(bf16), cell(tf32), cell(fp32));
+            assert!(
+                docs.contains(&printed),
+                "docs/METRICS.md lacks the row {printed} for {name}"
+            );
+        }
     }
 }
