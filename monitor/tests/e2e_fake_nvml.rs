@@ -246,7 +246,10 @@ fn json_mig_devices_of_a_hopper_gpu_carry_their_own_gpm_through_fake_nvml() {
         })
         .collect();
     assert!(sm.iter().all(|v| (0.0..=100.0).contains(v) && *v > 0.0), "{sm:?}");
-    assert_ne!(sm[0], sm[1], "each GPU instance has counters of its own");
+    assert!(
+        (sm[0] - sm[1]).abs() > 1e-6,
+        "each GPU instance has counters of its own: {sm:?}"
+    );
     assert!(h100["gpm"]["sm_active"].is_number(), "{h100}");
 }
 

@@ -181,7 +181,7 @@ impl Source {
         // GPM since the previous pass, per GPU and per MIG device (a GPU
         // instance sample, `nvmlGpmMigSampleGet`); `None` on the first pass
         // and without GPM.
-        let gpm: Vec<(Option<GpmMetrics>, Vec<(u32, Option<GpmMetrics>)>)> = match &mut self.gpm {
+        let gpm: Vec<PassGpm> = match &mut self.gpm {
             Some(sampler) => self
                 .devices
                 .iter()
@@ -353,6 +353,9 @@ fn uptime() -> Option<f64> {
         .and_then(|text| text.split_whitespace().next()?.parse().ok())
         .or_else(|| nvitop::host::uptime().map(|s| s as f64))
 }
+
+/// One GPU's GPM in a pass: its own, and each MIG device's by MIG index.
+type PassGpm = (Option<GpmMetrics>, Vec<(u32, Option<GpmMetrics>)>);
 
 fn gpm_readings(m: GpmMetrics) -> GpmReadings {
     GpmReadings {

@@ -194,7 +194,7 @@ fn gpm_of_mig_gpu_instances_through_the_nvml_code_path() {
     // of the H100 and its instances, every one freed.
     let mut devices = Vec::new();
     for gpu in Device::all_in(&backend).unwrap() {
-        devices.extend(gpu.mig_devices().into_iter().map(|m| m.into_device()));
+        devices.extend(gpu.mig_devices().into_iter().map(nvitop::MigDevice::into_device));
         devices.push(gpu);
     }
     assert_eq!(devices.len(), 8, "4 + 2 MIG devices, 2 GPUs");
