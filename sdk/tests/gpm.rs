@@ -531,3 +531,28 @@ fn the_background_sampler_reads_gpm_of_mig_devices_it_is_given() {
     let (allocated, freed) = sim.gpm_sample_counts();
     assert_eq!(allocated, freed, "the sampler frees its MIG samples when it stops");
 }
+
+#[test]
+fn retain_frees_the_samples_of_devices_no_longer_sampled() {
+    let sim = h100_mig();
+    let backend = dyn_backend(&sim);
+    let gpu = Device::new_in(&backend, 0).unwrap();
+    let migs: Vec<Device> = gpu
+        .mig_devices()
+        .into_iter()
+        .map(nvitop::MigDevice::into_device)
+        .collect();
+    let mut sampler = GpmSampler::with_min_interval(Duration::ZERO);
+    for device in std::iter::once(&gpu).chain(&migs) {
+        sampler.sample(device);
+    }
+    assert_eq!(sim.gpm_sample_counts(), (4, 0));
+    // MIG reconfigured: only the GPU and its first instance are left.
+    let left = [gpu.clone(), migs[0].clone()];
+    sampler.retain(&left);
+    assert_eq!(sim.gpm_sample_counts(), (4, 2), "the gone instances' samples are freed");
+    // The ones kept still answer from their previous sample.
+    assert!(sampler.sample(&gpu).is_some() && sampler.sample(&migs[0]).is_some());
+    drop(sampler);
+    assert_eq!(sim.gpm_sample_counts(), (6, 6));
+}

@@ -182,24 +182,34 @@ impl Source {
         // instance sample, `nvmlGpmMigSampleGet`); `None` on the first pass
         // and without GPM.
         let gpm: Vec<PassGpm> = match &mut self.gpm {
-            Some(sampler) => self
-                .devices
-                .iter()
-                .zip(&snapshot.devices)
-                .map(|(d, snap)| {
-                    // MIG handles are listed only for a GPU the snapshot
-                    // found MIG devices on (no extra driver call otherwise).
-                    let migs = if snap.mig_devices.is_empty() {
-                        Vec::new()
-                    } else {
-                        d.mig_devices()
-                            .iter()
-                            .map(|m| (m.mig_index(), sampler.sample(m)))
-                            .collect()
-                    };
-                    (sampler.sample(d), migs)
-                })
-                .collect(),
+            Some(sampler) => {
+                let mut sampled = self.devices.clone();
+                let gpm = self
+                    .devices
+                    .iter()
+                    .zip(&snapshot.devices)
+                    .map(|(d, snap)| {
+                        // MIG handles are listed only for a GPU the snapshot
+                        // found MIG devices on (no extra driver call otherwise).
+                        let migs = if snap.mig_devices.is_empty() {
+                            Vec::new()
+                        } else {
+                            d.mig_devices()
+                                .into_iter()
+                                .map(|m| {
+                                    let metrics = (m.mig_index(), sampler.sample(&m));
+                                    sampled.push(m.into_device());
+                                    metrics
+                                })
+                                .collect()
+                        };
+                        (sampler.sample(d), migs)
+                    })
+                    .collect();
+                // MIG devices gone (MIG reconfigured) free their samples.
+                sampler.retain(&sampled);
+                gpm
+            }
             None => vec![(None, Vec::new()); self.devices.len()],
         };
         // Training status records, read once per pass (never on a scrape).

@@ -108,6 +108,7 @@ impl SnapshotSource {
     /// their MIG devices (each GPU instance's own samples), while asked.
     fn fill_gpm(&mut self, snapshot: &mut Snapshot) {
         let Some(sampler) = &mut self.gpm else { return };
+        let mut sampled = self.devices.clone();
         for device in &self.devices {
             let index = device.index();
             let metrics = sampler.sample(device);
@@ -125,8 +126,11 @@ impl SnapshotSource {
                 if let Some(m) = d.mig_devices.iter_mut().find(|m| m.mig_index == Some(mig.mig_index())) {
                     m.gpm = metrics;
                 }
+                sampled.push(mig.into_device());
             }
         }
+        // MIG devices gone (MIG reconfigured) free their samples.
+        sampler.retain(&sampled);
     }
 
     /// Reads training status records from `dir` only (tests: a private
