@@ -224,6 +224,36 @@ fn fake_nvml_and_simulate_show_the_same_machine() {
 }
 
 #[test]
+fn json_mig_devices_of_a_hopper_gpu_carry_their_own_gpm_through_fake_nvml() {
+    // Guards the comparison above against two equally absent `gpm` objects:
+    // the `mig` preset's H100 instances are sampled with
+    // nvmlGpmMigSampleGet; the A100 and its instances have no GPM.
+    let machine = Machine::new(HOST_PIDS);
+    let (json, _) = machine.monitor_json(Via::FakeNvml, "mig");
+    let (a100, h100) = (&json["devices"][0], &json["devices"][1]);
+    assert!(a100.get("gpm").is_none(), "{a100}");
+    for mig in a100["mig_devices"].as_array().unwrap() {
+        assert!(mig.get("gpm").is_none(), "{mig}");
+    }
+    let migs = h100["mig_devices"].as_array().unwrap();
+    assert_eq!(migs.len(), 2);
+    let sm: Vec<f64> = migs
+        .iter()
+        .map(|m| {
+            m["gpm"]["sm_active"]
+                .as_f64()
+                .unwrap_or_else(|| panic!("no GPM in {m}"))
+        })
+        .collect();
+    assert!(sm.iter().all(|v| (0.0..=100.0).contains(v) && *v > 0.0), "{sm:?}");
+    assert!(
+        (sm[0] - sm[1]).abs() > 1e-6,
+        "each GPU instance has counters of its own: {sm:?}"
+    );
+    assert!(h100["gpm"]["sm_active"].is_number(), "{h100}");
+}
+
+#[test]
 fn h100x8_lists_every_process_through_fake_nvml() {
     // Guards the comparison above against two equally empty answers.
     let machine = Machine::new(HOST_PIDS);

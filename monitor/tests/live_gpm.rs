@@ -104,3 +104,82 @@ fn a100_has_no_gpm_and_the_graph_says_na() {
     assert!(value_after(&text, "SM ACT").contains("N/A"), "{text}");
     assert!(value_after(&text, "TENSOR").contains("N/A"), "{text}");
 }
+
+fn selecting(device: &str) -> AppState {
+    AppState {
+        graph: GraphMetric::Gpm,
+        layout: LayoutMode::Full,
+        selected: Some(nvitop_monitor::live::rows::ProcessKey {
+            pid: 1,
+            start_ticks: None,
+            device: device.to_owned(),
+        }),
+        ..AppState::default()
+    }
+}
+
+fn draw_with(latest: &Published, mut state: AppState) -> String {
+    let options = ViewOptions {
+        render: common::options(),
+        root: false,
+    };
+    let mut terminal = Terminal::new(TestBackend::new(160, 60)).unwrap();
+    terminal
+        .draw(|frame| {
+            let area = frame.area();
+            view::draw(frame.buffer_mut(), area, &mut state, Some(latest), &options);
+        })
+        .unwrap();
+    nvitop_monitor::ansi::to_ansi(terminal.backend().buffer(), false)
+}
+
+#[test]
+fn a_process_on_a_hopper_mig_device_shows_its_gpu_instances_own_activity() {
+    // GPU 0: an A100 in MIG mode; GPU 1: an H100 in MIG mode.
+    let (latest, mut source) = readings("mig");
+    let h100 = &latest.snapshot.devices[1];
+    let sm: Vec<f64> = h100
+        .mig_devices
+        .iter()
+        .map(|m| m.gpm.expect("an H100 GPU instance has GPM").sm_active.unwrap())
+        .collect();
+    assert!(sm.iter().all(|v| (0.0..=100.0).contains(v)), "{sm:?}");
+    assert!(
+        (sm[0] - sm[1]).abs() > 1e-6,
+        "each GPU instance has counters of its own: {sm:?}"
+    );
+    assert!(latest.snapshot.devices[0].mig_devices.iter().all(|m| m.gpm.is_none()));
+    // Selected, a process on MIG device 1:1 narrows the GPM pair to it.
+    let text = draw_with(&latest, selecting("1:1"));
+    let shown = value_after(&text, "SM ACT (GPU 1:1):");
+    let value: f64 = shown
+        .trim_end_matches('%')
+        .parse()
+        .unwrap_or_else(|_| panic!("{shown:?}\n{text}"));
+    // The rings keep f32: the figure shown is the instance's to one decimal.
+    assert!(
+        (value - sm[1]).abs() <= 0.051,
+        "shown {value}, GPU instance {}\n{text}",
+        sm[1]
+    );
+    assert!(!value_after(&text, "TENSOR (GPU 1:1):").contains("N/A"), "{text}");
+    // An A100 MIG device: N/A, never its parent's or another's figure.
+    let text = draw_with(&latest, selecting("0:0"));
+    assert!(value_after(&text, "SM ACT (GPU 0:0):").contains("N/A"), "{text}");
+    // Other pairs stay on the parent GPU (a MIG device has no power of its own).
+    let state = AppState {
+        graph: GraphMetric::PowerTemperature,
+        ..selecting("1:1")
+    };
+    assert!(draw_with(&latest, state).contains("POWER (GPU 1):"));
+    // Turned off, the MIG samples are dropped too.
+    source.set_gpm(false);
+    let snapshot = source.devices(&latest.snapshot);
+    assert!(
+        snapshot
+            .devices
+            .iter()
+            .flat_map(|d| &d.mig_devices)
+            .all(|m| m.gpm.is_none())
+    );
+}

@@ -327,3 +327,232 @@ fn snapshots_carry_gpm_only_when_asked() {
     assert_eq!((allocated, freed), (2, 2));
     assert_ne!(snap.devices[0].gpm, Some(GpmMetrics::default()));
 }
+
+/// An H100 in MIG mode: a 3g instance and a 2g instance running a training
+/// job each, and a 1g instance with a process that does no work.
+const H100_MIG: &str = r#"
+seed = 5
+[[gpus]]
+model = "H100-SXM5-80GB"
+workload = { profile = "training" }
+mig = [{ profile = "3g.40gb" }, { profile = "2g.20gb" }, { profile = "1g.10gb" }]
+processes = [
+    { pid = "host:1", memory_mib = 20_000, mig = 0 },
+    { pid = "host:2", memory_mib = 9_000, mig = 1 },
+    { pid = "host:3", memory_mib = 1_000, mig = 2, sm_weight = 0.0 },
+]
+"#;
+
+fn h100_mig() -> Arc<SimBackend> {
+    let scenario = Scenario::parse(H100_MIG, Format::Toml, Path::new("h100-mig.toml")).unwrap();
+    Arc::new(SimBackend::with_host_pool(scenario, vec![300_001, 300_002, 300_003]))
+}
+
+fn mig(index: u32) -> DeviceRef {
+    DeviceRef::Mig { parent: 0, index }
+}
+
+fn value(values: &[Result<f64, BackendError>], metric: GpmMetric) -> f64 {
+    let at = GpmMetric::ALL.iter().position(|&m| m == metric).unwrap();
+    *values[at].as_ref().unwrap_or_else(|err| panic!("{metric:?}: {err}"))
+}
+
+#[test]
+fn mig_instances_follow_their_own_workload_and_the_gpu_sums_them() {
+    let sim = h100_mig();
+    let (t1, t2) = (40.0, 41.0);
+    let busy = [between(&sim, mig(0), t1, t2), between(&sim, mig(1), t1, t2)];
+    let idle = between(&sim, mig(2), t1, t2);
+    let whole = between(&sim, DeviceRef::Physical(0), t1, t2);
+    for values in &busy {
+        let sm = value(values, GpmMetric::SmActive);
+        assert!(sm > 40.0 && sm <= 100.0, "a training instance is busy: {sm}");
+        assert!(value(values, GpmMetric::TensorActive) < sm);
+    }
+    // Each instance has counters of its own, not a copy of the GPU's.
+    let (sm0, sm1) = (
+        value(&busy[0], GpmMetric::SmActive),
+        value(&busy[1], GpmMetric::SmActive),
+    );
+    assert!((sm0 - sm1).abs() > 1e-6, "{sm0} {sm1}");
+    // No work bound to the 1g instance: idle, whatever the GPU's profile.
+    for metric in GpmMetric::ALL {
+        if metric.unit() == "%" {
+            assert!(value(&idle, metric).abs() < 1e-12, "{metric:?}");
+        }
+    }
+    assert!(value(&idle, GpmMetric::PcieRx) < value(&busy[1], GpmMetric::PcieRx));
+    // The whole GPU in MIG mode: percentages weighted by the instances'
+    // compute slices (3, 2 and 1 of 7; the seventh is idle), PCIe summed.
+    let shares = [3.0 / 7.0, 2.0 / 7.0, 1.0 / 7.0];
+    let all = [&busy[0], &busy[1], &idle];
+    for metric in GpmMetric::ALL {
+        let expected: f64 = if metric.unit() == "%" {
+            all.iter().zip(shares).map(|(v, s)| value(v, metric) * s).sum()
+        } else {
+            all.iter().map(|v| value(v, metric)).sum()
+        };
+        let got = value(&whole, metric);
+        assert!((got - expected).abs() < 1e-9, "{metric:?}: {got} vs {expected}");
+    }
+    assert_eq!(sim.gpm_sample_counts().0, sim.gpm_sample_counts().1);
+}
+
+#[test]
+fn a_mig_instance_moves_with_its_workload() {
+    let sim = h100_mig();
+    let readings: Vec<f64> = (0..20)
+        .map(|s| {
+            let t = 100.0 + f64::from(s) * 2.5;
+            value(&between(&sim, mig(0), t, t + 1.0), GpmMetric::SmActive)
+        })
+        .collect();
+    let (lo, hi) = readings
+        .iter()
+        .fold((f64::MAX, f64::MIN), |(lo, hi), &v| (lo.min(v), hi.max(v)));
+    assert!(
+        hi - lo > 3.0,
+        "SM activity of the instance swings with its load: {readings:?}"
+    );
+}
+
+#[test]
+fn mig_gpu_instance_ids_are_checked_as_the_header_says() {
+    let sim = h100_mig();
+    let sample = sim.gpm_sample_alloc();
+    // GPU instance ids 1..=3 exist; 4 and 0 do not.
+    for id in [1, 2, 3] {
+        sim.gpm_sample_fill(DeviceRef::Physical(0), Some(id), sample).unwrap();
+    }
+    for id in [0, 4, 99] {
+        assert!(
+            matches!(
+                sim.gpm_sample_fill(DeviceRef::Physical(0), Some(id), sample),
+                Err(BackendError::NotFound { .. })
+            ),
+            "GPU instance {id}"
+        );
+    }
+    sim.gpm_sample_release(sample).unwrap();
+    // The default machine: an H100 not in MIG mode, a MIG A100 without GPM.
+    let plain = SimBackend::default_machine();
+    let sample = plain.gpm_sample_alloc();
+    assert!(matches!(
+        plain.gpm_sample_fill(DeviceRef::Physical(0), Some(1), sample),
+        Err(BackendError::NotFound { .. })
+    ));
+    assert_eq!(
+        plain.gpm_sample_fill(DeviceRef::Physical(1), Some(1), sample),
+        Err(BackendError::NotSupported)
+    );
+    assert_eq!(plain.gpm_sample(mig_on(1)), Err(BackendError::NotSupported));
+    plain.gpm_sample_release(sample).unwrap();
+    assert_eq!(plain.gpm_sample_counts(), (2, 2), "the failed MIG sample was freed");
+}
+
+fn mig_on(parent: u32) -> DeviceRef {
+    DeviceRef::Mig { parent, index: 0 }
+}
+
+#[test]
+fn the_gpm_sampler_samples_mig_devices_and_frees_every_sample() {
+    let sim = h100_mig();
+    let backend = dyn_backend(&sim);
+    let gpu = Device::new_in(&backend, 0).unwrap();
+    let migs: Vec<Device> = gpu
+        .mig_devices()
+        .into_iter()
+        .map(nvitop::MigDevice::into_device)
+        .collect();
+    let mut sampler = GpmSampler::with_min_interval(Duration::ZERO);
+    for round in 0..100 {
+        for device in std::iter::once(&gpu).chain(&migs) {
+            let metrics = sampler.sample(device);
+            assert_eq!(metrics.is_some(), round > 0, "{device:?} round {round}");
+        }
+    }
+    let (allocated, freed) = sim.gpm_sample_counts();
+    assert_eq!(
+        allocated - freed,
+        4,
+        "one sample held per device: the GPU and 3 instances"
+    );
+    drop(sampler);
+    let (allocated, freed) = sim.gpm_sample_counts();
+    assert_eq!((allocated, freed), (400, 400));
+}
+
+#[test]
+fn mig_device_snapshots_carry_their_own_gpm() {
+    let sim = h100_mig();
+    sim.set_time(30.0);
+    let backend = dyn_backend(&sim);
+    let devices = Device::all_in(&backend).unwrap();
+    let snap = Snapshot::take_with(
+        &backend,
+        &devices,
+        SnapshotFields::fast().gpm(true),
+        &mut HostProcessReader::new(),
+    );
+    let json = serde_json::to_value(&snap).unwrap();
+    let migs = json["devices"][0]["mig_devices"].as_array().unwrap();
+    assert_eq!(migs.len(), 3);
+    let sm: Vec<f64> = migs
+        .iter()
+        .map(|m| m["gpm"]["sm_active"].as_f64().unwrap_or_else(|| panic!("{m}")))
+        .collect();
+    assert!(sm[0] > 0.0 && sm[1] > 0.0 && (sm[0] - sm[1]).abs() > 1e-6, "{sm:?}");
+    assert!(sm[2].abs() < 1e-12, "the 1g instance does no work: {sm:?}");
+    assert!(json["devices"][0]["gpm"]["sm_active"].is_number());
+    // One shared interval: a pair of samples per device, all freed.
+    assert_eq!(sim.gpm_sample_counts(), (8, 8));
+}
+
+#[test]
+fn the_background_sampler_reads_gpm_of_mig_devices_it_is_given() {
+    let sim = h100_mig();
+    let backend = dyn_backend(&sim);
+    let gpu = Device::new_in(&backend, 0).unwrap();
+    let migs: Vec<Device> = gpu
+        .mig_devices()
+        .into_iter()
+        .map(nvitop::MigDevice::into_device)
+        .collect();
+    let config = SamplerConfig::default()
+        .interval(Duration::from_millis(50))
+        .unwrap()
+        .gpm(true);
+    let sampler = Sampler::start(migs, config);
+    std::thread::sleep(Duration::from_millis(300));
+    let sample = sampler.sample_now();
+    assert!(sample.devices[0].gpm.expect("3g instance").sm_active.unwrap() > 0.0);
+    assert_eq!(sample.devices[2].gpm.expect("1g instance").sm_active, Some(0.0));
+    drop(sampler);
+    let (allocated, freed) = sim.gpm_sample_counts();
+    assert_eq!(allocated, freed, "the sampler frees its MIG samples when it stops");
+}
+
+#[test]
+fn retain_frees_the_samples_of_devices_no_longer_sampled() {
+    let sim = h100_mig();
+    let backend = dyn_backend(&sim);
+    let gpu = Device::new_in(&backend, 0).unwrap();
+    let migs: Vec<Device> = gpu
+        .mig_devices()
+        .into_iter()
+        .map(nvitop::MigDevice::into_device)
+        .collect();
+    let mut sampler = GpmSampler::with_min_interval(Duration::ZERO);
+    for device in std::iter::once(&gpu).chain(&migs) {
+        sampler.sample(device);
+    }
+    assert_eq!(sim.gpm_sample_counts(), (4, 0));
+    // MIG reconfigured: only the GPU and its first instance are left.
+    let left = [gpu.clone(), migs[0].clone()];
+    sampler.retain(&left);
+    assert_eq!(sim.gpm_sample_counts(), (4, 2), "the gone instances' samples are freed");
+    // The ones kept still answer from their previous sample.
+    assert!(sampler.sample(&gpu).is_some() && sampler.sample(&migs[0]).is_some());
+    drop(sampler);
+    assert_eq!(sim.gpm_sample_counts(), (6, 6));
+}

@@ -178,12 +178,39 @@ impl Source {
         let nvlink: Vec<(u32, Option<NvLinkCounters>)> =
             self.devices.iter().map(|d| (d.index(), d.nvlink_counters())).collect();
         let reasons: Vec<Option<ClockEventReasons>> = self.devices.iter().map(Device::clock_event_reasons).collect();
-        // GPM since the previous pass, physical GPUs only (a MIG device's
-        // GPM needs a GPU-instance sample, which the SDK's sampler does not
-        // take); `None` on the first pass and without GPM.
-        let gpm: Vec<Option<GpmMetrics>> = match &mut self.gpm {
-            Some(sampler) => self.devices.iter().map(|d| sampler.sample(d)).collect(),
-            None => vec![None; self.devices.len()],
+        // GPM since the previous pass, per GPU and per MIG device (a GPU
+        // instance sample, `nvmlGpmMigSampleGet`); `None` on the first pass
+        // and without GPM.
+        let gpm: Vec<PassGpm> = match &mut self.gpm {
+            Some(sampler) => {
+                let mut sampled = self.devices.clone();
+                let gpm = self
+                    .devices
+                    .iter()
+                    .zip(&snapshot.devices)
+                    .map(|(d, snap)| {
+                        // MIG handles are listed only for a GPU the snapshot
+                        // found MIG devices on (no extra driver call otherwise).
+                        let migs = if snap.mig_devices.is_empty() {
+                            Vec::new()
+                        } else {
+                            d.mig_devices()
+                                .into_iter()
+                                .map(|m| {
+                                    let metrics = (m.mig_index(), sampler.sample(&m));
+                                    sampled.push(m.into_device());
+                                    metrics
+                                })
+                                .collect()
+                        };
+                        (sampler.sample(d), migs)
+                    })
+                    .collect();
+                // MIG devices gone (MIG reconfigured) free their samples.
+                sampler.retain(&sampled);
+                gpm
+            }
+            None => vec![(None, Vec::new()); self.devices.len()],
         };
         // Training status records, read once per pass (never on a scrape).
         let records = nvitop::training::read_all_records();
@@ -195,10 +222,18 @@ impl Source {
             let mut gpu = self.gpu(snap, video);
             gpu.nvlink = self.nvlink_throughput(index, counters);
             gpu.clock_event_reasons = reasons.map(ClockEventReasons::bits);
+            let (gpm, mig_gpm) = gpm;
             gpu.gpm = gpm.filter(|m| !m.is_empty()).map(gpm_readings);
             gpus.push(gpu);
             for mig in &snap.mig_devices {
-                gpus.push(self.gpu(mig, None));
+                let mut readings = self.gpu(mig, None);
+                // By MIG index: the same device the snapshot read.
+                let metrics = mig_gpm
+                    .iter()
+                    .find(|(index, _)| Some(*index) == mig.mig_index)
+                    .and_then(|(_, m)| *m);
+                readings.gpm = metrics.filter(|m| !m.is_empty()).map(gpm_readings);
+                gpus.push(readings);
             }
         }
         let labels: HashMap<&str, (&str, &str)> = gpus
@@ -328,6 +363,9 @@ fn uptime() -> Option<f64> {
         .and_then(|text| text.split_whitespace().next()?.parse().ok())
         .or_else(|| nvitop::host::uptime().map(|s| s as f64))
 }
+
+/// One GPU's GPM in a pass: its own, and each MIG device's by MIG index.
+type PassGpm = (Option<GpmMetrics>, Vec<(u32, Option<GpmMetrics>)>);
 
 fn gpm_readings(m: GpmMetrics) -> GpmReadings {
     GpmReadings {

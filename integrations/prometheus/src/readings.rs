@@ -156,8 +156,9 @@ pub struct GpuReadings {
     pub nvlink: Option<Vec<LinkThroughput>>,
     /// Clock event (throttle) reasons, NVML's bit mask.
     pub clock_event_reasons: Option<u64>,
-    /// GPM activity since the previous pass; `None` without GPM (pre-Hopper
-    /// GPUs, MIG devices, `--no-gpm`) and on the first pass.
+    /// GPM activity since the previous pass (a MIG device: its GPU
+    /// instance's own); `None` without GPM (pre-Hopper GPUs and their MIG
+    /// devices, `--no-gpm`) and on the first pass.
     pub gpm: Option<GpmReadings>,
 }
 

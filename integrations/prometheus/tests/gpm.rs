@@ -130,3 +130,63 @@ fn every_sample_the_collector_allocates_is_freed() {
     let (allocated, freed) = sim.gpm_sample_counts();
     assert_eq!(allocated, freed, "dropping the collector frees the rest");
 }
+
+/// The `mig` preset's simulator with a fixed pool of `host:N` pids, so the
+/// reference simulator binds the same processes to the same instances.
+fn mig_preset() -> SimBackend {
+    let pool = (0..8).map(|i| 310_000 + i).collect();
+    SimBackend::with_host_pool(nvitop::backend::sim::presets::preset("mig").unwrap(), pool)
+}
+
+#[test]
+fn mig_devices_have_their_gpu_instances_own_series_with_their_index_label() {
+    // GPU 0: an A100 in MIG mode (no GPM); GPU 1: an H100 in MIG mode.
+    let sim = Arc::new(mig_preset());
+    let backend: Arc<dyn Backend> = Arc::clone(&sim) as Arc<dyn Backend>;
+    let mut source = Source::with_backend(backend, None).unwrap();
+    sim.set_time(20.0);
+    source.read();
+    std::thread::sleep(Duration::from_millis(120));
+    sim.set_time(23.0);
+    let readings = source.read();
+    let families = families(&readings, "n");
+    let reference = mig_preset();
+    for (index, device) in [
+        ("1", DeviceRef::Physical(1)),
+        ("1:0", DeviceRef::Mig { parent: 1, index: 0 }),
+        ("1:1", DeviceRef::Mig { parent: 1, index: 1 }),
+    ] {
+        let want = simulator_between(&reference, device, 20.0, 23.0);
+        for ((name, _), want) in FAMILIES.iter().zip(want) {
+            let samples: Vec<_> = family(&families, name)
+                .samples
+                .iter()
+                .filter(|s| s.labels[1].1 == index)
+                .collect();
+            assert_eq!(samples.len(), 1, "{name} {index}");
+            let want = want.unwrap() / 100.0;
+            assert!(
+                (samples[0].value - want).abs() <= 1e-12,
+                "{name} {index}: exporter {}, simulator {want}",
+                samples[0].value
+            );
+            // The MIG device's own name and UUID, as its other series carry.
+            let gpu = readings.gpus.iter().find(|g| g.index == index).unwrap();
+            assert_eq!(samples[0].labels[2].1, gpu.name, "{name} {index}");
+            assert_eq!(samples[0].labels[3].1, gpu.uuid, "{name} {index}");
+        }
+    }
+    let sm = family(&families, "gpu_sm_active_ratio");
+    let of = |index: &str| sm.samples.iter().find(|s| s.labels[1].1 == index).unwrap().value;
+    assert!(of("1:0") > 0.0 && of("1:1") > 0.0 && (of("1:0") - of("1:1")).abs() > 1e-6);
+    // The A100 and its MIG devices: no GPM, no series.
+    assert!(
+        sm.samples.iter().all(|s| !s.labels[1].1.starts_with('0')),
+        "{:?}",
+        sm.samples
+    );
+    drop(source);
+    let (allocated, freed) = sim.gpm_sample_counts();
+    assert_eq!(allocated, 6, "the H100 and its two instances, two passes");
+    assert_eq!(allocated, freed, "dropping the collector frees the MIG samples too");
+}

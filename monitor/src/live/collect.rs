@@ -104,17 +104,33 @@ impl SnapshotSource {
         }
     }
 
-    /// GPM metrics since the previous reading into `snapshot`'s GPUs
-    /// (physical GPUs only), while asked.
+    /// GPM metrics since the previous reading into `snapshot`'s GPUs and
+    /// their MIG devices (each GPU instance's own samples), while asked.
     fn fill_gpm(&mut self, snapshot: &mut Snapshot) {
         let Some(sampler) = &mut self.gpm else { return };
+        let mut sampled = self.devices.clone();
         for device in &self.devices {
             let index = device.index();
             let metrics = sampler.sample(device);
-            if let Some(d) = snapshot.devices.iter_mut().find(|d| d.index == index) {
-                d.gpm = metrics;
+            let Some(d) = snapshot.devices.iter_mut().find(|d| d.index == index) else {
+                continue;
+            };
+            d.gpm = metrics;
+            // MIG handles are listed only for a GPU the reading found MIG
+            // devices on: no extra driver call on the others.
+            if d.mig_devices.is_empty() {
+                continue;
+            }
+            for mig in device.mig_devices() {
+                let metrics = sampler.sample(&mig);
+                if let Some(m) = d.mig_devices.iter_mut().find(|m| m.mig_index == Some(mig.mig_index())) {
+                    m.gpm = metrics;
+                }
+                sampled.push(mig.into_device());
             }
         }
+        // MIG devices gone (MIG reconfigured) free their samples.
+        sampler.retain(&sampled);
     }
 
     /// Reads training status records from `dir` only (tests: a private

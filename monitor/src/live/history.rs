@@ -249,6 +249,12 @@ pub struct History {
     /// Per device (display index, in snapshot order), one ring per
     /// [`DeviceSeries`].
     pub devices: Vec<(String, Vec<Ring>)>,
+    /// Per MIG device with GPM (display index `1:0`), its GPU instance's
+    /// SM and tensor activity: kept from its first GPM reading on (only
+    /// Hopper MIG devices while the GPM graph is shown), two rings each
+    /// rather than one per [`DeviceSeries`], since a MIG device has no
+    /// utilization, power or PCIe of its own to graph.
+    pub mig_gpm: Vec<(String, [Ring; 2])>,
     /// Per watched process ([`History::watch`]) that the newest reading
     /// still lists.
     pub processes: HashMap<ProcessKey, ProcessHistory>,
@@ -276,6 +282,7 @@ impl History {
             memory: Ring::new(cap),
             swap: Ring::new(cap),
             devices: Vec::new(),
+            mig_gpm: Vec::new(),
             processes: HashMap::new(),
             watched: Vec::new(),
         }
@@ -320,6 +327,32 @@ impl History {
             let gpm = device.gpm.as_ref();
             rings[S::SmActive.slot()].push(gpm.and_then(|g| g.sm_active));
             rings[S::TensorActive.slot()].push(gpm.and_then(|g| g.tensor_active));
+        }
+        self.record_mig_gpm(snapshot, cap);
+    }
+
+    /// Records the GPM activity of `snapshot`'s MIG devices: every MIG
+    /// device already kept gets a sample (N/A when gone or without GPM),
+    /// one with GPM for the first time starts with gaps, so the rings stay
+    /// aligned with the others.
+    fn record_mig_gpm(&mut self, snapshot: &Snapshot, cap: usize) {
+        let migs = || snapshot.devices.iter().flat_map(|d| &d.mig_devices);
+        for mig in migs().filter(|m| m.gpm.is_some()) {
+            if self.mig_gpm.iter().all(|(index, _)| *index != mig.display_index) {
+                let mut rings = [Ring::new(cap), Ring::new(cap)];
+                // Gaps up to the sample pushed below.
+                for ring in &mut rings {
+                    for _ in 0..self.cpu.len().saturating_sub(1) {
+                        ring.push(None);
+                    }
+                }
+                self.mig_gpm.push((mig.display_index.clone(), rings));
+            }
+        }
+        for (index, [sm, tensor]) in &mut self.mig_gpm {
+            let gpm = migs().find(|m| m.display_index == *index).and_then(|m| m.gpm);
+            sm.push(gpm.and_then(|g| g.sm_active));
+            tensor.push(gpm.and_then(|g| g.tensor_active));
         }
     }
 
@@ -379,14 +412,26 @@ impl History {
     }
 
     /// The last `n` samples of `series`, averaged over the devices whose
-    /// display index `keep` accepts (N/A where none has a value).
+    /// display index `keep` accepts (N/A where none has a value). MIG
+    /// devices (`1:0`) count for the GPM series only, and only where
+    /// `keep` accepts their own index.
     pub fn device_series(&self, series: DeviceSeries, n: usize, keep: impl Fn(&str) -> bool) -> Vec<Option<f64>> {
         let mut sums = vec![(0.0, 0u32); n];
-        for (index, rings) in &self.devices {
+        let mig_slot = match series {
+            DeviceSeries::SmActive => Some(0),
+            DeviceSeries::TensorActive => Some(1),
+            _ => None,
+        };
+        let physical = self.devices.iter().map(|(index, rings)| (index, &rings[series.slot()]));
+        let migs = self
+            .mig_gpm
+            .iter()
+            .filter_map(|(index, rings)| mig_slot.map(|slot| (index, &rings[slot])));
+        for (index, ring) in physical.chain(migs) {
             if !keep(index) {
                 continue;
             }
-            for (sum, value) in sums.iter_mut().zip(rings[series.slot()].last(n)) {
+            for (sum, value) in sums.iter_mut().zip(ring.last(n)) {
                 if let Some(v) = value {
                     sum.0 += v;
                     sum.1 += 1;
@@ -405,6 +450,7 @@ impl History {
             + ring(&self.memory)
             + ring(&self.swap)
             + self.devices.iter().flat_map(|(_, r)| r).map(ring).sum::<usize>()
+            + self.mig_gpm.iter().flat_map(|(_, r)| r).map(ring).sum::<usize>()
             + self
                 .processes
                 .values()
@@ -487,6 +533,58 @@ mod tests {
         assert_eq!(history.processes.len(), 1);
         history.watch(&[]);
         assert!(history.processes.is_empty());
+    }
+
+    #[test]
+    fn mig_devices_keep_gpm_series_of_their_own_and_only_when_asked_for() {
+        let mut history = History::new(Duration::from_secs(1), Duration::from_secs(1));
+        let mut rings = vec![Ring::new(4); DeviceSeries::COUNT];
+        rings[DeviceSeries::SmActive.slot()].push(Some(40.0));
+        history.devices = vec![("1".into(), rings)];
+        let mut mig = [Ring::new(4), Ring::new(4)];
+        mig[0].push(Some(90.0));
+        mig[1].push(Some(60.0));
+        history.mig_gpm = vec![("1:0".into(), mig)];
+        let physical = |i: &str| !i.contains(':');
+        // The average is over physical GPUs: a MIG device is part of one.
+        assert_eq!(history.device_series(DeviceSeries::SmActive, 1, physical), [Some(40.0)]);
+        // Asked for by its own index, the GPU instance's own activity.
+        assert_eq!(
+            history.device_series(DeviceSeries::SmActive, 1, |i| i == "1:0"),
+            [Some(90.0)]
+        );
+        assert_eq!(
+            history.device_series(DeviceSeries::TensorActive, 1, |i| i == "1:0"),
+            [Some(60.0)]
+        );
+        // A MIG device has no utilization series of its own.
+        assert_eq!(
+            history.device_series(DeviceSeries::Utilization, 1, |i| i == "1:0"),
+            [None]
+        );
+    }
+
+    #[test]
+    fn mig_gpm_rings_start_aligned_and_only_for_mig_devices_with_gpm() {
+        let backend: Arc<dyn Backend> = Arc::new(SimBackend::from_preset("mig").unwrap());
+        let mut snapshot = Snapshot::take_all(&backend).unwrap();
+        let mut history = History::new(Duration::from_secs(1), Duration::from_secs(1));
+        history.record_devices(&snapshot);
+        assert!(history.mig_gpm.is_empty(), "no GPM read: no MIG rings");
+        // GPM on the H100's first instance from the second reading on.
+        snapshot.devices[1].mig_devices[0].gpm = Some(nvitop::device::GpmMetrics {
+            sm_active: Some(70.0),
+            ..Default::default()
+        });
+        history.record_devices(&snapshot);
+        snapshot.devices[1].mig_devices.clear(); // gone (MIG reconfigured)
+        history.record_devices(&snapshot);
+        assert_eq!(history.mig_gpm.len(), 1);
+        let (index, [sm, tensor]) = &history.mig_gpm[0];
+        assert_eq!(index, "1:0");
+        assert_eq!(sm.last(3), [None, Some(70.0), None]);
+        assert_eq!(tensor.last(3), [None, None, None]);
+        assert_eq!(sm.len(), history.cpu.len());
     }
 
     #[test]

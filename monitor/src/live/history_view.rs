@@ -80,8 +80,18 @@ fn devices(
     selected: Option<&str>,
     options: &RenderOptions,
 ) {
-    let gpu = selected.map(|d| d.split(':').next().unwrap_or(d).to_owned());
-    let keep = |index: &str| gpu.as_deref().is_none_or(|g| g == index);
+    // A process on a MIG device narrows the GPM pair to that GPU
+    // instance's own activity, every other pair to its parent GPU (a MIG
+    // device has no utilization, power or PCIe of its own). The average
+    // is over physical GPUs only.
+    let gpu = selected.map(|d| {
+        if state.graph.needs_gpm() {
+            d.to_owned()
+        } else {
+            d.split(':').next().unwrap_or(d).to_owned()
+        }
+    });
+    let keep = |index: &str| gpu.as_deref().map_or(!index.contains(':'), |g| g == index);
     let [(up, up_name), (down, down_name)] = state.graph.series();
     let ups = history.device_series(up, n, keep);
     let downs = history.device_series(down, n, keep);

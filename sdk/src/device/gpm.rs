@@ -246,7 +246,7 @@ impl GpmSampler {
     /// The metrics of `device` since its previous sample (see the type's
     /// docs); `None` before there are two samples, or without GPM.
     pub fn sample(&mut self, device: &Device) -> Option<GpmMetrics> {
-        let key = (Arc::as_ptr(&device.backend).cast::<()>() as usize, device.handle);
+        let key = key_of(device);
         let min_interval = self.min_interval;
         let state = self.states.entry(key).or_insert_with(|| {
             if device.gpm_supported() {
@@ -293,11 +293,40 @@ impl GpmSampler {
     /// Frees the sample held for `device` and forgets it (for a device
     /// that went away).
     pub fn forget(&mut self, device: &Device) {
-        let key = (Arc::as_ptr(&device.backend).cast::<()>() as usize, device.handle);
-        if let Some(state) = self.states.remove(&key) {
+        if let Some(state) = self.states.remove(&key_of(device)) {
             free_state(state);
         }
     }
+
+    /// Frees and forgets the samples of every device not in `devices`: a
+    /// collector that samples GPUs and their MIG devices passes the ones it
+    /// sampled this round, so MIG devices gone after a reconfiguration do
+    /// not hold a sample until the sampler is dropped.
+    ///
+    /// ```
+    /// # use nvitop::doctest::*;
+    /// # let Machine { backend, gpu, mig_parent, a100, rtx, mig } = machine();
+    /// use nvitop::device::GpmSampler;
+    /// let mut sampler = GpmSampler::new();
+    /// sampler.sample(&gpu); // the H100's first sample, held
+    /// std::thread::sleep(std::time::Duration::from_millis(100));
+    /// sampler.retain(&[rtx]); // the H100 was not sampled this round
+    /// assert_eq!(sampler.sample(&gpu), None); // forgotten: a first sample again
+    /// ```
+    pub fn retain(&mut self, devices: &[Device]) {
+        let keep: std::collections::HashSet<_> = devices.iter().map(key_of).collect();
+        let gone: Vec<_> = self.states.keys().filter(|k| !keep.contains(k)).copied().collect();
+        for key in gone {
+            if let Some(state) = self.states.remove(&key) {
+                free_state(state);
+            }
+        }
+    }
+}
+
+/// A sampler's key for `device`: its backend (by address) and handle.
+fn key_of(device: &Device) -> (usize, DeviceRef) {
+    (Arc::as_ptr(&device.backend).cast::<()>() as usize, device.handle)
 }
 
 fn free_state(state: State) {

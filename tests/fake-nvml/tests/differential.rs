@@ -383,7 +383,24 @@ fn h100x8_with_64_processes_each() {
 
 #[test]
 fn mig() {
-    differential("mig", 42.0);
+    let probe = differential("mig", 42.0);
+    // GPM of the H100's GPU instances (nvmlGpmMigSampleGet) was compared
+    // value for value, not two equal errors; the A100's are not supported.
+    let devices = &probe.backend["devices"];
+    for mig in ["1:0", "1:1"] {
+        for metric in nvitop::backend::GpmMetric::ALL {
+            let key = format!("gpm({})", metric.key());
+            assert!(
+                devices[mig][&key]["ok"].is_number(),
+                "{mig} {key}: {}",
+                devices[mig][&key]
+            );
+        }
+    }
+    assert_eq!(
+        devices["0:0"]["gpm(sm_active)"],
+        serde_json::json!({ "err": "NotSupported" })
+    );
 }
 
 #[test]

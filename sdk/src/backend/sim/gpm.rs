@@ -9,6 +9,11 @@
 //! the workload, and two samples at the same instant (pinned time) give
 //! the rate at that instant, the limit of the average.
 //!
+//! A MIG GPU instance (`nvmlGpmMigSampleGet`) has counters of its own,
+//! driven by its own workload while a process is bound to it and idle
+//! otherwise; the whole GPU sampled in MIG mode sums its instances (see
+//! [`metric`]).
+//!
 //! The sample store follows `nvml.h`: a handle from `nvmlGpmSampleAlloc`
 //! holds nothing until `nvmlGpmSampleGet` fills it; using an unfilled,
 //! freed or foreign handle is an invalid argument; alloc and free are
@@ -16,7 +21,8 @@
 
 use std::collections::HashMap;
 
-use super::machine::SimGpu;
+use super::machine::{MIG_COMPUTE_SLICES, SimGpu};
+use super::workload::Workload;
 use crate::backend::{BackendError, BackendResult, GpmMetric, GpmSampleId};
 
 /// NVML ids of the metrics the header defines that the simulator does not
@@ -35,15 +41,15 @@ const DFMA_TENSOR_UTIL: u32 = 6;
 const HMMA_TENSOR_UTIL: u32 = 7;
 const IMMA_TENSOR_UTIL: u32 = 9;
 
-/// A filled sample: where and when it was taken, and the counters then.
+/// A filled sample: where and when it was taken. The counters then are
+/// the integrals of the workloads' loads up to that instant, pure functions
+/// of time, so they are evaluated when metrics are asked for.
 #[derive(Debug, Clone, Copy)]
 pub struct Filled {
     /// The physical GPU, and the MIG GPU instance for `nvmlGpmMigSampleGet`.
     pub device: (u32, Option<u32>),
     /// Simulated seconds since the simulator started.
     pub elapsed: f64,
-    /// Load integral since the start, percent-seconds.
-    pub load: f64,
     /// Workload time at the start (where its cycles stood).
     pub start: f64,
 }
@@ -110,32 +116,108 @@ fn invalid(sample: GpmSampleId, why: &str) -> BackendError {
     }
 }
 
-/// The counters of `gpu` at `elapsed` simulated seconds after the start.
-pub fn sample_of(gpu: &SimGpu, device: (u32, Option<u32>), elapsed: f64, start: f64) -> Filled {
-    let load = (gpu.workload.util_integral(start + elapsed) - gpu.workload.util_integral(start)).max(0.0);
-    Filled {
-        device,
-        elapsed,
-        load,
-        start,
+/// A sample of `device` (physical GPU, MIG GPU instance) at `elapsed`
+/// simulated seconds after the start.
+pub fn sample_of(device: (u32, Option<u32>), elapsed: f64, start: f64) -> Filled {
+    Filled { device, elapsed, start }
+}
+
+/// Average of `workload`'s smooth load between two samples, percent: the
+/// growth of its integral over the time between them; at one instant
+/// (pinned time), the rate then, the limit of the average.
+fn average_load(workload: &Workload, first: &Filled, second: &Filled) -> f64 {
+    let dt = second.elapsed - first.elapsed;
+    let at = |f: &Filled| workload.util_integral(f.start + f.elapsed) - workload.util_integral(f.start);
+    if dt > 1e-9 {
+        ((at(second) - at(first)) / dt).max(0.0)
+    } else {
+        workload.util_rate(second.start + second.elapsed).max(0.0)
     }
 }
 
+/// One unit of work the counters watch: a whole GPU, or one MIG GPU
+/// instance with its own load and its share of the GPU's SMs.
+struct Unit<'a> {
+    workload: &'a Workload,
+    /// Average load over the interval, percent.
+    load: f64,
+    /// Share of the GPU's PCIe traffic (1 for a whole GPU, the instance's
+    /// share of the compute slices for a MIG instance).
+    share: f64,
+}
+
+/// The MIG instances of `gpu` as units between two samples: each runs its
+/// own workload while a process is bound to it, and is idle otherwise.
+fn instances<'a>(gpu: &'a SimGpu, first: &Filled, second: &Filled) -> Vec<(u32, Unit<'a>)> {
+    gpu.migs
+        .iter()
+        .enumerate()
+        .map(|(m, mig)| {
+            let load = if gpu.mig_busy(m) {
+                average_load(&mig.workload, first, second)
+            } else {
+                0.0
+            };
+            let share = f64::from(mig.compute_slices) / f64::from(MIG_COMPUTE_SLICES);
+            (
+                mig.gpu_instance_id,
+                Unit {
+                    workload: &mig.workload,
+                    load,
+                    share,
+                },
+            )
+        })
+        .collect()
+}
+
 /// The value of metric `id` between two samples of `gpu`, or its own error.
+///
+/// A whole GPU without MIG follows the GPU's workload; a MIG GPU instance
+/// follows its own ([`instances`]); a MIG-enabled GPU sampled whole is the
+/// sum of its instances: percentages weighted by each instance's share of
+/// the compute slices (slices no instance holds are idle), PCIe summed.
 pub fn metric(gpu: &SimGpu, first: &Filled, second: &Filled, id: u32, fp64_unsupported: bool) -> BackendResult<f64> {
-    let dt = second.elapsed - first.elapsed;
-    // Average load over the interval, percent; at one instant, the rate then.
-    let load = if dt > 1e-9 {
-        ((second.load - first.load) / dt).max(0.0)
-    } else {
-        gpu.workload.util_rate(second.start + second.elapsed).max(0.0)
-    };
-    let w = &gpu.workload;
+    if !gpu.mig_enabled() {
+        let whole = Unit {
+            workload: &gpu.workload,
+            load: average_load(&gpu.workload, first, second),
+            share: 1.0,
+        };
+        return unit_metric(&whole, id, fp64_unsupported);
+    }
+    let units = instances(gpu, first, second);
+    if let Some(instance) = second.device.1 {
+        let (_, unit) = units
+            .iter()
+            .find(|(gi, _)| *gi == instance)
+            .ok_or_else(|| BackendError::NotFound {
+                what: format!("GPU instance {instance}"),
+            })?;
+        return unit_metric(unit, id, fp64_unsupported);
+    }
+    let mut total = 0.0;
+    for (_, unit) in &units {
+        let value = unit_metric(unit, id, fp64_unsupported)?;
+        total += if is_rate(id) { value } else { value * unit.share };
+    }
+    Ok(total)
+}
+
+/// Whether metric `id` is a rate (MiB/s, summed over instances) rather
+/// than a percentage (averaged).
+fn is_rate(id: u32) -> bool {
+    matches!(GpmMetric::from_nvml_id(id), Some(GpmMetric::PcieTx | GpmMetric::PcieRx))
+}
+
+/// The value of metric `id` for one unit of work.
+fn unit_metric(unit: &Unit<'_>, id: u32, fp64_unsupported: bool) -> BackendResult<f64> {
+    let (w, load) = (unit.workload, unit.load);
     let pct = |x: f64| Ok(x.clamp(0.0, 100.0));
     let sm = 0.85 * load;
     let tensor = sm * w.tensor_share;
     // PCIe moves a floor of traffic even when idle, like the workload's own.
-    let pcie = |kbs: f64| Ok(kbs * 1000.0 / f64::from(1u32 << 20) * (0.02 + 0.98 * load / 100.0));
+    let pcie = |kbs: f64| Ok(kbs * unit.share * 1000.0 / f64::from(1u32 << 20) * (0.02 + 0.98 * load / 100.0));
     match id {
         GRAPHICS_UTIL => pct(load),
         INTEGER_UTIL => pct(0.12 * sm),
@@ -178,11 +260,6 @@ mod tests {
     }
 
     fn sample_fake() -> Filled {
-        Filled {
-            device: (0, None),
-            elapsed: 0.0,
-            load: 0.0,
-            start: 0.0,
-        }
+        sample_of((0, None), 0.0, 0.0)
     }
 }

@@ -81,7 +81,19 @@ pub struct SimMig {
     pub gpu_instance_id: u32,
     /// BAR1 aperture of the instance, MiB.
     pub bar1_mib: u64,
+    /// Compute slices of the instance's profile (the `3` of `3g.40gb`),
+    /// out of [`MIG_COMPUTE_SLICES`].
+    pub compute_slices: u32,
+    /// The instance's own load over time, driving its GPM counters: the
+    /// GPU's workload profile with a seed of its own, so instances move
+    /// independently; it runs only while a process is bound to the
+    /// instance ([`SimGpu::mig_busy`]).
+    pub workload: Workload,
 }
+
+/// Compute slices of a whole MIG-capable GPU (A100, H100, H200, B200: seven
+/// GPCs), the denominator of an instance's share of the SMs.
+pub const MIG_COMPUTE_SLICES: u32 = 7;
 
 /// One process with a context on a GPU.
 #[derive(Debug, Clone)]
@@ -129,6 +141,8 @@ impl Machine {
                         memory_mib: u64::from(mig.profile.memory_gb) * 1004 / 64 * 64,
                         gpu_instance_id: m as u32 + 1,
                         bar1_mib: mig_bar1_mib(&model, mig.profile.memory_gb),
+                        compute_slices: mig.profile.compute_slices,
+                        workload: Workload::resolve(&spec.workload, true, mix(gpu_seed, 0x2000 + m as u64)),
                     })
                     .collect();
                 let processes = spec
@@ -207,6 +221,13 @@ impl SimGpu {
     /// Whether MIG mode is on.
     pub fn mig_enabled(&self) -> bool {
         !self.migs.is_empty()
+    }
+
+    /// Whether MIG device `m` runs work: a live process bound to it with a
+    /// non-zero SM weight. An instance nobody uses (or whose processes have
+    /// all exited) is idle, whatever the GPU's workload profile says.
+    pub fn mig_busy(&self, m: usize) -> bool {
+        self.live_processes().any(|p| p.mig == Some(m) && p.sm_weight > 0.0)
     }
 
     /// GPU utilization, percent.

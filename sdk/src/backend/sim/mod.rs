@@ -497,17 +497,27 @@ impl SimBackend {
     /// (the GPU instance id of one of the GPU's MIG devices): fills an
     /// allocated sample with the counters of physical GPU `device` now.
     ///
+    /// A GPU instance's counters are its own: they follow the workload of
+    /// the processes bound to it (an instance without one is idle).
+    ///
     /// # Errors
-    /// [`BackendError::NotSupported`] without GPM; [`BackendError::NotFound`]
-    /// for a sample not allocated (or freed), a MIG device given as `device`,
-    /// or a GPU instance the GPU does not have.
+    /// [`BackendError::NotSupported`] without GPM (checked first, as
+    /// `nvml.h` says, so an A100's instances are "not supported" too);
+    /// [`BackendError::NotFound`] (the fake library's
+    /// `NVML_ERROR_INVALID_ARGUMENT`) for a sample not allocated (or freed),
+    /// a MIG device given as `device`, a GPU instance id on a GPU not in
+    /// MIG mode, or one the GPU does not have.
     ///
     /// ```
-    /// use nvitop::backend::{DeviceRef, sim::SimBackend};
+    /// use nvitop::backend::{BackendError, DeviceRef, sim::SimBackend};
     /// let sim = SimBackend::default_machine();
     /// let sample = sim.gpm_sample_alloc();
     /// sim.gpm_sample_fill(DeviceRef::Physical(0), None, sample).unwrap();
     /// assert!(sim.gpm_sample_fill(DeviceRef::Physical(2), None, sample).is_err()); // A100
+    /// // The H100 is not in MIG mode: no GPU instance 1.
+    /// assert!(matches!(sim.gpm_sample_fill(DeviceRef::Physical(0), Some(1), sample), Err(BackendError::NotFound { .. })));
+    /// // The A100 has MIG, but no GPM.
+    /// assert_eq!(sim.gpm_sample_fill(DeviceRef::Physical(1), Some(1), sample), Err(BackendError::NotSupported));
     /// ```
     pub fn gpm_sample_fill(
         &self,
@@ -520,16 +530,22 @@ impl SimBackend {
                 what: format!("GPU {device} (GPM samples are taken on the physical GPU)"),
             });
         }
+        // GPM support first: `nvml.h` answers NOT_SUPPORTED for a device
+        // without GPM whatever the instance id.
         let (gpu, _) = self.gpm_gpu(device)?;
-        if let Some(id) = gpu_instance
-            && !gpu.migs.iter().any(|mig| mig.gpu_instance_id == id)
-        {
-            return Err(BackendError::NotFound {
-                what: format!("GPU instance {id} on GPU {device}"),
-            });
+        if let Some(id) = gpu_instance {
+            if !gpu.mig_enabled() {
+                return Err(BackendError::NotFound {
+                    what: format!("GPU instance {id}: GPU {device} is not in MIG mode"),
+                });
+            }
+            if !gpu.migs.iter().any(|mig| mig.gpu_instance_id == id) {
+                return Err(BackendError::NotFound {
+                    what: format!("GPU instance {id} on GPU {device}"),
+                });
+            }
         }
         let filled = gpm::sample_of(
-            gpu,
             (device.physical_index(), gpu_instance),
             self.time(),
             self.value_time(0.0),
