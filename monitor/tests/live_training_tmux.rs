@@ -7,7 +7,7 @@
 //!   to `validation` and back to `train`;
 //! - in tmux, `-m` shows the progress mark in its row, and its metrics
 //!   screen (Enter on the row) the training box;
-//! - after the run ends (Ctrl-C's signal: train_loop ends its run as its
+//! - after the run ends (Ctrl-C's signal: `train_loop` ends its run as its
 //!   last epoch would), the mark is gone.
 //!
 //! Every wait polls with a deadline: nothing here assumes how fast a
@@ -27,7 +27,7 @@ const BIN: &str = env!("CARGO_BIN_EXE_nvitop-monitor");
 
 /// How long the JSON checks wait for a change the loop makes every few
 /// seconds (a loaded 2-core machine can be slow).
-const JSON_WAIT: Duration = Duration::from_secs(60);
+const JSON_WAIT: Duration = Duration::from_mins(1);
 
 /// Variables of the caller that would change what either program sees.
 const CLEARED: [&str; 7] = [
@@ -66,7 +66,7 @@ fn train_loop_binary() -> PathBuf {
     profile_dir.join("examples").join("train_loop")
 }
 
-/// train_loop in the background, with the scenario that binds its pid.
+/// `train_loop` in the background, with the scenario that binds its pid.
 struct Run {
     child: Child,
     temp: tempfile::TempDir,
@@ -167,7 +167,7 @@ impl Run {
         }
     }
 
-    /// Ends the run as Ctrl-C would and waits for train_loop to exit.
+    /// Ends the run as Ctrl-C would and waits for `train_loop` to exit.
     fn interrupt(&mut self) {
         let sent = Command::new("kill")
             .args(["-INT", &self.pid().to_string()])

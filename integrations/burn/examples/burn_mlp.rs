@@ -23,6 +23,7 @@
 //! written to nvitop/, and training goes on.
 
 use std::collections::{BTreeMap, HashMap};
+use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -259,11 +260,10 @@ impl TrainingProgressLogger for PanelRenderer {
     }
 
     fn end_split(&mut self) {
-        let metrics: String = self
-            .latest
-            .iter()
-            .map(|(name, value)| format!(", {name} {value:.4}"))
-            .collect();
+        let mut metrics = String::new();
+        for (name, value) in &self.latest {
+            let _ = write!(metrics, ", {name} {value:.4}");
+        }
         self.say(&format!(
             "epoch {} {}: {} batches{metrics}",
             self.epoch, self.split, self.batches
