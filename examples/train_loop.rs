@@ -11,14 +11,18 @@
 //! tensorboard --logdir runs
 //! ```
 //!
-//! `--help` lists the options.
+//! `--help` lists the options. While it runs, `nvitop-monitor -m` shows
+//! its progress in its process row (the logger publishes a training status
+//! record). Ctrl-C (or SIGTERM) ends the run after the current step, as its
+//! last epoch would: the logs are closed and the status record removed; a
+//! second Ctrl-C stops it at once.
 
 use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
-
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use nvitop::GpuStatsLogger;
 use nvitop::backend::sim::SimBackend;
@@ -35,6 +39,7 @@ Options:
   --epochs N         epochs (default 3)
   --steps N          batches per epoch (default 50)
   --step-ms MS       extra sleep per step, standing in for GPU work (default 2)
+  --validation-ms MS extra sleep in each validation pass (default 0)
   --gpus 0,1         CUDA devices to log, as the training framework numbers
                      them (cuda:N, after CUDA_VISIBLE_DEVICES; default 0)
   --every N          log GPU statistics every N steps (default 1)
@@ -51,6 +56,7 @@ struct Args {
     epochs: u64,
     steps: u64,
     step_ms: u64,
+    validation_ms: u64,
     gpus: Vec<u32>,
     flops_per_step: Option<f64>,
 }
@@ -65,7 +71,7 @@ fn parse_args() -> Result<Parsed, String> {
     let mut name = None;
     let mut logdir = default_log_parent();
     let (mut epochs, mut steps, mut step_ms, mut gpus) = (3, 50, 2, vec![0]);
-    let (mut every, mut simulate) = (1, false);
+    let (mut every, mut simulate, mut validation_ms) = (1, false, 0);
     let mut flops_per_step = None;
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
@@ -77,6 +83,7 @@ fn parse_args() -> Result<Parsed, String> {
             "--epochs" => epochs = number(value()?)?,
             "--steps" => steps = number(value()?)?,
             "--step-ms" => step_ms = number(value()?)?,
+            "--validation-ms" => validation_ms = number(value()?)?,
             "--every" => every = number(value()?)?,
             "--simulate" => simulate = true,
             "--flops-per-step" => {
@@ -112,6 +119,7 @@ fn parse_args() -> Result<Parsed, String> {
         epochs,
         steps,
         step_ms,
+        validation_ms,
         gpus,
         flops_per_step,
     }))
@@ -219,7 +227,23 @@ fn main() -> ExitCode {
     }
 }
 
+/// Set by the first SIGINT or SIGTERM: the loop ends the run after the
+/// current step; a second one exits at once (status 1).
+fn stop_on_signals() -> Arc<AtomicBool> {
+    let stop = Arc::new(AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        // Not fatal: without the handler the signal ends the program as usual.
+        let registered = signal_hook::flag::register_conditional_shutdown(signal, 1, Arc::clone(&stop))
+            .and_then(|_| signal_hook::flag::register(signal, Arc::clone(&stop)));
+        if let Err(err) = registered {
+            eprintln!("note: signal {signal} ends the program at once: {err}");
+        }
+    }
+    stop
+}
+
 fn run(args: &Args) -> nvitop::Result<()> {
+    let stop = stop_on_signals();
     if args.simulate {
         nvitop::set_default_backend(Arc::new(SimBackend::default_machine()))?;
     }
@@ -261,10 +285,14 @@ fn run(args: &Args) -> nvitop::Result<()> {
     let mut model = Mlp::new(32, &mut data);
     let mut global_step = 0;
     logger.on_train_start();
-    for epoch in 0..args.epochs {
+    'epochs: for epoch in 0..args.epochs {
         logger.on_train_epoch_start(epoch);
         let mut epoch_loss = 0.0;
         for _ in 0..args.steps {
+            if stop.load(Ordering::Relaxed) {
+                say!("interrupted at step {global_step}: ending the run");
+                break 'epochs;
+            }
             let step = logger.step(global_step);
             let batch = data.batch(64);
             let loss = model.train_step(&batch, 0.05);
@@ -287,6 +315,7 @@ fn run(args: &Args) -> nvitop::Result<()> {
             })
             .sum::<f64>()
             / validation.len() as f64;
+        std::thread::sleep(Duration::from_millis(args.validation_ms));
         logger.on_validation_end();
         logger.log_scalar("validation/mse", mse, global_step);
         say!(

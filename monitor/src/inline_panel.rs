@@ -239,6 +239,21 @@ where
     thread: Option<JoinHandle<()>>,
 }
 
+/// The panel on the program's stdout, as [`InlinePanel::stdout`] makes it:
+/// a name for it that needs no ratatui in the caller's dependencies (a
+/// struct field holding the panel, say).
+///
+/// ```no_run
+/// use nvitop_monitor::inline_panel::{PanelOptions, StdoutPanel};
+///
+/// struct Progress {
+///     panel: Option<StdoutPanel>,
+/// }
+/// let progress = Progress { panel: StdoutPanel::stdout(nvitop::Device::all()?, PanelOptions::default())? };
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub type StdoutPanel = InlinePanel<CrosstermBackend<io::Stdout>>;
+
 impl InlinePanel<CrosstermBackend<io::Stdout>> {
     /// A panel on stdout, or `None` when stdout is not a terminal (the
     /// program then prints its lines itself).

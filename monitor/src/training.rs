@@ -130,8 +130,10 @@ pub const STALL_FLOOR_SECONDS: f64 = 3.0;
 
 /// Whether the run looks stalled at `now` (seconds since the Unix epoch):
 /// no hook for longer than [`STALL_STEPS`] times its median step time (and
-/// at least [`STALL_FLOOR_SECONDS`]). A finished run, or one with no step
-/// time yet, is not called stalled.
+/// at least [`STALL_FLOOR_SECONDS`]). A finished run, one with no step
+/// time yet, and one in validation are not called stalled: the logger
+/// hears no hook during a validation pass, whose length has nothing to do
+/// with the training step time.
 ///
 /// ```
 /// use nvitop::training::TrainingRecord;
@@ -147,7 +149,8 @@ pub fn is_stalled(record: &TrainingRecord, now: f64) -> bool {
     let Some(p50) = record.step_time_p50_seconds else {
         return false;
     };
-    record.phase != Phase::Done && record.seconds_since_last_hook_at(now) > (STALL_STEPS * p50).max(STALL_FLOOR_SECONDS)
+    record.phase == Phase::Train
+        && record.seconds_since_last_hook_at(now) > (STALL_STEPS * p50).max(STALL_FLOOR_SECONDS)
 }
 
 /// The compact progress mark for a process row: `step 12.3k · 4.1 it/s`
@@ -287,6 +290,9 @@ mod tests {
         )
         .unwrap();
         assert_eq!(progress_mark(&record), "step 7 · val");
+        // A validation pass makes no hook: however long, it is no stall.
+        assert!(!is_stalled(&record, 1000.0), "validating is not stalled");
+        record.phase = Phase::Train;
         // A 10 ms loop read 2 s after its last write is not stalled...
         assert!(!is_stalled(&record, 102.0));
         // ... 3.5 s of silence is.

@@ -168,3 +168,41 @@ fn the_metrics_screen_of_a_training_process_has_a_training_box() {
     let plain = draw(&latest, &mut metrics_of(0), (120, 40), false);
     assert!(!plain.contains("TRAINING"), "{plain}");
 }
+
+/// The fixture machine with one run in validation, silent for 95 s (its
+/// last hook was `on_validation_start`) at a 0.242 s median step.
+fn validating() -> Published {
+    let snapshot = common::machine();
+    let run = record(
+        &snapshot,
+        1,
+        r#""run_name":"llama-8b-sft","log_dir":"/runs/llama-8b-sft","step":12345,"epoch":3,
+           "phase":"validation","total_steps":20000,"steps_per_second":4.13,
+           "step_time_p50_seconds":0.242,"step_time_p99_seconds":0.31,
+           "seconds_since_last_hook":90.0,"gpus":[0,1],"written_at":999995.0"#,
+    );
+    let mut published = Published::of(snapshot, true);
+    published.training = Arc::new(Training {
+        records: HashMap::from([run]),
+        read_at: READ_AT,
+    });
+    published
+}
+
+#[test]
+fn a_run_in_validation_says_so_in_its_row_and_box_and_is_not_called_stalled() {
+    let latest = validating();
+    let text = draw(&latest, &mut AppState::default(), (120, 40), false);
+    insta::assert_snapshot!("main_validation_120x40", text);
+    let marked = text.lines().find(|l| l.contains("step 12.3k · val")).unwrap();
+    assert!(marked.contains(&nth(1).pid.to_string()), "{marked}");
+    assert!(!text.contains("STALLED"), "a long validation pass is no stall: {text}");
+
+    let metrics = draw(&latest, &mut metrics_of(1), (120, 40), false);
+    let box_title = metrics.lines().find(|l| l.contains("TRAINING")).unwrap();
+    assert!(!box_title.contains("STALLED"), "{box_title}");
+    assert!(
+        metrics.contains("step 12345 / 20000   epoch 3   phase validation"),
+        "{metrics}"
+    );
+}

@@ -1,7 +1,12 @@
 //! What a training step pays for GPU statistics.
 //!
 //! - `hooks/logger`: `on_train_batch_start` + `on_train_batch_end` of
-//!   `GpuStatsLogger` (reads an atomic, sends a small record);
+//!   `GpuStatsLogger` (reads an atomic, sends a small record), with the
+//!   training status record published (the default), and
+//!   `hooks/logger_status_off` the same with `training_status(false)`:
+//!   publication is the sink thread's work, so the two should match;
+//! - `hooks/validation_pair`: `on_validation_start` + `on_validation_end`
+//!   (status on: each sends a record for the published phase);
 //! - `hooks/naive`: the same statistics read synchronously in the hook, as
 //!   a callback that queries the driver at every step does;
 //! - `sampler/sample_8gpu_x_64proc`: CPU time of one sampler pass over 8 GPUs
@@ -16,9 +21,10 @@
 //!
 //! After criterion's report, the logger's hook pair is timed one call at a
 //! time, as a training loop calls it: a fresh clean channel (a new logger,
-//! as at the start of training), then 20,000 steps with about 20 µs of
-//! "work" between them, and the median, 99th and 99.9th percentiles are
-//! printed. (Back to back, criterion's loop fills the channel and the sink
+//! as at the start of training), then 10,000 steps with about 20 µs of
+//! "work" between them, four times, alternating status on and off (so the
+//! machine's load hits both alike), and each setting's median, 99th and
+//! 99.9th percentiles over its 20,000 calls are printed. (Back to back, criterion's loop fills the channel and the sink
 //! thread then runs flat out beside the measured thread, which measures the
 //! scheduler of a 2-core machine rather than the hook.)
 //! Run with `cargo bench -p nvitop --bench hooks`.
@@ -43,9 +49,10 @@ fn sim_backend(preset: &str) -> Arc<dyn Backend> {
     Arc::new(sim)
 }
 
-fn logger(backend: &Arc<dyn Backend>) -> GpuStatsLogger {
+fn logger(backend: &Arc<dyn Backend>, status: bool) -> GpuStatsLogger {
     GpuStatsLogger::builder_for_physical_indices(&[0, 1])
         .backend(Arc::clone(backend))
+        .training_status(status)
         .sink(Box::new(MemorySink::new()))
         .intra_step_time(true)
         .inter_step_time(true)
@@ -69,7 +76,8 @@ fn naive_stats(devices: &[Device]) -> f64 {
 
 fn bench(c: &mut Criterion) {
     let backend = sim_backend("default");
-    let logger = logger(&backend);
+    let logger = logger(&backend, true);
+    let quiet = self::logger(&backend, false);
     let devices = Device::from_indices_in(&backend, &[0, 1]).unwrap();
     let mut step = 0;
     c.bench_function("hooks/logger", |b| {
@@ -77,6 +85,21 @@ fn bench(c: &mut Criterion) {
             logger.on_train_batch_start(step);
             logger.on_train_batch_end(step);
             step += 1;
+        });
+    });
+    let mut quiet_step = 0;
+    c.bench_function("hooks/logger_status_off", |b| {
+        b.iter(|| {
+            quiet.on_train_batch_start(quiet_step);
+            quiet.on_train_batch_end(quiet_step);
+            quiet_step += 1;
+        });
+    });
+    drop(quiet);
+    c.bench_function("hooks/validation_pair", |b| {
+        b.iter(|| {
+            logger.on_validation_start();
+            logger.on_validation_end();
         });
     });
     // The user's own scalars, at the hooks' cost rules.
@@ -162,35 +185,41 @@ fn bench(c: &mut Criterion) {
         });
     }
 
-    // Percentiles of single hook pairs, spaced like training steps.
+    // Percentiles of single hook pairs, spaced like training steps: status
+    // on and off in alternating blocks, each with a fresh logger.
     drop(logger);
-    let logger = self::logger(&backend);
     let work = Duration::from_micros(20);
-    let mut times: Vec<Duration> = Vec::with_capacity(20_000);
-    for step in 0..20_000 {
-        let t = Instant::now();
-        logger.on_train_batch_start(step);
-        logger.on_train_batch_end(step);
-        times.push(t.elapsed());
-        let busy = Instant::now();
-        while busy.elapsed() < work {
-            std::hint::spin_loop();
+    let mut times: [Vec<Duration>; 2] = [Vec::with_capacity(20_000), Vec::with_capacity(20_000)];
+    let mut reports = [(0, 0); 2];
+    for block in 0..4 {
+        let status = block % 2 == 0;
+        let logger = self::logger(&backend, status);
+        let times = &mut times[usize::from(!status)];
+        for step in 0..10_000 {
+            let t = Instant::now();
+            logger.on_train_batch_start(step);
+            logger.on_train_batch_end(step);
+            times.push(t.elapsed());
+            let busy = Instant::now();
+            while busy.elapsed() < work {
+                std::hint::spin_loop();
+            }
         }
+        let report = logger.close();
+        let counts = &mut reports[usize::from(!status)];
+        *counts = (counts.0 + report.written, counts.1 + report.dropped);
     }
-    times.sort_unstable();
-    let pct = |p: f64| times[((times.len() as f64 - 1.0) * p) as usize];
-    println!(
-        "hooks/logger single-call: median {:?}, p99 {:?}, p99.9 {:?} (over {} calls)",
-        pct(0.5),
-        pct(0.99),
-        pct(0.999),
-        times.len()
-    );
-    let report = logger.flush();
-    println!(
-        "hooks/logger rows written {}, dropped {}",
-        report.written, report.dropped
-    );
+    for ((name, times), (written, dropped)) in ["status on", "status off"].iter().zip(&mut times).zip(reports) {
+        times.sort_unstable();
+        let pct = |p: f64| times[((times.len() as f64 - 1.0) * p) as usize];
+        println!(
+            "hooks/logger single-call, {name}: median {:?}, p99 {:?}, p99.9 {:?} (over {} calls); rows written {written}, dropped {dropped}",
+            pct(0.5),
+            pct(0.99),
+            pct(0.999),
+            times.len()
+        );
+    }
 }
 
 criterion_group!(benches, bench);

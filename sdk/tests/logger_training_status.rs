@@ -1,6 +1,6 @@
 //! The logger publishes its process's training status from the sink
-//! thread: the record follows the steps, says `done` at train end and is
-//! gone after close; `training_status(false)` writes nothing.
+//! thread: the record follows the steps, says `validation` between the
+//! validation hooks, `done` at train end and is gone after close; `training_status(false)` writes nothing.
 //! One test in this binary: it points `XDG_RUNTIME_DIR` at a temp dir.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs, unsafe_code)]
 
@@ -48,6 +48,28 @@ fn the_logger_publishes_progress_and_removes_it_at_close() {
     assert_eq!(record.pid, std::process::id());
     assert_eq!(record.gpus, vec![0, 1]);
     assert_eq!(record.epoch, Some(0));
+    assert_eq!(record.phase, Phase::Train);
+
+    // Validation: the record says so between its hooks, and `train` again
+    // after (the publisher writes at most once a second: wait for it).
+    logger.on_validation_start();
+    wait_for("the validation record", &dir, |r| {
+        r.len() == 1 && r[0].phase == Phase::Validation
+    });
+    assert_eq!(read_dir_records(&dir)[0].step, 5, "validation keeps the step");
+    logger.on_validation_end();
+    wait_for("the record back in training", &dir, |r| {
+        r.len() == 1 && r[0].phase == Phase::Train
+    });
+    // A loop that never calls on_validation_end: the next step ends it.
+    logger.on_validation_start();
+    wait_for("the second validation record", &dir, |r| {
+        r.len() == 1 && r[0].phase == Phase::Validation
+    });
+    drop(logger.step(6));
+    wait_for("the step-6 training record", &dir, |r| {
+        r.len() == 1 && r[0].phase == Phase::Train && r[0].step == 6
+    });
     logger.on_train_end();
     wait_for("the done record", &dir, |r| r.len() == 1 && r[0].phase == Phase::Done);
     logger.close();

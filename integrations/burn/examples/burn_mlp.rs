@@ -12,7 +12,9 @@
 //!
 //! Options: `--epochs N` (default 3), `--logdir DIR` (default
 //! `runs/<Mon>DD_HH-MM-SS_<host>`), `--cuda N` (the CUDA device whose
-//! statistics are shown, default 0).
+//! statistics are shown, default 0), `--inline-panel` (the GPUs' bars, the
+//! step rate and the ETA in the last lines of the terminal, burn's progress
+//! lines scrolling above them; off when stdout is not a terminal).
 //!
 //! What lands in DIR: burn's metric logs (`train/epoch-1/Loss.log`,
 //! `train/epoch-1/GPU_0_Utilization.log`, `valid/...`), and nvitop's
@@ -20,6 +22,8 @@
 //! (and without `NVITOP_SIMULATE`), the GPU metrics say N/A, nothing is
 //! written to nvitop/, and training goes on.
 
+use std::collections::{BTreeMap, HashMap};
+use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -34,15 +38,24 @@ use burn::nn::loss::{MseLoss, Reduction};
 use burn::nn::{Linear, LinearConfig, Relu};
 use burn::optim::AdamConfig;
 use burn::tensor::{Device, Tensor, TensorData};
-use burn::train::metric::LossMetric;
-use burn::train::renderer::CliMetricsRenderer;
-use burn::train::{InferenceStep, Learner, RegressionOutput, SupervisedTraining, TrainOutput, TrainStep};
+use burn::train::logger::{EvaluationProgressLogger, TrainingProgressLogger};
+use burn::train::metric::{LossMetric, MetricDefinition, MetricId};
+use burn::train::renderer::{
+    CliMetricsRenderer, EvaluationName, MetricState, MetricsRenderer, MetricsRendererEvaluation,
+    MetricsRendererTraining,
+};
+use burn::train::{
+    InferenceStep, Learner, LearnerSummary, RegressionOutput, SupervisedTraining, TrainOutput, TrainStep,
+};
 use nvitop::backend::Backend;
 use nvitop::sink::{default_log_parent, default_run_dir};
 use nvitop::{GpuStatsLogger, LogReport};
 use nvitop_burn::{GpuStatistic, GpuStatsConfig, GpuStatsExt};
+use nvitop_monitor::inline_panel::{PanelOptions, StdoutPanel};
 
 const FEATURES: usize = 8;
+const TRAIN_ITEMS: usize = 512;
+const TRAIN_BATCH: usize = 32;
 
 /// What to train and where to log.
 pub struct Options {
@@ -55,6 +68,8 @@ pub struct Options {
     /// Backend for nvitop; `None` is the default one (NVML, or the simulator
     /// under `NVITOP_SIMULATE`).
     pub backend: Option<Arc<dyn Backend>>,
+    /// The inline panel at the bottom of the terminal (when stdout is one).
+    pub inline_panel: bool,
 }
 
 /// What a run did.
@@ -157,6 +172,133 @@ impl InferenceStep for Mlp {
     }
 }
 
+/// burn's progress through the inline panel: the panel's step follows the
+/// training batches, and a line per split (with its loss) goes above the
+/// panel. (burn's `CliMetricsRenderer` prints straight to stdout, a line
+/// per batch, which would tear the panel.)
+struct PanelRenderer {
+    panel: Arc<StdoutPanel>,
+    /// Metric names by id, from `register_metric`.
+    names: HashMap<MetricId, String>,
+    /// The split's latest value of each numeric metric (the GPU ones
+    /// excepted: the panel shows the GPUs).
+    latest: BTreeMap<String, f64>,
+    split: String,
+    epoch: usize,
+    batches: usize,
+    steps: u64,
+}
+
+impl PanelRenderer {
+    fn new(panel: Arc<StdoutPanel>) -> Self {
+        Self {
+            panel,
+            names: HashMap::new(),
+            latest: BTreeMap::new(),
+            split: String::new(),
+            epoch: 1,
+            batches: 0,
+            steps: 0,
+        }
+    }
+
+    /// A line above the panel; a terminal that cannot be written to is no
+    /// reason to stop training.
+    fn say(&self, text: &str) {
+        let _ = self.panel.println(text);
+    }
+
+    fn record(&mut self, state: MetricState) {
+        if let MetricState::Numeric(entry, Some(value)) = state
+            && let Some(name) = self.names.get(&entry.metric_id)
+            && !name.starts_with("GPU ")
+        {
+            self.latest.insert(name.clone(), value.current());
+        }
+    }
+}
+
+impl MetricsRendererTraining for PanelRenderer {
+    fn update_train(&mut self, state: MetricState) {
+        self.record(state);
+    }
+
+    fn update_valid(&mut self, state: MetricState) {
+        self.record(state);
+    }
+
+    fn on_train_end(&mut self, summary: Option<LearnerSummary>) -> Result<(), Box<dyn std::error::Error>> {
+        if let Some(summary) = summary {
+            self.say(&summary.to_string());
+        }
+        Ok(())
+    }
+}
+
+impl TrainingProgressLogger for PanelRenderer {
+    fn start(&mut self, total_epochs: usize, starting_epoch: usize, _items: Option<usize>, _label: Option<&str>) {
+        self.epoch = starting_epoch.max(1);
+        self.say(&format!("Training for {total_epochs} epochs."));
+    }
+
+    fn update_epoch(&mut self, epoch: usize) {
+        self.epoch = epoch + 1;
+    }
+
+    fn start_split(&mut self, split: &str, _total_items: usize) {
+        split.clone_into(&mut self.split);
+        self.batches = 0;
+        self.latest.clear();
+    }
+
+    fn update_split(&mut self, _items_processed: usize) {
+        self.batches += 1;
+        if self.split == "train" {
+            self.steps += 1;
+            self.panel.set_step(self.steps);
+        }
+    }
+
+    fn end_split(&mut self) {
+        let mut metrics = String::new();
+        for (name, value) in &self.latest {
+            let _ = write!(metrics, ", {name} {value:.4}");
+        }
+        self.say(&format!(
+            "epoch {} {}: {} batches{metrics}",
+            self.epoch, self.split, self.batches
+        ));
+    }
+
+    fn end(&mut self) {
+        self.say("Training ended.");
+    }
+
+    fn log_event_training(&mut self, _event: String) {}
+}
+
+/// The example evaluates nothing: burn's evaluation events are not shown.
+impl EvaluationProgressLogger for PanelRenderer {
+    fn start_global_progress(&mut self, _total_tests: usize) {}
+    fn start_test(&mut self, _name: &str, _total_items: usize) {}
+    fn update_test_progress(&mut self, _items_processed: usize) {}
+    fn end_test(&mut self) {}
+    fn end_global_progress(&mut self) {}
+    fn log_event_evaluation(&mut self, _event: String) {}
+}
+
+impl MetricsRendererEvaluation for PanelRenderer {
+    fn update_test(&mut self, _name: EvaluationName, _state: MetricState) {}
+}
+
+impl MetricsRenderer for PanelRenderer {
+    fn manual_close(&mut self) {}
+
+    fn register_metric(&mut self, definition: MetricDefinition) {
+        self.names.insert(definition.metric_id, definition.name.to_string());
+    }
+}
+
 /// Trains for `options.epochs` epochs through burn's `Learner`.
 pub fn train(options: &Options) -> Result<Outcome, Box<dyn std::error::Error>> {
     let device = Device::flex().autodiff();
@@ -195,10 +337,27 @@ pub fn train(options: &Options) -> Result<Outcome, Box<dyn std::error::Error>> {
     }
     let stats = config.build();
 
+    // The panel reads the GPUs the logger (or the metrics) watch, on its
+    // own thread; `None` without a terminal on stdout.
+    let panel = if options.inline_panel {
+        let devices = stats.sampler().map(|s| s.devices().to_vec()).unwrap_or_default();
+        let panel_options = PanelOptions {
+            total_steps: Some((options.epochs * TRAIN_ITEMS.div_ceil(TRAIN_BATCH)) as u64),
+            ..PanelOptions::default()
+        };
+        StdoutPanel::stdout(devices, panel_options)?.map(Arc::new)
+    } else {
+        None
+    };
+    let renderer: Box<dyn MetricsRenderer> = match &panel {
+        Some(panel) => Box::new(PanelRenderer::new(Arc::clone(panel))),
+        None => Box::new(CliMetricsRenderer::new()),
+    };
+
     let train = DataLoaderBuilder::new(RegressionBatcher)
-        .batch_size(32)
+        .batch_size(TRAIN_BATCH)
         .shuffle(1)
-        .build(InMemDataset::new(dataset(512, 1)));
+        .build(InMemDataset::new(dataset(TRAIN_ITEMS, 1)));
     let valid = DataLoaderBuilder::new(RegressionBatcher)
         .batch_size(64)
         .build(InMemDataset::new(dataset(128, 2)));
@@ -207,7 +366,7 @@ pub fn train(options: &Options) -> Result<Outcome, Box<dyn std::error::Error>> {
         .metric_train_numeric(LossMetric::new())
         .metric_valid_numeric(LossMetric::new())
         .with_gpu_stats_from(&stats)
-        .renderer(Box::new(CliMetricsRenderer::new()))
+        .renderer(renderer)
         .with_application_logger(None)
         .num_epochs(options.epochs);
     if let Some(logger) = &logger {
@@ -215,6 +374,15 @@ pub fn train(options: &Options) -> Result<Outcome, Box<dyn std::error::Error>> {
     }
     let learner = Learner::new(Mlp::new(&device), AdamConfig::new().init(), ConstantLr::new(1e-2));
     let result = training.launch(learner);
+    // burn hands the renderer back; dropping it lets the panel go.
+    drop(result.renderer);
+    if let Some(panel) = panel {
+        match Arc::try_unwrap(panel) {
+            Ok(panel) => panel.finish()?,
+            // Still shared: dropping it ends it the same way.
+            Err(shared) => drop(shared),
+        }
+    }
     if let Some(error) = result.error {
         return Err(format!("training failed: {error}").into());
     }
@@ -238,6 +406,7 @@ fn parse_args() -> Result<Options, String> {
     let mut epochs = 3;
     let mut cuda = 0;
     let mut logdir = None;
+    let mut inline_panel = false;
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
         let mut value = || args.next().ok_or_else(|| format!("{flag} needs a value"));
@@ -245,6 +414,7 @@ fn parse_args() -> Result<Options, String> {
             "--epochs" => epochs = value()?.parse().map_err(|_| "--epochs needs a number".to_owned())?,
             "--cuda" => cuda = value()?.parse().map_err(|_| "--cuda needs a CUDA ordinal".to_owned())?,
             "--logdir" => logdir = Some(PathBuf::from(value()?)),
+            "--inline-panel" => inline_panel = true,
             "-h" | "--help" => {
                 print!(
                     "A burn Learner training with GPU statistics as burn metrics and in nvitop's TensorBoard/CSV.\n\n\
@@ -253,6 +423,8 @@ fn parse_args() -> Result<Options, String> {
                      --epochs N     epochs (default 3)\n  \
                      --logdir DIR   output folder (default runs/<Mon>DD_HH-MM-SS_<host>)\n  \
                      --cuda N       the CUDA device whose statistics are shown (default 0)\n  \
+                     --inline-panel the GPUs, step rate and ETA at the bottom of the terminal\n                 \
+                     (off when stdout is not a terminal)\n  \
                      -h, --help     print this help\n"
                 );
                 std::process::exit(0);
@@ -265,6 +437,7 @@ fn parse_args() -> Result<Options, String> {
         logdir: logdir.unwrap_or_else(|| default_run_dir(&default_log_parent())),
         cuda,
         backend: None,
+        inline_panel,
     })
 }
 

@@ -38,6 +38,7 @@ fn learner_logs_gpu_metrics_to_burn_and_nvitop_sinks() {
         // reports memory only).
         cuda: 0,
         backend: Some(Arc::new(SimBackend::default_machine())),
+        inline_panel: false,
     };
     let outcome = example::train(&options).unwrap();
     assert!(outcome.gpu_stats);
@@ -128,6 +129,7 @@ fn without_the_gpu_training_goes_on_and_gpu_metrics_are_not_written() {
         // same path as a machine without a driver.
         cuda: 9,
         backend: Some(Arc::new(SimBackend::default_machine())),
+        inline_panel: false,
     };
     let outcome = example::train(&options).unwrap();
     assert!(!outcome.gpu_stats);

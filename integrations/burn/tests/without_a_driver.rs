@@ -48,6 +48,7 @@ fn without_a_driver_the_metrics_are_not_available_and_training_goes_on() {
         logdir: dir.path().to_path_buf(),
         cuda: 0,
         backend: None,
+        inline_panel: false,
     })
     .unwrap();
     assert!(!outcome.gpu_stats);

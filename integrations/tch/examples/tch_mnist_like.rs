@@ -17,7 +17,12 @@
 //! `--device cpu|cuda:N` (default CUDA 0 when libtorch has one, else CPU),
 //! `--log-cuda 0,1` (CUDA ordinals to log; default the training device, or
 //! simulated `cuda:0` when training on the CPU under `NVITOP_SIMULATE`, so
-//! the demo has GPU columns to show).
+//! the demo has GPU columns to show), `--validate-every N` (a validation
+//! pass every N steps, between the logger's validation hooks, so the
+//! monitor shows the run's phase; default 50, 0 for none),
+//! `--inline-panel` (the logged GPUs' bars, the step rate and the ETA in
+//! the last lines of the terminal, the example's lines scrolling above;
+//! off when stdout is not a terminal).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -27,6 +32,7 @@ use std::time::Duration;
 use nvitop::LogReport;
 use nvitop::backend::Backend;
 use nvitop::sink::{default_log_parent, default_run_dir};
+use nvitop_monitor::inline_panel::{PanelOptions, StdoutPanel};
 use nvitop_tch::{TchLoggerExt, logger_builder_for};
 use tch::nn::{self, Module, OptimizerConfig};
 use tch::{Device, Kind, Tensor};
@@ -46,6 +52,10 @@ pub struct Options {
     /// Backend for the logger; `None` is the default one (NVML, or the
     /// simulator under `NVITOP_SIMULATE`).
     pub backend: Option<Arc<dyn Backend>>,
+    /// A validation pass every this many steps (0: none).
+    pub validate_every: u64,
+    /// The inline panel at the bottom of the terminal (when stdout is one).
+    pub inline_panel: bool,
 }
 
 /// What a run did.
@@ -88,25 +98,72 @@ pub fn train(options: &Options) -> Result<Outcome, Box<dyn std::error::Error>> {
         builder = builder.backend(Arc::clone(backend));
     }
     let logger = builder.build()?;
+    // The panel reads the logged GPUs on its own thread; `None` without a
+    // terminal on stdout (the lines are then printed as usual).
+    let panel = if options.inline_panel {
+        let panel_options = PanelOptions {
+            total_steps: Some(options.steps),
+            ..PanelOptions::default()
+        };
+        StdoutPanel::stdout(logger.sampler().devices().to_vec(), panel_options)?
+    } else {
+        None
+    };
+    let say = |line: &str| match &panel {
+        // A terminal that cannot be written to is no reason to stop training.
+        Some(panel) => {
+            let _ = panel.println(line);
+        }
+        None => println!("{line}"),
+    };
 
     logger.on_train_start();
     logger.on_train_epoch_start(0);
     let (mut first_loss, mut last_loss) = (f64::NAN, f64::NAN);
     for step in 0..options.steps {
-        let _step = logger.synced_step(step, std::slice::from_ref(&options.device));
-        let x = Tensor::randn([options.batch_size, FEATURES], (Kind::Float, device));
-        let y = x.matmul(&rule).argmax(-1, false);
-        let loss = net.forward(&x).cross_entropy_for_logits(&y);
-        optimizer.backward_step(&loss);
-        last_loss = loss.double_value(&[]);
-        // The loss next to the GPU curves, in the same TensorBoard run.
-        logger.log_tensor("train/loss", &loss, step);
-        if step == 0 {
-            first_loss = last_loss;
+        {
+            let _step = logger.synced_step(step, std::slice::from_ref(&options.device));
+            let x = Tensor::randn([options.batch_size, FEATURES], (Kind::Float, device));
+            let y = x.matmul(&rule).argmax(-1, false);
+            let loss = net.forward(&x).cross_entropy_for_logits(&y);
+            optimizer.backward_step(&loss);
+            last_loss = loss.double_value(&[]);
+            // The loss next to the GPU curves, in the same TensorBoard run.
+            logger.log_tensor("train/loss", &loss, step);
+            if step == 0 {
+                first_loss = last_loss;
+            }
+        }
+        if let Some(panel) = &panel {
+            panel.set_step(step + 1);
+        }
+        if options.validate_every > 0 && (step + 1).is_multiple_of(options.validate_every) {
+            // Between the validation hooks the monitor shows the run in
+            // `validation`, and this pause is not an inter-step time.
+            logger.on_validation_start();
+            let accuracy = tch::no_grad(|| {
+                let x = Tensor::randn([options.batch_size, FEATURES], (Kind::Float, device));
+                let y = x.matmul(&rule).argmax(-1, false);
+                net.forward(&x)
+                    .argmax(-1, false)
+                    .eq_tensor(&y)
+                    .to_kind(Kind::Float)
+                    .mean(Kind::Float)
+                    .double_value(&[])
+            });
+            logger.on_validation_end();
+            logger.log_scalar("validation/accuracy", accuracy, step);
+            say(&format!(
+                "step {}: loss {last_loss:.3}, validation accuracy {accuracy:.3}",
+                step + 1
+            ));
         }
     }
     logger.on_train_epoch_end(0);
     logger.on_train_end();
+    if let Some(panel) = panel {
+        panel.finish()?;
+    }
     Ok(Outcome {
         first_loss,
         last_loss,
@@ -131,6 +188,8 @@ fn parse_args() -> Result<Options, String> {
     let mut logdir = None;
     let mut device = Device::cuda_if_available();
     let mut log_cuda: Option<Vec<Device>> = None;
+    let mut validate_every = 50;
+    let mut inline_panel = false;
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
         let mut value = || args.next().ok_or_else(|| format!("{flag} needs a value"));
@@ -141,6 +200,12 @@ fn parse_args() -> Result<Options, String> {
             }
             "--logdir" => logdir = Some(PathBuf::from(value()?)),
             "--device" => device = parse_device(&value()?)?,
+            "--validate-every" => {
+                validate_every = value()?
+                    .parse()
+                    .map_err(|_| "--validate-every needs a number".to_owned())?;
+            }
+            "--inline-panel" => inline_panel = true,
             "--log-cuda" => {
                 log_cuda = Some(
                     value()?
@@ -160,6 +225,9 @@ fn parse_args() -> Result<Options, String> {
                      --batch-size N      batch size (default 64)\n  \
                      --device cpu|cuda:N the training device (default CUDA 0 when libtorch has one, else CPU)\n  \
                      --log-cuda 0,1      CUDA ordinals to log (default the training device)\n  \
+                     --validate-every N  a validation pass every N steps (default 50, 0: none)\n  \
+                     --inline-panel      the GPUs, step rate and ETA at the bottom of the terminal\n                      \
+                     (off when stdout is not a terminal)\n  \
                      -h, --help          print this help\n"
                 );
                 std::process::exit(0);
@@ -184,6 +252,8 @@ fn parse_args() -> Result<Options, String> {
         device,
         logged,
         backend: None,
+        validate_every,
+        inline_panel,
     })
 }
 

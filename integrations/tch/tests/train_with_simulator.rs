@@ -63,12 +63,16 @@ fn training_on_the_cpu_logs_simulated_gpu_statistics() {
         // would be a MIG device of the A100, which has no utilization.)
         logged: vec![tch::Device::Cpu, tch::Device::Cuda(0)],
         backend: Some(Arc::new(SimBackend::default_machine())),
+        // After steps 4 and 8 (steps 3 and 7, counted from 0).
+        validate_every: 4,
+        inline_panel: false,
     };
     let outcome = example::train(&options).unwrap();
     assert!(outcome.report.is_clean(), "{:?}", outcome.report);
-    // 8 steps x (start + end + the loss); the epoch and train ends have no
-    // value of their own (epoch_time is off) and write no rows.
-    assert_eq!(outcome.report.written, 24);
+    // 8 steps x (start + end + the loss), and the 2 validation passes'
+    // accuracy; the epoch, validation and train ends have no value of their
+    // own (epoch_time is off) and write no rows.
+    assert_eq!(outcome.report.written, 26);
     assert!(outcome.first_loss.is_finite() && outcome.last_loss.is_finite());
 
     let (tags, steps) = tags_and_steps(&event_file(&run));
@@ -82,6 +86,7 @@ fn training_on_the_cpu_logs_simulated_gpu_statistics() {
         "batch_time/intra_step (ms)",
         "batch_time/inter_step (ms)",
         "train/loss",
+        "validation/accuracy",
     ] {
         assert!(tags.contains(expected), "missing tag {expected:?} in {tags:?}");
     }
@@ -106,4 +111,13 @@ fn training_on_the_cpu_logs_simulated_gpu_statistics() {
     // The loss is not a declared column: it is in the side file, one row a step.
     let side = std::fs::read_to_string(run.join("gpu.scalars.csv")).unwrap();
     assert_eq!(side.lines().filter(|l| l.contains(",train/loss,")).count(), 8, "{side}");
+    let validation: Vec<&str> = side.lines().filter(|l| l.contains(",validation/accuracy,")).collect();
+    assert_eq!(validation.len(), 2, "{side}");
+    // wall_time,step,tag,value: at the steps they followed, an accuracy.
+    for (line, step) in validation.iter().zip(["3", "7"]) {
+        let cells: Vec<&str> = line.split(',').collect();
+        assert_eq!(cells[1], step, "{line}");
+        let accuracy: f64 = cells[3].parse().unwrap();
+        assert!((0.0..=1.0).contains(&accuracy), "{line}");
+    }
 }

@@ -34,6 +34,8 @@ fn a_cpu_run_logs_step_times_without_a_driver() {
         device: tch::Device::Cpu,
         logged: vec![tch::Device::Cpu],
         backend: None,
+        validate_every: 0,
+        inline_panel: false,
     })
     .unwrap();
     assert!(outcome.report.is_clean(), "{:?}", outcome.report);

@@ -832,6 +832,11 @@ impl GpuStatsLoggerBuilder {
             let gpus = devices.iter().map(Device::index).collect();
             crate::training::StatusPublisher::start(run_name, log_dir, gpus)
         });
+        // Off too when the status directory cannot be used: the hooks then
+        // send nothing that only the status record would hear.
+        let publishes_status = status
+            .as_ref()
+            .is_some_and(crate::training::StatusPublisher::is_publishing);
         let gpus = devices.len();
         // The hooks' clock; the energy meter maps sample times onto it, so
         // it starts before the sampler's first sample.
@@ -886,6 +891,7 @@ impl GpuStatsLoggerBuilder {
             tensorboard,
             mfu: self.model_flops.is_some(),
             step_flops: AtomicU64::new(self.model_flops.unwrap_or(0.0).to_bits()),
+            publishes_status,
         })
     }
 }

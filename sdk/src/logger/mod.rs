@@ -314,6 +314,9 @@ pub struct GpuStatsLogger {
     mfu: bool,
     /// Model FLOPs of each step from now on, as `f64` bits (`set_step_flops`).
     step_flops: AtomicU64,
+    /// The sink thread publishes a training status record: validation's
+    /// start and end are sent for its phase.
+    publishes_status: bool,
 }
 
 impl std::fmt::Debug for GpuStatsLogger {
@@ -839,7 +842,12 @@ impl GpuStatsLogger {
         );
     }
 
-    /// Call when validation starts: the pause is not counted as an inter-step time.
+    /// Call when validation starts: the pause is not counted as an
+    /// inter-step time, and the training status record (when published,
+    /// see [`GpuStatsLoggerBuilder::training_status`]) says `validation`
+    /// until [`on_validation_end`](Self::on_validation_end) or the next
+    /// training step. Makes no row. Same cost as any hook: a `try_send` of
+    /// a fixed-size record, nothing else.
     ///
     /// ```
     /// # let (logger, rows) = nvitop::logger::doc_support::memory_logger();
@@ -847,14 +855,23 @@ impl GpuStatsLogger {
     /// // ... validation loop ...
     /// logger.on_validation_end();
     /// logger.close();
+    /// assert_eq!(rows.len(), 1); // the validation end's row only
     /// assert!(rows.records()[0].get("epoch_time/validation (ms)").unwrap() >= 0.0);
     /// ```
     pub fn on_validation_start(&self) {
         self.clocks.validation_start.store(self.now_ns(), Ordering::Relaxed);
         self.clocks.batch_end.store(NONE, Ordering::Relaxed);
+        if self.publishes_status {
+            self.send(
+                HookEvent::ValidationStart,
+                self.clocks.step.load(Ordering::Relaxed),
+                Times::default(),
+            );
+        }
     }
 
-    /// Call when validation ends: logs the validation time (if enabled).
+    /// Call when validation ends: logs the validation time (if enabled);
+    /// the training status record says `train` again.
     ///
     /// ```
     /// # let (logger, rows) = nvitop::logger::doc_support::memory_logger();
@@ -868,7 +885,9 @@ impl GpuStatsLogger {
         let now = self.now_ns();
         let validation_ms = Self::since_ms(self.clocks.validation_start.load(Ordering::Relaxed), now);
         self.clocks.validation_start.store(NONE, Ordering::Relaxed);
-        if self.options.epoch_time {
+        // With epoch_time off the record carries nothing for a row (the
+        // sink thread writes none); it still ends the status's validation.
+        if self.options.epoch_time || self.publishes_status {
             self.send(
                 HookEvent::ValidationEnd,
                 self.clocks.step.load(Ordering::Relaxed),

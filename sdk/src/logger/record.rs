@@ -9,18 +9,23 @@ pub(crate) enum HookEvent {
     BatchStart,
     BatchEnd,
     EpochEnd,
+    /// Only the training status hears it (the phase becomes `validation`):
+    /// it makes no row.
+    ValidationStart,
     ValidationEnd,
     TrainEnd,
 }
 
 impl HookEvent {
-    pub(crate) fn kind(self) -> RecordKind {
+    /// The kind of the row the event makes; `None`: it makes none.
+    pub(crate) fn kind(self) -> Option<RecordKind> {
         match self {
-            Self::BatchStart => RecordKind::BatchStart,
-            Self::BatchEnd => RecordKind::BatchEnd,
-            Self::EpochEnd => RecordKind::EpochEnd,
-            Self::ValidationEnd => RecordKind::ValidationEnd,
-            Self::TrainEnd => RecordKind::TrainEnd,
+            Self::BatchStart => Some(RecordKind::BatchStart),
+            Self::BatchEnd => Some(RecordKind::BatchEnd),
+            Self::EpochEnd => Some(RecordKind::EpochEnd),
+            Self::ValidationStart => None,
+            Self::ValidationEnd => Some(RecordKind::ValidationEnd),
+            Self::TrainEnd => Some(RecordKind::TrainEnd),
         }
     }
 }

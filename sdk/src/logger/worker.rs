@@ -214,6 +214,10 @@ impl Worker {
                         status.hook(status_hook(record.event), record.step, record.epoch, record.wall_time);
                         status.tick(Instant::now());
                     }
+                    // A validation start is for the status record only.
+                    let Some(kind) = record.event.kind() else {
+                        continue;
+                    };
                     let sample = sampler.sample(record.seq);
                     keys.fill(&record, &sample, &mut values);
                     let batch = matches!(record.event, HookEvent::BatchStart | HookEvent::BatchEnd);
@@ -226,7 +230,7 @@ impl Worker {
                             wall_time: record.wall_time,
                             step: record.step,
                             epoch: record.epoch,
-                            kind: record.event.kind(),
+                            kind,
                             keys: Arc::clone(&names),
                             values: values.clone(),
                         };
@@ -382,6 +386,7 @@ fn status_hook(event: HookEvent) -> Hook {
         HookEvent::BatchStart => Hook::BatchStart,
         HookEvent::BatchEnd => Hook::BatchEnd,
         HookEvent::EpochEnd => Hook::Epoch,
+        HookEvent::ValidationStart => Hook::ValidationStart,
         HookEvent::ValidationEnd => Hook::ValidationEnd,
         HookEvent::TrainEnd => Hook::TrainEnd,
     }

@@ -179,3 +179,41 @@ impl StatusPublisher {
         at.min(Instant::now())
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::training::read_dir_records;
+
+    fn phase_after(publisher: &mut StatusPublisher, dir: &Path) -> Phase {
+        // A forced write, as at train end, without ending the run.
+        publisher.write(Instant::now(), true);
+        read_dir_records(dir)[0].phase
+    }
+
+    #[test]
+    fn the_phase_follows_the_validation_hooks_and_ends_done() {
+        let parent = tempfile::tempdir().unwrap();
+        let dir = crate::training::dir::ensure_private_dir(&parent.path().join("s")).unwrap();
+        let mut publisher = StatusPublisher::start_in(&dir, None, None, vec![0]);
+        let t = wall_now();
+        publisher.hook(Hook::BatchEnd, 1, Some(0), t);
+        assert_eq!(phase_after(&mut publisher, &dir), Phase::Train);
+        publisher.hook(Hook::ValidationStart, 1, Some(0), t + 0.01);
+        assert_eq!(phase_after(&mut publisher, &dir), Phase::Validation);
+        // An epoch hook while validating leaves the phase alone.
+        publisher.hook(Hook::Epoch, 1, Some(0), t + 0.02);
+        assert_eq!(phase_after(&mut publisher, &dir), Phase::Validation);
+        publisher.hook(Hook::ValidationEnd, 1, Some(0), t + 0.03);
+        assert_eq!(phase_after(&mut publisher, &dir), Phase::Train);
+        // A loop without a validation end: its next training step ends it.
+        publisher.hook(Hook::ValidationStart, 1, Some(0), t + 0.04);
+        assert_eq!(phase_after(&mut publisher, &dir), Phase::Validation);
+        publisher.hook(Hook::BatchEnd, 2, Some(0), t + 0.05);
+        assert_eq!(phase_after(&mut publisher, &dir), Phase::Train);
+        publisher.hook(Hook::TrainEnd, 2, Some(0), t + 0.06);
+        let done = read_dir_records(&dir).remove(0);
+        assert_eq!((done.phase, done.step), (Phase::Done, 2));
+    }
+}
