@@ -39,7 +39,7 @@ pub mod training;
 pub mod users;
 
 pub use collector::ResourceCollector;
-pub use device::{CudaDevice, Device, MigDevice};
+pub use device::{CudaDevice, Device, DeviceIndex, MigDevice};
 pub use error::{Error, Result};
 pub use global::{default_backend, set_default_backend};
 pub use logger::{GpuStatsLogger, LogReport, LoggerOptions};

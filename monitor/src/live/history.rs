@@ -293,7 +293,7 @@ impl History {
             let found = self
                 .devices
                 .iter()
-                .position(|(index, _)| *index == device.display_index);
+                .position(|(index, _)| device.display_index == index.as_str());
             let at = found.unwrap_or_else(|| {
                 let mut rings = vec![Ring::new(cap); DeviceSeries::COUNT];
                 // A device seen late starts with as many gaps as the
@@ -304,7 +304,7 @@ impl History {
                         ring.push(None);
                     }
                 }
-                self.devices.push((device.display_index.clone(), rings));
+                self.devices.push((device.display_index.to_string(), rings));
                 self.devices.len() - 1
             });
             let rings = &mut self.devices[at].1;

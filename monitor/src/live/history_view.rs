@@ -37,14 +37,14 @@ pub fn samples_in(window: u64, interval: std::time::Duration) -> usize {
     n.max(1)
 }
 
-/// Draws the graphs into `area`. `selected_device` (a process's display
-/// index) narrows the device graph to that GPU.
+/// Draws the graphs into `area`. `selected_gpu` (the physical index of the
+/// selected process's device) narrows the device graph to that GPU.
 pub fn draw(
     buf: &mut Buffer,
     area: Rect,
     state: &AppState,
     latest: &Published,
-    selected_device: Option<&str>,
+    selected_gpu: Option<u32>,
     options: &RenderOptions,
 ) {
     latest.with_history(|history| {
@@ -66,7 +66,7 @@ pub fn draw(
         if area.width >= WIDE_FROM {
             let x = area.x + TABLE_WIDTH + 1;
             let rect = Rect::new(x, area.y, area.right().saturating_sub(x), area.height);
-            devices(buf, rect, state, history, n, selected_device, options);
+            devices(buf, rect, state, history, n, selected_gpu, options);
         }
     });
 }
@@ -77,10 +77,10 @@ fn devices(
     state: &AppState,
     history: &History,
     n: usize,
-    selected: Option<&str>,
+    selected_gpu: Option<u32>,
     options: &RenderOptions,
 ) {
-    let gpu = selected.map(|d| d.split(':').next().unwrap_or(d).to_owned());
+    let gpu = selected_gpu.map(|g| g.to_string());
     let keep = |index: &str| gpu.as_deref().is_none_or(|g| g == index);
     let [(up, up_name), (down, down_name)] = state.graph.series();
     let ups = history.device_series(up, n, keep);

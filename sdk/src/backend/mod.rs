@@ -242,6 +242,73 @@ impl ProcessKind {
     pub fn merge(self, other: Self) -> Self {
         if self == other { self } else { Self::ComputeGraphics }
     }
+
+    /// Whether the process has a compute context (`C` or `C+G`).
+    ///
+    /// ```
+    /// use nvitop::backend::ProcessKind;
+    /// assert!(ProcessKind::ComputeGraphics.is_compute());
+    /// assert!(!ProcessKind::Graphics.is_compute());
+    /// ```
+    pub fn is_compute(self) -> bool {
+        matches!(self, Self::Compute | Self::ComputeGraphics)
+    }
+
+    /// Whether the process has a graphics context (`G` or `C+G`).
+    ///
+    /// ```
+    /// use nvitop::backend::ProcessKind;
+    /// assert!(ProcessKind::ComputeGraphics.is_graphics());
+    /// assert!(!ProcessKind::Compute.is_graphics());
+    /// ```
+    pub fn is_graphics(self) -> bool {
+        matches!(self, Self::Graphics | Self::ComputeGraphics)
+    }
+
+    /// Parses nvidia-smi's label (`C`, `G` or `C+G`), as [`ProcessKind::label`] writes it.
+    ///
+    /// ```
+    /// use nvitop::backend::ProcessKind;
+    /// assert_eq!(ProcessKind::from_label("C+G"), Some(ProcessKind::ComputeGraphics));
+    /// assert_eq!(ProcessKind::from_label("X"), None);
+    /// ```
+    pub fn from_label(label: &str) -> Option<Self> {
+        match label {
+            "C" => Some(Self::Compute),
+            "G" => Some(Self::Graphics),
+            "C+G" => Some(Self::ComputeGraphics),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for ProcessKind {
+    /// The label: `C`, `G` or `C+G`.
+    ///
+    /// ```
+    /// assert_eq!(nvitop::backend::ProcessKind::Graphics.to_string(), "G");
+    /// ```
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.label())
+    }
+}
+
+/// Serializes a [`ProcessKind`] as its label (`"C"`, `"G"`, `"C+G"`), the
+/// text snapshots' JSON has always carried: `#[serde(with = "...")]`.
+pub(crate) mod kind_label {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    use super::ProcessKind;
+
+    pub(crate) fn serialize<S: Serializer>(kind: &ProcessKind, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(kind.label())
+    }
+
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<ProcessKind, D::Error> {
+        let label = String::deserialize(deserializer)?;
+        ProcessKind::from_label(&label)
+            .ok_or_else(|| serde::de::Error::custom(format!("invalid process type `{label}`, expected C, G or C+G")))
+    }
 }
 
 /// One process as the driver lists it on a device.
