@@ -38,7 +38,7 @@ use crate::process::{HostProcessInfo, HostProcessReader, latest_utilization};
 /// Code outside the SDK builds one with [`DeviceSnapshot::new`] and sets
 /// fields on it, never with a struct literal:
 ///
-/// ```compile_fail
+/// ```compile_fail,E0639
 /// let snapshot = nvitop::DeviceSnapshot { index: 0, ..nvitop::DeviceSnapshot::new(nvitop::DeviceIndex::physical(0)) };
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -558,7 +558,7 @@ impl ProcessSnapshot {
 /// `#[non_exhaustive]`: build one with [`Snapshot::new`] (or take one) and
 /// set its fields:
 ///
-/// ```compile_fail
+/// ```compile_fail,E0639
 /// # let snap = nvitop::Snapshot::new("simulator", true, nvitop::host::snapshot());
 /// let copy = nvitop::Snapshot { processes: Vec::new(), ..snap }; // error: non-exhaustive struct
 /// ```

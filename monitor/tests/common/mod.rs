@@ -141,23 +141,23 @@ pub fn process(p: &Proc<'_>) -> ProcessSnapshot {
     let device_index: DeviceIndex = p.device.parse().unwrap();
     let kind = ProcessKind::from_label(p.kind).unwrap();
     let running = u64::from(p.pid % 9000) * 37;
-    let host = p.user.map(|user| HostProcessInfo {
-        pid: p.pid,
-        ppid: Some(1),
-        name: p.command.split_whitespace().next().unwrap_or("").to_owned(),
-        cmdline: p.command.split_whitespace().map(str::to_owned).collect(),
-        command: p.command.to_owned(),
-        cwd: None,
-        username: Some(user.to_owned()),
-        status: "R".to_owned(),
-        cpu_percent: f64::from(p.pid % 1000) / 7.0,
-        memory_percent: f64::from(p.pid % 100) / 10.0,
-        rss: 1 << 30,
-        rss_human: "1024MiB".to_owned(),
-        create_time: 1_700_000_000,
-        running_time: running,
-        running_time_human: nvitop::format::timedelta2human(std::time::Duration::from_secs(running)),
-        start_ticks: 1000,
+    let host = p.user.map(|user| {
+        let mut info = HostProcessInfo::new(p.pid, 1000);
+        info.ppid = Some(1);
+        info.name = p.command.split_whitespace().next().unwrap_or("").to_owned();
+        info.cmdline = p.command.split_whitespace().map(str::to_owned).collect();
+        info.command = p.command.to_owned();
+        info.cwd = None;
+        info.username = Some(user.to_owned());
+        info.status = "R".to_owned();
+        info.cpu_percent = f64::from(p.pid % 1000) / 7.0;
+        info.memory_percent = f64::from(p.pid % 100) / 10.0;
+        info.rss = 1 << 30;
+        info.rss_human = "1024MiB".to_owned();
+        info.create_time = 1_700_000_000;
+        info.running_time = running;
+        info.running_time_human = nvitop::format::timedelta2human(std::time::Duration::from_secs(running));
+        info
     });
     let mut row = ProcessSnapshot::new(p.pid, device_index, kind);
     row.gpu_memory = p.gpu_mib.map(|m| m * MIB);

@@ -460,7 +460,28 @@ pub struct ProcessUtilization {
 /// sim.set_time(40.0);
 /// assert!(matches!(sim.name(DeviceRef::Physical(3)), Err(BackendError::GpuLost { .. })));
 /// ```
+///
+/// The enum is `#[non_exhaustive]`, as is every error enum of the SDK: a
+/// new kind of failure is not a breaking change, so a `match` outside the
+/// SDK needs a wildcard arm. Naming every kind there is does not compile:
+///
+/// ```compile_fail,E0004
+/// use nvitop::backend::BackendError;
+/// fn code(err: &BackendError) -> u32 {
+///     match err {
+///         BackendError::NotSupported => 3,
+///         BackendError::NoPermission => 4,
+///         BackendError::GpuLost { .. } => 15,
+///         BackendError::NotFound { .. } => 6,
+///         BackendError::LibraryNotFound { .. } | BackendError::NotALibrary { .. } => 12,
+///         BackendError::NotAnNvmlLibrary { .. } | BackendError::FunctionNotFound => 13,
+///         BackendError::DriverNotLoaded { .. } => 9,
+///         BackendError::Other(_) => 999,
+///     } // error[E0004]: `&_` not covered
+/// }
+/// ```
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum BackendError {
     /// The device or driver does not support this query (shown as `N/A`).
     #[error("not supported by this device or driver")]
