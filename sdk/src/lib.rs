@@ -35,6 +35,8 @@ pub mod process;
 pub mod sampler;
 pub mod sink;
 pub mod snapshot;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod training;
 pub mod users;
 
