@@ -135,8 +135,8 @@ pub fn parse_records(bytes: &[u8]) -> Result<Vec<&[u8]>, BadRecord> {
 /// [`SinkError::Corrupt`] with its byte offset.
 ///
 /// ```
-/// use nvitop::testing::tensorboard::{frame_record, masked_crc32c, parse_records};
-/// /// let dir = tempfile::tempdir().unwrap();
+/// use nvitop::testing::tensorboard::{frame_record, read_records};
+/// let dir = tempfile::tempdir().unwrap();
 /// let path = dir.path().join("records");
 /// let mut bytes = Vec::new();
 /// frame_record(b"one", &mut bytes);
