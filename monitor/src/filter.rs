@@ -78,17 +78,18 @@ impl ProcessFilter {
 mod tests {
     use super::*;
 
-    fn of_kind(label: &str) -> ProcessSnapshot {
-        let kind = nvitop::backend::ProcessKind::from_label(label).unwrap();
-        ProcessSnapshot::new(1, nvitop::DeviceIndex::physical(0), kind)
-    }
-
     /// The kinds among `C`, `G`, `C+G` that `filter` keeps.
     fn kept(filter: &ProcessFilter) -> Vec<&'static str> {
-        ["C", "G", "C+G"]
-            .into_iter()
-            .filter(|kind| filter.keeps(&of_kind(kind)))
-            .collect()
+        use nvitop::backend::ProcessKind;
+        [
+            ProcessKind::Compute,
+            ProcessKind::Graphics,
+            ProcessKind::ComputeGraphics,
+        ]
+        .into_iter()
+        .filter(|&kind| filter.keeps(&ProcessSnapshot::new(1, nvitop::DeviceIndex::physical(0), kind)))
+        .map(ProcessKind::label)
+        .collect()
     }
 
     #[test]

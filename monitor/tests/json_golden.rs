@@ -1,7 +1,7 @@
 //! `--json` text, byte for byte, against files committed before the
 //! snapshot types changed (process type and MIG device index became typed
 //! values in the SDK): the JSON must not change with them. The machine
-//! (tests/data/json_golden.toml) has MIG devices on two GPUs and every
+//! (`tests/data/json_golden.toml`) has MIG devices on two GPUs and every
 //! process type; its pids belong to no process, so only the timestamp and
 //! the host block (this machine's memory and load) vary, and those two are
 //! blanked before comparing.

@@ -300,6 +300,7 @@ pub(crate) mod kind_label {
 
     use super::ProcessKind;
 
+    #[allow(clippy::trivially_copy_pass_by_ref)] // the signature serde's `with` calls
     pub(crate) fn serialize<S: Serializer>(kind: &ProcessKind, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.serialize_str(kind.label())
     }

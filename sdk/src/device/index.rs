@@ -149,7 +149,9 @@ impl PartialEq<str> for DeviceIndex {
     /// assert!(nvitop::DeviceIndex::mig(1, 0) == *"1:0");
     /// ```
     fn eq(&self, other: &str) -> bool {
-        self.to_string() == other
+        // Text to text: `"01"` is not GPU 1 (parsing would say it is).
+        let text = self.to_string();
+        text == other
     }
 }
 
