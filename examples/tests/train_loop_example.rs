@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-use nvitop::sink::tensorboard::scalar_tags;
+use nvitop::testing::tensorboard::scalar_tags;
 
 mod common;
 use common::{example, run_to_success, run_with_stdout_closed};

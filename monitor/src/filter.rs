@@ -27,7 +27,7 @@ pub struct ProcessFilter {
 impl ProcessFilter {
     /// Whether `p` passes the filter.
     pub fn keeps(&self, p: &ProcessSnapshot) -> bool {
-        let (compute, graphics) = (p.kind.contains('C'), p.kind.contains('G'));
+        let (compute, graphics) = (p.kind.is_compute(), p.kind.is_graphics());
         let kind_ok = (!self.compute || compute)
             && (!self.only_compute || !graphics)
             && (!self.graphics || graphics)
@@ -78,31 +78,18 @@ impl ProcessFilter {
 mod tests {
     use super::*;
 
-    fn of_kind(kind: &str) -> ProcessSnapshot {
-        ProcessSnapshot {
-            pid: 1,
-            device_index: "0".to_owned(),
-            physical_index: 0,
-            gpu_memory: None,
-            gpu_memory_human: None,
-            gpu_memory_percent: None,
-            kind: kind.to_owned(),
-            gpu_sm_utilization: None,
-            gpu_memory_utilization: None,
-            gpu_encoder_utilization: None,
-            gpu_decoder_utilization: None,
-            gpu_instance_id: None,
-            compute_instance_id: None,
-            host: None,
-        }
-    }
-
     /// The kinds among `C`, `G`, `C+G` that `filter` keeps.
     fn kept(filter: &ProcessFilter) -> Vec<&'static str> {
-        ["C", "G", "C+G"]
-            .into_iter()
-            .filter(|kind| filter.keeps(&of_kind(kind)))
-            .collect()
+        use nvitop::backend::ProcessKind;
+        [
+            ProcessKind::Compute,
+            ProcessKind::Graphics,
+            ProcessKind::ComputeGraphics,
+        ]
+        .into_iter()
+        .filter(|&kind| filter.keeps(&ProcessSnapshot::new(1, nvitop::DeviceIndex::physical(0), kind)))
+        .map(ProcessKind::label)
+        .collect()
     }
 
     #[test]

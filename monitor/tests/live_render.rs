@@ -328,7 +328,7 @@ fn zombie_no_permission_and_shared_pid_rows() {
     host.command.clear();
     // One process on two GPUs.
     let mut twin = snapshot.processes.iter().find(|p| p.pid == 23017).unwrap().clone();
-    twin.device_index = "3".to_owned();
+    twin.device_index = nvitop::DeviceIndex::physical(3);
     twin.physical_index = 3;
     snapshot.processes.push(twin);
     let latest = published(snapshot);

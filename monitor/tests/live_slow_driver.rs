@@ -35,10 +35,9 @@ impl Source for SlowSource {
 
     fn devices(&mut self, previous: &Snapshot) -> Snapshot {
         std::thread::sleep(self.delay);
-        Snapshot {
-            devices: common::machine_devices(),
-            ..previous.clone()
-        }
+        let mut snapshot = previous.clone();
+        snapshot.devices = common::machine_devices();
+        snapshot
     }
 }
 

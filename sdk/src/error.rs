@@ -17,6 +17,7 @@ use crate::backend::sim::ScenarioError;
 /// assert_eq!(err.to_string(), "no GPU with index 7: this machine has 4 GPUs, indices 0 to 3");
 /// ```
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
     /// The driver (or simulator) reported an error.
     #[error(transparent)]

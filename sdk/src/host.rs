@@ -18,6 +18,7 @@ use crate::format::bytes2human;
 /// println!("CPU {:.1}%  MEM {:.1}%  load {:?}", host.cpu_percent, host.memory_percent, host.load_average);
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct HostSnapshot {
     /// Logical CPU count.
     pub cpu_count: usize,
@@ -304,6 +305,7 @@ pub fn snapshot() -> HostSnapshot {
 /// assert!((0.0..=100.0).contains(&memory.percent));
 /// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct VirtualMemory {
     /// Total physical memory.
     pub total: u64,
@@ -327,6 +329,7 @@ pub struct VirtualMemory {
 /// assert!((0.0..=100.0).contains(&swap.percent)); // 0 on a host without swap
 /// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct SwapMemory {
     /// Total swap.
     pub total: u64,

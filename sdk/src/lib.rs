@@ -35,11 +35,13 @@ pub mod process;
 pub mod sampler;
 pub mod sink;
 pub mod snapshot;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod training;
 pub mod users;
 
 pub use collector::ResourceCollector;
-pub use device::{CudaDevice, Device, MigDevice};
+pub use device::{CudaDevice, Device, DeviceIndex, MigDevice};
 pub use error::{Error, Result};
 pub use global::{default_backend, set_default_backend};
 pub use logger::{GpuStatsLogger, LogReport, LoggerOptions};

@@ -9,9 +9,11 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
-use crate::backend::{Backend, BackendError, ClockKind, DeviceRef, PcieDirection, ProcessUtilization, RawProcess};
+use crate::backend::{
+    Backend, BackendError, ClockKind, DeviceRef, PcieDirection, ProcessKind, ProcessUtilization, RawProcess, kind_label,
+};
 use crate::device::{
-    Device, GPM_MIN_INTERVAL, GpmMetrics, cuda_version_string, gpm_metrics_of, percent_of, power_status,
+    Device, DeviceIndex, GPM_MIN_INTERVAL, GpmMetrics, cuda_version_string, gpm_metrics_of, percent_of, power_status,
 };
 use crate::error::Result;
 use crate::format::{bytes2human, throughput2human};
@@ -22,20 +24,30 @@ use crate::process::{HostProcessInfo, HostProcessReader, latest_utilization};
 ///
 /// ```
 /// # use std::sync::Arc;
-/// # use nvitop::{Device, Snapshot, backend::{Backend, sim::SimBackend}};
+/// # use nvitop::{Device, DeviceIndex, Snapshot, backend::{Backend, sim::SimBackend}};
 /// let backend: Arc<dyn Backend> = Arc::new(SimBackend::default_machine());
 /// let snapshot = Device::new_in(&backend, 1).unwrap().as_snapshot();
 /// assert_eq!(snapshot.index, 1);
 /// assert_eq!(snapshot.mig_mode, Some(true));
 /// assert_eq!(snapshot.mig_devices.len(), 3);
-/// assert_eq!(snapshot.mig_devices[2].display_index, "1:2");
+/// assert_eq!(snapshot.mig_devices[2].display_index, DeviceIndex::mig(1, 2));
+/// assert_eq!(snapshot.mig_devices[2].display_index.to_string(), "1:2");
+/// ```
+///
+/// The struct is `#[non_exhaustive]`: a new field is not a breaking change.
+/// Code outside the SDK builds one with [`DeviceSnapshot::new`] and sets
+/// fields on it, never with a struct literal:
+///
+/// ```compile_fail,E0639
+/// let snapshot = nvitop::DeviceSnapshot { index: 0, ..nvitop::DeviceSnapshot::new(nvitop::DeviceIndex::physical(0)) };
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct DeviceSnapshot {
     /// NVML index of the physical GPU (the parent's for a MIG device).
     pub index: u32,
-    /// `3` or `3:1` (GPU 3, MIG device 1).
-    pub display_index: String,
+    /// `3` or `3:1` (GPU 3, MIG device 1); a string in JSON.
+    pub display_index: DeviceIndex,
     /// MIG index under the parent, for a MIG device.
     pub mig_index: Option<u32>,
     /// Product name.
@@ -271,7 +283,7 @@ impl Device {
         };
         DeviceSnapshot {
             index: self.index(),
-            display_index: self.display_index(),
+            display_index: self.device_index(),
             mig_index,
             name: self.name(),
             uuid: self.uuid(),
@@ -330,14 +342,29 @@ impl Device {
 
 impl DeviceSnapshot {
     fn failed(device: &Device, err: &BackendError) -> Self {
-        let mig_index = match device.handle() {
-            crate::backend::DeviceRef::Mig { index, .. } => Some(index),
-            crate::backend::DeviceRef::Physical(_) => None,
-        };
         Self {
-            index: device.index(),
-            display_index: device.display_index(),
-            mig_index,
+            error: Some(err.to_string()),
+            ..Self::new(device.device_index())
+        }
+    }
+
+    /// A snapshot of the device at `index` with every measured field
+    /// `None` (`N/A`) and no MIG devices: for code that builds snapshots
+    /// itself (tests, replays, other sources) and sets the fields it has.
+    ///
+    /// ```
+    /// use nvitop::{DeviceIndex, DeviceSnapshot};
+    /// let mut mig = DeviceSnapshot::new(DeviceIndex::mig(1, 0));
+    /// assert_eq!((mig.index, mig.mig_index), (1, Some(0)));
+    /// mig.memory_used = Some(1 << 30);
+    /// assert_eq!(mig.power_status, "N/A / N/A");
+    /// assert!(!mig.is_failed());
+    /// ```
+    pub fn new(display_index: DeviceIndex) -> Self {
+        Self {
+            index: display_index.physical,
+            display_index,
+            mig_index: display_index.mig,
             name: None,
             uuid: None,
             bus_id: None,
@@ -375,7 +402,7 @@ impl DeviceSnapshot {
             pcie_tx_throughput_human: None,
             pcie_rx_throughput_human: None,
             cuda_compute_capability: None,
-            error: Some(err.to_string()),
+            error: None,
             mig_devices: Vec::new(),
             gpm: None,
         }
@@ -402,21 +429,26 @@ impl DeviceSnapshot {
 ///
 /// ```
 /// # use std::sync::Arc;
-/// # use nvitop::{Device, Snapshot, backend::{Backend, sim::SimBackend}};
+/// # use nvitop::{Device, DeviceIndex, Snapshot, backend::{Backend, sim::SimBackend}};
 /// let backend: Arc<dyn Backend> = Arc::new(SimBackend::default_machine());
 /// let snap = Snapshot::take_all(&backend).unwrap();
 /// let me = snap.processes.iter().find(|p| p.pid == std::process::id()).unwrap();
 /// assert_eq!(me.physical_index, 0);
 /// assert!(me.host.is_some());
 /// // MIG processes carry their device's display index.
-/// assert!(snap.processes.iter().any(|p| p.device_index == "1:2"));
+/// assert!(snap.processes.iter().any(|p| p.device_index == DeviceIndex::mig(1, 2)));
 /// ```
+///
+/// `#[non_exhaustive]`: build one with [`ProcessSnapshot::new`]. A `match`
+/// on [`nvitop::backend::ProcessKind`](crate::backend::ProcessKind) needs
+/// no parsing of `C`/`G`/`C+G`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct ProcessSnapshot {
     /// Process id.
     pub pid: u32,
-    /// Device index as displayed (`3` or `3:1`).
-    pub device_index: String,
+    /// The device the process runs on, `3` or `3:1` (a MIG device); a string in JSON.
+    pub device_index: DeviceIndex,
     /// NVML index of the physical GPU.
     pub physical_index: u32,
     /// GPU memory, bytes.
@@ -425,9 +457,9 @@ pub struct ProcessSnapshot {
     pub gpu_memory_human: Option<String>,
     /// GPU memory, percent of the device's total.
     pub gpu_memory_percent: Option<f64>,
-    /// `C`, `G` or `C+G`.
-    #[serde(rename = "type")]
-    pub kind: String,
+    /// Compute, graphics or both; `"C"`, `"G"` or `"C+G"` in JSON.
+    #[serde(rename = "type", with = "kind_label")]
+    pub kind: ProcessKind,
     /// SM utilization of the process, percent.
     pub gpu_sm_utilization: Option<u32>,
     /// Memory-bandwidth utilization of the process, percent.
@@ -446,6 +478,37 @@ pub struct ProcessSnapshot {
 }
 
 impl ProcessSnapshot {
+    /// A row for process `pid` on device `device_index` with every measured
+    /// field `None` and no host side: for code that builds snapshots itself
+    /// (tests, replays) and sets the fields it has.
+    ///
+    /// ```
+    /// use nvitop::{DeviceIndex, ProcessSnapshot, backend::ProcessKind};
+    /// let mut row = ProcessSnapshot::new(4242, DeviceIndex::mig(1, 0), ProcessKind::Compute);
+    /// row.gpu_memory = Some(1 << 30);
+    /// assert_eq!(row.physical_index, 1);
+    /// let json = serde_json::to_value(&row).unwrap();
+    /// assert_eq!((json["device_index"].as_str(), json["type"].as_str()), (Some("1:0"), Some("C")));
+    /// ```
+    pub fn new(pid: u32, device_index: DeviceIndex, kind: ProcessKind) -> Self {
+        Self {
+            pid,
+            device_index,
+            physical_index: device_index.physical,
+            gpu_memory: None,
+            gpu_memory_human: None,
+            gpu_memory_percent: None,
+            kind,
+            gpu_sm_utilization: None,
+            gpu_memory_utilization: None,
+            gpu_encoder_utilization: None,
+            gpu_decoder_utilization: None,
+            gpu_instance_id: None,
+            compute_instance_id: None,
+            host: None,
+        }
+    }
+
     /// The row for one driver entry on `device` (one place for both
     /// [`crate::GpuProcess::as_snapshot`] and [`Snapshot::take`]).
     pub(crate) fn from_raw(
@@ -457,7 +520,7 @@ impl ProcessSnapshot {
     ) -> Self {
         Self {
             pid: raw.pid,
-            device_index: device.display_index(),
+            device_index: device.device_index(),
             physical_index: device.index(),
             gpu_memory: raw.used_gpu_memory,
             gpu_memory_human: raw.used_gpu_memory.map(bytes2human),
@@ -465,7 +528,7 @@ impl ProcessSnapshot {
                 .used_gpu_memory
                 .zip(device_memory_total)
                 .and_then(|(m, t)| percent_of(m, t)),
-            kind: raw.kind.label().to_owned(),
+            kind: raw.kind,
             gpu_sm_utilization: utilization.map(|u| u.sm),
             gpu_memory_utilization: utilization.map(|u| u.memory),
             gpu_encoder_utilization: utilization.map(|u| u.encoder),
@@ -491,7 +554,16 @@ impl ProcessSnapshot {
 /// let back: Snapshot = serde_json::from_str(&json).unwrap();
 /// assert_eq!(back, snap);
 /// ```
+///
+/// `#[non_exhaustive]`: build one with [`Snapshot::new`] (or take one) and
+/// set its fields:
+///
+/// ```compile_fail,E0639
+/// # let snap = nvitop::Snapshot::new("simulator", true, nvitop::host::snapshot());
+/// let copy = nvitop::Snapshot { processes: Vec::new(), ..snap }; // error: non-exhaustive struct
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Snapshot {
     /// When the snapshot was taken, seconds since the Unix epoch.
     pub timestamp: f64,
@@ -517,6 +589,32 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
+    /// A snapshot taken now with no devices, processes or driver versions,
+    /// around the host snapshot `host`: for code that builds snapshots
+    /// itself (tests, replays) and sets the fields it has.
+    ///
+    /// ```
+    /// use nvitop::{DeviceIndex, DeviceSnapshot, Snapshot};
+    /// let mut snap = Snapshot::new("simulator", true, nvitop::host::snapshot());
+    /// snap.devices.push(DeviceSnapshot::new(DeviceIndex::physical(0)));
+    /// assert!(snap.timestamp > 0.0);
+    /// assert!(snap.processes.is_empty());
+    /// ```
+    pub fn new(backend: impl Into<String>, simulated: bool, host: HostSnapshot) -> Self {
+        Self {
+            timestamp: unix_now(),
+            backend: backend.into(),
+            simulated,
+            driver_version: None,
+            nvml_version: None,
+            cuda_driver_version: None,
+            devices: Vec::new(),
+            processes: Vec::new(),
+            host,
+            process_errors: Vec::new(),
+        }
+    }
+
     /// Takes a snapshot of `devices` (every field), their processes and
     /// the host, once. Host information is read only for the pids found on
     /// the devices, by a [`HostProcessReader`] of its own: each process's
@@ -693,7 +791,6 @@ fn processes_of(
     for row in &mut processes {
         row.host = infos.get(&row.pid).cloned();
     }
-    processes
-        .sort_by(|a, b| (a.physical_index, &a.device_index, a.pid).cmp(&(b.physical_index, &b.device_index, b.pid)));
+    processes.sort_by_key(|p| (p.device_index, p.pid));
     (processes, errors)
 }

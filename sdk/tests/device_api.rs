@@ -312,7 +312,7 @@ fn own_process_appears_with_host_details() {
     assert!(host.rss > 0);
     assert!(!host.command.is_empty());
     assert!(row.gpu_memory.is_some());
-    assert!(["C", "G", "C+G"].contains(&row.kind.as_str()));
     let json = serde_json::to_value(row).unwrap();
-    assert!(json.get("type").is_some());
+    assert_eq!(json["type"].as_str(), Some(row.kind.label()));
+    assert!(["C", "G", "C+G"].contains(&row.kind.label()));
 }

@@ -730,13 +730,13 @@ fn a_disk_that_fills_mid_run_leaves_files_that_read_back_once_space_is_freed() {
 
     // Every record of the event file is whole, both CRCs right, in order:
     // no partly written record in the middle, whatever the disk did.
-    let events = nvitop::sink::tensorboard::event_files(&run).unwrap();
+    let events = nvitop::testing::tensorboard::event_files(&run).unwrap();
     let bytes = std::fs::read(&events[0]).unwrap();
-    let records = nvitop::sink::tensorboard::record::parse_records(&bytes)
+    let records = nvitop::testing::tensorboard::parse_records(&bytes)
         .unwrap_or_else(|bad| panic!("{} is damaged: {bad:?}", events[0].display()));
     let steps: Vec<i64> = records
         .iter()
-        .map(|r| nvitop::sink::tensorboard::proto::Event::decode(*r).unwrap().step)
+        .map(|r| nvitop::testing::tensorboard::proto::Event::decode(*r).unwrap().step)
         .collect();
     assert!(steps.len() > 10, "{steps:?}");
     assert!(steps.windows(2).all(|w| w[0] <= w[1]), "{steps:?}");

@@ -11,9 +11,9 @@ use std::time::Duration;
 
 use nvitop::GpuStatsLogger;
 use nvitop::backend::sim::SimBackend;
-use nvitop::sink::tensorboard::proto::{Event, Value, What};
-use nvitop::sink::tensorboard::{event_files, record::read_records};
 use nvitop::sink::{MemorySink, RecordKind};
+use nvitop::testing::tensorboard::proto::{Event, Value, What};
+use nvitop::testing::tensorboard::{event_files, read_records};
 use prost::Message as _;
 
 fn sim() -> Arc<SimBackend> {

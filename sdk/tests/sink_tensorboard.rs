@@ -6,9 +6,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use nvitop::sink::tensorboard::proto::{Event, FILE_VERSION, Value, What};
-use nvitop::sink::tensorboard::record::{masked_crc32c, read_records};
 use nvitop::sink::{LogRecord, Sink, SinkError, TensorBoardSink, default_run_dir};
+use nvitop::testing::tensorboard::proto::{Event, FILE_VERSION, Value, What};
+use nvitop::testing::tensorboard::{masked_crc32c, read_records};
 use prost::Message as _;
 
 fn keys() -> Vec<String> {

@@ -12,14 +12,14 @@ use std::sync::Arc;
 
 use nvitop::GpuStatsLogger;
 use nvitop::backend::sim::SimBackend;
-use nvitop::sink::tensorboard::proto::{Event, Value, What};
-use nvitop::sink::tensorboard::record::parse_records;
 use nvitop::sink::{MemorySink, RecordKind};
+use nvitop::testing::tensorboard::parse_records;
+use nvitop::testing::tensorboard::proto::{Event, Value, What};
 use nvitop_tests::{conformance_python, run_python};
 use prost::Message;
 
 fn event_file(dir: &Path) -> PathBuf {
-    nvitop::sink::tensorboard::event_files(dir)
+    nvitop::testing::tensorboard::event_files(dir)
         .unwrap()
         .into_iter()
         .next()
@@ -317,7 +317,7 @@ fn files_of_a_killed_trainer_are_readable_without_an_explicit_flush() {
     // The trainer never calls flush(): the logger's own flushing (at each
     // epoch end, and every 2 s) must bring the rows to disk while it runs.
     let intra_steps = |run: &Path| -> Vec<i64> {
-        let Ok(files) = nvitop::sink::tensorboard::event_files(run) else {
+        let Ok(files) = nvitop::testing::tensorboard::event_files(run) else {
             return Vec::new();
         };
         let Some(file) = files.first() else { return Vec::new() };

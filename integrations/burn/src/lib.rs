@@ -138,7 +138,8 @@ impl GpuStatistic {
     /// ```
     /// use nvitop::sampler::DeviceSample;
     /// use nvitop_burn::GpuStatistic;
-    /// let sample = DeviceSample { memory_used: Some(2.0 * 1024.0 * 1024.0), ..DeviceSample::default() };
+    /// let mut sample = DeviceSample::default();
+    /// sample.memory_used = Some(2.0 * 1024.0 * 1024.0);
     /// assert_eq!(GpuStatistic::MemoryUsed.read(&sample), Some(2.0));
     /// assert_eq!(GpuStatistic::Temperature.read(&sample), None);
     /// ```

@@ -22,7 +22,7 @@ mod cuda_visible_rerun;
 use cuda_visible_rerun::rerun_without_cuda_visible_devices;
 
 fn tensorboard_tags(dir: &Path) -> BTreeSet<String> {
-    nvitop::sink::tensorboard::scalar_tags(dir).unwrap()
+    nvitop::testing::tensorboard::scalar_tags(dir).unwrap()
 }
 
 #[test]

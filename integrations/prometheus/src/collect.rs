@@ -244,15 +244,14 @@ impl Source {
         let mut processes: Vec<ProcessReadings> = Vec::with_capacity(snapshot.processes.len());
         for p in &snapshot.processes {
             let training = training_of(p, &records, now);
-            processes.push(process(p, label(&p.device_index), training));
+            let index = p.device_index.to_string();
+            processes.push(process(p, &index, label(&index), training));
             // The driver lists a MIG device's processes on its parent GPU too,
             // and nvitop-exporter serves both rows; so do we, so that a
             // dashboard filtering on the parent's index sees them.
-            if p.device_index.contains(':') {
-                let parent = p.physical_index.to_string();
-                let mut row = process(p, label(&parent), training);
-                row.device_index = parent;
-                processes.push(row);
+            if p.device_index.is_mig() {
+                let parent = p.device_index.parent().to_string();
+                processes.push(process(p, &parent, label(&parent), training));
             }
         }
         let host = host(&snapshot);
@@ -296,7 +295,7 @@ impl Source {
     }
 
     fn gpu(&mut self, snap: &DeviceSnapshot, video_clock: Option<u32>) -> GpuReadings {
-        let index = snap.display_index.clone();
+        let index = snap.display_index.to_string();
         if let (Some(name), Some(uuid)) = (&snap.name, &snap.uuid) {
             self.identities.insert(index.clone(), (name.clone(), uuid.clone()));
         }
@@ -408,12 +407,13 @@ fn training_of(
 
 fn process(
     p: &ProcessSnapshot,
+    device_index: &str,
     (device_name, device_uuid): (&str, &str),
     training: Option<TrainingReadings>,
 ) -> ProcessReadings {
     let f = |v: Option<u32>| v.map(f64::from);
     ProcessReadings {
-        device_index: p.device_index.clone(),
+        device_index: device_index.to_owned(),
         device_name: device_name.to_owned(),
         device_uuid: device_uuid.to_owned(),
         pid: p.pid,

@@ -13,8 +13,8 @@ use std::path::Path;
 use std::sync::Arc;
 
 use nvitop::backend::sim::SimBackend;
-use nvitop::sink::tensorboard::proto::{Event, What};
-use nvitop::sink::tensorboard::record::read_records;
+use nvitop::testing::tensorboard::proto::{Event, What};
+use nvitop::testing::tensorboard::read_records;
 use prost::Message;
 
 #[path = "../../test-support/cuda_visible_rerun.rs"]
@@ -22,7 +22,7 @@ mod cuda_visible_rerun;
 use cuda_visible_rerun::rerun_without_cuda_visible_devices;
 
 fn event_file(dir: &Path) -> std::path::PathBuf {
-    nvitop::sink::tensorboard::event_files(dir)
+    nvitop::testing::tensorboard::event_files(dir)
         .unwrap()
         .into_iter()
         .next()

@@ -42,7 +42,7 @@ fn a_cpu_run_logs_step_times_without_a_driver() {
     // 4 steps x (start + end + the loss); the epoch and train ends have no
     // value of their own (epoch_time is off) and write no rows.
     assert_eq!(outcome.report.written, 12);
-    let tags = nvitop::sink::tensorboard::scalar_tags(&run).unwrap();
+    let tags = nvitop::testing::tensorboard::scalar_tags(&run).unwrap();
     assert!(tags.contains("batch_time/intra_step (ms)"), "{tags:?}");
     assert!(tags.contains("train/loss"), "{tags:?}");
     assert!(!tags.iter().any(|t| t.starts_with("gpu_id")), "{tags:?}");

@@ -161,17 +161,14 @@ impl Source for SnapshotSource {
         if previous.backend.is_empty() {
             // The first reading: the driver's versions too (no devices
             // given, so no process is read).
-            return Snapshot {
-                devices,
-                ..Snapshot::take(&self.backend, &[])
-            };
+            let mut first = Snapshot::take(&self.backend, &[]);
+            first.devices = devices;
+            return first;
         }
-        let mut snapshot = Snapshot {
-            timestamp: now(),
-            devices,
-            host: nvitop::host::snapshot(),
-            ..previous.clone()
-        };
+        let mut snapshot = previous.clone();
+        snapshot.timestamp = now();
+        snapshot.devices = devices;
+        snapshot.host = nvitop::host::snapshot();
         self.fill_gpm(&mut snapshot);
         snapshot
     }
@@ -310,18 +307,8 @@ pub fn run(
     control: &Receiver<Control>,
     events: &Sender<Event>,
 ) {
-    let empty = Snapshot {
-        timestamp: now(),
-        backend: String::new(),
-        simulated: false,
-        driver_version: None,
-        nvml_version: None,
-        cuda_driver_version: None,
-        devices: Vec::new(),
-        processes: Vec::new(),
-        host: nvitop::host::HostSnapshot::default(),
-        process_errors: Vec::new(),
-    };
+    // No backend name yet: what `devices` takes for "no reading so far".
+    let empty = Snapshot::new(String::new(), false, nvitop::host::HostSnapshot::default());
     let history = Arc::new(Mutex::new(History::new(device_interval, process_interval)));
     let record = |snapshot: &Snapshot, processes: Option<&Training>| {
         let mut history = history.lock().unwrap_or_else(PoisonError::into_inner);
@@ -488,18 +475,9 @@ mod tests {
     }
 
     fn marked(backend: &str) -> Snapshot {
-        Snapshot {
-            timestamp: 0.0,
-            backend: backend.to_owned(),
-            simulated: true,
-            driver_version: None,
-            nvml_version: None,
-            cuda_driver_version: None,
-            devices: Vec::new(),
-            processes: Vec::new(),
-            host: nvitop::host::HostSnapshot::default(),
-            process_errors: Vec::new(),
-        }
+        let mut snapshot = Snapshot::new(backend, true, nvitop::host::HostSnapshot::default());
+        snapshot.timestamp = 0.0;
+        snapshot
     }
 
     impl Source for Counting {

@@ -10,7 +10,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use nvitop::Snapshot;
+use nvitop::{DeviceIndex, Snapshot};
 
 use crate::live::rows::ProcessKey;
 
@@ -248,13 +248,13 @@ pub struct History {
     pub swap: Ring,
     /// Per device (display index, in snapshot order), one ring per
     /// [`DeviceSeries`].
-    pub devices: Vec<(String, Vec<Ring>)>,
+    pub devices: Vec<(DeviceIndex, Vec<Ring>)>,
     /// Per MIG device with GPM (display index `1:0`), its GPU instance's
     /// SM and tensor activity: kept from its first GPM reading on (only
     /// Hopper MIG devices while the GPM graph is shown), two rings each
     /// rather than one per [`DeviceSeries`], since a MIG device has no
     /// utilization, power or PCIe of its own to graph.
-    pub mig_gpm: Vec<(String, [Ring; 2])>,
+    pub mig_gpm: Vec<(DeviceIndex, [Ring; 2])>,
     /// Per watched process ([`History::watch`]) that the newest reading
     /// still lists.
     pub processes: HashMap<ProcessKey, ProcessHistory>,
@@ -300,7 +300,7 @@ impl History {
             let found = self
                 .devices
                 .iter()
-                .position(|(index, _)| *index == device.display_index);
+                .position(|(index, _)| device.display_index == *index);
             let at = found.unwrap_or_else(|| {
                 let mut rings = vec![Ring::new(cap); DeviceSeries::COUNT];
                 // A device seen late starts with as many gaps as the
@@ -311,7 +311,7 @@ impl History {
                         ring.push(None);
                     }
                 }
-                self.devices.push((device.display_index.clone(), rings));
+                self.devices.push((device.display_index, rings));
                 self.devices.len() - 1
             });
             let rings = &mut self.devices[at].1;
@@ -346,7 +346,7 @@ impl History {
                         ring.push(None);
                     }
                 }
-                self.mig_gpm.push((mig.display_index.clone(), rings));
+                self.mig_gpm.push((mig.display_index, rings));
             }
         }
         for (index, [sm, tensor]) in &mut self.mig_gpm {
@@ -415,7 +415,12 @@ impl History {
     /// display index `keep` accepts (N/A where none has a value). MIG
     /// devices (`1:0`) count for the GPM series only, and only where
     /// `keep` accepts their own index.
-    pub fn device_series(&self, series: DeviceSeries, n: usize, keep: impl Fn(&str) -> bool) -> Vec<Option<f64>> {
+    pub fn device_series(
+        &self,
+        series: DeviceSeries,
+        n: usize,
+        keep: impl Fn(DeviceIndex) -> bool,
+    ) -> Vec<Option<f64>> {
         let mut sums = vec![(0.0, 0u32); n];
         let mig_slot = match series {
             DeviceSeries::SmActive => Some(0),
@@ -428,7 +433,7 @@ impl History {
             .iter()
             .filter_map(|(index, rings)| mig_slot.map(|slot| (index, &rings[slot])));
         for (index, ring) in physical.chain(migs) {
-            if !keep(index) {
+            if !keep(*index) {
                 continue;
             }
             for (sum, value) in sums.iter_mut().zip(ring.last(n)) {
@@ -540,26 +545,26 @@ mod tests {
         let mut history = History::new(Duration::from_secs(1), Duration::from_secs(1));
         let mut rings = vec![Ring::new(4); DeviceSeries::COUNT];
         rings[DeviceSeries::SmActive.slot()].push(Some(40.0));
-        history.devices = vec![("1".into(), rings)];
+        history.devices = vec![(DeviceIndex::physical(1), rings)];
         let mut mig = [Ring::new(4), Ring::new(4)];
         mig[0].push(Some(90.0));
         mig[1].push(Some(60.0));
-        history.mig_gpm = vec![("1:0".into(), mig)];
-        let physical = |i: &str| !i.contains(':');
+        history.mig_gpm = vec![(DeviceIndex::mig(1, 0), mig)];
+        let physical = |i: DeviceIndex| !i.is_mig();
         // The average is over physical GPUs: a MIG device is part of one.
         assert_eq!(history.device_series(DeviceSeries::SmActive, 1, physical), [Some(40.0)]);
         // Asked for by its own index, the GPU instance's own activity.
         assert_eq!(
-            history.device_series(DeviceSeries::SmActive, 1, |i| i == "1:0"),
+            history.device_series(DeviceSeries::SmActive, 1, |i| i == DeviceIndex::mig(1, 0)),
             [Some(90.0)]
         );
         assert_eq!(
-            history.device_series(DeviceSeries::TensorActive, 1, |i| i == "1:0"),
+            history.device_series(DeviceSeries::TensorActive, 1, |i| i == DeviceIndex::mig(1, 0)),
             [Some(60.0)]
         );
         // A MIG device has no utilization series of its own.
         assert_eq!(
-            history.device_series(DeviceSeries::Utilization, 1, |i| i == "1:0"),
+            history.device_series(DeviceSeries::Utilization, 1, |i| i == DeviceIndex::mig(1, 0)),
             [None]
         );
     }
@@ -572,16 +577,15 @@ mod tests {
         history.record_devices(&snapshot);
         assert!(history.mig_gpm.is_empty(), "no GPM read: no MIG rings");
         // GPM on the H100's first instance from the second reading on.
-        snapshot.devices[1].mig_devices[0].gpm = Some(nvitop::device::GpmMetrics {
-            sm_active: Some(70.0),
-            ..Default::default()
-        });
+        let mut gpm = nvitop::device::GpmMetrics::default();
+        gpm.sm_active = Some(70.0);
+        snapshot.devices[1].mig_devices[0].gpm = Some(gpm);
         history.record_devices(&snapshot);
         snapshot.devices[1].mig_devices.clear(); // gone (MIG reconfigured)
         history.record_devices(&snapshot);
         assert_eq!(history.mig_gpm.len(), 1);
         let (index, [sm, tensor]) = &history.mig_gpm[0];
-        assert_eq!(index, "1:0");
+        assert_eq!(*index, DeviceIndex::mig(1, 0));
         assert_eq!(sm.last(3), [None, Some(70.0), None]);
         assert_eq!(tensor.last(3), [None, None, None]);
         assert_eq!(sm.len(), history.cpu.len());
@@ -596,13 +600,13 @@ mod tests {
         let mut other = vec![Ring::new(4); DeviceSeries::COUNT];
         other[DeviceSeries::Utilization.slot()].push(Some(30.0));
         other[DeviceSeries::Utilization.slot()].push(None);
-        history.devices = vec![("0".into(), rings), ("1".into(), other)];
+        history.devices = vec![(DeviceIndex::physical(0), rings), (DeviceIndex::physical(1), other)];
         assert_eq!(
             history.device_series(DeviceSeries::Utilization, 3, |_| true),
             [None, Some(20.0), None]
         );
         assert_eq!(
-            history.device_series(DeviceSeries::Utilization, 2, |i| i == "1"),
+            history.device_series(DeviceSeries::Utilization, 2, |i| i == DeviceIndex::physical(1)),
             [Some(30.0), None]
         );
     }

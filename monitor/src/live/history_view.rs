@@ -4,6 +4,7 @@
 //! `g` walks them) averaged over the shown GPUs, or of the selected
 //! process's GPU. The middle line is the time axis.
 
+use nvitop::DeviceIndex;
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::style::Style;
@@ -37,14 +38,15 @@ pub fn samples_in(window: u64, interval: std::time::Duration) -> usize {
     n.max(1)
 }
 
-/// Draws the graphs into `area`. `selected_device` (a process's display
-/// index) narrows the device graph to that GPU.
+/// Draws the graphs into `area`. `selected` (the device index of the
+/// selected process) narrows the device graph to its GPU, and the GPM pair
+/// to its MIG device's GPU instance where it runs on one.
 pub fn draw(
     buf: &mut Buffer,
     area: Rect,
     state: &AppState,
     latest: &Published,
-    selected_device: Option<&str>,
+    selected: Option<DeviceIndex>,
     options: &RenderOptions,
 ) {
     latest.with_history(|history| {
@@ -66,7 +68,7 @@ pub fn draw(
         if area.width >= WIDE_FROM {
             let x = area.x + TABLE_WIDTH + 1;
             let rect = Rect::new(x, area.y, area.right().saturating_sub(x), area.height);
-            devices(buf, rect, state, history, n, selected_device, options);
+            devices(buf, rect, state, history, n, selected, options);
         }
     });
 }
@@ -77,21 +79,15 @@ fn devices(
     state: &AppState,
     history: &History,
     n: usize,
-    selected: Option<&str>,
+    selected: Option<DeviceIndex>,
     options: &RenderOptions,
 ) {
     // A process on a MIG device narrows the GPM pair to that GPU
     // instance's own activity, every other pair to its parent GPU (a MIG
-    // device has no utilization, power or PCIe of its own). The average
-    // is over physical GPUs only.
-    let gpu = selected.map(|d| {
-        if state.graph.needs_gpm() {
-            d.to_owned()
-        } else {
-            d.split(':').next().unwrap_or(d).to_owned()
-        }
-    });
-    let keep = |index: &str| gpu.as_deref().map_or(!index.contains(':'), |g| g == index);
+    // device has no utilization, power or PCIe of its own). With nothing
+    // selected, the average is over physical GPUs only.
+    let gpu = selected.map(|d| if state.graph.needs_gpm() { d } else { d.parent() });
+    let keep = |index: DeviceIndex| gpu.map_or(!index.is_mig(), |g| g == index);
     let [(up, up_name), (down, down_name)] = state.graph.series();
     let ups = history.device_series(up, n, keep);
     let downs = history.device_series(down, n, keep);

@@ -49,7 +49,7 @@ fn percent(v: Option<u32>) -> String {
 fn values(p: &ProcessSnapshot) -> Vec<String> {
     let host = p.host.as_ref();
     vec![
-        p.device_index.clone(),
+        p.device_index.to_string(),
         p.pid.to_string(),
         host.and_then(|h| h.username.clone()).unwrap_or_else(|| NA.to_owned()),
         p.gpu_memory_human.clone().unwrap_or_else(|| NA.to_owned()),

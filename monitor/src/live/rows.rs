@@ -28,7 +28,7 @@ impl ProcessKey {
         Self {
             pid: p.pid,
             start_ticks: p.host.as_ref().map(|h| h.start_ticks),
-            device: p.device_index.clone(),
+            device: p.device_index.to_string(),
         }
     }
 }

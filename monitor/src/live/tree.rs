@@ -57,7 +57,7 @@ pub fn build(snapshot: &Snapshot, reader: &mut HostProcessReader) -> Tree {
     let mut gpus: BTreeMap<u32, Vec<String>> = BTreeMap::new();
     for p in &snapshot.processes {
         if p.host.is_some() {
-            gpus.entry(p.pid).or_default().push(p.device_index.clone());
+            gpus.entry(p.pid).or_default().push(p.device_index.to_string());
         }
     }
     let mut pids: BTreeSet<u32> = gpus.keys().copied().collect();

@@ -220,15 +220,13 @@ pub fn draw(
     devices.render(place(devices.height()), buf);
     host.render(place(host.height()), buf);
     if graphs_height > 0 {
-        let selected_device = state.selected.as_ref().map(|k| k.device.clone());
-        history_view::draw(
-            buf,
-            place(graphs_height),
-            state,
-            latest,
-            selected_device.as_deref(),
-            options,
-        );
+        // The selected process's device, from its row: a typed index, not its label.
+        let selected = state
+            .selected
+            .as_ref()
+            .and_then(|key| snapshot.processes.iter().find(|p| ProcessKey::of(p) == *key))
+            .map(|p| p.device_index);
+        history_view::draw(buf, place(graphs_height), state, latest, selected, options);
     }
     place(1);
     let panel_area = place(room);

@@ -197,7 +197,7 @@ impl<'a> DevicePanel<'a> {
         let row1 = vec![
             text(format!(
                 " {}  {}{}  ",
-                right(&device.display_index, 3),
+                right(&device.display_index.to_string(), 3),
                 left(&name, 18),
                 right(on_off(device.persistence_mode), 5)
             )),
@@ -271,7 +271,7 @@ impl<'a> DevicePanel<'a> {
             // between the frame bars.
             let text = format!(
                 "{} {} {} {} {}",
-                right(&device.display_index, 3),
+                right(&device.display_index.to_string(), 3),
                 right(&opt_suffix(device.fan_speed, "%"), 3),
                 right(&opt_suffix(device.temperature, "C"), 4),
                 right(device.performance_state.as_deref().unwrap_or(NA), 4),
@@ -319,7 +319,7 @@ impl<'a> DevicePanel<'a> {
             self.options.glyphs.ellipsis(),
         );
         let mut cells = vec![
-            text(format!(" {}  {name}", right(&mig.display_index, 3))),
+            text(format!(" {}  {name}", right(&mig.display_index.to_string(), 3))),
             text(format!(" {} ", right(mig.memory_usage.as_deref().unwrap_or(NA), 20))),
             text(format!(" {}", right(&opt_suffix(mig.gpu_utilization, "%"), 8))),
         ];
@@ -345,7 +345,7 @@ impl<'a> DevicePanel<'a> {
     /// (and marked so) where it does not fit.
     fn failed_row(&self, device: &DeviceSnapshot, right_edge: u16) -> Row {
         let error = device.error.as_deref().unwrap_or(NA);
-        let text = format!(" {}  ERROR: {error}", right(&device.display_index, 3));
+        let text = format!(" {}  ERROR: {error}", right(&device.display_index.to_string(), 3));
         // The cell between the frame bars, less a space before the right one.
         let room = usize::from(right_edge.saturating_sub(2));
         let cell = vec![Span::styled(

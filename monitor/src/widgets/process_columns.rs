@@ -58,9 +58,9 @@ pub(crate) fn columns_of(p: &ProcessSnapshot, gmbw: bool) -> Vec<String> {
         .map_or_else(|| NA.to_owned(), |u| cut_marked(u, MAX_USER, "+"));
     let percent = |u: Option<u32>| u.map_or_else(|| NA.to_owned(), |u| u.to_string());
     let mut values = vec![
-        p.device_index.clone(),
+        p.device_index.to_string(),
         p.pid.to_string(),
-        p.kind.clone(),
+        p.kind.label().to_owned(),
         user,
         p.gpu_memory_human.clone().unwrap_or_else(|| NA.to_owned()),
         percent(p.gpu_sm_utilization),

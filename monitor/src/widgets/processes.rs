@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use nvitop::{ProcessSnapshot, Snapshot};
+use nvitop::{DeviceIndex, ProcessSnapshot, Snapshot};
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::style::{Modifier, Style};
@@ -108,23 +108,17 @@ pub struct ProcessPanel<'a> {
 }
 
 /// The process order: GPU (physical, then MIG index), then PID.
-pub fn sort_key(p: &ProcessSnapshot) -> (u32, u32, u32) {
-    let mig = p
-        .device_index
-        .split_once(':')
-        .and_then(|(_, m)| m.parse().ok())
-        .unwrap_or(0);
-    (p.physical_index, mig, p.pid)
+pub fn sort_key(p: &ProcessSnapshot) -> (DeviceIndex, u32) {
+    (p.device_index, p.pid)
 }
 
 impl<'a> ProcessPanel<'a> {
     /// A panel for the processes of `snapshot`, showing all its lines.
     pub fn new(snapshot: &'a Snapshot, options: &'a RenderOptions) -> Self {
         let mut sorted: Vec<&ProcessSnapshot> = snapshot.processes.iter().collect();
-        // The one-shot run hands over a snapshot it already sorted; checking
-        // first skips parsing the MIG index again for every comparison.
+        // The one-shot run hands over a snapshot it already sorted.
         if !sorted.is_sorted_by_key(|p| sort_key(p)) {
-            sorted.sort_by_cached_key(|p| sort_key(p));
+            sorted.sort_by_key(|p| sort_key(p));
         }
         Self::build(snapshot, options, sorted, &COLUMNS, None, true)
     }

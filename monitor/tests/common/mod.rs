@@ -8,8 +8,9 @@
     missing_docs
 )]
 
+use nvitop::backend::ProcessKind;
 use nvitop::host::HostSnapshot;
-use nvitop::{DeviceSnapshot, HostProcessInfo, ProcessSnapshot, Snapshot};
+use nvitop::{DeviceIndex, DeviceSnapshot, HostProcessInfo, ProcessSnapshot, Snapshot};
 use nvitop_monitor::RenderOptions;
 
 const MIB: u64 = 1 << 20;
@@ -18,51 +19,48 @@ const MIB: u64 = 1 << 20;
 pub fn device(index: u32, name: &str, total_mib: u64, used_mib: u64, util: u32) -> DeviceSnapshot {
     let (total, used) = (total_mib * MIB, used_mib * MIB);
     let human = |b: u64| nvitop::format::bytes2human(b);
-    DeviceSnapshot {
-        index,
-        display_index: index.to_string(),
-        mig_index: None,
-        name: Some(name.to_owned()),
-        uuid: Some(format!("GPU-{index:08x}-0000-0000-0000-000000000000")),
-        bus_id: Some(format!("00000000:{:02X}:00.0", 0x18 + index * 0x10)),
-        memory_total: Some(total),
-        memory_used: Some(used),
-        memory_free: Some(total - used),
-        memory_total_human: Some(human(total)),
-        memory_used_human: Some(human(used)),
-        memory_free_human: Some(human(total - used)),
-        memory_percent: Some(used as f64 * 100.0 / total as f64),
-        memory_usage: Some(format!("{} / {}", human(used), human(total))),
-        gpu_utilization: Some(util),
-        memory_utilization: Some(util / 2),
-        encoder_utilization: Some(0),
-        decoder_utilization: Some(0),
-        fan_speed: Some(30 + util / 4),
-        temperature: Some(35 + util / 3),
-        power_usage: Some(60_000 + util * 5_000),
-        power_limit: Some(700_000),
-        power_status: format!("{}W / 700W", 60 + util * 5),
-        total_energy_consumption: Some(1_000_000),
-        performance_state: Some(if util > 0 { "P0" } else { "P8" }.to_owned()),
-        persistence_mode: Some(true),
-        display_active: Some(false),
-        compute_mode: Some("Default".to_owned()),
-        total_volatile_uncorrected_ecc_errors: Some(0),
-        mig_mode: Some(false),
-        sm_clock: Some(1980),
-        memory_clock: Some(2619),
-        graphics_clock: Some(1980),
-        max_sm_clock: Some(1980),
-        max_memory_clock: Some(2619),
-        pcie_tx_throughput: Some(1000),
-        pcie_rx_throughput: Some(2000),
-        pcie_tx_throughput_human: Some("1000KiB/s".into()),
-        pcie_rx_throughput_human: Some("2000KiB/s".into()),
-        cuda_compute_capability: Some((9, 0)),
-        error: None,
-        mig_devices: Vec::new(),
-        gpm: None,
-    }
+    let mut d = DeviceSnapshot::new(DeviceIndex::physical(index));
+    d.name = Some(name.to_owned());
+    d.uuid = Some(format!("GPU-{index:08x}-0000-0000-0000-000000000000"));
+    d.bus_id = Some(format!("00000000:{:02X}:00.0", 0x18 + index * 0x10));
+    d.memory_total = Some(total);
+    d.memory_used = Some(used);
+    d.memory_free = Some(total - used);
+    d.memory_total_human = Some(human(total));
+    d.memory_used_human = Some(human(used));
+    d.memory_free_human = Some(human(total - used));
+    d.memory_percent = Some(used as f64 * 100.0 / total as f64);
+    d.memory_usage = Some(format!("{} / {}", human(used), human(total)));
+    d.gpu_utilization = Some(util);
+    d.memory_utilization = Some(util / 2);
+    d.encoder_utilization = Some(0);
+    d.decoder_utilization = Some(0);
+    d.fan_speed = Some(30 + util / 4);
+    d.temperature = Some(35 + util / 3);
+    d.power_usage = Some(60_000 + util * 5_000);
+    d.power_limit = Some(700_000);
+    d.power_status = format!("{}W / 700W", 60 + util * 5);
+    d.total_energy_consumption = Some(1_000_000);
+    d.performance_state = Some(if util > 0 { "P0" } else { "P8" }.to_owned());
+    d.persistence_mode = Some(true);
+    d.display_active = Some(false);
+    d.compute_mode = Some("Default".to_owned());
+    d.total_volatile_uncorrected_ecc_errors = Some(0);
+    d.mig_mode = Some(false);
+    d.sm_clock = Some(1980);
+    d.memory_clock = Some(2619);
+    d.graphics_clock = Some(1980);
+    d.max_sm_clock = Some(1980);
+    d.max_memory_clock = Some(2619);
+    d.pcie_tx_throughput = Some(1000);
+    d.pcie_rx_throughput = Some(2000);
+    d.pcie_tx_throughput_human = Some("1000KiB/s".into());
+    d.pcie_rx_throughput_human = Some("2000KiB/s".into());
+    d.cuda_compute_capability = Some((9, 0));
+    d.error = None;
+    d.mig_devices = Vec::new();
+    d.gpm = None;
+    d
 }
 
 /// A MIG device under `parent`.
@@ -74,7 +72,7 @@ pub fn mig(parent: u32, index: u32, profile: &str, total_mib: u64, used_mib: u64
         used_mib,
         0,
     );
-    d.display_index = format!("{parent}:{index}");
+    d.display_index = DeviceIndex::mig(parent, index);
     d.mig_index = Some(index);
     d.uuid = Some(format!("MIG-{parent:04x}{index:04x}-0000-0000-0000-000000000000"));
     for field in [
@@ -139,78 +137,73 @@ pub struct Proc<'a> {
 }
 
 pub fn process(p: &Proc<'_>) -> ProcessSnapshot {
-    let physical_index = p.device.split(':').next().unwrap().parse().unwrap();
+    // The fixtures write indices and types as nvitop prints them.
+    let device_index: DeviceIndex = p.device.parse().unwrap();
+    let kind = ProcessKind::from_label(p.kind).unwrap();
     let running = u64::from(p.pid % 9000) * 37;
-    let host = p.user.map(|user| HostProcessInfo {
-        pid: p.pid,
-        ppid: Some(1),
-        name: p.command.split_whitespace().next().unwrap_or("").to_owned(),
-        cmdline: p.command.split_whitespace().map(str::to_owned).collect(),
-        command: p.command.to_owned(),
-        cwd: None,
-        username: Some(user.to_owned()),
-        status: "R".to_owned(),
-        cpu_percent: f64::from(p.pid % 1000) / 7.0,
-        memory_percent: f64::from(p.pid % 100) / 10.0,
-        rss: 1 << 30,
-        rss_human: "1024MiB".to_owned(),
-        create_time: 1_700_000_000,
-        running_time: running,
-        running_time_human: nvitop::format::timedelta2human(std::time::Duration::from_secs(running)),
-        start_ticks: 1000,
+    let host = p.user.map(|user| {
+        let mut info = HostProcessInfo::new(p.pid, 1000);
+        info.ppid = Some(1);
+        info.name = p.command.split_whitespace().next().unwrap_or("").to_owned();
+        info.cmdline = p.command.split_whitespace().map(str::to_owned).collect();
+        info.command = p.command.to_owned();
+        info.cwd = None;
+        info.username = Some(user.to_owned());
+        info.status = "R".to_owned();
+        info.cpu_percent = f64::from(p.pid % 1000) / 7.0;
+        info.memory_percent = f64::from(p.pid % 100) / 10.0;
+        info.rss = 1 << 30;
+        info.rss_human = "1024MiB".to_owned();
+        info.create_time = 1_700_000_000;
+        info.running_time = running;
+        info.running_time_human = nvitop::format::timedelta2human(std::time::Duration::from_secs(running));
+        info
     });
-    ProcessSnapshot {
-        pid: p.pid,
-        device_index: p.device.to_owned(),
-        physical_index,
-        gpu_memory: p.gpu_mib.map(|m| m * MIB),
-        gpu_memory_human: p.gpu_mib.map(|m| nvitop::format::bytes2human(m * MIB)),
-        gpu_memory_percent: None,
-        kind: p.kind.to_owned(),
-        gpu_sm_utilization: p.sm,
-        gpu_memory_utilization: None,
-        gpu_encoder_utilization: None,
-        gpu_decoder_utilization: None,
-        gpu_instance_id: None,
-        compute_instance_id: None,
-        host,
-    }
+    let mut row = ProcessSnapshot::new(p.pid, device_index, kind);
+    row.gpu_memory = p.gpu_mib.map(|m| m * MIB);
+    row.gpu_memory_human = p.gpu_mib.map(|m| nvitop::format::bytes2human(m * MIB));
+    row.gpu_memory_percent = None;
+    row.gpu_sm_utilization = p.sm;
+    row.gpu_memory_utilization = None;
+    row.gpu_encoder_utilization = None;
+    row.gpu_decoder_utilization = None;
+    row.gpu_instance_id = None;
+    row.compute_instance_id = None;
+    row.host = host;
+    row
 }
 
 pub fn host() -> HostSnapshot {
-    HostSnapshot {
-        cpu_count: 64,
-        // The panel shows 35.0: the host less the monitor's own 2.5.
-        cpu_percent: 37.5,
-        self_cpu_percent: 2.5,
-        per_cpu_percent: vec![37.5; 64],
-        load_average: Some((24.02, 23.5, 21.75)),
-        memory_total: 512 << 30,
-        memory_used: 180 << 30,
-        memory_available: 332 << 30,
-        memory_percent: 35.15625,
-        memory_usage_human: "184320MiB / 524288MiB".to_owned(),
-        swap_total: 8 << 30,
-        swap_used: 0,
-        swap_percent: 0.0,
-        uptime: Some(86_400 * 3),
-    }
+    let mut host = HostSnapshot::default();
+    host.cpu_count = 64;
+    // The panel shows 35.0: the host less the monitor's own 2.5.
+    host.cpu_percent = 37.5;
+    host.self_cpu_percent = 2.5;
+    host.per_cpu_percent = vec![37.5; 64];
+    host.load_average = Some((24.02, 23.5, 21.75));
+    host.memory_total = 512 << 30;
+    host.memory_used = 180 << 30;
+    host.memory_available = 332 << 30;
+    host.memory_percent = 35.15625;
+    host.memory_usage_human = "184320MiB / 524288MiB".to_owned();
+    host.swap_total = 8 << 30;
+    host.swap_used = 0;
+    host.swap_percent = 0.0;
+    host.uptime = Some(86_400 * 3);
+    host
 }
 
 fn base(devices: Vec<DeviceSnapshot>, processes: Vec<ProcessSnapshot>) -> Snapshot {
-    Snapshot {
-        // 2026-11-25 10:31:45 UTC.
-        timestamp: 1_795_602_705.25,
-        backend: "nvml".to_owned(),
-        simulated: false,
-        driver_version: Some("550.54.15".to_owned()),
-        nvml_version: Some("12.550.54.15".to_owned()),
-        cuda_driver_version: Some("12.4".to_owned()),
-        devices,
-        processes,
-        host: host(),
-        process_errors: Vec::new(),
-    }
+    let mut snap = Snapshot::new("nvml", false, host());
+    // 2026-11-25 10:31:45 UTC.
+    snap.timestamp = 1_795_602_705.25;
+    snap.driver_version = Some("550.54.15".to_owned());
+    snap.nvml_version = Some("12.550.54.15".to_owned());
+    snap.cuda_driver_version = Some("12.4".to_owned());
+    snap.devices = devices;
+    snap.processes = processes;
+    snap.process_errors = Vec::new();
+    snap
 }
 
 /// Four GPUs like the simulator's default machine: a busy H100, an A100

@@ -242,6 +242,74 @@ impl ProcessKind {
     pub fn merge(self, other: Self) -> Self {
         if self == other { self } else { Self::ComputeGraphics }
     }
+
+    /// Whether the process has a compute context (`C` or `C+G`).
+    ///
+    /// ```
+    /// use nvitop::backend::ProcessKind;
+    /// assert!(ProcessKind::ComputeGraphics.is_compute());
+    /// assert!(!ProcessKind::Graphics.is_compute());
+    /// ```
+    pub fn is_compute(self) -> bool {
+        matches!(self, Self::Compute | Self::ComputeGraphics)
+    }
+
+    /// Whether the process has a graphics context (`G` or `C+G`).
+    ///
+    /// ```
+    /// use nvitop::backend::ProcessKind;
+    /// assert!(ProcessKind::ComputeGraphics.is_graphics());
+    /// assert!(!ProcessKind::Compute.is_graphics());
+    /// ```
+    pub fn is_graphics(self) -> bool {
+        matches!(self, Self::Graphics | Self::ComputeGraphics)
+    }
+
+    /// Parses nvidia-smi's label (`C`, `G` or `C+G`), as [`ProcessKind::label`] writes it.
+    ///
+    /// ```
+    /// use nvitop::backend::ProcessKind;
+    /// assert_eq!(ProcessKind::from_label("C+G"), Some(ProcessKind::ComputeGraphics));
+    /// assert_eq!(ProcessKind::from_label("X"), None);
+    /// ```
+    pub fn from_label(label: &str) -> Option<Self> {
+        match label {
+            "C" => Some(Self::Compute),
+            "G" => Some(Self::Graphics),
+            "C+G" => Some(Self::ComputeGraphics),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for ProcessKind {
+    /// The label: `C`, `G` or `C+G`.
+    ///
+    /// ```
+    /// assert_eq!(nvitop::backend::ProcessKind::Graphics.to_string(), "G");
+    /// ```
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.label())
+    }
+}
+
+/// Serializes a [`ProcessKind`] as its label (`"C"`, `"G"`, `"C+G"`), the
+/// text snapshots' JSON has always carried: `#[serde(with = "...")]`.
+pub(crate) mod kind_label {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    use super::ProcessKind;
+
+    #[allow(clippy::trivially_copy_pass_by_ref)] // the signature serde's `with` calls
+    pub(crate) fn serialize<S: Serializer>(kind: &ProcessKind, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(kind.label())
+    }
+
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<ProcessKind, D::Error> {
+        let label = String::deserialize(deserializer)?;
+        ProcessKind::from_label(&label)
+            .ok_or_else(|| serde::de::Error::custom(format!("invalid process type `{label}`, expected C, G or C+G")))
+    }
 }
 
 /// One process as the driver lists it on a device.
@@ -393,7 +461,28 @@ pub struct ProcessUtilization {
 /// sim.set_time(40.0);
 /// assert!(matches!(sim.name(DeviceRef::Physical(3)), Err(BackendError::GpuLost { .. })));
 /// ```
+///
+/// The enum is `#[non_exhaustive]`, as is every error enum of the SDK: a
+/// new kind of failure is not a breaking change, so a `match` outside the
+/// SDK needs a wildcard arm. Naming every kind there is does not compile:
+///
+/// ```compile_fail,E0004
+/// use nvitop::backend::BackendError;
+/// fn code(err: &BackendError) -> u32 {
+///     match err {
+///         BackendError::NotSupported => 3,
+///         BackendError::NoPermission => 4,
+///         BackendError::GpuLost { .. } => 15,
+///         BackendError::NotFound { .. } => 6,
+///         BackendError::LibraryNotFound { .. } | BackendError::NotALibrary { .. } => 12,
+///         BackendError::NotAnNvmlLibrary { .. } | BackendError::FunctionNotFound => 13,
+///         BackendError::DriverNotLoaded { .. } => 9,
+///         BackendError::Other(_) => 999,
+///     } // error[E0004]: `&_` not covered
+/// }
+/// ```
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum BackendError {
     /// The device or driver does not support this query (shown as `N/A`).
     #[error("not supported by this device or driver")]

@@ -46,10 +46,11 @@ pub struct NvLinkCounters {
 ///
 /// ```
 /// use nvitop::backend::NvLinkThroughput;
-/// let t = NvLinkThroughput { link: 0, tx_kibps: 1.5, rx_kibps: 2.0 };
+/// let t = NvLinkThroughput::new(0, 1.5, 2.0);
 /// assert!(t.rx_kibps > t.tx_kibps);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct NvLinkThroughput {
     /// Link number.
     pub link: u32,
@@ -57,6 +58,23 @@ pub struct NvLinkThroughput {
     pub tx_kibps: f64,
     /// Data received, KiB/s.
     pub rx_kibps: f64,
+}
+
+impl NvLinkThroughput {
+    /// Link `link` moving `tx_kibps` out and `rx_kibps` in (KiB/s). The
+    /// struct is `#[non_exhaustive]`: outside the SDK, build it here.
+    ///
+    /// ```
+    /// let t = nvitop::backend::NvLinkThroughput::new(2, 10.0, 0.0);
+    /// assert_eq!((t.link, t.tx_kibps, t.rx_kibps), (2, 10.0, 0.0));
+    /// ```
+    pub const fn new(link: u32, tx_kibps: f64, rx_kibps: f64) -> Self {
+        Self {
+            link,
+            tx_kibps,
+            rx_kibps,
+        }
+    }
 }
 
 impl NvLinkCounters {

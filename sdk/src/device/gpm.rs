@@ -36,11 +36,13 @@ pub const GPM_MIN_INTERVAL: Duration = Duration::from_millis(100);
 ///
 /// ```
 /// use nvitop::device::GpmMetrics;
-/// let metrics = GpmMetrics { sm_active: Some(71.5), ..GpmMetrics::default() };
+/// let mut metrics = GpmMetrics::default(); // `#[non_exhaustive]`: no struct literal outside the SDK
+/// metrics.sm_active = Some(71.5);
 /// assert_eq!(serde_json::to_string(&metrics).unwrap(), r#"{"sm_active":71.5}"#);
 /// assert_eq!(metrics.get(nvitop::backend::GpmMetric::SmActive), Some(71.5));
 /// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct GpmMetrics {
     /// SM activity, percent: time at least one warp was resident, averaged over SMs.
     #[serde(default, skip_serializing_if = "Option::is_none")]

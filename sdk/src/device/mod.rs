@@ -11,6 +11,7 @@ mod cuda;
 pub use cuda::CUDA_VISIBLE_DEVICES;
 pub mod cuda_visible;
 mod gpm;
+mod index;
 mod lookup;
 mod mig;
 mod nvlink;
@@ -21,6 +22,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 pub use cuda::CudaDevice;
 pub use gpm::{GPM_MIN_INTERVAL, GpmMetrics, GpmSampler, gpm_metrics_of};
+pub use index::{DeviceIndex, ParseDeviceIndexError};
 pub use lookup::cuda_version_string;
 pub use mig::MigDevice;
 
@@ -132,6 +134,20 @@ impl Device {
     /// ```
     pub fn display_index(&self) -> String {
         self.handle.to_string()
+    }
+
+    /// The index as a typed value: physical index and, for a MIG device,
+    /// its MIG index (what [`Device::display_index`] prints).
+    ///
+    /// ```
+    /// # use nvitop::doctest::*;
+    /// # let Machine { backend, gpu, mig_parent, a100, rtx, mig } = machine();
+    /// use nvitop::DeviceIndex;
+    /// assert_eq!(gpu.device_index(), DeviceIndex::physical(0));
+    /// assert_eq!(mig.device_index().to_string(), mig.display_index());
+    /// ```
+    pub fn device_index(&self) -> DeviceIndex {
+        DeviceIndex::from(self.handle)
     }
 
     /// Whether this is a MIG device.

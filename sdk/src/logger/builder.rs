@@ -259,7 +259,7 @@ impl GpuStatsLoggerBuilder {
     ///     drop(logger.step(step));
     /// }
     /// assert!(logger.close().is_clean());
-    /// let tags = nvitop::sink::tensorboard::scalar_tags(dir.path().join("run1")).unwrap();
+    /// let tags = nvitop::testing::tensorboard::scalar_tags(dir.path().join("run1")).unwrap();
     /// assert!(tags.contains("gpu_id: 0/utilization.gpu (%)"));
     /// assert!(tags.contains("gpu_id: 0/utilization.gpu (%) @batch_start"));
     /// ```

@@ -413,7 +413,7 @@ impl GpuProcess {
     /// let snapshot = me.as_snapshot();
     /// assert_eq!(snapshot.pid, me.pid());
     /// assert_eq!(snapshot.device_index, "0");
-    /// assert_eq!(snapshot.kind, "C");
+    /// assert_eq!(snapshot.kind, nvitop::backend::ProcessKind::Compute); // "C" in JSON
     /// assert!(snapshot.host.is_some());
     /// ```
     pub fn as_snapshot(&self) -> crate::snapshot::ProcessSnapshot {

@@ -40,6 +40,7 @@ use crate::format::{bytes2human, timedelta2human};
 /// assert!(info.rss > 0 && info.rss_human.ends_with("iB"));
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct HostProcessInfo {
     /// Process id.
     pub pid: u32,
@@ -75,6 +76,41 @@ pub struct HostProcessInfo {
     pub running_time_human: String,
     /// Start time in clock ticks after boot: with the pid, the process identity.
     pub start_ticks: u64,
+}
+
+impl HostProcessInfo {
+    /// Process `pid` started at `start_ticks` (its identity) with nothing
+    /// else known: empty names and command, zero figures, `N/A` humans.
+    /// For code that builds snapshots itself (tests, replays) and sets the
+    /// fields it has; the struct is `#[non_exhaustive]`.
+    ///
+    /// ```
+    /// use nvitop::HostProcessInfo;
+    /// let mut info = HostProcessInfo::new(4242, 1000);
+    /// info.username = Some("alice".to_owned());
+    /// info.cmdline = vec!["python".to_owned(), "train.py".to_owned()];
+    /// assert_eq!((info.pid, info.start_ticks, info.rss), (4242, 1000, 0));
+    /// ```
+    pub fn new(pid: u32, start_ticks: u64) -> Self {
+        Self {
+            pid,
+            ppid: None,
+            name: String::new(),
+            cmdline: Vec::new(),
+            command: String::new(),
+            cwd: None,
+            username: None,
+            status: String::new(),
+            cpu_percent: 0.0,
+            memory_percent: 0.0,
+            rss: 0,
+            rss_human: "N/A".to_owned(),
+            create_time: 0,
+            running_time: 0,
+            running_time_human: "N/A".to_owned(),
+            start_ticks,
+        }
+    }
 }
 
 /// What a reader keeps of a process between refreshes: the parts that never

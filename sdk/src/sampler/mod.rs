@@ -263,7 +263,7 @@ impl SamplerConfig {
     /// # let backend: Arc<dyn Backend> = Arc::new(SimBackend::default_machine());
     /// # let devices = Device::all_in(&backend).unwrap();
     /// use nvitop::sampler::SampleOptions;
-    /// let config = SamplerConfig::default().options(SampleOptions { clocks: true, pcie: false });
+    /// let config = SamplerConfig::default().options(SampleOptions::default().clocks(true));
     /// let sample = Sampler::start(devices, config).latest();
     /// assert!(sample.devices[0].sm_clock.is_some());
     /// assert_eq!(sample.devices[0].pcie_tx, None); // not asked for

@@ -24,6 +24,7 @@ use crate::process::HostProcessInfo;
 /// assert!(h100.tracked_gpu_memory.unwrap() > 0.0); // the calling process trains here
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct DeviceSample {
     /// GPU utilization, percent.
     pub gpu_utilization: Option<f64>,
@@ -86,6 +87,7 @@ pub struct DeviceSample {
 /// assert!(on_gpu0.gpu_memory_percent.unwrap() < 100.0);
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct ProcessGpuSample {
     /// GPU memory, bytes.
     pub gpu_memory: Option<f64>,
@@ -113,6 +115,7 @@ pub struct ProcessGpuSample {
 /// assert!(me.gpu[2].is_none()); // no context on GPU 2
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct ProcessSample {
     /// Process id.
     pub pid: u32,
@@ -139,6 +142,7 @@ pub struct ProcessSample {
 /// assert!(sample.host.cpu_count >= 1);
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Sample {
     /// Sequence number, 1 for the first sample.
     pub seq: u64,
@@ -204,17 +208,48 @@ pub(crate) fn read_device(device: &Device, options: SampleOptions, tracked: &Tra
 /// # let backend: Arc<dyn Backend> = Arc::new(sim);
 /// # let sampler = Sampler::start(Device::all_in(&backend).unwrap(), SamplerConfig::default());
 /// use nvitop::sampler::SampleOptions;
-/// let config = SamplerConfig::default().options(SampleOptions { clocks: false, pcie: true });
+/// let config = SamplerConfig::default().options(SampleOptions::default().pcie(true));
 /// let sample = Sampler::start(Device::all_in(&backend).unwrap(), config).latest();
 /// assert!(sample.devices[0].pcie_rx.is_some());
 /// assert_eq!(sample.devices[0].sm_clock, None);
 /// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct SampleOptions {
     /// Read SM and memory clocks.
     pub clocks: bool,
     /// Read PCIe throughput (20 ms per call on a real driver).
     pub pcie: bool,
+}
+
+impl SampleOptions {
+    /// With or without SM and memory clocks. The struct is
+    /// `#[non_exhaustive]`: build it from [`Default`] (nothing optional)
+    /// and these setters, so a new reading is not a breaking change.
+    ///
+    /// ```
+    /// use nvitop::sampler::SampleOptions;
+    /// let options = SampleOptions::default().clocks(true);
+    /// assert!(options.clocks && !options.pcie);
+    /// ```
+    #[must_use]
+    pub const fn clocks(mut self, read: bool) -> Self {
+        self.clocks = read;
+        self
+    }
+
+    /// With or without PCIe throughput.
+    ///
+    /// ```
+    /// use nvitop::sampler::SampleOptions;
+    /// let options = SampleOptions::default().pcie(true).clocks(true);
+    /// assert!(options.clocks && options.pcie);
+    /// ```
+    #[must_use]
+    pub const fn pcie(mut self, read: bool) -> Self {
+        self.pcie = read;
+        self
+    }
 }
 
 /// The tracked processes' totals on one device.

@@ -17,6 +17,7 @@ pub const TEMP_DIR_PREFIX: &str = "nvitop-status-";
 
 /// Why a status directory cannot be used.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum StatusDirError {
     /// Creating or inspecting the directory failed.
     #[error("training status directory {path}: {source}")]

@@ -99,6 +99,7 @@ impl ProcessIdentity {
 /// assert_eq!(record.seconds_since_last_hook_at(1002.0), 2.5);
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct TrainingRecord {
     /// Format version, [`FORMAT_VERSION`].
     pub version: u32,

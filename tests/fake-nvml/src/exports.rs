@@ -106,7 +106,8 @@ fn code(err: &BackendError) -> Code {
         BackendError::LibraryNotFound { .. } | BackendError::NotALibrary { .. } => LIBRARY_NOT_FOUND,
         BackendError::NotAnNvmlLibrary { .. } | BackendError::FunctionNotFound => FUNCTION_NOT_FOUND,
         BackendError::DriverNotLoaded { .. } => DRIVER_NOT_LOADED,
-        BackendError::Other(_) => UNKNOWN,
+        // `Other`, and any kind a later SDK adds (the enum is non_exhaustive).
+        _ => UNKNOWN,
     }
 }
 

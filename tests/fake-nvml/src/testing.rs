@@ -432,6 +432,8 @@ fn answer_value(result: BackendResult<Value>) -> Value {
                 BackendError::DriverNotLoaded { .. } => "DriverNotLoaded".to_owned(),
                 BackendError::FunctionNotFound => "FunctionNotFound".to_owned(),
                 BackendError::Other(_) => "Other".to_owned(),
+                // A kind a later SDK adds (the enum is non_exhaustive).
+                _ => format!("{err:?}"),
             };
             serde_json::json!({ "err": kind })
         }

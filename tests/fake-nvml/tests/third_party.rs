@@ -145,7 +145,7 @@ impl From<&Snapshot> for Expected {
             .flat_map(|d| std::iter::once(d).chain(&d.mig_devices))
         {
             if d.error.is_some() {
-                lost.push(d.display_index.clone());
+                lost.push(d.display_index.to_string());
                 continue;
             }
             // What nvitop's device panel shows: two lines per GPU, one line
@@ -175,11 +175,11 @@ impl From<&Snapshot> for Expected {
                 ]
             };
             not_available.insert(
-                d.display_index.clone(),
+                d.display_index.to_string(),
                 shown.into_iter().filter(|&(_, known)| !known).map(|(f, _)| f).collect(),
             );
             rows.insert(
-                d.display_index.clone(),
+                d.display_index.to_string(),
                 Row {
                     name: d.name.clone().unwrap(),
                     memory_used: d.memory_used.unwrap(),
@@ -191,14 +191,14 @@ impl From<&Snapshot> for Expected {
             );
         }
         for p in &snap.processes {
-            rows.get_mut(&p.device_index)
+            rows.get_mut(&p.device_index.to_string())
                 .unwrap()
                 .processes
                 .insert(p.pid, p.gpu_memory);
             // The SDK attributes a MIG process to its MIG device; NVML (and
             // so any client) also lists it on the parent GPU.
-            if p.device_index.contains(':') {
-                let parent = p.physical_index.to_string();
+            if p.device_index.is_mig() {
+                let parent = p.device_index.parent().to_string();
                 rows.get_mut(&parent).unwrap().processes.insert(p.pid, p.gpu_memory);
             }
         }

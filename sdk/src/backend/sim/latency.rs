@@ -55,6 +55,7 @@ pub const SIM_LATENCY_ENV: &str = "NVITOP_SIM_LATENCY";
 /// assert!(err.to_string().contains("'-3ms'"), "{err}");
 /// ```
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum LatencyError {
     /// Not `none`, `realistic`, a duration or a file.
     #[error(

@@ -671,6 +671,7 @@ pub enum FaultField {
 /// assert!(parse("gpus = []\n").unwrap().gpus.is_empty()); // a driver and no GPU: valid
 /// ```
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ScenarioError {
     /// The file could not be read.
     #[error("cannot read scenario file '{}': {source}", path.display())]

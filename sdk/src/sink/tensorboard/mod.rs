@@ -4,8 +4,10 @@
 //! named like PyTorch's `SummaryWriter` names its files, so TensorBoard (and
 //! tools that glob `events.out.tfevents.*`) pick it up unchanged.
 
-pub mod proto;
-pub mod record;
+// The protobuf messages and the TFRecord framing: the SDK's own; tests
+// read them through `nvitop::testing` (the `testing` feature).
+pub(crate) mod proto;
+pub(crate) mod record;
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufWriter, Write};
@@ -50,7 +52,7 @@ static FILE_COUNTER: AtomicU64 = AtomicU64::new(0);
 ///
 /// ```
 /// use nvitop::sink::{LogRecord, Sink, TensorBoardSink, RecordKind};
-/// use nvitop::sink::tensorboard::record::read_records;
+/// use nvitop::testing::tensorboard::read_records;
 ///
 /// let dir = tempfile::tempdir()?;
 /// let mut sink = TensorBoardSink::create(dir.path().join("run1"))?;
@@ -94,7 +96,7 @@ impl TensorBoardSink {
     ///
     /// ```
     /// use nvitop::sink::TensorBoardSink;
-    /// use nvitop::sink::tensorboard::record::read_records;
+    /// use nvitop::testing::tensorboard::read_records;
     /// let dir = tempfile::tempdir().unwrap();
     /// let sink = TensorBoardSink::create(dir.path().join("a/b")).unwrap();
     /// assert!(sink.path().starts_with(dir.path().join("a/b")));
@@ -135,7 +137,7 @@ impl TensorBoardSink {
     /// ```
     /// use std::time::Duration;
     /// use nvitop::sink::{LogRecord, Sink, TensorBoardSink, RecordKind};
-    /// use nvitop::sink::tensorboard::record::read_records;
+    /// use nvitop::testing::tensorboard::read_records;
     /// let dir = tempfile::tempdir().unwrap();
     /// let mut sink = TensorBoardSink::create(dir.path()).unwrap().with_flush_interval(Duration::ZERO);
     /// let keys = vec!["loss".to_owned()];
@@ -156,7 +158,8 @@ impl TensorBoardSink {
     ///
     /// ```
     /// use nvitop::sink::{LogRecord, Sink, TensorBoardSink, RecordKind};
-    /// use nvitop::sink::tensorboard::{BATCH_START_SUFFIX, scalar_tags};
+    /// use nvitop::sink::tensorboard::BATCH_START_SUFFIX;
+    /// use nvitop::testing::tensorboard::scalar_tags; // the `testing` feature
     /// let dir = tempfile::tempdir().unwrap();
     /// let mut sink = TensorBoardSink::create(dir.path()).unwrap().with_batch_start_tags(BATCH_START_SUFFIX);
     /// let keys = vec!["gpu/util".to_owned()];
@@ -385,16 +388,18 @@ pub fn default_run_dir(parent: &Path) -> PathBuf {
 }
 
 /// The TensorBoard event files (`events.out.tfevents.*`) directly in a run
-/// directory, sorted by name (which sorts them by creation second).
+/// directory, sorted by name (which sorts them by creation second). For
+/// tests: `nvitop::testing::tensorboard::event_files`.
 ///
 /// ```
 /// let dir = tempfile::tempdir().unwrap();
 /// nvitop::sink::TensorBoardSink::create(dir.path()).unwrap();
-/// assert_eq!(nvitop::sink::tensorboard::event_files(dir.path()).unwrap().len(), 1);
+/// assert_eq!(nvitop::testing::tensorboard::event_files(dir.path()).unwrap().len(), 1);
 /// ```
 ///
 /// # Errors
 /// The directory cannot be listed.
+#[cfg(feature = "testing")]
 pub fn event_files(run_dir: impl AsRef<Path>) -> io::Result<Vec<PathBuf>> {
     let mut files: Vec<PathBuf> = fs::read_dir(run_dir)?
         .filter_map(Result::ok)
@@ -409,10 +414,12 @@ pub fn event_files(run_dir: impl AsRef<Path>) -> io::Result<Vec<PathBuf>> {
 }
 
 /// Every scalar tag written to the event files of a run directory, read
-/// back strictly (framing and both CRCs of every record checked).
+/// back strictly (framing and both CRCs of every record checked). For
+/// tests: `nvitop::testing::tensorboard::scalar_tags`.
 ///
 /// ```
-/// use nvitop::sink::{LogRecord, Sink, TensorBoardSink, tensorboard::scalar_tags, RecordKind};
+/// use nvitop::sink::{LogRecord, Sink, TensorBoardSink, RecordKind};
+/// use nvitop::testing::tensorboard::scalar_tags;
 /// let dir = tempfile::tempdir().unwrap();
 /// let mut sink = TensorBoardSink::create(dir.path()).unwrap();
 /// let keys = vec!["gpu_id: 0/utilization.gpu (%)".to_owned()];
@@ -423,6 +430,7 @@ pub fn event_files(run_dir: impl AsRef<Path>) -> io::Result<Vec<PathBuf>> {
 ///
 /// # Errors
 /// The directory or a file cannot be read, or a record is corrupt.
+#[cfg(feature = "testing")]
 pub fn scalar_tags(run_dir: impl AsRef<Path>) -> Result<std::collections::BTreeSet<String>, SinkError> {
     let run_dir = run_dir.as_ref();
     let mut tags = std::collections::BTreeSet::new();

@@ -38,7 +38,7 @@
 ///
 /// ```
 /// use prost::Message;
-/// use nvitop::sink::tensorboard::proto::{Event, FILE_VERSION, Summary, SummaryValue, Value, What};
+/// use nvitop::testing::tensorboard::proto::{Event, FILE_VERSION, Summary, SummaryValue, Value, What};
 /// let event = Event { wall_time: 1.5e9, step: 10, what: Some(What::FileVersion(FILE_VERSION.into())) };
 /// let bytes = event.encode_to_vec();
 /// assert_eq!(Event::decode(bytes.as_slice()).unwrap(), event);
@@ -60,7 +60,7 @@ pub struct Event {
 ///
 /// ```
 /// use prost::Message;
-/// use nvitop::sink::tensorboard::proto::{Event, FILE_VERSION, Summary, SummaryValue, Value, What};
+/// use nvitop::testing::tensorboard::proto::{Event, FILE_VERSION, Summary, SummaryValue, Value, What};
 /// let scalars = What::Summary(Summary { value: vec![] });
 /// assert!(matches!(scalars, What::Summary(ref s) if s.value.is_empty()));
 /// ```
@@ -78,7 +78,7 @@ pub enum What {
 ///
 /// ```
 /// use prost::Message;
-/// use nvitop::sink::tensorboard::proto::{Event, FILE_VERSION, Summary, SummaryValue, Value, What};
+/// use nvitop::testing::tensorboard::proto::{Event, FILE_VERSION, Summary, SummaryValue, Value, What};
 /// let summary = Summary {
 ///     value: vec![SummaryValue { tag: "gpu0/temperature".into(), value: Some(Value::SimpleValue(61.0)) }],
 /// };
@@ -96,7 +96,7 @@ pub struct Summary {
 ///
 /// ```
 /// use prost::Message;
-/// use nvitop::sink::tensorboard::proto::{Event, FILE_VERSION, Summary, SummaryValue, Value, What};
+/// use nvitop::testing::tensorboard::proto::{Event, FILE_VERSION, Summary, SummaryValue, Value, What};
 /// let value = SummaryValue { tag: "loss".into(), value: Some(Value::SimpleValue(0.25)) };
 /// assert_eq!(SummaryValue::decode(value.encode_to_vec().as_slice()).unwrap(), value);
 /// ```
@@ -114,7 +114,7 @@ pub struct SummaryValue {
 ///
 /// ```
 /// use prost::Message;
-/// use nvitop::sink::tensorboard::proto::{Event, FILE_VERSION, Summary, SummaryValue, Value, What};
+/// use nvitop::testing::tensorboard::proto::{Event, FILE_VERSION, Summary, SummaryValue, Value, What};
 /// let Value::SimpleValue(x) = Value::SimpleValue(93.0);
 /// assert_eq!(x, 93.0);
 /// ```
@@ -129,7 +129,7 @@ pub enum Value {
 ///
 /// ```
 /// use prost::Message;
-/// use nvitop::sink::tensorboard::proto::{Event, FILE_VERSION, Summary, SummaryValue, Value, What};
+/// use nvitop::testing::tensorboard::proto::{Event, FILE_VERSION, Summary, SummaryValue, Value, What};
 /// let first = Event { wall_time: 0.0, step: 0, what: Some(What::FileVersion(FILE_VERSION.into())) };
 /// assert_eq!(FILE_VERSION, "brain.Event:2");
 /// # let _ = first;

@@ -12,9 +12,12 @@
 //! The CRC is "masked" (rotated and offset) because TensorFlow found that
 //! computing the CRC of a string that itself contains CRCs is error-prone.
 
+#[cfg(feature = "testing")]
 use std::fs;
+#[cfg(feature = "testing")]
 use std::path::Path;
 
+#[cfg(feature = "testing")]
 use crate::sink::SinkError;
 
 /// The constant TensorFlow adds when masking a CRC.
@@ -27,7 +30,7 @@ const FOOTER_BYTES: usize = 4;
 /// TensorFlow's masked CRC-32C of `data`.
 ///
 /// ```
-/// use nvitop::sink::tensorboard::record::{frame_record, masked_crc32c, parse_records};
+/// use nvitop::testing::tensorboard::{frame_record, masked_crc32c, parse_records};
 /// assert_eq!(masked_crc32c(b""), 0xa282_ead8); // CRC-32C of nothing is 0, plus the mask
 /// assert_ne!(masked_crc32c(b"a"), masked_crc32c(b"b"));
 /// ```
@@ -39,7 +42,7 @@ pub fn masked_crc32c(data: &[u8]) -> u32 {
 /// Appends one framed record holding `data` to `out`.
 ///
 /// ```
-/// use nvitop::sink::tensorboard::record::{frame_record, masked_crc32c, parse_records};
+/// use nvitop::testing::tensorboard::{frame_record, masked_crc32c, parse_records};
 /// let mut out = Vec::new();
 /// frame_record(b"event", &mut out);
 /// assert_eq!(out.len(), 8 + 4 + 5 + 4); // length, its CRC, data, data CRC
@@ -58,7 +61,7 @@ pub fn frame_record(data: &[u8], out: &mut Vec<u8>) {
 /// Where and why a buffer of records stops being valid.
 ///
 /// ```
-/// use nvitop::sink::tensorboard::record::{frame_record, masked_crc32c, parse_records};
+/// use nvitop::testing::tensorboard::{frame_record, masked_crc32c, parse_records};
 /// let mut out = Vec::new();
 /// frame_record(b"event", &mut out);
 /// out.truncate(out.len() - 2); // a write cut short
@@ -67,6 +70,7 @@ pub fn frame_record(data: &[u8], out: &mut Vec<u8>) {
 /// assert_eq!(bad.reason, "truncated record footer");
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg(feature = "testing")]
 pub struct BadRecord {
     /// Byte offset of the start of the first bad record.
     pub offset: u64,
@@ -77,7 +81,7 @@ pub struct BadRecord {
 /// Splits `bytes` into record payloads, checking both CRCs of every record.
 ///
 /// ```
-/// use nvitop::sink::tensorboard::record::{frame_record, parse_records};
+/// use nvitop::testing::tensorboard::{frame_record, parse_records};
 ///
 /// let mut file = Vec::new();
 /// frame_record(b"hello", &mut file);
@@ -86,8 +90,9 @@ pub struct BadRecord {
 ///
 /// file[21] ^= 1; // damage the second record's length (it starts at 12 + 5 + 4)
 /// assert_eq!(parse_records(&file).unwrap_err().offset, 21);
-/// # Ok::<(), nvitop::sink::tensorboard::record::BadRecord>(())
+/// # Ok::<(), nvitop::testing::tensorboard::BadRecord>(())
 /// ```
+#[cfg(feature = "testing")]
 pub fn parse_records(bytes: &[u8]) -> Result<Vec<&[u8]>, BadRecord> {
     let mut records = Vec::new();
     let mut pos = 0_usize;
@@ -130,8 +135,7 @@ pub fn parse_records(bytes: &[u8]) -> Result<Vec<&[u8]>, BadRecord> {
 /// [`SinkError::Corrupt`] with its byte offset.
 ///
 /// ```
-/// use nvitop::sink::tensorboard::record::{frame_record, masked_crc32c, parse_records};
-/// use nvitop::sink::tensorboard::record::read_records;
+/// use nvitop::testing::tensorboard::{frame_record, read_records};
 /// let dir = tempfile::tempdir().unwrap();
 /// let path = dir.path().join("records");
 /// let mut bytes = Vec::new();
@@ -142,6 +146,7 @@ pub fn parse_records(bytes: &[u8]) -> Result<Vec<&[u8]>, BadRecord> {
 /// std::fs::write(&path, &bytes[..bytes.len() - 1]).unwrap();
 /// assert!(read_records(&path).is_err()); // corrupt: an error naming the file and offset
 /// ```
+#[cfg(feature = "testing")]
 pub fn read_records(path: impl AsRef<Path>) -> Result<Vec<Vec<u8>>, SinkError> {
     let path = path.as_ref();
     let bytes = fs::read(path).map_err(|e| SinkError::io("read", path, e))?;
@@ -154,16 +159,19 @@ pub fn read_records(path: impl AsRef<Path>) -> Result<Vec<Vec<u8>>, SinkError> {
         })
 }
 
+#[cfg(feature = "testing")]
 fn le_u32(bytes: &[u8]) -> u32 {
     let mut b = [0_u8; 4];
     b.copy_from_slice(bytes);
     u32::from_le_bytes(b)
 }
 
+#[cfg(feature = "testing")]
 impl std::fmt::Display for BadRecord {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{} at byte offset {}", self.reason, self.offset)
     }
 }
 
+#[cfg(feature = "testing")]
 impl std::error::Error for BadRecord {}
