@@ -11,7 +11,7 @@
 //! [`sample`]: within 0.05 % of the value, far below a graph's dot), and a
 //! series that has only ever been N/A (PCIe and GPM while no graph shows
 //! them, a metric the GPU lacks) has no storage at all. On `h100x8` at
-//! the default intervals that is 0.36 MB instead of 1.2 MB for `f32`
+//! the default intervals that is 0.37 MB instead of 1.2 MB for `f32`
 //! samples of every series (`bench/README.md`, issue 11); a unit test
 //! holds the figure.
 
