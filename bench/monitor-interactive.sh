@@ -16,7 +16,8 @@
 # NVITOP_SIM_LATENCY (a one-shot run is not slowed), this part says so and
 # reports nothing: a latency measured on an instant driver means nothing.
 #
-# Usage: bench/monitor-interactive.sh [DURATION] [KEYS]   (default 60 100)
+# Usage: bench/monitor-interactive.sh [DURATION] [KEYS]   (default 60 100;
+#        KEYS 0 skips the latency part, which takes minutes)
 # Env:   NVITOP_PYTHON  python with nvitop 1.7.2 (default .venv/conformance/bin/python)
 #        LATENCY        driver latency for the key test (default 500ms)
 #        CARGO_TARGET_DIR  as for cargo (default target)
@@ -134,6 +135,9 @@ awk -v m0="$m0" -v m1="$m1" -v p0="$p0" -v p1="$p1" -v t="$tck" -v d="$duration"
   printf "(targets: CPU at most 1/10 of nvitop: %s; RSS at most 1/3: %s)\n", (mc * 10 <= pc) ? "met" : "NOT met", (mrp * 3 <= prp) ? "met" : "NOT met"
 }'
 
+if [ "$keys" -eq 0 ]; then
+  exit 0
+fi
 echo
 echo "==> key-to-frame latency, NVITOP_SIM_LATENCY=$latency, $keys keys each"
 export NVITOP_SIM_LATENCY=$latency

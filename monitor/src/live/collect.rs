@@ -317,25 +317,29 @@ pub fn run(
             history.record_processes_with(snapshot, |p| training.of(p).and_then(|r| r.steps_per_second));
         }
     };
-    let publish = |snapshot: Snapshot, processes_ready: bool, tree: Option<Arc<Tree>>, training: &Arc<Training>| {
-        let published = Published {
-            snapshot: Arc::new(snapshot),
-            processes_ready,
-            history: Arc::clone(&history),
-            tree,
-            training: Arc::clone(training),
+    let publish =
+        |snapshot: &Arc<Snapshot>, processes_ready: bool, tree: Option<Arc<Tree>>, training: &Arc<Training>| {
+            let published = Published {
+                snapshot: Arc::clone(snapshot),
+                processes_ready,
+                history: Arc::clone(&history),
+                tree,
+                training: Arc::clone(training),
+            };
+            events.send(Event::Snapshot(published)).is_ok()
         };
-        events.send(Event::Snapshot(published)).is_ok()
-    };
     let mut training = Arc::new(Training::default());
     let first = source.devices(&empty);
     record(&first, None);
-    if !publish(first, false, None, &training) {
+    if !publish(&Arc::new(first), false, None, &training) {
         return;
     }
     let mut next_full = Instant::now();
     let mut next_devices = Instant::now() + device_interval;
-    let mut previous: Option<Snapshot> = None;
+    // The newest reading, shared with the UI rather than copied: the
+    // process list of 512 processes is about half a megabyte, and a copy
+    // kept here stayed resident beside the UI's (issue 11).
+    let mut previous: Option<Arc<Snapshot>> = None;
     let mut want_tree = false;
     let mut tree: Option<Arc<Tree>> = None;
     loop {
@@ -356,19 +360,21 @@ pub fn run(
             } else {
                 None
             };
-            previous = Some(snapshot.clone());
-            if !publish(snapshot, true, tree.clone(), &training) {
+            let snapshot = Arc::new(snapshot);
+            if !publish(&snapshot, true, tree.clone(), &training) {
                 return;
             }
+            previous = Some(snapshot);
         } else if now >= next_devices {
-            let snapshot = source.devices(previous.as_ref().unwrap_or(&empty));
+            let snapshot = source.devices(previous.as_deref().unwrap_or(&empty));
             next_devices = Instant::now() + device_interval;
             let ready = previous.is_some();
             record(&snapshot, None);
-            previous = Some(snapshot.clone());
-            if !publish(snapshot, ready, tree.clone(), &training) {
+            let snapshot = Arc::new(snapshot);
+            if !publish(&snapshot, ready, tree.clone(), &training) {
                 return;
             }
+            previous = Some(snapshot);
         }
         let wait = next_full.min(next_devices).saturating_duration_since(Instant::now());
         match control.recv_timeout(wait) {

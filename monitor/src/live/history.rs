@@ -2,10 +2,18 @@
 //! process series, fed by the collection thread after each reading and
 //! read by the UI when it draws a graph.
 //!
-//! Every ring is allocated once with room for [`MAX_WINDOW`] at the
-//! reading interval; pushing a sample overwrites the oldest, so memory
-//! does not grow with uptime. N/A is stored as NaN and drawn as a gap,
-//! never as a zero.
+//! Every ring has room for [`MAX_WINDOW`] at the reading interval;
+//! pushing a sample overwrites the oldest, so memory does not grow with
+//! uptime. N/A is stored as a gap and drawn as one, never as a zero.
+//!
+//! What the history costs: an hour at 1 s is 3600 samples per series, and
+//! 8 GPUs have 10 series each. So a sample takes 2 bytes, not 4 or 8 (see
+//! [`sample`]: within 0.05 % of the value, far below a graph's dot), and a
+//! series that has only ever been N/A (PCIe and GPM while no graph shows
+//! them, a metric the GPU lacks) has no storage at all. On `h100x8` at
+//! the default intervals that is 0.37 MB instead of 1.2 MB for `f32`
+//! samples of every series (`bench/README.md`, issue 11); a unit test
+//! holds the figure.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -21,38 +29,120 @@ pub const MAX_WINDOW: Duration = Duration::from_hours(1);
 /// 0.25 s).
 pub const MAX_SAMPLES: usize = 14_400;
 
-/// A fixed-size ring of samples, oldest first; `f32` NaN is N/A.
+/// Samples in 16 bits: an unsigned floating-point format with 6 exponent
+/// and 10 mantissa bits (IEEE half precision's mantissa, with the sign
+/// bit spent on range). Every series the graphs draw is a magnitude, from
+/// a fraction of a percent to bytes of host memory, so one format serves
+/// them all: normal values from 2^-13 (1.2e-4) to about 1.1e15, each
+/// within 2^-11 (0.05 %) of what was pushed. A graph row has 4 dots, so
+/// the rounding never moves a bar by more than a dot at a boundary.
+///
+/// Zero and negative values (a graph draws neither) store as 0; a positive
+/// value below the range stores as the smallest positive one, so it still
+/// shows its dot. `u16::MAX` is N/A.
+pub mod sample {
+    /// The stored form of N/A.
+    pub const NA: u16 = u16::MAX;
+    /// The largest stored value (about 1.1e15).
+    const MAX: u16 = u16::MAX - 1;
+    /// The smallest positive stored value, 2^-13.
+    const MIN_POSITIVE: u16 = 1 << MANTISSA_BITS;
+    const MANTISSA_BITS: u32 = 10;
+    /// f32 keeps 23 mantissa bits; these are dropped (rounded).
+    const DROPPED: u32 = 23 - MANTISSA_BITS;
+    /// f32's exponent bias (127) less ours (14), in stored units.
+    const REBIAS: u32 = (127 - 14) << MANTISSA_BITS;
+
+    /// `value` in 16 bits (`None` and non-finite values: [`NA`]).
+    ///
+    /// ```
+    /// use nvitop_monitor::live::history::sample::{decode, encode};
+    /// assert_eq!(decode(encode(Some(42.0))), Some(42.0));
+    /// assert_eq!(decode(encode(None)), None);
+    /// ```
+    #[must_use]
+    pub fn encode(value: Option<f64>) -> u16 {
+        let Some(v) = value.filter(|v| v.is_finite()) else {
+            return NA;
+        };
+        if v <= 0.0 {
+            return 0;
+        }
+        #[allow(clippy::cast_possible_truncation)]
+        let bits = (v as f32).to_bits();
+        // Round to nearest (half up): a carry out of the mantissa moves
+        // the exponent up, as it should.
+        let rounded = (bits + (1 << (DROPPED - 1))) >> DROPPED;
+        match rounded.checked_sub(REBIAS) {
+            Some(code) if code >= u32::from(MIN_POSITIVE) => u16::try_from(code).unwrap_or(MAX).min(MAX),
+            _ => MIN_POSITIVE,
+        }
+    }
+
+    /// The value `code` stands for (`None` for [`NA`]).
+    #[must_use]
+    pub fn decode(code: u16) -> Option<f64> {
+        match code {
+            NA => None,
+            0 => Some(0.0),
+            _ => Some(f64::from(f32::from_bits((u32::from(code) + REBIAS) << DROPPED))),
+        }
+    }
+}
+
+/// A fixed-size ring of samples, oldest first.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Ring {
-    values: Box<[f32]>,
+    /// The samples in [`sample`]'s 16 bits, allocated (whole, so its
+    /// memory is what it will be after an hour) at the first sample that
+    /// is not N/A.
+    values: Option<Box<[u16]>>,
+    capacity: usize,
     /// The slot the next sample goes to.
     head: usize,
     /// Samples pushed, up to the capacity.
     len: usize,
+    /// The newest sample as pushed (NaN: N/A): the figure a label prints
+    /// is not rounded by the 16-bit storage.
+    newest: f64,
 }
 
 impl Ring {
-    /// An empty ring for `capacity` samples (at least one).
+    /// An empty ring for `capacity` samples (at least one); it takes no
+    /// memory until a sample has a value.
     pub fn new(capacity: usize) -> Self {
         Self {
-            values: vec![f32::NAN; capacity.max(1)].into_boxed_slice(),
+            values: None,
+            capacity: capacity.max(1),
             head: 0,
             len: 0,
+            newest: f64::NAN,
         }
     }
 
     /// Adds a sample (`None`: N/A), dropping the oldest when full.
     pub fn push(&mut self, value: Option<f64>) {
-        #[allow(clippy::cast_possible_truncation)]
-        let value = value.filter(|v| v.is_finite()).map_or(f32::NAN, |v| v as f32);
-        self.values[self.head] = value;
-        self.head = (self.head + 1) % self.values.len();
-        self.len = (self.len + 1).min(self.values.len());
+        let code = sample::encode(value);
+        if code != sample::NA || self.values.is_some() {
+            let values = self
+                .values
+                .get_or_insert_with(|| vec![sample::NA; self.capacity].into_boxed_slice());
+            values[self.head] = code;
+        }
+        self.newest = value.filter(|v| v.is_finite()).unwrap_or(f64::NAN);
+        self.head = (self.head + 1) % self.capacity;
+        self.len = (self.len + 1).min(self.capacity);
     }
 
     /// Samples the ring holds room for.
     pub fn capacity(&self) -> usize {
-        self.values.len()
+        self.capacity
+    }
+
+    /// Bytes of sample storage this ring holds (0 while every sample was
+    /// N/A).
+    pub fn bytes(&self) -> usize {
+        self.values.as_ref().map_or(0, |v| std::mem::size_of_val(&**v))
     }
 
     /// Samples pushed so far, up to the capacity.
@@ -68,7 +158,7 @@ impl Ring {
     /// The newest `n` slots, oldest first; slots before the first sample
     /// are `None`, as are N/A samples.
     pub fn last(&self, n: usize) -> Vec<Option<f64>> {
-        let cap = self.values.len();
+        let cap = self.capacity;
         (0..n)
             .map(|i| {
                 // i-th of the last n: n - i samples back from the head.
@@ -76,9 +166,11 @@ impl Ring {
                 if back > self.len {
                     return None;
                 }
+                if back == 1 {
+                    return (!self.newest.is_nan()).then_some(self.newest);
+                }
                 let at = (self.head + cap - back % cap) % cap;
-                let v = self.values[at];
-                (!v.is_nan()).then_some(f64::from(v))
+                self.values.as_ref().and_then(|v| sample::decode(v[at]))
             })
             .collect()
     }
@@ -448,18 +540,24 @@ impl History {
             .collect()
     }
 
-    /// Bytes the rings hold room for (what the history costs in memory).
+    /// Bytes of sample storage the rings hold (what the history costs in
+    /// memory, besides a few dozen bytes per ring).
     pub fn footprint(&self) -> usize {
-        let ring = |r: &Ring| r.capacity() * std::mem::size_of::<f32>();
-        ring(&self.cpu)
-            + ring(&self.memory)
-            + ring(&self.swap)
-            + self.devices.iter().flat_map(|(_, r)| r).map(ring).sum::<usize>()
-            + self.mig_gpm.iter().flat_map(|(_, r)| r).map(ring).sum::<usize>()
+        self.cpu.bytes()
+            + self.memory.bytes()
+            + self.swap.bytes()
+            + self.devices.iter().flat_map(|(_, r)| r).map(Ring::bytes).sum::<usize>()
+            + self.mig_gpm.iter().flat_map(|(_, r)| r).map(Ring::bytes).sum::<usize>()
             + self
                 .processes
                 .values()
-                .map(|h| ring(&h.cpu) + ring(&h.host_memory) + ring(&h.gpu_memory) + ring(&h.sm))
+                .map(|h| {
+                    h.cpu.bytes()
+                        + h.host_memory.bytes()
+                        + h.gpu_memory.bytes()
+                        + h.sm.bytes()
+                        + h.steps_per_second.bytes()
+                })
                 .sum::<usize>()
     }
 }
@@ -487,6 +585,86 @@ mod tests {
         assert_eq!(ring.last(5), [None, None, None, Some(3.0), Some(4.0)]);
         assert_eq!(ring.latest(), Some(4.0));
         assert_eq!((ring.len(), ring.capacity()), (3, 3));
+    }
+
+    #[test]
+    fn samples_keep_eleven_bits_of_any_magnitude() {
+        use sample::{NA, decode, encode};
+        // Percent, watts, KiB/s of PCIe 6, bytes of a large host's memory.
+        let mut v = 1.5e-4;
+        while v < 1e15 {
+            for x in [v, v * 1.37, v * 3.3333] {
+                let back = decode(encode(Some(x))).unwrap();
+                assert!((back - x).abs() <= x * 2f64.powi(-11), "{x} came back as {back}");
+            }
+            v *= 10.0;
+        }
+        // Whole numbers up to 2048 (percent, °C, W) come back exact.
+        for x in 0..=2048u32 {
+            assert_eq!(decode(encode(Some(f64::from(x)))), Some(f64::from(x)));
+        }
+        assert_eq!(encode(None), NA);
+        assert_eq!(encode(Some(f64::NAN)), NA);
+        assert_eq!(encode(Some(f64::INFINITY)), NA);
+        assert_eq!(decode(NA), None);
+        // A graph draws neither zero nor a negative value; a tiny positive
+        // one still gets its dot; a huge one is clamped, not N/A.
+        assert_eq!(decode(encode(Some(-3.0))), Some(0.0));
+        assert!(decode(encode(Some(1e-9))).unwrap() > 0.0);
+        assert!(decode(encode(Some(1e30))).unwrap() > 1e15);
+        // Order is kept: a larger value never stores as a smaller one.
+        let codes: Vec<u16> = (1..2000).map(|i| encode(Some(f64::from(i) * 0.37))).collect();
+        assert!(codes.windows(2).all(|w| w[0] <= w[1]));
+    }
+
+    #[test]
+    fn a_ring_of_gaps_holds_no_storage_and_labels_are_exact() {
+        let mut ring = Ring::new(3600);
+        for _ in 0..10 {
+            ring.push(None);
+        }
+        assert_eq!(ring.bytes(), 0);
+        assert_eq!(ring.last(3), [None, None, None]);
+        ring.push(Some(33.333));
+        // Two bytes a sample, the whole hour at once.
+        assert_eq!(ring.bytes(), 3600 * 2);
+        assert_eq!(ring.latest(), Some(33.333));
+        ring.push(Some(50.0));
+        let last = ring.last(3);
+        assert_eq!(last[0], None);
+        assert!((last[1].unwrap() - 33.333).abs() < 33.333 * 2f64.powi(-11));
+        assert_eq!(last[2], Some(50.0));
+        assert_eq!(ring.len(), 12);
+    }
+
+    /// Issue 11: the history of an 8-GPU machine at the default intervals
+    /// must not grow back to the 1.2 MB of `f32` samples for every series.
+    #[test]
+    fn an_hour_of_eight_gpus_costs_two_bytes_a_sample_of_the_series_read() {
+        let backend: Arc<dyn Backend> = Arc::new(SimBackend::from_preset("h100x8").unwrap());
+        let snapshot = Snapshot::take_all(&backend).unwrap();
+        let mut history = History::new(Duration::from_secs(1), Duration::from_secs(2));
+        // As the viewer reads by default: no PCIe throughput, no GPM.
+        let mut read = snapshot.clone();
+        for d in &mut read.devices {
+            d.pcie_rx_throughput = None;
+            d.pcie_tx_throughput = None;
+            d.gpm = None;
+        }
+        for _ in 0..10 {
+            history.record_devices(&read);
+        }
+        let samples = capacity_for(Duration::from_secs(1));
+        assert_eq!(samples, 3600);
+        // Host CPU, memory, swap; per GPU utilization, memory, power,
+        // temperature, encoder, decoder.
+        let series = 3 + 8 * 6;
+        assert_eq!(history.footprint(), series * samples * 2);
+        assert!(history.footprint() < 400_000, "{}", history.footprint());
+        // Showing the PCIe graph adds its two series for every GPU.
+        history.record_devices(&snapshot);
+        assert!(snapshot.devices.iter().all(|d| d.pcie_rx_throughput.is_some()));
+        assert!(history.footprint() >= (series + 8 * 2) * samples * 2);
     }
 
     #[test]
