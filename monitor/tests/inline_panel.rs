@@ -5,7 +5,8 @@
 //! tmux is missing and `CI` or `NVITOP_REQUIRE_PRIVILEGED_TESTS=1` is set.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-use std::path::PathBuf;
+mod example_binary;
+
 use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -129,34 +130,9 @@ fn log_lines_go_above_and_the_panel_stays_at_the_bottom() {
     panel.finish().unwrap();
 }
 
-/// The example binary, built for this profile and target directory.
-fn example_binary() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let profile_dir = exe.parent().unwrap().parent().unwrap().to_owned();
-    let target_dir = profile_dir.parent().unwrap();
-    let mut build = Command::new(env!("CARGO"));
-    build
-        .args([
-            "build",
-            "--quiet",
-            "-p",
-            "nvitop-monitor",
-            "--example",
-            "inline_panel",
-            "--target-dir",
-        ])
-        .arg(target_dir);
-    if profile_dir.file_name().is_some_and(|n| n == "release") {
-        build.arg("--release");
-    }
-    let status = build.status().unwrap();
-    assert!(status.success(), "building the inline_panel example failed");
-    profile_dir.join("examples").join("inline_panel")
-}
-
 #[test]
 fn without_a_terminal_the_example_prints_only_its_lines() {
-    let output = Command::new(example_binary())
+    let output = Command::new(example_binary::build("nvitop-monitor", "inline_panel"))
         .args(["12", "1", "4"])
         .env("NVITOP_SIMULATE", "1")
         .output()
@@ -240,7 +216,7 @@ fn in_a_real_terminal_the_panel_stays_at_the_bottom_and_the_terminal_is_restored
         eprintln!("note: skipping, tmux is not installed (CI=1 makes this a failure)");
         return;
     }
-    let binary = example_binary();
+    let binary = example_binary::build("nvitop-monitor", "inline_panel");
     let tmux = Tmux {
         socket: format!("nvitop-panel-{}", std::process::id()),
     };

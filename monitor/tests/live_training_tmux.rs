@@ -14,6 +14,7 @@
 //! loaded machine runs the loop.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
+mod example_binary;
 mod tmux;
 
 use std::path::{Path, PathBuf};
@@ -40,32 +41,6 @@ const CLEARED: [&str; 7] = [
     "XDG_RUNTIME_DIR",
 ];
 
-/// The `train_loop` example, built for this profile and target directory
-/// (it belongs to another package, which `cargo test` here does not build).
-fn train_loop_binary() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let profile_dir = exe.parent().unwrap().parent().unwrap().to_owned();
-    let target_dir = profile_dir.parent().unwrap();
-    let mut build = Command::new(env!("CARGO"));
-    build
-        .args([
-            "build",
-            "--quiet",
-            "-p",
-            "nvitop-examples",
-            "--example",
-            "train_loop",
-            "--target-dir",
-        ])
-        .arg(target_dir);
-    if profile_dir.file_name().is_some_and(|n| n == "release") {
-        build.arg("--release");
-    }
-    let status = build.status().unwrap();
-    assert!(status.success(), "building the train_loop example failed");
-    profile_dir.join("examples").join("train_loop")
-}
-
 /// `train_loop` in the background, with the scenario that binds its pid.
 struct Run {
     child: Child,
@@ -75,17 +50,21 @@ struct Run {
 
 impl Run {
     fn start() -> Self {
-        let binary = train_loop_binary();
+        let binary = example_binary::build("nvitop-examples", "train_loop");
         let temp = tempfile::tempdir().unwrap();
         let out = std::fs::File::create(temp.path().join("train_loop.out")).unwrap();
         let mut command = Command::new(binary);
-        // About 10 steps of 50 ms, then a validation pass of 1.5 s, per
-        // epoch: the record shows both phases; the epochs outlast the test,
-        // which ends the run with SIGINT.
+        // About 40 steps of 50 ms (2 s), then a validation pass of 1.5 s,
+        // per epoch: the record (written about once a second) shows both
+        // phases, each long enough that polls spaced by a slow monitor run
+        // on a loaded machine cannot keep landing in the other one (with
+        // 0.5 s of training in a 2 s epoch, polls about 2 s apart once saw
+        // only validation for a minute). The epochs outlast the test, which
+        // ends the run with SIGINT.
         command
             .args(["--simulate", "--name", "e2e-run", "--logdir"])
             .arg(temp.path().join("runs"))
-            .args(["--epochs", "100000", "--steps", "10", "--step-ms", "50"])
+            .args(["--epochs", "100000", "--steps", "40", "--step-ms", "50"])
             .args(["--validation-ms", "1500"])
             .env("TMPDIR", temp.path())
             .stdin(Stdio::null())
