@@ -6,6 +6,11 @@
 //! the host block (this machine's memory and load) vary, and those two are
 //! blanked before comparing.
 //!
+//! The files changed once since, in values only: the `gpm` objects of the
+//! Hopper GPU in MIG mode and of its MIG devices, when the simulator gave
+//! each GPU instance GPM counters of its own (the GPU's are now their
+//! slice-weighted sum) instead of a copy of the whole GPU's.
+//!
 //! To see a difference: `NVITOP_SIM_TIME=10 cargo run -p nvitop-monitor --
 //! --json --simulate monitor/tests/data/json_golden.toml`.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
