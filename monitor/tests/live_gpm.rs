@@ -105,15 +105,19 @@ fn a100_has_no_gpm_and_the_graph_says_na() {
     assert!(value_after(&text, "TENSOR").contains("N/A"), "{text}");
 }
 
-fn selecting(device: &str) -> AppState {
+/// The state with the reading's process on `device` (a display index such
+/// as `1:1`) selected, as Down on its row would select it.
+fn selecting(latest: &Published, device: &str) -> AppState {
+    let process = latest
+        .snapshot
+        .processes
+        .iter()
+        .find(|p| p.device_index == device)
+        .unwrap_or_else(|| panic!("the scenario has no process on {device}"));
     AppState {
         graph: GraphMetric::Gpm,
         layout: LayoutMode::Full,
-        selected: Some(nvitop_monitor::live::rows::ProcessKey {
-            pid: 1,
-            start_ticks: None,
-            device: device.to_owned(),
-        }),
+        selected: Some(nvitop_monitor::live::rows::ProcessKey::of(process)),
         ..AppState::default()
     }
 }
@@ -150,7 +154,7 @@ fn a_process_on_a_hopper_mig_device_shows_its_gpu_instances_own_activity() {
     );
     assert!(latest.snapshot.devices[0].mig_devices.iter().all(|m| m.gpm.is_none()));
     // Selected, a process on MIG device 1:1 narrows the GPM pair to it.
-    let text = draw_with(&latest, selecting("1:1"));
+    let text = draw_with(&latest, selecting(&latest, "1:1"));
     let shown = value_after(&text, "SM ACT (GPU 1:1):");
     let value: f64 = shown
         .trim_end_matches('%')
@@ -164,12 +168,12 @@ fn a_process_on_a_hopper_mig_device_shows_its_gpu_instances_own_activity() {
     );
     assert!(!value_after(&text, "TENSOR (GPU 1:1):").contains("N/A"), "{text}");
     // An A100 MIG device: N/A, never its parent's or another's figure.
-    let text = draw_with(&latest, selecting("0:0"));
+    let text = draw_with(&latest, selecting(&latest, "0:0"));
     assert!(value_after(&text, "SM ACT (GPU 0:0):").contains("N/A"), "{text}");
     // Other pairs stay on the parent GPU (a MIG device has no power of its own).
     let state = AppState {
         graph: GraphMetric::PowerTemperature,
-        ..selecting("1:1")
+        ..selecting(&latest, "1:1")
     };
     assert!(draw_with(&latest, state).contains("POWER (GPU 1):"));
     // Turned off, the MIG samples are dropped too.
