@@ -45,6 +45,8 @@ Options:
   --every N          log GPU statistics every N steps (default 1)
   --flops-per-step F the model FLOPs of one step: logs throughput (TFLOP/s)
                      and MFU (%) against the GPUs' dense BF16 peak
+  --energy           log each step's energy (J) and the run's total from the
+                     GPUs' energy counters
   --simulate         simulated GPUs instead of the driver (as NVITOP_SIMULATE=1)
   -h, --help         print this help
 ";
@@ -59,6 +61,7 @@ struct Args {
     validation_ms: u64,
     gpus: Vec<u32>,
     flops_per_step: Option<f64>,
+    energy: bool,
 }
 
 /// What the command line asks for: a run, or the help text.
@@ -73,6 +76,7 @@ fn parse_args() -> Result<Parsed, String> {
     let (mut epochs, mut steps, mut step_ms, mut gpus) = (3, 50, 2, vec![0]);
     let (mut every, mut simulate, mut validation_ms) = (1, false, 0);
     let mut flops_per_step = None;
+    let mut energy = false;
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
         let mut value = || args.next().ok_or_else(|| format!("{flag} needs a value"));
@@ -86,6 +90,7 @@ fn parse_args() -> Result<Parsed, String> {
             "--validation-ms" => validation_ms = number(value()?)?,
             "--every" => every = number(value()?)?,
             "--simulate" => simulate = true,
+            "--energy" => energy = true,
             "--flops-per-step" => {
                 let v = value()?;
                 let flops = v
@@ -122,6 +127,7 @@ fn parse_args() -> Result<Parsed, String> {
         validation_ms,
         gpus,
         flops_per_step,
+        energy,
     }))
 }
 
@@ -264,6 +270,7 @@ fn run(args: &Args) -> nvitop::Result<()> {
         .process_memory(true)
         .process_host(true)
         .epoch_time(true)
+        .energy(args.energy)
         .build()?;
     say!(
         "Logging GPU statistics of CUDA device(s) {:?} and the loss to {}",
@@ -326,6 +333,9 @@ fn run(args: &Args) -> nvitop::Result<()> {
     logger.on_train_end();
     let report = logger.close();
     say!("GPU stats: {report}");
+    for (gpu, millijoules) in &report.energy_mj {
+        say!("{gpu}: {:.1} J over the run", *millijoules as f64 / 1000.0);
+    }
     if let Some(csv) = csv {
         say!("CSV written to {}", csv.display());
     }

@@ -138,6 +138,7 @@ fn train_loop_help_lists_its_options_and_simulate_needs_no_variable() {
         "--gpus",
         "--every",
         "--flops-per-step",
+        "--energy",
         "--simulate",
     ] {
         assert!(help.contains(option), "{option} missing from {help}");
@@ -169,7 +170,7 @@ fn train_loop_help_lists_its_options_and_simulate_needs_no_variable() {
 }
 
 #[test]
-fn train_loop_logs_mfu_with_flops_per_step() {
+fn train_loop_logs_mfu_and_energy_when_asked() {
     let dir = TempDir::new("mfu");
     let stdout = run_to_success(
         Command::new(example("train_loop"))
@@ -185,6 +186,7 @@ fn train_loop_logs_mfu_with_flops_per_step() {
                 "1",
                 "--flops-per-step",
                 "2e12",
+                "--energy",
             ])
             .current_dir(dir.path())
             .env_remove("NVITOP_SIMULATE")
@@ -193,9 +195,19 @@ fn train_loop_logs_mfu_with_flops_per_step() {
     assert!(stdout.contains("0 dropped, 0 errors"), "{stdout}");
     assert!(!stdout.contains("note:"), "the simulated H100 has a peak: {stdout}");
     let tags = scalar_tags(dir.path().join("runs/m")).unwrap();
-    for tag in ["mfu (%)", "throughput (TFLOP/s)"] {
+    for tag in [
+        "mfu (%)",
+        "throughput (TFLOP/s)",
+        "gpu_id: 0/energy.step (J)",
+        "gpu_id: 0/energy.total (J)",
+    ] {
         assert!(tags.contains(tag), "{tag} missing from {tags:?}");
     }
+    // The close report's total, printed per GPU.
+    assert!(
+        stdout.contains("gpu_id: 0: ") && stdout.contains(" J over the run"),
+        "{stdout}"
+    );
     let csv = std::fs::read_to_string(dir.path().join("runs/m/gpu_stats.csv")).unwrap();
     let header: Vec<&str> = csv.lines().next().unwrap().split(',').collect();
     let mfu = header.iter().position(|h| *h == "mfu (%)").unwrap();
